@@ -1,0 +1,5 @@
+import type { CommandModule } from 'yargs';
+
+/** Every `paybatch` command. Each lives in its own file under src/cli/ and is added here (one line each). */
+export const commands: CommandModule<any, any>[] = [
+];

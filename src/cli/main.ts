@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { commands } from './commands.js';
+import { PaybatchError } from '../errors/paybatch-error.js';
+
+/** Turns anything thrown into one line on stderr and an exit code; a stack only with PAYBATCH_DEBUG=1. */
+export function reportFatal(e: unknown): number {
+  if (PaybatchError.is(e)) {
+    process.stderr.write(`paybatch: ${e.message}\n`);
+    return e.exitCode;
+  }
+  const message = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`paybatch: internal error: ${message} (set PAYBATCH_DEBUG=1 for details)\n`);
+  if (process.env.PAYBATCH_DEBUG === '1' && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+  return 3;
+}
+
+async function main(argv: string[]): Promise<void> {
+  let cli = yargs(argv)
+    .scriptName('paybatch')
+    .usage('$0 <command> [options]\n\nBulk Lyra payment orders (PayZen, Systempay, Sogecommerce, Scellius, Clic&Pay, Izipay …) from a CSV.')
+    .strict()
+    .demandCommand(1, 'Name a command: paybatch --help lists them.')
+    .recommendCommands()
+    .wrap(Math.min(110, process.stdout.columns || 110))
+    .help()
+    .alias('h', 'help')
+    .version()
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw new PaybatchError('PB_USAGE', `${msg} (paybatch --help)`, 2);
+    });
+  for (const c of commands) cli = cli.command(c);
+  await cli.parseAsync();
+}
+
+main(hideBin(process.argv)).catch((e: unknown) => {
+  process.exitCode = reportFatal(e);
+});

@@ -1,0 +1,23 @@
+import type { PaymentOrderStatus } from '../lyra/types.js';
+
+/**
+ * The report's `status` of a row (design.md "Outcomes of a row"), plus PENDING: valid, not sent because the
+ * run stopped (auth failure, circuit breaker, signal); a re-run sends it.
+ */
+export type RowStatus = 'CREATED' | 'INVALID' | 'FAILED' | 'UNCERTAIN' | 'PENDING';
+
+export interface RowOutcome {
+  status: RowStatus;
+  paymentOrderId?: string;
+  paymentURL?: string;
+  paymentOrderStatus?: PaymentOrderStatus;
+  errorCode?: string;
+  errorMessage?: string;
+  detailedErrorCode?: string;
+  /** POSTs made for this order, across runs. */
+  attempts: number;
+  /** CREATED by an earlier run (nothing sent now). */
+  earlier?: boolean;
+  /** Something the operator should know that is not an error, e.g. the row differs from the order sent. */
+  note?: string;
+}

@@ -1,0 +1,89 @@
+import type { ChannelType, Mode, PaymentOrderStatus } from '../lyra/types.js';
+
+/**
+ * The durable state of every order of one shop in one mode, keyed by orderId. It is the only guard against
+ * sending an invoice twice: Lyra has no idempotency key and no lookup by orderId.
+ *
+ * - SENDING   a request may be on its way: written durably *before* the POST leaves. Found after a crash, it
+ *             means "may exist" and is read as UNCERTAIN.
+ * - CREATED   the platform answered with a payment order.
+ * - FAILED    the platform answered ERROR (or a retry-safe error ran out of attempts): provably nothing exists,
+ *             so a later run may send it again.
+ * - UNCERTAIN sent, no definite answer: never sent again without the operator's explicit flag.
+ */
+export type LedgerState = 'SENDING' | 'CREATED' | 'FAILED' | 'UNCERTAIN';
+
+/** What was sent, for reports and follow-up commands. No secret; the recipient is kept because `update` needs it. */
+export interface SentSummary {
+  amountMinor: number;
+  currency: string;
+  channel: ChannelType;
+  recipient: string;
+  expirationDate?: string;
+}
+
+export interface LedgerEntry {
+  orderId: string;
+  state: LedgerState;
+  /** POSTs made for this orderId across all runs. */
+  attempts: number;
+  /** sha256 of the canonical request body last sent: tells an edited row from the one sent. */
+  fingerprint: string;
+  sent: SentSummary;
+  paymentOrderId?: string;
+  paymentURL?: string;
+  paymentOrderStatus?: PaymentOrderStatus;
+  errorCode?: string;
+  errorMessage?: string;
+  detailedErrorCode?: string;
+  /** The batch (run) that last claimed it. */
+  batchId?: string;
+  /** ISO date-times. */
+  firstSentAt?: string;
+  updatedAt: string;
+  /** Last change of paymentOrderStatus seen through Get, IPN, Update or Cancel. */
+  statusChangedAt?: string;
+}
+
+export interface ClaimRequest {
+  fingerprint: string;
+  sent: SentSummary;
+  batchId?: string;
+  /** The operator said UNCERTAIN (and interrupted SENDING) orders may be sent again. */
+  retryUncertain: boolean;
+}
+
+export type ClaimResult =
+  /** The caller owns the order now and must end the claim with `record` or `release`. */
+  | { kind: 'claimed'; token: string; previous?: LedgerEntry }
+  /** Not to be sent: CREATED, UNCERTAIN, or SENDING owned by someone else. */
+  | { kind: 'refused'; entry: LedgerEntry };
+
+export type Outcome =
+  | { state: 'CREATED'; attempts: number; paymentOrderId: string; paymentURL: string; paymentOrderStatus: PaymentOrderStatus }
+  | { state: 'FAILED'; attempts: number; errorCode: string; errorMessage: string; detailedErrorCode?: string }
+  | { state: 'UNCERTAIN'; attempts: number; errorCode: string; errorMessage: string; detailedErrorCode?: string };
+
+/** What follow-up commands learn about an existing order (Get, IPN, Update, Cancel). */
+export interface Observation {
+  paymentOrderId?: string;
+  paymentOrderStatus?: PaymentOrderStatus;
+  sent?: Partial<SentSummary>;
+  /** When the platform says the change happened; ignored if older than what the ledger knows (out-of-order IPNs). */
+  at: string;
+}
+
+export interface Ledger {
+  readonly shopId: string;
+  readonly mode: Mode;
+  get(orderId: string): Promise<LedgerEntry | undefined>;
+  /** Atomically: if the order may be sent, mark it SENDING and make that durable before resolving. */
+  claim(orderId: string, req: ClaimRequest): Promise<ClaimResult>;
+  /** End a claim with the platform's answer. Returns false (and changes nothing) if `token` no longer owns it. */
+  record(orderId: string, token: string, outcome: Outcome): Promise<boolean>;
+  /** End a claim when provably no request left (aborted before the POST, or an auth failure): back to the state before. */
+  release(orderId: string, token: string): Promise<void>;
+  observe(orderId: string, obs: Observation): Promise<LedgerEntry | undefined>;
+  entries(): AsyncIterable<LedgerEntry>;
+  close(): Promise<void>;
+}

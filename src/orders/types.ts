@@ -1,0 +1,40 @@
+import type { ChannelType, PaymentOrderRequest } from '../lyra/types.js';
+
+/** One record of the input file, as read: raw cells, untouched. */
+export interface RawRow {
+  /** 0-based index of the data record (header excluded): the report's order. */
+  index: number;
+  /** 1-based line of the file where the record starts (a quoted field may span lines). */
+  line: number;
+  cells: string[];
+}
+
+/** A row that passed every check: what would be sent, and the normalised values the report shows. */
+export interface OrderDraft {
+  orderId: string;
+  channel: ChannelType;
+  /** Minor units (cents for EUR, none for JPY, mills for TND). */
+  amountMinor: number;
+  currency: string;
+  /** e-mail for MAIL, E.164 phone for SMS/WHATSAPP, empty for URL/INVOICE. */
+  recipient: string;
+  expirationDate?: string;
+  request: PaymentOrderRequest;
+}
+
+/** Why a row cannot be sent. `code` is the API's own where one exists (INT_009 …), else a PB_ project code. */
+export interface RowProblem {
+  code: string;
+  /** The paybatch field the problem is about (amount, currency, email …). */
+  field: string;
+  /** The input column header, when the field came from one. */
+  column?: string;
+  /** In words an accountant understands: what is wrong and what to do. */
+  message: string;
+}
+
+export type Judgement = { ok: true; order: OrderDraft } | { ok: false; problem: RowProblem };
+
+export interface JudgedRow extends RawRow {
+  judgement: Judgement;
+}
