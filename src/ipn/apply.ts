@@ -1,0 +1,40 @@
+import type { Ledger, LedgerEntry } from '../ledger/ledger.js';
+import type { IpnNotice } from './notice.js';
+
+export type ApplyResult =
+  /** The ledger took the notice (it may still keep a newer state it already had: out-of-order delivery). */
+  | { kind: 'recorded'; orderId: string; entry?: LedgerEntry }
+  /** Authentic, but about an order this ledger never sent (another tool on the same shop, or another state dir). */
+  | { kind: 'unknown-order'; orderId?: string }
+  /**
+   * The ledger holds another payment order for this orderId (an UNCERTAIN row re-sent with the operator's
+   * flag can leave two orders for one invoice): not applied, so the buyer's payment is not pinned on the
+   * wrong order; the operator reconciles by hand.
+   */
+  | { kind: 'other-order'; orderId: string; ledgerPaymentOrderId: string }
+  /** Nothing to record: the notice proves no state change (abandoned page, pending authorisation …). */
+  | { kind: 'no-change'; orderId: string };
+
+/** Records one verified notice in the ledger, by orderId, or by paymentOrderId when the notice has no orderId. */
+export async function applyNotice(ledger: Ledger, notice: IpnNotice): Promise<ApplyResult> {
+  let entry = notice.orderId ? await ledger.get(notice.orderId) : undefined;
+  if (!entry && notice.paymentOrderId) entry = await findByPaymentOrderId(ledger, notice.paymentOrderId);
+  if (!entry) return { kind: 'unknown-order', orderId: notice.orderId };
+  const orderId = entry.orderId;
+  if (entry.paymentOrderId && notice.paymentOrderId && entry.paymentOrderId !== notice.paymentOrderId) {
+    return { kind: 'other-order', orderId, ledgerPaymentOrderId: entry.paymentOrderId };
+  }
+  const learnsId = notice.paymentOrderId !== undefined && entry.paymentOrderId === undefined;
+  if (notice.paymentOrderStatus === undefined && !learnsId) return { kind: 'no-change', orderId };
+  const updated = await ledger.observe(orderId, {
+    ...(notice.paymentOrderId ? { paymentOrderId: notice.paymentOrderId } : {}),
+    ...(notice.paymentOrderStatus ? { paymentOrderStatus: notice.paymentOrderStatus } : {}),
+    at: notice.at,
+  });
+  return { kind: 'recorded', orderId, entry: updated };
+}
+
+async function findByPaymentOrderId(ledger: Ledger, paymentOrderId: string): Promise<LedgerEntry | undefined> {
+  for await (const e of ledger.entries()) if (e.paymentOrderId === paymentOrderId) return e;
+  return undefined;
+}

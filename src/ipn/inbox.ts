@@ -1,0 +1,107 @@
+import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Ledger } from '../ledger/ledger.js';
+import type { Mode } from '../lyra/types.js';
+import { applyNotice, type ApplyResult } from './apply.js';
+import type { IpnNotice } from './notice.js';
+
+/**
+ * The IPN receiver's own journal, one per (state dir, shop, mode): `<stateDir>/ipn/<shopId>-<mode>.jsonl`.
+ *
+ * Why: the file ledger admits one process per (dir, shop, mode) at a time, and `paybatch run` may hold it for
+ * hours while buyers pay. The receiver must still answer Lyra within 10 s and must never lose a payment it has
+ * acknowledged. So it appends each verified notice here (fsync before the 200), then applies the journal to
+ * the ledger whenever it can open it; `status`, `update` and `cancel` apply it too, right after they open the
+ * ledger. Applying is idempotent (the ledger keeps the newest state by date), so a notice applied twice — a
+ * crash between applying and moving the cursor, a re-delivery — changes nothing.
+ *
+ * Lines hold the parsed notice only (orderId, paymentOrderId, state, dates): no buyer data.
+ */
+export interface InboxLine {
+  v: 1;
+  receivedAt: string;
+  /** kr-hash of the delivery: the same payload re-delivered has the same hash. */
+  hash: string;
+  notice: IpnNotice;
+}
+
+export function inboxPaths(stateDir: string, shopId: string, mode: Mode): { dir: string; journal: string; cursor: string } {
+  const dir = join(stateDir, 'ipn');
+  const base = `${safe(shopId)}-${mode}`;
+  return { dir, journal: join(dir, `${base}.jsonl`), cursor: join(dir, `${base}.applied`) };
+}
+
+/** Appends one notice durably: resolves only once the line is on disk. */
+export async function appendToInbox(stateDir: string, line: InboxLine): Promise<void> {
+  const { dir, journal } = inboxPaths(stateDir, line.notice.shopId, line.notice.mode);
+  await mkdir(dir, { recursive: true });
+  // One write of one line with O_APPEND: concurrent receivers on the same dir cannot interleave inside a line.
+  const fh = await open(journal, 'a');
+  try {
+    await fh.write(`${JSON.stringify(line)}\n`);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export interface DrainReport {
+  applied: number;
+  results: ApplyResult[];
+  /** Lines that could not be read (a torn write after a crash): skipped, counted. */
+  unreadable: number;
+}
+
+/**
+ * Applies every notice received since the last drain to `ledger` (which the caller holds open, hence owns), then
+ * moves the cursor. The last line is left alone while it has no newline: it may still be being written.
+ */
+export async function drainInbox(stateDir: string, ledger: Ledger): Promise<DrainReport> {
+  const { journal, cursor } = inboxPaths(stateDir, ledger.shopId, ledger.mode);
+  const report: DrainReport = { applied: 0, results: [], unreadable: 0 };
+  let data: Buffer;
+  try {
+    data = await readFile(journal);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return report;
+    throw e;
+  }
+  const from = Math.min(await readCursor(cursor), data.length);
+  const end = data.lastIndexOf(10);
+  if (end < from) return report;
+  const text = data.subarray(from, end + 1).toString('utf8');
+  for (const raw of text.split('\n')) {
+    if (raw.trim() === '') continue;
+    let line: InboxLine;
+    try {
+      line = JSON.parse(raw) as InboxLine;
+    } catch {
+      report.unreadable += 1;
+      continue;
+    }
+    if (!line?.notice || line.notice.shopId !== ledger.shopId || line.notice.mode !== ledger.mode) continue;
+    report.results.push(await applyNotice(ledger, line.notice));
+    report.applied += 1;
+  }
+  await writeCursor(cursor, end + 1);
+  return report;
+}
+
+async function readCursor(path: string): Promise<number> {
+  try {
+    const n = Number.parseInt((await readFile(path, 'utf8')).trim(), 10);
+    return Number.isFinite(n) && n >= 0 ? n : 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function writeCursor(path: string, offset: number): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, `${offset}\n`);
+  await rename(tmp, path);
+}
+
+function safe(s: string): string {
+  return s.replace(/[^A-Za-z0-9_.-]/g, '_');
+}
