@@ -1,0 +1,106 @@
+/**
+ * The Redis ledger's check-and-set steps as Lua: each runs atomically on the server, so two workers (or a stalled job
+ * and its re-run) can never both see "free" and both POST. KEYS[1] is the hash of entries (orderId → LedgerEntry JSON),
+ * KEYS[2] the hash of open claims (orderId → {token, until, previous}).
+ */
+
+/** ARGV: orderId, fresh SENDING entry JSON, token, nowMs, leaseMs, retryUncertain ('1'|'0'). → {'claimed'|'refused', entryJson|false} */
+export const CLAIM = `
+local prevJson = redis.call('HGET', KEYS[1], ARGV[1])
+local now = tonumber(ARGV[4])
+local retry = ARGV[6] == '1'
+local prev = nil
+if prevJson then
+  prev = cjson.decode(prevJson)
+  local st = prev.state
+  if st == 'CREATED' then return {'refused', prevJson} end
+  if st == 'UNCERTAIN' and not retry then return {'refused', prevJson} end
+  if st == 'SENDING' then
+    if not retry then return {'refused', prevJson} end
+    local claimJson = redis.call('HGET', KEYS[2], ARGV[1])
+    if claimJson then
+      local c = cjson.decode(claimJson)
+      if now < tonumber(c['until']) then return {'refused', prevJson} end
+    end
+  end
+end
+local entry = cjson.decode(ARGV[2])
+if prev then
+  entry.attempts = prev.attempts or 0
+  if prev.firstSentAt then entry.firstSentAt = prev.firstSentAt end
+end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(entry))
+local claim = { token = ARGV[3], ['until'] = now + tonumber(ARGV[5]) }
+if prevJson then claim.previous = prevJson end
+redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(claim))
+return {'claimed', prevJson or false}
+`;
+
+/** ARGV: orderId, token, outcome fields JSON. → 1 recorded, 0 the token no longer owns the order. */
+export const RECORD = `
+local claimJson = redis.call('HGET', KEYS[2], ARGV[1])
+if not claimJson then return 0 end
+local c = cjson.decode(claimJson)
+if c.token ~= ARGV[2] then return 0 end
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then return 0 end
+local e = cjson.decode(cur)
+local o = cjson.decode(ARGV[3])
+e.paymentOrderId = nil
+e.paymentURL = nil
+e.paymentOrderStatus = nil
+e.statusChangedAt = nil
+e.errorCode = nil
+e.errorMessage = nil
+e.detailedErrorCode = nil
+for k, v in pairs(o) do e[k] = v end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(e))
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+`;
+
+/** ARGV: orderId, token. Puts back the entry as it was before the claim. → 1 released, 0 not the owner. */
+export const RELEASE = `
+local claimJson = redis.call('HGET', KEYS[2], ARGV[1])
+if not claimJson then return 0 end
+local c = cjson.decode(claimJson)
+if c.token ~= ARGV[2] then return 0 end
+if c.previous then
+  redis.call('HSET', KEYS[1], ARGV[1], c.previous)
+else
+  redis.call('HDEL', KEYS[1], ARGV[1])
+end
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+`;
+
+/** ARGV: orderId, token, nowMs, leaseMs. Extends a live claim. → 1 still ours, 0 lost. */
+export const RENEW = `
+local claimJson = redis.call('HGET', KEYS[2], ARGV[1])
+if not claimJson then return 0 end
+local c = cjson.decode(claimJson)
+if c.token ~= ARGV[2] then return 0 end
+c['until'] = tonumber(ARGV[3]) + tonumber(ARGV[4])
+redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(c))
+return 1
+`;
+
+/** ARGV: orderId, observation JSON (at normalised to ISO UTC), nowIso. → the entry JSON, or false when unknown. */
+export const OBSERVE = `
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then return false end
+local e = cjson.decode(cur)
+local o = cjson.decode(ARGV[2])
+-- Out-of-order news (an old IPN arriving late) must not undo a newer status.
+if e.statusChangedAt and o.at < e.statusChangedAt then return cur end
+if o.paymentOrderId then e.paymentOrderId = o.paymentOrderId end
+if o.sent then for k, v in pairs(o.sent) do e.sent[k] = v end end
+if o.paymentOrderStatus then
+  e.paymentOrderStatus = o.paymentOrderStatus
+  e.statusChangedAt = o.at
+end
+e.updatedAt = ARGV[3]
+local out = cjson.encode(e)
+redis.call('HSET', KEYS[1], ARGV[1], out)
+return out
+`;

@@ -1,0 +1,168 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Mode } from '../lyra/types.js';
+import type { ClaimRequest, ClaimResult, Ledger, LedgerEntry, Observation, Outcome } from './ledger.js';
+import { CLAIM, OBSERVE, RECORD, RELEASE, RENEW } from './redis-ledger-scripts.js';
+import { RedisScript } from './redis-script.js';
+
+export interface RedisLedgerOptions {
+  /** An ioredis connection; the ledger does not own it (close() leaves it open). */
+  redis: Redis;
+  shopId: string;
+  mode: Mode;
+  /** Key prefix, default `paybatch`. Tests use a fresh one each. */
+  prefix?: string;
+  /**
+   * How long a claim counts as live, in ms (default 120 000). Only a stale SENDING may be taken over, and only with
+   * retryUncertain; a live one never. Must exceed the longest POST (the HTTP timeout) by a wide margin.
+   */
+  claimLeaseMs?: number;
+  /** The clock (tests inject one). */
+  now?: () => Date;
+}
+
+/** Where a claim stands, for waiting on a batch: a live claim means a POST may still be in the air. */
+export interface ClaimInfo {
+  token: string;
+  until: number;
+}
+
+const scripts = {
+  claim: new RedisScript(CLAIM),
+  record: new RedisScript(RECORD),
+  release: new RedisScript(RELEASE),
+  renew: new RedisScript(RENEW),
+  observe: new RedisScript(OBSERVE),
+};
+
+/** The keys of one shop+mode ledger. The hash tag keeps both in one cluster slot, as a Lua script needs. */
+export function redisLedgerKeys(prefix: string, shopId: string, mode: Mode): { entries: string; claims: string } {
+  const base = `${prefix}:ledger:{${shopId}:${mode}}`;
+  return { entries: `${base}:entries`, claims: `${base}:claims` };
+}
+
+/** JSON without undefined or null members (Lua's cjson would turn null into a sentinel we never want stored). */
+function clean<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== null)) as Partial<T>;
+}
+
+/**
+ * The ledger of one shop and mode in Redis: one hash of entry JSON (one field per orderId, ~350 bytes a row) plus a
+ * hash of open claims. Claim, record, release and observe are Lua scripts, so every check-and-set is atomic across
+ * any number of workers. Durability is Redis's: run it with AOF (appendfsync everysec or always) and noeviction.
+ */
+export class RedisLedger implements Ledger {
+  readonly shopId: string;
+  readonly mode: Mode;
+  private readonly redis: Redis;
+  private readonly keys: { entries: string; claims: string };
+  private readonly leaseMs: number;
+  private readonly now: () => Date;
+
+  constructor(opts: RedisLedgerOptions) {
+    this.redis = opts.redis;
+    this.shopId = opts.shopId;
+    this.mode = opts.mode;
+    this.keys = redisLedgerKeys(opts.prefix ?? 'paybatch', opts.shopId, opts.mode);
+    this.leaseMs = opts.claimLeaseMs ?? 120_000;
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  private get keyList(): string[] {
+    return [this.keys.entries, this.keys.claims];
+  }
+
+  async get(orderId: string): Promise<LedgerEntry | undefined> {
+    const raw = await this.redis.hget(this.keys.entries, orderId);
+    return raw ? (JSON.parse(raw) as LedgerEntry) : undefined;
+  }
+
+  /** Many entries in one round trip, in the order asked (undefined where none). */
+  async getMany(orderIds: string[]): Promise<(LedgerEntry | undefined)[]> {
+    if (orderIds.length === 0) return [];
+    const raws = await this.redis.hmget(this.keys.entries, ...orderIds);
+    return raws.map((r) => (r ? (JSON.parse(r) as LedgerEntry) : undefined));
+  }
+
+  async claim(orderId: string, req: ClaimRequest): Promise<ClaimResult> {
+    const now = this.now();
+    const iso = now.toISOString();
+    const fresh: LedgerEntry = clean({
+      orderId,
+      state: 'SENDING',
+      attempts: 0,
+      fingerprint: req.fingerprint,
+      sent: clean(req.sent) as LedgerEntry['sent'],
+      batchId: req.batchId,
+      firstSentAt: iso,
+      updatedAt: iso,
+    }) as LedgerEntry;
+    const token = randomUUID();
+    const [kind, json] = (await scripts.claim.run(this.redis, this.keyList, [
+      orderId,
+      JSON.stringify(fresh),
+      token,
+      now.getTime(),
+      this.leaseMs,
+      req.retryUncertain ? '1' : '0',
+    ])) as [string, string | null];
+    if (kind === 'claimed') {
+      return json ? { kind: 'claimed', token, previous: JSON.parse(json) as LedgerEntry } : { kind: 'claimed', token };
+    }
+    return { kind: 'refused', entry: JSON.parse(json as string) as LedgerEntry };
+  }
+
+  async record(orderId: string, token: string, outcome: Outcome): Promise<boolean> {
+    const iso = this.now().toISOString();
+    const fields: Partial<LedgerEntry> = { ...clean(outcome), updatedAt: iso };
+    if (outcome.state === 'CREATED') fields.statusChangedAt = iso;
+    const done = await scripts.record.run(this.redis, this.keyList, [orderId, token, JSON.stringify(fields)]);
+    return done === 1;
+  }
+
+  async release(orderId: string, token: string): Promise<void> {
+    await scripts.release.run(this.redis, this.keyList, [orderId, token]);
+  }
+
+  /** Extends a claim's lease; false when the claim is no longer this token's (then do not POST). */
+  async renew(orderId: string, token: string): Promise<boolean> {
+    return (await scripts.renew.run(this.redis, this.keyList, [orderId, token, this.now().getTime(), this.leaseMs])) === 1;
+  }
+
+  /** The open claims of these orders (undefined where none). */
+  async claims(orderIds: string[]): Promise<(ClaimInfo | undefined)[]> {
+    if (orderIds.length === 0) return [];
+    const raws = await this.redis.hmget(this.keys.claims, ...orderIds);
+    return raws.map((r) => {
+      if (!r) return undefined;
+      const c = JSON.parse(r) as { token: string; until: number };
+      return { token: c.token, until: Number(c.until) };
+    });
+  }
+
+  async observe(orderId: string, obs: Observation): Promise<LedgerEntry | undefined> {
+    const body = clean({ ...obs, at: new Date(obs.at).toISOString(), sent: obs.sent ? clean(obs.sent) : undefined });
+    const raw = (await scripts.observe.run(this.redis, this.keyList, [orderId, JSON.stringify(body), this.now().toISOString()])) as
+      | string
+      | null;
+    return raw ? (JSON.parse(raw) as LedgerEntry) : undefined;
+  }
+
+  async *entries(): AsyncIterable<LedgerEntry> {
+    let cursor = '0';
+    do {
+      const [next, flat] = await this.redis.hscan(this.keys.entries, cursor, 'COUNT', 500);
+      cursor = next;
+      for (let i = 1; i < flat.length; i += 2) yield JSON.parse(flat[i]!) as LedgerEntry;
+    } while (cursor !== '0');
+  }
+
+  async close(): Promise<void> {
+    // The connection belongs to the caller.
+  }
+}
+
+/** Opens the ledger of one shop and mode in Redis. */
+export async function openRedisLedger(opts: RedisLedgerOptions): Promise<RedisLedger> {
+  return new RedisLedger(opts);
+}

@@ -1,0 +1,139 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ClaimRequest } from '../../src/ledger/ledger.js';
+import { openRedisLedger, type RedisLedger } from '../../src/ledger/redis-ledger.js';
+import { removeDir, startRedis, type RedisServer } from '../support/redis.js';
+
+let server: RedisServer;
+let redis: Redis;
+
+beforeAll(async () => {
+  server = await startRedis();
+  redis = new Redis(server.url);
+});
+afterAll(async () => {
+  redis.disconnect();
+  await server.stop();
+  removeDir(server.dir);
+});
+
+/** A clock the test moves by hand. */
+function clock(start = Date.parse('2026-11-22T06:00:00Z')) {
+  let t = start;
+  return { now: () => new Date(t), advance: (ms: number) => (t += ms) };
+}
+
+function ledgerFor(opts: { now?: () => Date; claimLeaseMs?: number } = {}): Promise<RedisLedger> {
+  return openRedisLedger({ redis, shopId: '69876357', mode: 'TEST', prefix: `t-${randomUUID()}`, ...opts });
+}
+
+const req = (over: Partial<ClaimRequest> = {}): ClaimRequest => ({
+  fingerprint: 'fp-1',
+  sent: { amountMinor: 12345, currency: 'EUR', channel: 'MAIL', recipient: 'ana@example.com' },
+  batchId: 'b1',
+  retryUncertain: false,
+  ...over,
+});
+
+describe('the Redis ledger guards every invoice like the file ledger', () => {
+  it('claims a new order, marks it SENDING, and records the platform answer', async () => {
+    const ledger = await ledgerFor();
+    const c = await ledger.claim('INV-1', req());
+    expect(c.kind).toBe('claimed');
+    expect((await ledger.get('INV-1'))?.state).toBe('SENDING');
+    if (c.kind !== 'claimed') return;
+    const ok = await ledger.record('INV-1', c.token, {
+      state: 'CREATED',
+      attempts: 1,
+      paymentOrderId: 'a'.repeat(32),
+      paymentURL: 'https://secure.example/t/abc',
+      paymentOrderStatus: 'RUNNING',
+    });
+    expect(ok).toBe(true);
+    const e = await ledger.get('INV-1');
+    expect(e).toMatchObject({ orderId: 'INV-1', state: 'CREATED', attempts: 1, fingerprint: 'fp-1', batchId: 'b1', paymentOrderStatus: 'RUNNING' });
+    expect(e?.sent).toEqual({ amountMinor: 12345, currency: 'EUR', channel: 'MAIL', recipient: 'ana@example.com' });
+    expect(await ledger.claim('INV-1', req({ retryUncertain: true }))).toMatchObject({ kind: 'refused', entry: { state: 'CREATED' } });
+  });
+
+  it('lets exactly one of many simultaneous claimers send', async () => {
+    const ledger = await ledgerFor();
+    const results = await Promise.all(Array.from({ length: 20 }, () => ledger.claim('INV-2', req())));
+    expect(results.filter((r) => r.kind === 'claimed')).toHaveLength(1);
+  });
+
+  it('refuses a live SENDING even with retryUncertain, and only the owner may record', async () => {
+    const t = clock();
+    const ledger = await ledgerFor({ now: t.now, claimLeaseMs: 10_000 });
+    const first = await ledger.claim('INV-3', req());
+    if (first.kind !== 'claimed') throw new Error('expected a claim');
+    expect((await ledger.claim('INV-3', req({ retryUncertain: true }))).kind).toBe('refused');
+    expect(await ledger.record('INV-3', 'not-the-token', { state: 'FAILED', attempts: 1, errorCode: 'X', errorMessage: 'x' })).toBe(false);
+    expect((await ledger.get('INV-3'))?.state).toBe('SENDING');
+  });
+
+  it('takes over a stale SENDING only when the operator allows it; the old owner can no longer record', async () => {
+    const t = clock();
+    const ledger = await ledgerFor({ now: t.now, claimLeaseMs: 10_000 });
+    const first = await ledger.claim('INV-4', req());
+    if (first.kind !== 'claimed') throw new Error('expected a claim');
+    t.advance(10_001);
+    expect((await ledger.claim('INV-4', req())).kind).toBe('refused');
+    const second = await ledger.claim('INV-4', req({ retryUncertain: true }));
+    expect(second.kind).toBe('claimed');
+    expect(await ledger.record('INV-4', first.token, { state: 'UNCERTAIN', attempts: 1, errorCode: 'PB_TIMEOUT', errorMessage: 't' })).toBe(false);
+  });
+
+  it('sends a FAILED order again, refuses an UNCERTAIN one unless told, and counts attempts across claims', async () => {
+    const ledger = await ledgerFor();
+    const a = await ledger.claim('INV-5', req());
+    if (a.kind !== 'claimed') throw new Error('expected a claim');
+    await ledger.record('INV-5', a.token, { state: 'FAILED', attempts: 2, errorCode: 'PSP_106', errorMessage: 'throttled', detailedErrorCode: undefined });
+    const b = await ledger.claim('INV-5', req({ fingerprint: 'fp-2' }));
+    expect(b).toMatchObject({ kind: 'claimed', previous: { state: 'FAILED', attempts: 2 } });
+    expect(await ledger.get('INV-5')).toMatchObject({ state: 'SENDING', attempts: 2, fingerprint: 'fp-2' });
+    expect((await ledger.get('INV-5'))?.errorCode).toBeUndefined();
+    if (b.kind !== 'claimed') return;
+    await ledger.record('INV-5', b.token, { state: 'UNCERTAIN', attempts: 3, errorCode: 'PB_TIMEOUT', errorMessage: 'no answer' });
+    expect((await ledger.claim('INV-5', req())).kind).toBe('refused');
+    expect((await ledger.claim('INV-5', req({ retryUncertain: true }))).kind).toBe('claimed');
+  });
+
+  it('release puts the order back as it was before the claim', async () => {
+    const ledger = await ledgerFor();
+    const a = await ledger.claim('INV-6', req());
+    if (a.kind !== 'claimed') throw new Error('expected a claim');
+    await ledger.release('INV-6', a.token);
+    expect(await ledger.get('INV-6')).toBeUndefined();
+    const b = await ledger.claim('INV-6', req());
+    if (b.kind !== 'claimed') throw new Error('expected a claim');
+    await ledger.record('INV-6', b.token, { state: 'FAILED', attempts: 1, errorCode: 'INT_905', errorMessage: 'auth' });
+    const c = await ledger.claim('INV-6', req());
+    if (c.kind !== 'claimed') throw new Error('expected a claim');
+    await ledger.release('INV-6', c.token);
+    expect(await ledger.get('INV-6')).toMatchObject({ state: 'FAILED', errorCode: 'INT_905' });
+  });
+
+  it('applies observations in time order and ignores an older one arriving late', async () => {
+    const ledger = await ledgerFor();
+    const a = await ledger.claim('INV-7', req());
+    if (a.kind !== 'claimed') throw new Error('expected a claim');
+    await ledger.record('INV-7', a.token, { state: 'CREATED', attempts: 1, paymentOrderId: 'p7', paymentURL: 'u', paymentOrderStatus: 'RUNNING' });
+    await ledger.observe('INV-7', { paymentOrderStatus: 'PAID', at: '2099-01-02T10:00:00+00:00' });
+    const late = await ledger.observe('INV-7', { paymentOrderStatus: 'EXPIRED', at: '2099-01-01T10:00:00Z' });
+    expect(late).toMatchObject({ paymentOrderStatus: 'PAID', statusChangedAt: '2099-01-02T10:00:00.000Z' });
+    expect(await ledger.observe('NOPE', { paymentOrderStatus: 'PAID', at: '2099-01-01T10:00:00Z' })).toBeUndefined();
+  });
+
+  it('lists every entry, and survives a Redis restart (AOF)', async () => {
+    const ledger = await ledgerFor();
+    for (let i = 0; i < 1200; i++) await ledger.claim(`N-${i}`, req());
+    const ids = new Set<string>();
+    for await (const e of ledger.entries()) ids.add(e.orderId);
+    expect(ids.size).toBe(1200);
+    await server.restart();
+    expect((await ledger.get('N-1199'))?.state).toBe('SENDING');
+    expect((await ledger.claim('N-0', req())).kind).toBe('refused');
+  });
+});
