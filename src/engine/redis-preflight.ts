@@ -1,0 +1,111 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import { ConfigError, PaybatchError } from '../errors/paybatch-error.js';
+
+/**
+ * Producers (run, enqueue, report) fail fast: a command while Redis is away rejects at once and the caller decides
+ * (retry with back-off, or stop with a message). Workers block on Redis and must wait for it forever instead:
+ * BullMQ requires `maxRetriesPerRequest: null` on their connections.
+ */
+export type RedisRole = 'producer' | 'worker';
+
+/** Where the URL came from, so a message can name what to fix. */
+export interface RedisTarget {
+  url: string;
+  source: '--redis' | 'REDIS_URL';
+}
+
+export const MIN_REDIS_VERSION = [6, 2, 0] as const;
+
+/** `--redis` wins over `REDIS_URL`; undefined when neither is set (then the embedded engine runs). */
+export function resolveRedisTarget(flag: string | undefined, env: Record<string, string | undefined>): RedisTarget | undefined {
+  if (flag) return { url: flag, source: '--redis' };
+  if (env.REDIS_URL) return { url: env.REDIS_URL, source: 'REDIS_URL' };
+  return undefined;
+}
+
+/** The URL without its password, for messages and logs. */
+export function safeRedisUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return '(an unreadable Redis URL)';
+  }
+}
+
+/** ioredis options for a role. Reconnects with a capped back-off, forever: a Redis restart needs no operator. */
+export function redisOptions(role: RedisRole): RedisOptions {
+  return {
+    lazyConnect: true,
+    connectTimeout: 5_000,
+    maxRetriesPerRequest: role === 'worker' ? null : 1,
+    enableOfflineQueue: role === 'worker',
+    connectionName: `paybatch-${role}`,
+    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2_000),
+  };
+}
+
+function compareVersions(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < 3; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) - (b[i] ?? 0);
+  return 0;
+}
+
+function infoField(info: string, name: string): string | undefined {
+  return info.match(new RegExp(`^${name}:(.*)$`, 'm'))?.[1]?.trim();
+}
+
+/** Refuses a Redis that would lose or evict jobs and ledger entries: too old for BullMQ, or an eviction policy. */
+export async function checkRedisServer(redis: Redis, target: RedisTarget): Promise<{ version: string }> {
+  const info = await redis.info();
+  const version = infoField(info, 'redis_version') ?? '0.0.0';
+  const parts = version.split('.').map((n) => Number.parseInt(n, 10) || 0);
+  if (compareVersions(parts, MIN_REDIS_VERSION) < 0) {
+    throw new ConfigError('PB_REDIS_VERSION', `Redis at ${safeRedisUrl(target.url)} (${target.source}) is version ${version}; queue mode needs Redis 6.2 or newer.`);
+  }
+  const policy = infoField(info, 'maxmemory_policy') ?? 'noeviction';
+  if (policy !== 'noeviction') {
+    throw new ConfigError(
+      'PB_REDIS_EVICTION',
+      `Redis at ${safeRedisUrl(target.url)} (${target.source}) has maxmemory-policy ${policy}: it could silently evict queued jobs and ledger entries. Fix: redis-cli CONFIG SET maxmemory-policy noeviction (and "maxmemory-policy noeviction" in redis.conf).`,
+    );
+  }
+  return { version };
+}
+
+/**
+ * Connects for a role and checks the server. A Redis that cannot be reached is one line naming the URL (password
+ * hidden) and where it came from; never a stack trace.
+ */
+export async function connectRedis(target: RedisTarget, role: RedisRole, extra: RedisOptions = {}): Promise<Redis> {
+  let redis: Redis;
+  let everReady = false;
+  try {
+    const base = redisOptions(role);
+    redis = new Redis(target.url, {
+      ...base,
+      // Before the first connection a refusal is the operator's to fix (wrong URL, Redis not started): say so at once.
+      retryStrategy: (times) => (everReady ? base.retryStrategy!(times) : null),
+      ...extra,
+    });
+  } catch {
+    throw new ConfigError('PB_REDIS_URL', `${target.source} is not a Redis URL (expected redis://host:6379 or rediss://…): ${safeRedisUrl(target.url)}`);
+  }
+  // ioredis logs "Unhandled error event" otherwise; failures surface through connect() and command promises.
+  redis.on('error', () => {});
+  try {
+    await redis.connect();
+  } catch (e) {
+    redis.disconnect();
+    const why = e instanceof Error ? e.message.replace(target.url, safeRedisUrl(target.url)) : String(e);
+    throw new PaybatchError('PB_REDIS_UNREACHABLE', `cannot reach Redis at ${safeRedisUrl(target.url)} (${target.source}): ${why}. Is redis-server running?`, 2);
+  }
+  everReady = true;
+  try {
+    await checkRedisServer(redis, target);
+  } catch (e) {
+    redis.disconnect();
+    throw e;
+  }
+  return redis;
+}
