@@ -36,7 +36,10 @@ redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(claim))
 return {'claimed', prevJson or false}
 `;
 
-/** ARGV: orderId, token, outcome fields JSON. → 1 recorded, 0 the token no longer owns the order. */
+/**
+ * ARGV: orderId, token, outcome fields JSON (its `attempts` are this claim's POSTs, added to the total, as the file
+ * ledger does). → 1 recorded, 0 the token no longer owns the order.
+ */
 export const RECORD = `
 local claimJson = redis.call('HGET', KEYS[2], ARGV[1])
 if not claimJson then return 0 end
@@ -53,7 +56,9 @@ e.statusChangedAt = nil
 e.errorCode = nil
 e.errorMessage = nil
 e.detailedErrorCode = nil
+local before = tonumber(e.attempts) or 0
 for k, v in pairs(o) do e[k] = v end
+e.attempts = before + (tonumber(o.attempts) or 0)
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(e))
 redis.call('HDEL', KEYS[2], ARGV[1])
 return 1
@@ -85,22 +90,14 @@ redis.call('HSET', KEYS[2], ARGV[1], cjson.encode(c))
 return 1
 `;
 
-/** ARGV: orderId, observation JSON (at normalised to ISO UTC), nowIso. → the entry JSON, or false when unknown. */
-export const OBSERVE = `
+/**
+ * ARGV: orderId, the entry JSON as read, the new entry JSON. Compare-and-set: the observation rules live in TypeScript
+ * (applyObservation, shared with the file ledger); this only makes sure nobody changed the entry in between.
+ * → 1 written, 0 changed meanwhile (read again and retry).
+ */
+export const REPLACE_IF_SAME = `
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
-if not cur then return false end
-local e = cjson.decode(cur)
-local o = cjson.decode(ARGV[2])
--- Out-of-order news (an old IPN arriving late) must not undo a newer status.
-if e.statusChangedAt and o.at < e.statusChangedAt then return cur end
-if o.paymentOrderId then e.paymentOrderId = o.paymentOrderId end
-if o.sent then for k, v in pairs(o.sent) do e.sent[k] = v end end
-if o.paymentOrderStatus then
-  e.paymentOrderStatus = o.paymentOrderStatus
-  e.statusChangedAt = o.at
-end
-e.updatedAt = ARGV[3]
-local out = cjson.encode(e)
-redis.call('HSET', KEYS[1], ARGV[1], out)
-return out
+if cur ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
 `;

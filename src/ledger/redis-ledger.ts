@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Mode } from '../lyra/types.js';
 import type { ClaimRequest, ClaimResult, Ledger, LedgerEntry, Observation, Outcome } from './ledger.js';
-import { CLAIM, OBSERVE, RECORD, RELEASE, RENEW } from './redis-ledger-scripts.js';
+import { applyObservation } from './apply-observation.js';
+import { CLAIM, RECORD, RELEASE, RENEW, REPLACE_IF_SAME } from './redis-ledger-scripts.js';
 import { RedisScript } from './redis-script.js';
 
 export interface RedisLedgerOptions {
@@ -32,7 +33,7 @@ const scripts = {
   record: new RedisScript(RECORD),
   release: new RedisScript(RELEASE),
   renew: new RedisScript(RENEW),
-  observe: new RedisScript(OBSERVE),
+  replaceIfSame: new RedisScript(REPLACE_IF_SAME),
 };
 
 /** The keys of one shop+mode ledger. The hash tag keeps both in one cluster slot, as a Lua script needs. */
@@ -140,12 +141,18 @@ export class RedisLedger implements Ledger {
     });
   }
 
+  /** Same rules as the file ledger (applyObservation); while a claim is open the state stays the claim's. */
   async observe(orderId: string, obs: Observation): Promise<LedgerEntry | undefined> {
-    const body = clean({ ...obs, at: new Date(obs.at).toISOString(), sent: obs.sent ? clean(obs.sent) : undefined });
-    const raw = (await scripts.observe.run(this.redis, this.keyList, [orderId, JSON.stringify(body), this.now().toISOString()])) as
-      | string
-      | null;
-    return raw ? (JSON.parse(raw) as LedgerEntry) : undefined;
+    for (;;) {
+      const [raw, claim] = await Promise.all([this.redis.hget(this.keys.entries, orderId), this.redis.hexists(this.keys.claims, orderId)]);
+      if (!raw) return undefined;
+      const entry = JSON.parse(raw) as LedgerEntry;
+      let next = applyObservation(entry, obs, this.now().toISOString());
+      if (!next) return entry;
+      if (claim) next = { ...next, state: entry.state };
+      const written = await scripts.replaceIfSame.run(this.redis, [this.keys.entries], [orderId, raw, JSON.stringify(next)]);
+      if (written === 1) return next;
+    }
   }
 
   async *entries(): AsyncIterable<LedgerEntry> {

@@ -95,7 +95,8 @@ describe('the Redis ledger guards every invoice like the file ledger', () => {
     expect(await ledger.get('INV-5')).toMatchObject({ state: 'SENDING', attempts: 2, fingerprint: 'fp-2' });
     expect((await ledger.get('INV-5'))?.errorCode).toBeUndefined();
     if (b.kind !== 'claimed') return;
-    await ledger.record('INV-5', b.token, { state: 'UNCERTAIN', attempts: 3, errorCode: 'PB_TIMEOUT', errorMessage: 'no answer' });
+    await ledger.record('INV-5', b.token, { state: 'UNCERTAIN', attempts: 1, errorCode: 'PB_TIMEOUT', errorMessage: 'no answer' });
+    expect(await ledger.get('INV-5')).toMatchObject({ state: 'UNCERTAIN', attempts: 3, errorCode: 'PB_TIMEOUT' });
     expect((await ledger.claim('INV-5', req())).kind).toBe('refused');
     expect((await ledger.claim('INV-5', req({ retryUncertain: true }))).kind).toBe('claimed');
   });
@@ -115,7 +116,7 @@ describe('the Redis ledger guards every invoice like the file ledger', () => {
     expect(await ledger.get('INV-6')).toMatchObject({ state: 'FAILED', errorCode: 'INT_905' });
   });
 
-  it('applies observations in time order and ignores an older one arriving late', async () => {
+  it('applies observations by the file ledger\'s rules: a late older one loses, a found order ends UNCERTAIN', async () => {
     const ledger = await ledgerFor();
     const a = await ledger.claim('INV-7', req());
     if (a.kind !== 'claimed') throw new Error('expected a claim');
@@ -123,6 +124,13 @@ describe('the Redis ledger guards every invoice like the file ledger', () => {
     await ledger.observe('INV-7', { paymentOrderStatus: 'PAID', at: '2099-01-02T10:00:00+00:00' });
     const late = await ledger.observe('INV-7', { paymentOrderStatus: 'EXPIRED', at: '2099-01-01T10:00:00Z' });
     expect(late).toMatchObject({ paymentOrderStatus: 'PAID', statusChangedAt: '2099-01-02T10:00:00.000Z' });
+    const u = await ledger.claim('INV-8', req());
+    if (u.kind !== 'claimed') throw new Error('expected a claim');
+    await ledger.record('INV-8', u.token, { state: 'UNCERTAIN', attempts: 1, errorCode: 'PB_TIMEOUT', errorMessage: 'no answer' });
+    expect(await ledger.observe('INV-8', { paymentOrderId: 'p8', paymentOrderStatus: 'RUNNING', at: '2099-01-01T10:00:00Z' })).toMatchObject({
+      state: 'CREATED',
+      paymentOrderId: 'p8',
+    });
     expect(await ledger.observe('NOPE', { paymentOrderStatus: 'PAID', at: '2099-01-01T10:00:00Z' })).toBeUndefined();
   });
 
