@@ -59,6 +59,7 @@ export type ClaimResult =
   /** Not to be sent: CREATED, UNCERTAIN, or SENDING owned by someone else. */
   | { kind: 'refused'; entry: LedgerEntry };
 
+/** `attempts` here: POSTs made under this claim; the ledger adds them to the entry's total (`LedgerEntry.attempts`). */
 export type Outcome =
   | { state: 'CREATED'; attempts: number; paymentOrderId: string; paymentURL: string; paymentOrderStatus: PaymentOrderStatus }
   | { state: 'FAILED'; attempts: number; errorCode: string; errorMessage: string; detailedErrorCode?: string }
@@ -67,6 +68,8 @@ export type Outcome =
 /** What follow-up commands learn about an existing order (Get, IPN, Update, Cancel). */
 export interface Observation {
   paymentOrderId?: string;
+  /** Known from a Get: fills an entry that lacks it (an UNCERTAIN order found to exist). */
+  paymentURL?: string;
   paymentOrderStatus?: PaymentOrderStatus;
   sent?: Partial<SentSummary>;
   /** When the platform says the change happened; ignored if older than what the ledger knows (out-of-order IPNs). */

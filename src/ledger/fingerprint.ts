@@ -1,0 +1,29 @@
+import { createHash } from 'node:crypto';
+import type { PaymentOrderRequest } from '../lyra/types.js';
+
+/**
+ * sha256 (hex) of the canonical JSON of the body that will be sent: keys sorted at every depth, undefined dropped.
+ * Two rows that would send the same body have the same fingerprint whatever the column order or the mapping, so
+ * an edited file can be told from the one sent.
+ */
+export function fingerprint(req: PaymentOrderRequest): string {
+  return createHash('sha256').update(canonicalJson(req)).digest('hex');
+}
+
+/** JSON with object keys sorted, undefined members dropped (as JSON.stringify drops them). */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map((v) => (v === undefined ? null : sortKeys(v)));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(value).sort()) {
+      const v = (value as Record<string, unknown>)[k];
+      if (v !== undefined) out[k] = sortKeys(v);
+    }
+    return out;
+  }
+  return value;
+}

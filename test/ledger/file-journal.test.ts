@@ -1,0 +1,285 @@
+import { spawn } from 'node:child_process';
+import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { INTERRUPTED_CODE, journalPath, openFileLedger } from '../../src/ledger/file-journal.js';
+import type { ClaimRequest, Ledger, LedgerEntry } from '../../src/ledger/ledger.js';
+import { PaybatchError } from '../../src/errors/paybatch-error.js';
+
+const SHOP = '69876357';
+const req = (over: Partial<ClaimRequest> = {}): ClaimRequest => ({
+  fingerprint: 'a'.repeat(64),
+  sent: { amountMinor: 12345, currency: 'EUR', channel: 'MAIL', recipient: 'jane@example.com' },
+  batchId: 'batch-1',
+  retryUncertain: false,
+  ...over,
+});
+const created = (id: string) => ({ state: 'CREATED' as const, attempts: 1, paymentOrderId: `po-${id}`, paymentURL: `https://pay.example/${id}`, paymentOrderStatus: 'RUNNING' as const });
+
+let dir: string;
+let open: Ledger[] = [];
+const openLedger = async (extra: Partial<Parameters<typeof openFileLedger>[0]> = {}): Promise<Ledger> => {
+  const l = await openFileLedger({ dir, shopId: SHOP, mode: 'TEST', ...extra });
+  open.push(l);
+  return l;
+};
+const journalLines = async (): Promise<string[]> => (await readFile(journalPath(dir, SHOP, 'TEST'), 'utf8')).split('\n').filter(Boolean);
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'paybatch-ledger-'));
+  open = [];
+});
+afterEach(async () => {
+  for (const l of open) await l.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('file ledger: an invoice is sent at most once', () => {
+  it('a claimed order is SENDING on disk before claim() resolves, and CREATED after record(), across a reopen', async () => {
+    const l = await openLedger();
+    const c = await l.claim('INV-1', req());
+    expect(c.kind).toBe('claimed');
+    const onDisk = (await journalLines()).map((s) => JSON.parse(s) as LedgerEntry);
+    expect(onDisk).toEqual([expect.objectContaining({ orderId: 'INV-1', state: 'SENDING', batchId: 'batch-1' })]);
+    if (c.kind !== 'claimed') return;
+    expect(await l.record('INV-1', c.token, created('INV-1'))).toBe(true);
+    await l.close();
+
+    const again = await openLedger();
+    const e = await again.get('INV-1');
+    expect(e).toMatchObject({ state: 'CREATED', attempts: 1, paymentOrderId: 'po-INV-1', paymentURL: 'https://pay.example/INV-1', fingerprint: 'a'.repeat(64) });
+    expect(e!.sent).toEqual(req().sent);
+    const refused = await again.claim('INV-1', req({ retryUncertain: true }));
+    expect(refused).toMatchObject({ kind: 'refused', entry: { state: 'CREATED', paymentOrderId: 'po-INV-1' } });
+  });
+
+  it('a FAILED order may be sent again, and attempts add up across claims', async () => {
+    const l = await openLedger();
+    const c1 = await l.claim('INV-2', req());
+    if (c1.kind !== 'claimed') throw new Error('not claimed');
+    await l.record('INV-2', c1.token, { state: 'FAILED', attempts: 3, errorCode: 'PSP_106', errorMessage: 'API call limit exceeded' });
+    const c2 = await l.claim('INV-2', req({ fingerprint: 'b'.repeat(64) }));
+    expect(c2).toMatchObject({ kind: 'claimed', previous: { state: 'FAILED', errorCode: 'PSP_106' } });
+    if (c2.kind !== 'claimed') return;
+    await l.record('INV-2', c2.token, created('INV-2'));
+    const e = await l.get('INV-2');
+    expect(e).toMatchObject({ state: 'CREATED', attempts: 4, fingerprint: 'b'.repeat(64) });
+    expect(e!.errorCode).toBeUndefined();
+  });
+
+  it('an UNCERTAIN order is refused unless the operator passes retryUncertain', async () => {
+    const l = await openLedger();
+    const c = await l.claim('INV-3', req());
+    if (c.kind !== 'claimed') throw new Error('not claimed');
+    await l.record('INV-3', c.token, { state: 'UNCERTAIN', attempts: 1, errorCode: 'PB_TIMEOUT', errorMessage: 'no answer' });
+    expect(await l.claim('INV-3', req())).toMatchObject({ kind: 'refused', entry: { state: 'UNCERTAIN', errorCode: 'PB_TIMEOUT' } });
+    expect(await l.claim('INV-3', req({ retryUncertain: true }))).toMatchObject({ kind: 'claimed', previous: { state: 'UNCERTAIN' } });
+  });
+
+  it('a SENDING order owned by a live claim is refused to a second claimer, and a stale token cannot record', async () => {
+    const l = await openLedger();
+    const [a, b] = await Promise.all([l.claim('INV-4', req()), l.claim('INV-4', req({ retryUncertain: true }))]);
+    expect([a.kind, b.kind].sort()).toEqual(['claimed', 'refused']);
+    const refused = (a.kind === 'refused' ? a : b) as { entry: LedgerEntry };
+    expect(refused.entry.state).toBe('SENDING');
+    expect(await l.record('INV-4', 'not-the-token', created('INV-4'))).toBe(false);
+    expect((await l.get('INV-4'))!.state).toBe('SENDING');
+  });
+
+  it('release() puts the order back as it was: gone when new, the earlier entry otherwise', async () => {
+    const l = await openLedger();
+    const c = await l.claim('INV-5', req());
+    if (c.kind !== 'claimed') throw new Error('not claimed');
+    await l.release('INV-5', c.token);
+    expect(await l.get('INV-5')).toBeUndefined();
+
+    const c1 = await l.claim('INV-6', req());
+    if (c1.kind !== 'claimed') throw new Error('not claimed');
+    await l.record('INV-6', c1.token, { state: 'UNCERTAIN', attempts: 1, errorCode: 'PB_TIMEOUT', errorMessage: 'no answer' });
+    const c2 = await l.claim('INV-6', req({ retryUncertain: true }));
+    if (c2.kind !== 'claimed') throw new Error('not claimed');
+    await l.release('INV-6', c2.token);
+    await l.close();
+    const again = await openLedger();
+    expect(await again.get('INV-5')).toBeUndefined();
+    expect(await again.get('INV-6')).toMatchObject({ state: 'UNCERTAIN', errorCode: 'PB_TIMEOUT', attempts: 1 });
+  });
+
+  it('a SENDING order found at open (the run stopped mid-send) reads as UNCERTAIN PB_INTERRUPTED, durably', async () => {
+    const l = await openLedger();
+    await l.claim('INV-7', req());
+    await l.close();
+    const again = await openLedger();
+    const e = await again.get('INV-7');
+    expect(e).toMatchObject({ state: 'UNCERTAIN', errorCode: INTERRUPTED_CODE, attempts: 1 });
+    expect(e!.errorMessage).toMatch(/check the Back Office.*--retry-uncertain/);
+    expect(JSON.parse((await journalLines()).at(-1)!)).toMatchObject({ orderId: 'INV-7', state: 'UNCERTAIN' });
+    expect(await again.claim('INV-7', req())).toMatchObject({ kind: 'refused' });
+  });
+});
+
+describe('file ledger: crashes', () => {
+  it('a torn last line (partial JSON) is ignored at replay and cut off, so later appends stay readable', async () => {
+    const l = await openLedger();
+    const c = await l.claim('INV-1', req());
+    if (c.kind !== 'claimed') throw new Error('not claimed');
+    await l.record('INV-1', c.token, created('INV-1'));
+    await l.close();
+    const path = journalPath(dir, SHOP, 'TEST');
+    const intact = (await stat(path)).size;
+    await appendFile(path, '{"orderId":"INV-2","state":"SEND');
+
+    const again = await openLedger();
+    expect(await again.get('INV-2')).toBeUndefined();
+    expect((await stat(path)).size).toBe(intact);
+    await again.claim('INV-3', req());
+    await again.close();
+    const third = await openLedger();
+    expect((await third.get('INV-1'))!.state).toBe('CREATED');
+    expect((await third.get('INV-3'))!.state).toBe('UNCERTAIN');
+  });
+
+  it('an unreadable line in the middle stops the open with a clear error instead of guessing', async () => {
+    const path = journalPath(dir, SHOP, 'TEST');
+    await writeFile(path, 'garbage\n{"orderId":"INV-1","state":"CREATED","attempts":1,"fingerprint":"x","sent":{},"updatedAt":"2026-01-01T00:00:00Z"}\n');
+    await expect(openLedger()).rejects.toThrow(/line 1 is unreadable/);
+  });
+
+  it('kill -9 of a process claiming in a loop loses nothing: every claimed order is there, recorded or UNCERTAIN', async () => {
+    const script = fileURLToPath(new URL('./fixtures/claim-loop.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', script, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const claimed = new Set<string>();
+    const recorded = new Set<string>();
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    await new Promise<void>((resolve, reject) => {
+      let buf = '';
+      child.on('exit', () => reject(new Error(`child exited early: ${stderr}`)));
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+        buf += d;
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const [what, id] = buf.slice(0, nl).split(' ');
+          buf = buf.slice(nl + 1);
+          if (what === 'claimed') claimed.add(id!);
+          if (what === 'recorded') recorded.add(id!);
+          if (claimed.size === 300) {
+            child.removeAllListeners('exit');
+            child.kill('SIGKILL');
+            child.on('exit', () => resolve());
+          }
+        }
+      });
+    });
+
+    const l = await openLedger();
+    const states = new Map<string, LedgerEntry>();
+    for await (const e of l.entries()) states.set(e.orderId, e);
+    for (const id of claimed) {
+      const e = states.get(id);
+      expect(e, id).toBeDefined();
+      expect(['CREATED', 'UNCERTAIN']).toContain(e!.state);
+      if (recorded.has(id)) expect(e!.state).toBe('CREATED');
+    }
+    // Nothing is SENDING after a reopen, and no orderId has two entries.
+    expect([...states.values()].filter((e) => e.state === 'SENDING')).toEqual([]);
+  });
+});
+
+describe('file ledger: group commit', () => {
+  it('claims that arrive together share one write + fsync instead of one each', async () => {
+    const commits: number[] = [];
+    const l = await openLedger({ onCommit: (lines) => commits.push(lines) });
+    const ids = Array.from({ length: 200 }, (_, i) => `INV-${i}`);
+    const results = await Promise.all(ids.map((id) => l.claim(id, req())));
+    expect(results.every((r) => r.kind === 'claimed')).toBe(true);
+    expect(commits.reduce((a, b) => a + b, 0)).toBe(200);
+    expect(commits.length).toBeLessThanOrEqual(3);
+    expect(await journalLines()).toHaveLength(200);
+  });
+});
+
+describe('file ledger: one process at a time', () => {
+  it('a second open of the same shop and mode is refused with the pid of the holder', async () => {
+    await openLedger();
+    const err = await openLedger().catch((e: unknown) => e);
+    expect(PaybatchError.is(err)).toBe(true);
+    expect((err as PaybatchError).code).toBe('PB_LEDGER_LOCKED');
+    expect((err as Error).message).toContain(`another paybatch run (pid ${process.pid}) is using ${dir}`);
+    // Another mode is another ledger.
+    const prod = await openFileLedger({ dir, shopId: SHOP, mode: 'PRODUCTION' });
+    await prod.close();
+  });
+
+  it('a lock left by a dead process is taken over', async () => {
+    const dead = spawn(process.execPath, ['-e', '']);
+    const pid = dead.pid!;
+    await new Promise((r) => dead.on('exit', r));
+    await writeFile(join(dir, `${SHOP}-TEST.lock`), `${pid}\n`);
+    const l = await openLedger();
+    expect(await readFile(join(dir, `${SHOP}-TEST.lock`), 'utf8')).toBe(`${process.pid}\n`);
+    await l.close();
+    await expect(stat(join(dir, `${SHOP}-TEST.lock`))).rejects.toThrow();
+    open = [];
+  });
+});
+
+describe('file ledger: follow-ups', () => {
+  const createdLedger = async (): Promise<Ledger> => {
+    const l = await openLedger();
+    const c = await l.claim('INV-1', req());
+    if (c.kind !== 'claimed') throw new Error('not claimed');
+    await l.record('INV-1', c.token, created('INV-1'));
+    return l;
+  };
+
+  it('observe keeps the newest status: a late RUNNING never moves PAID back, an older PAID still beats RUNNING', async () => {
+    const l = await createdLedger();
+    expect(await l.observe('INV-1', { paymentOrderStatus: 'PAID', at: '2026-03-01T10:00:00Z' })).toMatchObject({ paymentOrderStatus: 'PAID' });
+    expect(await l.observe('INV-1', { paymentOrderStatus: 'RUNNING', at: '2026-03-02T10:00:00Z' })).toMatchObject({ paymentOrderStatus: 'PAID' });
+    await l.close();
+    const again = await openLedger();
+    expect(await again.get('INV-1')).toMatchObject({ paymentOrderStatus: 'PAID', statusChangedAt: '2026-03-01T10:00:00.000Z' });
+  });
+
+  it('observe of an unknown order changes nothing', async () => {
+    const l = await openLedger();
+    expect(await l.observe('NOPE', { paymentOrderStatus: 'PAID', at: '2026-03-01T10:00:00Z' })).toBeUndefined();
+    expect(await l.get('NOPE')).toBeUndefined();
+  });
+
+  it('a payment order id learned for an UNCERTAIN order proves it exists: it becomes CREATED and is never re-sent', async () => {
+    const l = await openLedger();
+    const c = await l.claim('INV-9', req());
+    if (c.kind !== 'claimed') throw new Error('not claimed');
+    await l.record('INV-9', c.token, { state: 'UNCERTAIN', attempts: 1, errorCode: 'PB_TIMEOUT', errorMessage: 'no answer' });
+    await l.observe('INV-9', { paymentOrderId: 'po-9', paymentOrderStatus: 'PAID', at: '2026-03-01T10:00:00Z' });
+    expect(await l.get('INV-9')).toMatchObject({ state: 'CREATED', paymentOrderId: 'po-9', paymentOrderStatus: 'PAID' });
+    expect(await l.claim('INV-9', req({ retryUncertain: true }))).toMatchObject({ kind: 'refused' });
+  });
+
+  it('entries() lists every order once; compaction at open keeps them all in a smaller journal', async () => {
+    const l = await openLedger();
+    for (let round = 0; round < 4; round++) {
+      await Promise.all(
+        Array.from({ length: 50 }, async (_, i) => {
+          const c = await l.claim(`INV-${i}`, req());
+          if (c.kind !== 'claimed') throw new Error('not claimed');
+          await l.record(`INV-${i}`, c.token, round < 3 ? { state: 'FAILED', attempts: 1, errorCode: 'PSP_106', errorMessage: 'limit' } : created(`INV-${i}`));
+        }),
+      );
+    }
+    await l.close();
+    const before = (await journalLines()).length;
+    expect(before).toBe(400);
+    const again = await openLedger({ compaction: { minLines: 100, ratio: 3 } });
+    expect((await journalLines()).length).toBe(50);
+    const all: LedgerEntry[] = [];
+    for await (const e of again.entries()) all.push(e);
+    expect(all).toHaveLength(50);
+    expect(all.every((e) => e.state === 'CREATED' && e.attempts === 4)).toBe(true);
+    expect(await again.get('INV-7')).toMatchObject({ paymentOrderId: 'po-INV-7' });
+  });
+});
