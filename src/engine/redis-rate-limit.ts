@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RedisScript } from '../ledger/redis-script.js';
+import type { RateLimiter } from './rate-limit.js';
 
 /**
  * One sliding-window limit shared by every worker of a queue, on any machine. The window is a sorted set of request
@@ -65,7 +66,7 @@ function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /** The shared limiter: `acquire` before every POST (the job function's `beforeAttempt`), `pause` on throttling. */
-export class SharedRateLimiter {
+export class SharedRateLimiter implements RateLimiter {
   private readonly opts: Required<Omit<SharedRateLimiterOptions, 'fallbackPerSecond'>> & { fallbackPerSecond: number };
 
   constructor(opts: SharedRateLimiterOptions) {
