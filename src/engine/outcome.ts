@@ -20,4 +20,9 @@ export interface RowOutcome {
   earlier?: boolean;
   /** Something the operator should know that is not an error, e.g. the row differs from the order sent. */
   note?: string;
+  /**
+   * A technical failure of this run (outcome unknown, or a transient error that ran out of attempts), as opposed to
+   * the platform's considered answer: what the circuit breaker counts. Not a report column.
+   */
+  technical?: boolean;
 }

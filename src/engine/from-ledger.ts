@@ -1,0 +1,62 @@
+import type { LedgerEntry, SentSummary } from '../ledger/ledger.js';
+import type { RowOutcome } from './outcome.js';
+
+export const RETRY_UNCERTAIN_HINT = 'it may exist — check the Back Office, then re-run with --retry-uncertain if it does not';
+
+/**
+ * The report outcome of an existing ledger entry: what the job answers when a claim is refused, and what the queue
+ * engine reports from the ledger. `row` is the row being reported: its fingerprint tells an edited row from the
+ * one sent, its batch tells "created by this run" from "by an earlier one".
+ */
+export function outcomeFromEntry(entry: LedgerEntry, row: { fingerprint: string; batchId: string; sent?: SentSummary }): RowOutcome {
+  const thisRun = entry.batchId === row.batchId;
+  switch (entry.state) {
+    case 'CREATED': {
+      const out: RowOutcome = { status: 'CREATED', attempts: entry.attempts };
+      if (entry.paymentOrderId) out.paymentOrderId = entry.paymentOrderId;
+      if (entry.paymentURL) out.paymentURL = entry.paymentURL;
+      if (entry.paymentOrderStatus) out.paymentOrderStatus = entry.paymentOrderStatus;
+      if (!thisRun) out.earlier = true;
+      if (entry.fingerprint !== row.fingerprint) out.note = differenceNote(entry, row.sent);
+      return out;
+    }
+    case 'FAILED':
+      return withError({ status: 'FAILED', attempts: entry.attempts }, entry);
+    case 'UNCERTAIN': {
+      const out = withError({ status: 'UNCERTAIN', attempts: entry.attempts }, entry);
+      if (!thisRun) {
+        const why = entry.errorMessage?.includes('--retry-uncertain') ? entry.errorMessage : `${entry.errorMessage ?? 'no definite answer'}; ${RETRY_UNCERTAIN_HINT}`;
+        out.errorMessage = `not re-sent: an earlier run sent it without a definite answer (${why})`;
+      }
+      return out;
+    }
+    case 'SENDING':
+      return {
+        status: 'UNCERTAIN',
+        attempts: entry.attempts,
+        errorCode: 'PB_SENDING',
+        errorMessage: `being sent by another run or worker, or that run stopped mid-send; ${RETRY_UNCERTAIN_HINT}`,
+      };
+  }
+}
+
+function withError(out: RowOutcome, entry: LedgerEntry): RowOutcome {
+  if (entry.errorCode) out.errorCode = entry.errorCode;
+  if (entry.errorMessage) out.errorMessage = entry.errorMessage;
+  if (entry.detailedErrorCode) out.detailedErrorCode = entry.detailedErrorCode;
+  return out;
+}
+
+function differenceNote(entry: LedgerEntry, sent: SentSummary | undefined): string {
+  const when = entry.firstSentAt ? ` on ${entry.firstSentAt.slice(0, 10)}` : '';
+  const diffs: string[] = [];
+  if (sent) {
+    const was = entry.sent;
+    if (was.amountMinor !== sent.amountMinor || was.currency !== sent.currency) diffs.push(`amount ${was.amountMinor} ${was.currency} → ${sent.amountMinor} ${sent.currency} (minor units)`);
+    if (was.channel !== sent.channel) diffs.push(`channel ${was.channel} → ${sent.channel}`);
+    if (was.recipient !== sent.recipient) diffs.push('recipient changed');
+    if ((was.expirationDate ?? '') !== (sent.expirationDate ?? '')) diffs.push(`expiration ${was.expirationDate ?? 'default'} → ${sent.expirationDate ?? 'default'}`);
+  }
+  const what = diffs.length ? diffs.join(', ') : 'other fields of the request';
+  return `this row differs from the order sent${when} (${what}); the order was not changed — \`paybatch update\` changes a RUNNING order`;
+}

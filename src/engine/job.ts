@@ -1,0 +1,209 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { fingerprint } from '../ledger/fingerprint.js';
+import type { Ledger, LedgerEntry, Outcome, SentSummary } from '../ledger/ledger.js';
+import { LyraApiError } from '../lyra/errors.js';
+import type { PaymentOrder, PaymentOrderRequest } from '../lyra/types.js';
+import { RunAbortedError } from './errors.js';
+import { outcomeFromEntry, RETRY_UNCERTAIN_HINT } from './from-ledger.js';
+import type { RowOutcome } from './outcome.js';
+
+export interface OrderToSend {
+  orderId: string;
+  request: PaymentOrderRequest;
+  sent: SentSummary;
+}
+
+export interface RetryPolicy {
+  /** POSTs per row in this run, the first included. */
+  maxAttempts: number;
+  /** Backoff: attempt k waits a random time in [0, min(maxDelayMs, baseDelayMs·2^(k-1))] ("full jitter"). */
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export interface JobContext {
+  client: { createPaymentOrder(req: PaymentOrderRequest, opts?: { signal?: AbortSignal }): Promise<PaymentOrder> };
+  ledger: Ledger;
+  /** This run: recorded on every claim, tells "created now" from "created by an earlier run". */
+  batchId: string;
+  /** The operator's --retry-uncertain. */
+  retryUncertain: boolean;
+  retry: RetryPolicy;
+  /** Waited before every POST (the rate limiter); may reject when `signal` aborts. */
+  beforeAttempt?: (signal?: AbortSignal) => Promise<void>;
+  /** Told of every retry-safe error (e.g. to pause the shared limiter on PSP_106 / Retry-After). */
+  onRetrySafe?: (err: LyraApiError) => void;
+  /** Stop: no new POST starts; a POST in flight finishes and is recorded. */
+  signal?: AbortSignal;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  random?: () => number;
+}
+
+/** INVOICE orders refuse a reused reference: these answers mean "an order with this reference exists". */
+const REFERENCE_EXISTS: ReadonlySet<string> = new Set(['PSP_1036', 'PSP_1045', 'PSP_1046']);
+export const INVOICE_EXISTS_CODE = 'PB_INVOICE_EXISTS';
+
+/** Retry-After is honoured, but a hint beyond this many times maxDelayMs is cut (a run should not sleep for an hour). */
+const RETRY_AFTER_CAP_FACTOR = 10;
+
+/**
+ * THE job: one row → Lyra → ledger, the same for the embedded and the queue engine.
+ *
+ * 1. The ledger is asked first: a row whose answer is already known (CREATED, UNCERTAIN) is answered from the
+ *    entry without waiting for the rate limiter and without sending.
+ * 2. Otherwise: wait for the limiter, claim (SENDING is durable before the POST leaves), POST.
+ * 3. Only retry-safe errors (provably nothing created) are retried, with exponential backoff + full jitter,
+ *    honouring Retry-After. Permanent → FAILED. Retry-safe exhausted → FAILED (nothing exists, a re-run sends it).
+ *    Unknown (timeout after the body left, reset, 5xx) → UNCERTAIN, never re-sent without --retry-uncertain.
+ * 4. INVOICE is the exception to 3: the platform refuses a reused reference (PSP_1036/1045/1046), so re-sending
+ *    after an unknown outcome cannot make a second order. It is retried in this run, and an UNCERTAIN INVOICE row
+ *    is re-sent by a later run without the flag. If the retry answers "reference exists", the first attempt did
+ *    create the order but its id was lost: UNCERTAIN `PB_INVOICE_EXISTS` (never re-sent automatically again).
+ * 5. Auth failure (INT_905 / 401: nothing created): the claim is released and RunAbortedError(PB_AUTH) is thrown.
+ *    Abort before the POST: the claim is released, the row is PENDING. A POST in flight is never cancelled.
+ * 6. Ledger errors are not swallowed: they propagate (before the POST) or become RunAbortedError(PB_LEDGER_WRITE)
+ *    carrying what is known of the row (after it).
+ */
+export async function sendOrder(ctx: JobContext, order: OrderToSend): Promise<RowOutcome> {
+  const fp = fingerprint(order.request);
+  const rowRef = { fingerprint: fp, batchId: ctx.batchId, sent: order.sent };
+  const invoice = order.request.channelOptions?.channelType === 'INVOICE';
+  const existing = await ctx.ledger.get(order.orderId);
+  const retryUncertain = ctx.retryUncertain || (invoice && existing?.state === 'UNCERTAIN' && existing.errorCode !== INVOICE_EXISTS_CODE);
+  const knownAnswer = !!existing && (existing.state === 'CREATED' || ((existing.state === 'UNCERTAIN' || existing.state === 'SENDING') && !retryUncertain));
+
+  let slotTaken = false;
+  if (!knownAnswer) {
+    if (ctx.signal?.aborted) return pending(existing);
+    try {
+      await ctx.beforeAttempt?.(ctx.signal);
+    } catch (e) {
+      if (ctx.signal?.aborted) return pending(existing);
+      throw e;
+    }
+    slotTaken = true;
+  }
+
+  const claim = await ctx.ledger.claim(order.orderId, { fingerprint: fp, sent: order.sent, batchId: ctx.batchId, retryUncertain });
+  if (claim.kind === 'refused') return outcomeFromEntry(claim.entry, rowRef);
+  const { token } = claim;
+  const before = claim.previous?.attempts ?? 0;
+  const sleep = ctx.sleep ?? ((ms: number, signal?: AbortSignal) => delay(ms, undefined, { signal }));
+  const random = ctx.random ?? Math.random;
+
+  let attempts = 0;
+  /** Set once an attempt ended without a definite answer: from then on the order may exist. */
+  let unknown: LyraApiError | undefined;
+
+  const finish = async (outcome: Outcome, row: RowOutcome): Promise<RowOutcome> => {
+    let ok: boolean;
+    try {
+      ok = await ctx.ledger.record(order.orderId, token, outcome);
+    } catch (e) {
+      throw new RunAbortedError('PB_LEDGER_WRITE', `the ledger could not record ${order.orderId}: ${(e as Error).message}`, {
+        outcome: { ...row, note: joinNote(row.note, 'not recorded in the ledger (it will read as UNCERTAIN): keep this report') },
+        cause: e,
+      });
+    }
+    if (!ok) return { ...row, note: joinNote(row.note, 'the ledger no longer held this claim; the outcome was not recorded') };
+    return row;
+  };
+  const uncertain = (err: LyraApiError, code = err.code, message = `${rawMessage(err)}; ${RETRY_UNCERTAIN_HINT}`): Promise<RowOutcome> => {
+    const detailed = err.detailedCode ?? undefined;
+    return finish(
+      { state: 'UNCERTAIN', attempts, errorCode: code, errorMessage: message, ...(detailed ? { detailedErrorCode: detailed } : {}) },
+      { status: 'UNCERTAIN', attempts: before + attempts, errorCode: code, errorMessage: message, ...(detailed ? { detailedErrorCode: detailed } : {}), technical: true },
+    );
+  };
+  const failed = (err: LyraApiError, technical: boolean): Promise<RowOutcome> => {
+    const detailed = err.detailedCode ?? undefined;
+    const message = rawMessage(err);
+    return finish(
+      { state: 'FAILED', attempts, errorCode: err.code, errorMessage: message, ...(detailed ? { detailedErrorCode: detailed } : {}) },
+      { status: 'FAILED', attempts: before + attempts, errorCode: err.code, errorMessage: message, ...(detailed ? { detailedErrorCode: detailed } : {}), ...(technical ? { technical: true } : {}) },
+    );
+  };
+  /** Stop before a POST: nothing left if nothing is unknown, so the row goes back to what it was. */
+  const stopBeforePost = async (): Promise<RowOutcome> => {
+    if (unknown) return uncertain(unknown);
+    await ctx.ledger.release(order.orderId, token);
+    return pending(claim.previous);
+  };
+  const backoff = async (err: LyraApiError | undefined): Promise<boolean> => {
+    const cap = Math.min(ctx.retry.maxDelayMs, ctx.retry.baseDelayMs * 2 ** (attempts - 1));
+    let wait = random() * cap;
+    if (err?.retryAfterMs !== undefined) wait = Math.max(wait, Math.min(err.retryAfterMs, ctx.retry.maxDelayMs * RETRY_AFTER_CAP_FACTOR));
+    try {
+      await sleep(wait, ctx.signal);
+      return true;
+    } catch (e) {
+      if (ctx.signal?.aborted) return false;
+      throw e;
+    }
+  };
+
+  for (;;) {
+    if (ctx.signal?.aborted) return stopBeforePost();
+    if (!slotTaken) {
+      try {
+        await ctx.beforeAttempt?.(ctx.signal);
+      } catch (e) {
+        if (ctx.signal?.aborted) return stopBeforePost();
+        throw e;
+      }
+    }
+    slotTaken = false;
+    attempts++;
+    let po: PaymentOrder;
+    try {
+      // No signal: a POST that left is let finish, so its answer is recorded.
+      po = await ctx.client.createPaymentOrder(order.request);
+    } catch (e) {
+      const err = LyraApiError.is(e) ? e : unexpected(e);
+      if (err.isAuthFailure) {
+        if (unknown) await uncertain(unknown);
+        else await ctx.ledger.release(order.orderId, token);
+        throw new RunAbortedError('PB_AUTH', `${err.code}: the platform refused the shop id or password (${rawMessage(err)}); no order was sent with them — fix the credentials and run again`);
+      }
+      if (unknown && invoice && err.kind === 'permanent' && REFERENCE_EXISTS.has(err.code)) {
+        return uncertain(
+          err,
+          INVOICE_EXISTS_CODE,
+          `the order exists but its id was lost: the first attempt got no answer (${unknown.code}) and the retry was refused with ${err.code} (reference already used); find the order by its reference ${order.orderId} in the Back Office`,
+        );
+      }
+      const retryable = err.kind === 'retry-safe' || (invoice && err.kind === 'unknown');
+      if (err.kind === 'retry-safe') ctx.onRetrySafe?.(err);
+      if (err.kind === 'unknown') unknown = err;
+      if (retryable && attempts < ctx.retry.maxAttempts) {
+        if (await backoff(err)) continue;
+        return stopBeforePost();
+      }
+      if (unknown) return uncertain(err.kind === 'unknown' ? err : unknown);
+      return failed(err, err.kind === 'retry-safe');
+    }
+    return finish(
+      { state: 'CREATED', attempts, paymentOrderId: po.paymentOrderId, paymentURL: po.paymentURL, paymentOrderStatus: po.paymentOrderStatus },
+      { status: 'CREATED', attempts: before + attempts, paymentOrderId: po.paymentOrderId, paymentURL: po.paymentURL, paymentOrderStatus: po.paymentOrderStatus },
+    );
+  }
+}
+
+function pending(entry: LedgerEntry | undefined): RowOutcome {
+  return { status: 'PENDING', attempts: entry?.attempts ?? 0, errorCode: 'PB_NOT_SENT', errorMessage: 'not sent: the run stopped before this row; run again to send it' };
+}
+
+/** The platform's own message, without the "service: CODE " prefix LyraApiError adds. */
+function rawMessage(err: LyraApiError): string {
+  const prefix = `${err.service}: ${err.code} `;
+  return err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
+}
+
+function unexpected(e: unknown): LyraApiError {
+  // Not the client's typed error: a bug somewhere after the request may have left. Treat the outcome as unknown.
+  return new LyraApiError({ code: 'PB_UNEXPECTED', message: `unexpected error: ${(e as Error)?.message ?? String(e)}`, kind: 'unknown', service: 'Charge/CreatePaymentOrder' });
+}
+
+function joinNote(a: string | undefined, b: string): string {
+  return a ? `${a}; ${b}` : b;
+}

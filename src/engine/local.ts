@@ -1,0 +1,191 @@
+import pLimit from 'p-limit';
+import type { JudgedRow } from '../orders/types.js';
+import { RunAbortedError } from './errors.js';
+import { sendOrder, type JobContext, type OrderToSend } from './job.js';
+import type { RowOutcome } from './outcome.js';
+import { createRateLimiter } from './rate-limit.js';
+
+export interface LocalRunOptions {
+  /** The judged rows, in input order (read lazily: at most `window` rows ahead of the oldest unfinished one). */
+  rows: AsyncIterable<JudgedRow>;
+  /** The job's context; runLocal supplies `beforeAttempt` (its rate limiter) and its own stop signal. */
+  ctx: Omit<JobContext, 'beforeAttempt'>;
+  /** Requests in flight at most. */
+  concurrency: number;
+  /** Request starts per sliding second at most (--rate). No limit when absent. */
+  perSecond?: number;
+  /** Trip after this many consecutive technical failures (outcome unknown, retry-safe exhausted). */
+  breaker?: { failures: number };
+  /** SIGINT and friends: stop starting, let in-flight requests finish, report every row. */
+  signal?: AbortSignal;
+  /** Rows read ahead of the oldest unfinished one. Default max(64, 8 × concurrency). */
+  window?: number;
+}
+
+export interface LocalRunItem {
+  row: JudgedRow;
+  outcome: RowOutcome;
+}
+
+export interface LocalRunResult {
+  /** Set when the run stopped early; the rows not sent were yielded as PENDING. */
+  aborted?: { code: string; message: string };
+}
+
+/** The outcomes in input order; `result` settles once the iteration ended (also the generator's return value). */
+export interface LocalRun extends AsyncIterable<LocalRunItem> {
+  readonly result: Promise<LocalRunResult>;
+}
+
+/**
+ * Pause on PSP_106 without a Retry-After: the platform gave no hint, so every start waits a second.
+ * The window of the limiter is a little longer than a second (WINDOW_MARGIN_MS): the platform counts arrivals,
+ * and network jitter must not push N+1 requests into its second.
+ */
+const DEFAULT_THROTTLE_PAUSE_MS = 1000;
+const WINDOW_MARGIN_MS = 20;
+
+/**
+ * The embedded engine: p-limit for concurrency, a sliding-window limiter for the rate, the one job per row, and
+ * a reorder buffer so outcomes come out in input order with flat memory. On a stop (signal, auth failure,
+ * circuit breaker, ledger failure) no new send starts, in-flight ones finish and are recorded, and every
+ * remaining row is still yielded (PENDING or INVALID) so the report has them all.
+ */
+export function runLocal(opts: LocalRunOptions): LocalRun {
+  let settle!: (r: LocalRunResult) => void;
+  let fail!: (e: unknown) => void;
+  const result = new Promise<LocalRunResult>((resolve, reject) => {
+    settle = resolve;
+    fail = reject;
+  });
+  result.catch(() => undefined);
+  let started = false;
+  return {
+    result,
+    [Symbol.asyncIterator]() {
+      if (started) throw new Error('runLocal: a run can be iterated once');
+      started = true;
+      return iterate(opts, settle, fail);
+    },
+  };
+}
+
+async function* iterate(opts: LocalRunOptions, settle: (r: LocalRunResult) => void, fail: (e: unknown) => void): AsyncGenerator<LocalRunItem, LocalRunResult> {
+  const concurrency = Math.max(1, Math.floor(opts.concurrency));
+  const window = Math.max(1, opts.window ?? Math.max(64, concurrency * 8));
+  const limit = pLimit(concurrency);
+  const limiter = opts.perSecond ? createRateLimiter({ perSecond: opts.perSecond, windowMs: 1000 + WINDOW_MARGIN_MS }) : undefined;
+  const stop = new AbortController();
+  let aborted: LocalRunResult['aborted'];
+  const abort = (code: string, message: string): void => {
+    if (aborted) return;
+    aborted = { code, message };
+    stop.abort(new RunAbortedError(code, message));
+  };
+  const onSignal = (): void => abort('PB_INTERRUPTED_RUN', 'stopped by a signal: requests in flight were finished and recorded, the rest was not sent');
+  const outer = [opts.signal, opts.ctx.signal].filter((s): s is AbortSignal => !!s);
+  for (const s of outer) {
+    if (s.aborted) onSignal();
+    else s.addEventListener('abort', onSignal, { once: true });
+  }
+
+  const ctx: JobContext = {
+    ...opts.ctx,
+    signal: stop.signal,
+    ...(limiter ? { beforeAttempt: (signal?: AbortSignal) => limiter.acquire(signal) } : {}),
+    onRetrySafe: (err) => {
+      opts.ctx.onRetrySafe?.(err);
+      if (err.retryAfterMs !== undefined) limiter?.pause(err.retryAfterMs);
+      else if (err.code === 'PSP_106') limiter?.pause(DEFAULT_THROTTLE_PAUSE_MS);
+    },
+  };
+
+  let technicalInARow = 0;
+  const notSent = (): RowOutcome => ({
+    status: 'PENDING',
+    attempts: 0,
+    errorCode: 'PB_NOT_SENT',
+    errorMessage: `not sent: the run stopped (${aborted?.code ?? 'stopped'}); run again to send it`,
+  });
+
+  const send = async (row: JudgedRow): Promise<RowOutcome> => {
+    if (!row.judgement.ok) throw new Error('unreachable');
+    const d = row.judgement.order;
+    const order: OrderToSend = {
+      orderId: d.orderId,
+      request: d.request,
+      sent: { amountMinor: d.amountMinor, currency: d.currency, channel: d.channel, recipient: d.recipient, ...(d.expirationDate ? { expirationDate: d.expirationDate } : {}) },
+    };
+    if (stop.signal.aborted) return notSent();
+    let outcome: RowOutcome;
+    try {
+      outcome = await sendOrder(ctx, order);
+    } catch (e) {
+      if (RunAbortedError.is(e)) {
+        abort(e.code, e.message);
+        return e.outcome ?? notSent();
+      }
+      // The ledger failed before the POST (claim): nothing left for this row.
+      abort('PB_LEDGER', `the run stopped: ${(e as Error).message ?? String(e)}`);
+      return notSent();
+    }
+    if (outcome.status === 'PENDING') return { ...outcome, errorMessage: notSent().errorMessage };
+    if (outcome.technical) {
+      technicalInARow++;
+      if (opts.breaker && technicalInARow >= opts.breaker.failures) {
+        abort('PB_CIRCUIT_OPEN', `${technicalInARow} technical failures in a row (last: ${outcome.errorCode}): the run stopped so the platform is not hammered; run again later`);
+      }
+    } else if (outcome.status === 'CREATED' || outcome.status === 'FAILED') {
+      if (!outcome.earlier) technicalInARow = 0;
+    }
+    return outcome;
+  };
+
+  const start = (row: JudgedRow): Promise<RowOutcome> => {
+    if (!row.judgement.ok) {
+      const p = row.judgement.problem;
+      return Promise.resolve({ status: 'INVALID', attempts: 0, errorCode: p.code, errorMessage: p.message });
+    }
+    if (stop.signal.aborted) return Promise.resolve(notSent());
+    return limit(() => send(row));
+  };
+
+  const buffer: { row: JudgedRow; outcome: Promise<RowOutcome> }[] = [];
+  const it = opts.rows[Symbol.asyncIterator]();
+  let inputDone = false;
+  let clean = false;
+  try {
+    for (;;) {
+      while (!inputDone && buffer.length < window) {
+        const next = await it.next();
+        if (next.done) {
+          inputDone = true;
+          break;
+        }
+        const slot = { row: next.value, outcome: start(next.value) };
+        // Settled later, in order; a rejection here would be a bug in send(), surfaced when yielded.
+        slot.outcome.catch(() => undefined);
+        buffer.push(slot);
+      }
+      const head = buffer.shift();
+      if (!head) break;
+      yield { row: head.row, outcome: await head.outcome };
+    }
+    clean = true;
+  } catch (e) {
+    fail(e);
+    throw e;
+  } finally {
+    for (const s of outer) s.removeEventListener('abort', onSignal);
+    if (!clean) {
+      // The consumer stopped early or something threw: nothing new starts; what is in flight gets recorded.
+      abort('PB_STOPPED', 'the run was stopped before every row was handled');
+      await Promise.allSettled(buffer.map((b) => b.outcome));
+      if (!inputDone) await it.return?.();
+      settle(aborted ? { aborted } : {});
+    }
+  }
+  const res: LocalRunResult = aborted ? { aborted } : {};
+  settle(res);
+  return res;
+}
