@@ -33,7 +33,8 @@ export interface RowProblem {
   message: string;
 }
 
-export type Judgement = { ok: true; order: OrderDraft } | { ok: false; problem: RowProblem };
+/** `problem` is the first problem (the report's errorCode); `problems` lists every problem found, first included. */
+export type Judgement = { ok: true; order: OrderDraft } | { ok: false; problem: RowProblem; problems?: RowProblem[] };
 
 export interface JudgedRow extends RawRow {
   judgement: Judgement;

@@ -1,0 +1,397 @@
+import { open } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream';
+import { TextDecoder } from 'node:util';
+import { parse, CsvError } from 'csv-parse';
+import iconv from 'iconv-lite';
+import { ConfigError, InputError } from '../errors/paybatch-error.js';
+import type { RawRow } from '../orders/types.js';
+
+/** An opened CSV file: what was sniffed, the header row, and the data records as a stream. */
+export interface CsvSource {
+  file: string;
+  /** The header row exactly as written (BOM removed); duplicates and empty names kept, so reports echo it unchanged. */
+  headers: string[];
+  delimiter: string;
+  /** `utf8`, `windows-1252`, `utf-16le`, … (an iconv-lite name); what reports "in the input's own format" use. */
+  encoding: string;
+  bom: boolean;
+  lineEnding: '\r\n' | '\n';
+  /** Data records in file order; iterate once. Throws `InputError` (file + line) on a malformed record. */
+  rows: AsyncIterable<RawRow>;
+  /** Stops reading and releases the file (for a caller that will not iterate `rows` to its end). Idempotent. */
+  close(): void;
+}
+
+export interface OpenCsvOptions {
+  /** Force the encoding (`--encoding`): utf8, windows-1252 (aliases cp1252, latin1-ish names), or any iconv-lite name. */
+  encoding?: 'utf8' | 'windows-1252' | string;
+  /** Force the delimiter (`--delimiter`): one character, or `comma`, `semicolon`, `tab`, `pipe`. */
+  delimiter?: string;
+}
+
+/** Bytes looked at to sniff the encoding, the delimiter and the line ending. */
+const SAMPLE_BYTES = 64 * 1024;
+const CANDIDATE_DELIMITERS = [',', ';', '\t', '|'] as const;
+const DELIMITER_NAMES: Record<string, string> = { comma: ',', semicolon: ';', tab: '\t', '\\t': '\t', pipe: '|' };
+
+/**
+ * Opens a CSV export for streaming. Memory stays flat: only a 64 KiB sample and the current record are held.
+ *
+ * Encoding, unless `opts.encoding` says otherwise:
+ * - a UTF-8 BOM (EF BB BF) → utf8; a UTF-16 BOM (FF FE / FE FF) → utf-16le/be (Excel's "Unicode text");
+ * - otherwise the sample is decoded as strict UTF-8: if it decodes, the file is utf8 (pure ASCII included, which reads
+ *   the same either way); if it does not (a lone 0xE9 for "é", 0x80 for "€", … is what French Excel writes), it is
+ *   windows-1252. A file that turns out not to be UTF-8 after the sample fails with its line and the `--encoding` fix,
+ *   never with silently replaced characters.
+ *
+ * Ragged records: fewer cells than headers are padded with empty cells (Excel drops trailing empty cells); more cells
+ * than headers are accepted only when the extra cells are empty (a trailing delimiter), otherwise the file is refused
+ * naming the line — a value with an unquoted delimiter shifts every later column, and guessing which would be wrong.
+ * Empty lines are skipped. The first non-empty record is the header row.
+ */
+export async function openCsv(file: string, opts: OpenCsvOptions = {}): Promise<CsvSource> {
+  const sample = await readSample(file);
+  if (sample.length === 0) throw new InputError('PB_EMPTY_FILE', 'the file is empty: its first line must name the columns (orderId, amount, …)', { file });
+
+  const { encoding, bom } = detectEncoding(sample, opts.encoding);
+  const complete = sample.length < SAMPLE_BYTES;
+  let text = iconv.decode(sample, encoding, { stripBOM: true });
+  if (!complete) {
+    // The sample may end inside a record: sniff on complete lines only.
+    const cut = text.lastIndexOf('\n');
+    if (cut > 0) text = text.slice(0, cut + 1);
+  }
+  const delimiter = opts.delimiter !== undefined ? parseDelimiterOption(opts.delimiter) : sniffDelimiter(text);
+  const lineEnding = sniffLineEnding(text);
+
+  const lines = new LineTracker();
+  const reader = createReadStream(file, { highWaterMark: SAMPLE_BYTES });
+  const toUtf8 = new ToUtf8(file, encoding, lines);
+  const parser = parse({
+    delimiter,
+    info: true,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    bom: false,
+  });
+  // pipeline() destroys every stage when one fails or the consumer stops early; the parser's iterator rethrows.
+  pipeline(reader, toUtf8, parser, () => {});
+  const records = parser[Symbol.asyncIterator]() as AsyncIterator<{ record: string[]; info: { bytes: number; empty_lines: number } }>;
+
+  const state = { prevBytes: 0, prevEmpty: 0 };
+  const startLine = (info: { bytes: number; empty_lines: number }): number => {
+    const line = lines.lineAt(state.prevBytes) + (info.empty_lines - state.prevEmpty);
+    state.prevBytes = info.bytes;
+    state.prevEmpty = info.empty_lines;
+    lines.forget(state.prevBytes);
+    return line;
+  };
+  const fail = (e: unknown, headers?: string[]): never => {
+    throw toInputError(e, file, lines.lineAt(state.prevBytes), headers);
+  };
+
+  let first: IteratorResult<{ record: string[]; info: { bytes: number; empty_lines: number } }>;
+  try {
+    first = await records.next();
+  } catch (e) {
+    return fail(e);
+  }
+  if (first.done) throw new InputError('PB_EMPTY_FILE', 'the file has no header row: its first line must name the columns (orderId, amount, …)', { file });
+  startLine(first.value.info);
+  const headers = first.value.record;
+
+  async function* rows(): AsyncGenerator<RawRow> {
+    let index = 0;
+    try {
+      while (true) {
+        let next: IteratorResult<{ record: string[]; info: { bytes: number; empty_lines: number } }>;
+        try {
+          next = await records.next();
+        } catch (e) {
+          return fail(e, headers);
+        }
+        if (next.done) return;
+        const line = startLine(next.value.info);
+        yield { index: index++, line, cells: fitToHeaders(next.value.record, headers, file, line, delimiter) };
+      }
+    } finally {
+      await records.return?.();
+      reader.destroy();
+    }
+  }
+
+  const close = () => {
+    reader.destroy();
+    parser.destroy();
+  };
+  return { file, headers, delimiter, encoding, bom, lineEnding, rows: rows(), close };
+}
+
+async function readSample(file: string): Promise<Buffer> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+    const buf = Buffer.alloc(SAMPLE_BYTES);
+    const { bytesRead } = await handle.read(buf, 0, SAMPLE_BYTES, 0);
+    return buf.subarray(0, bytesRead);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'this is a folder, not a file' : code === 'EACCES' ? 'permission denied' : `cannot read it (${code ?? 'error'})`;
+    throw new InputError('PB_FILE_UNREADABLE', why, { file });
+  } finally {
+    await handle?.close();
+  }
+}
+
+/** Maps the user's spelling of an encoding to an iconv-lite name. */
+export function normaliseEncoding(name: string): string {
+  const n = name.trim().toLowerCase().replace(/[\s_]/g, '-');
+  if (n === 'utf8' || n === 'utf-8') return 'utf8';
+  if (['windows-1252', 'windows1252', 'cp1252', 'win1252', 'win-1252', 'ansi'].includes(n)) return 'windows-1252';
+  if (!iconv.encodingExists(n)) throw new ConfigError('PB_ENCODING', `unknown encoding "${name}" (--encoding): use utf8 or windows-1252`);
+  return n;
+}
+
+function detectEncoding(sample: Buffer, forced: string | undefined): { encoding: string; bom: boolean } {
+  const utf8Bom = sample[0] === 0xef && sample[1] === 0xbb && sample[2] === 0xbf;
+  const utf16le = sample[0] === 0xff && sample[1] === 0xfe;
+  const utf16be = sample[0] === 0xfe && sample[1] === 0xff;
+  const bom = utf8Bom || utf16le || utf16be;
+  if (forced !== undefined) return { encoding: normaliseEncoding(forced), bom };
+  if (utf8Bom) return { encoding: 'utf8', bom };
+  if (utf16le) return { encoding: 'utf-16le', bom };
+  if (utf16be) return { encoding: 'utf-16be', bom };
+  try {
+    // stream: true tolerates a multi-byte character cut by the end of the sample.
+    new TextDecoder('utf-8', { fatal: true }).decode(sample, { stream: sample.length >= SAMPLE_BYTES });
+    return { encoding: 'utf8', bom: false };
+  } catch {
+    return { encoding: 'windows-1252', bom: false };
+  }
+}
+
+function parseDelimiterOption(d: string): string {
+  const named = DELIMITER_NAMES[d.toLowerCase()];
+  if (named) return named;
+  if (d.length !== 1 || d === '"' || d === '\n' || d === '\r') {
+    throw new ConfigError('PB_DELIMITER', `--delimiter must be one character such as , ; | or the word tab (got "${d}")`);
+  }
+  return d;
+}
+
+/** Splits the start of the file into records (quotes respected) and returns the non-empty ones. */
+function sampleRecords(text: string, max: number): string[] {
+  const out: string[] = [];
+  let inQuotes = false;
+  let start = 0;
+  for (let i = 0; i < text.length && out.length < max; i++) {
+    const ch = text[i];
+    if (ch === '"') inQuotes = !inQuotes;
+    else if (ch === '\n' && !inQuotes) {
+      const rec = text.slice(start, i).replace(/\r$/, '');
+      if (rec.trim() !== '') out.push(rec);
+      start = i + 1;
+    }
+  }
+  if (out.length < max && start < text.length && !inQuotes) {
+    const rec = text.slice(start).replace(/\r$/, '');
+    if (rec.trim() !== '') out.push(rec);
+  }
+  return out;
+}
+
+function countOutsideQuotes(record: string, ch: string): number {
+  let n = 0;
+  let inQuotes = false;
+  for (const c of record) {
+    if (c === '"') inQuotes = !inQuotes;
+    else if (c === ch && !inQuotes) n++;
+  }
+  return n;
+}
+
+/**
+ * The delimiter is the candidate (, ; tab |) that appears in the header row and the same number of times in most of
+ * the first records; ties go to the order above. This survives `1 234,56` amounts in a `;` file (commas are not in the
+ * header) and commas inside quoted fields. A file with no candidate at all is a one-column file: `,`.
+ */
+export function sniffDelimiter(text: string): string {
+  const recs = sampleRecords(text, 20);
+  if (recs.length === 0) return ',';
+  let best = ',';
+  let bestScore = -1;
+  for (const c of CANDIDATE_DELIMITERS) {
+    const counts = recs.map((r) => countOutsideQuotes(r, c));
+    const header = counts[0]!;
+    if (header === 0) continue;
+    const consistent = counts.filter((n) => n === header).length;
+    const score = consistent * 1000 + Math.min(header, 999);
+    if (score > bestScore) {
+      best = c;
+      bestScore = score;
+    }
+  }
+  return best;
+}
+
+function sniffLineEnding(text: string): '\r\n' | '\n' {
+  let inQuotes = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') inQuotes = !inQuotes;
+    else if (c === '\n' && !inQuotes) return i > 0 && text[i - 1] === '\r' ? '\r\n' : '\n';
+  }
+  return '\n';
+}
+
+function fitToHeaders(cells: string[], headers: string[], file: string, line: number, delimiter: string): string[] {
+  if (cells.length === headers.length) return cells;
+  if (cells.length < headers.length) return cells.concat(Array<string>(headers.length - cells.length).fill(''));
+  const extra = cells.slice(headers.length);
+  if (extra.every((c) => c.trim() === '')) return cells.slice(0, headers.length);
+  const shown = delimiter === '\t' ? 'tab' : `"${delimiter}"`;
+  throw new InputError(
+    'PB_RAGGED_ROW',
+    `this line has ${cells.length} values but the header row names ${headers.length} columns; a value probably contains the delimiter ${shown} without quotes around it (e.g. an amount like 1,234.56): put that value in double quotes`,
+    { file, line },
+  );
+}
+
+/**
+ * Knows on which line every byte offset of the (UTF-8) text fed to the parser lies, keeping only the newline offsets
+ * not yet passed by a record. csv-parse's own line counter counts CR and LF separately inside quoted fields.
+ */
+class LineTracker {
+  private passedLines = 0;
+  private pending: number[] = [];
+  private head = 0;
+  seen = 0;
+
+  /** Records the newlines of the next `chunk` (whose first byte is at offset `this.seen`). */
+  feed(chunk: Buffer): void {
+    let i = -1;
+    while ((i = chunk.indexOf(10, i + 1)) !== -1) this.pending.push(this.seen + i);
+    this.seen += chunk.length;
+  }
+
+  /** 1-based line of the byte at `offset` (offset must not go backwards across calls to forget). */
+  lineAt(offset: number): number {
+    let n = this.passedLines;
+    for (let k = this.head; k < this.pending.length && this.pending[k]! < offset; k++) n++;
+    return n + 1;
+  }
+
+  forget(offset: number): void {
+    while (this.head < this.pending.length && this.pending[this.head]! < offset) {
+      this.head++;
+      this.passedLines++;
+    }
+    if (this.head > 4096) {
+      this.pending = this.pending.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+/** Turns the file's bytes into UTF-8 for the parser: validates UTF-8 input, decodes anything else, strips the BOM. */
+class ToUtf8 extends Transform {
+  private readonly decoder: { write(b: Buffer): string; end(): string | undefined } | undefined;
+  private readonly check: TextDecoder | undefined;
+  private atStart = true;
+
+  constructor(
+    private readonly file: string,
+    private readonly encoding: string,
+    private readonly lines: LineTracker,
+  ) {
+    super();
+    if (encoding === 'utf8') this.check = new TextDecoder('utf-8', { fatal: true });
+    else this.decoder = iconv.getDecoder(encoding, { stripBOM: true });
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    let out: Buffer;
+    if (this.check) {
+      try {
+        this.check.decode(chunk, { stream: true });
+      } catch {
+        return done(this.notUtf8(chunk));
+      }
+      out = chunk;
+      if (this.atStart && out[0] === 0xef && out[1] === 0xbb && out[2] === 0xbf) out = out.subarray(3);
+    } else {
+      out = Buffer.from(this.decoder!.write(chunk), 'utf8');
+    }
+    this.atStart = false;
+    this.emit1(out);
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.check) {
+      try {
+        this.check.decode();
+      } catch {
+        return done(new InputError('PB_ENCODING', 'the file ends in the middle of a UTF-8 character; re-save it as UTF-8, or pass --encoding windows-1252', { file: this.file }));
+      }
+    } else {
+      const rest = this.decoder!.end();
+      if (rest) this.emit1(Buffer.from(rest, 'utf8'));
+    }
+    done();
+  }
+
+  private emit1(buf: Buffer): void {
+    if (buf.length === 0) return;
+    this.lines.feed(buf);
+    this.push(buf);
+  }
+
+  private notUtf8(chunk: Buffer): InputError {
+    // Find the first byte that is not valid UTF-8 in this chunk to name its line.
+    let bad = 0;
+    for (let i = 0; i < chunk.length; ) {
+      const b = chunk[i]!;
+      const len = b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0;
+      let ok = len > 0 && i + len <= chunk.length;
+      for (let k = 1; ok && k < len; k++) ok = (chunk[i + k]! & 0xc0) === 0x80;
+      if (!ok) {
+        bad = i;
+        break;
+      }
+      i += len;
+    }
+    let line = this.lines.lineAt(this.lines.seen);
+    for (let i = 0; i < bad; i++) if (chunk[i] === 10) line++;
+    return new InputError(
+      'PB_ENCODING',
+      `this line is not valid UTF-8 although the start of the file is; re-save the file as "CSV UTF-8", or pass --encoding windows-1252`,
+      { file: this.file, line },
+    );
+  }
+}
+
+const CSV_ERROR_WORDS: Record<string, string> = {
+  CSV_QUOTE_NOT_CLOSED: 'a double quote opened in this record is never closed; close it, or remove it',
+  CSV_INVALID_CLOSING_QUOTE: 'a quoted value is followed by other characters before the next delimiter; put the whole value in quotes and double the quotes inside it ("")',
+  INVALID_OPENING_QUOTE: 'a double quote appears inside a value that is not in quotes; put the whole value in quotes and double the quotes inside it ("")',
+  CSV_INVALID_OPENING_QUOTE: 'a double quote appears inside a value that is not in quotes; put the whole value in quotes and double the quotes inside it ("")',
+  CSV_RECORD_INCONSISTENT_FIELDS_LENGTH: 'this record does not have as many values as the header row',
+  CSV_MAX_RECORD_SIZE: 'this record is too long; is a quote left open?',
+};
+
+function toInputError(e: unknown, file: string, line: number, headers: string[] | undefined): Error {
+  if (e instanceof InputError) return e;
+  if (e instanceof CsvError) {
+    const words = CSV_ERROR_WORDS[e.code] ?? e.message.replace(/\s+at line \d+.*$/s, '');
+    const field = typeof (e as unknown as { column?: unknown }).column === 'number' ? (e as unknown as { column: number }).column : undefined;
+    const column = field !== undefined && headers?.[field] ? headers[field] : undefined;
+    return new InputError('PB_MALFORMED_CSV', words, { file, line, column });
+  }
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (code) return new InputError('PB_FILE_UNREADABLE', `cannot read it (${code})`, { file });
+  return e instanceof Error ? e : new Error(String(e));
+}

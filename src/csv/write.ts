@@ -1,0 +1,114 @@
+import { createWriteStream } from 'node:fs';
+import iconv from 'iconv-lite';
+import { PaybatchError } from '../errors/paybatch-error.js';
+
+export interface CsvWriterOptions {
+  /** The header row, written first (even when no row follows). */
+  headers: string[];
+  /** Default `,`. */
+  delimiter?: string;
+  /** An iconv-lite name; default `utf8`. Reports "in the input's own format" pass the input's. */
+  encoding?: string;
+  /** Write a byte-order mark first (Excel needs it to read UTF-8 accents). Default false. */
+  bom?: boolean;
+  /** Default `\n`. */
+  lineEnding?: '\r\n' | '\n';
+  /** Neutralise cells a spreadsheet would run as a formula (see `neutraliseFormula`). Default true. */
+  formulaGuard?: boolean;
+}
+
+export interface CsvWriter {
+  readonly file: string;
+  /** Appends one record; resolves when the stream can take more (back-pressure), rejects when the file cannot be written. */
+  write(cells: readonly string[]): Promise<void>;
+  /** Flushes and closes the file; resolves once every byte is handed to the OS. */
+  close(): Promise<void>;
+}
+
+/**
+ * A data value that merely starts with + or -: a sign then only digits, spaces (incl. no-break spaces), dots and
+ * commas — `+33612345678`, `+33 6 12 34 56 78`, `-12.50`, `-1 234,56`. A spreadsheet reads these as numbers at worst,
+ * never as a formula with a function call or a reference. Anything else after the sign (`-1+A1`, `+cmd|…`, `-SUM(…)`,
+ * `+33 (0)6…`) is guarded.
+ */
+const SIGNED_NUMBER = /^[+-][0-9 .,\u00a0\u202f]*$/;
+
+/**
+ * OWASP CSV injection: a cell starting with = + - @ tab or CR gets a leading `'` (shown as text, not run), unless it is a
+ * signed number as defined above, so phone numbers and negative amounts stay intact.
+ */
+export function neutraliseFormula(cell: string): string {
+  if (cell === '') return cell;
+  const c = cell[0];
+  if (c === '=' || c === '@' || c === '\t' || c === '\r') return `'${cell}`;
+  if ((c === '+' || c === '-') && !SIGNED_NUMBER.test(cell)) return `'${cell}`;
+  return cell;
+}
+
+/** One CSV record (without line ending): quotes a cell only when it holds the delimiter, a quote, CR or LF. */
+export function formatCsvRecord(cells: readonly string[], delimiter = ',', formulaGuard = true): string {
+  return cells
+    .map((raw) => {
+      const cell = formulaGuard ? neutraliseFormula(raw) : raw;
+      return cell.includes(delimiter) || cell.includes('"') || cell.includes('\n') || cell.includes('\r') ? `"${cell.replace(/"/g, '""')}"` : cell;
+    })
+    .join(delimiter);
+}
+
+/** A streaming CSV writer: memory flat whatever the row count; honours the file stream's back-pressure. */
+export function createCsvWriter(file: string, opts: CsvWriterOptions): CsvWriter {
+  const delimiter = opts.delimiter ?? ',';
+  const encoding = opts.encoding ?? 'utf8';
+  const eol = opts.lineEnding ?? '\n';
+  const guard = opts.formulaGuard ?? true;
+  const out = createWriteStream(file);
+  let failure: PaybatchError | undefined;
+  out.on('error', (e: NodeJS.ErrnoException) => {
+    failure ??= new PaybatchError('PB_WRITE', `${file}: cannot write the file (${e.code ?? e.message})`, 2);
+  });
+
+  let first = true;
+  const encode = (text: string): Buffer => (encoding === 'utf8' ? Buffer.from(text, 'utf8') : iconv.encode(text, encoding));
+
+  const push = (text: string): Promise<void> => {
+    if (failure) return Promise.reject(failure);
+    if (out.write(encode(text))) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onDrain = () => {
+        out.off('error', onError);
+        resolve();
+      };
+      const onError = () => {
+        out.off('drain', onDrain);
+        reject(failure);
+      };
+      out.once('drain', onDrain);
+      out.once('error', onError);
+    });
+  };
+  const header = () => {
+    if (!first) return '';
+    first = false;
+    return (opts.bom ? '\uFEFF' : '') + formatCsvRecord(opts.headers, delimiter, guard) + eol;
+  };
+
+  return {
+    file,
+    write(cells) {
+      return push(header() + formatCsvRecord(cells, delimiter, guard) + eol);
+    },
+    async close() {
+      const h = header();
+      if (h) await push(h);
+      if (failure) {
+        out.destroy();
+        throw failure;
+      }
+      await new Promise<void>((resolve, reject) => {
+        out.once('error', () => reject(failure));
+        out.end(() => resolve());
+      });
+      if (failure) throw failure;
+    },
+  };
+}

@@ -1,0 +1,170 @@
+import type { ChannelOptions, ChannelType, PaymentOrderRequest } from '../lyra/types.js';
+import type { Judgement, OrderDraft, RawRow, RowProblem } from './types.js';
+import type { Mapping } from './map.js';
+import { MAX_EXPIRY_MS } from './map.js';
+import type { FieldName } from './fields.js';
+import { parseAmount } from './amount.js';
+import { normalisePhone, regionOfLocale } from './phone.js';
+import { isEmail, parseChannel, parseCurrency, parseLocale, parseTaxRate } from './values.js';
+import { isoWithOffset, readDate } from './dates.js';
+import type { CountryCode } from 'libphonenumber-js';
+
+export interface JudgeContext {
+  /** The run's clock, read once at its start: every row of a file is judged against the same instant. */
+  now: Date;
+  /** orderIds already met in this file (mutated: the first occurrence is added, a later one is a duplicate). */
+  seen: Set<string>;
+  /** `--phone-region`: the country of national phone numbers; wins over the row's locale country. */
+  phoneRegion?: string;
+  /** IANA zone in which a date alone ends (23:59:59) and the request's offset is written; default UTC. */
+  timeZone?: string;
+}
+
+export const MAX_ORDER_ID = 64;
+
+/**
+ * Judges one record: either the exact CreatePaymentOrder body it would send, or every problem found (the first is the
+ * row's error code). Pure: the clock, the duplicates set and the region come in through `ctx`.
+ *
+ * Codes are the API's own where it has one (shared/lyra-api.md §10) so a row fails the same way before sending as the
+ * platform would fail it after; `PB_…` codes cover what the platform does not check (duplicates in a file, numbers
+ * that are not mobiles).
+ */
+export function judgeRow(row: RawRow, mapping: Mapping, ctx: JudgeContext): Judgement {
+  const problems: RowProblem[] = [];
+  const d = mapping.defaults;
+  const column = (f: FieldName) => mapping.columns[f]?.header;
+  const cell = (f: FieldName): string => {
+    const c = mapping.columns[f];
+    return c ? (row.cells[c.index] ?? '').trim() : '';
+  };
+  const problem = (code: string, field: FieldName, message: string) => problems.push({ code, field, column: column(field), message });
+  const timeZone = ctx.timeZone ?? 'UTC';
+
+  // orderId: the idempotency key.
+  const orderId = cell('orderId');
+  if (orderId === '') problem('INT_942', 'orderId', 'the invoice reference is empty: every row needs its own reference');
+  else if (orderId.length > MAX_ORDER_ID) problem('INT_013', 'orderId', `the invoice reference is ${orderId.length} characters long; the platform accepts at most ${MAX_ORDER_ID}`);
+  else if (!/^[\x20-\x7e]+$/.test(orderId)) problem('INT_013', 'orderId', `the invoice reference "${orderId}" contains accents or special characters the platform refuses: use letters, digits and - _ / .`);
+  else if (ctx.seen.has(orderId)) problem('PB_DUPLICATE_ORDER_ID', 'orderId', `the invoice ${orderId} already appears earlier in the file: this row would send it a second time, so it is not sent — remove it or give it its own reference`);
+  else ctx.seen.add(orderId);
+
+  // currency, then amount in its minor units.
+  const currencyText = cell('currency') || d.currency || '';
+  const currency = parseCurrency(currencyText);
+  if (currencyText === '') problem('INT_010', 'currency', 'the currency is empty: write an ISO code such as EUR, or pass --currency');
+  else if (!currency) problem('INT_010', 'currency', `"${currencyText}" is not a currency code: write an ISO 4217 code such as EUR, USD, GBP, XPF`);
+  let amount: number | undefined;
+  if (currency) {
+    const a = parseAmount(cell('amount'), currency);
+    if (a.ok) amount = a.minor;
+    else problem(a.code, 'amount', a.message);
+  }
+
+  // channel and the recipient it needs.
+  const channelText = cell('channel');
+  const channel: ChannelType | undefined = channelText ? parseChannel(channelText) : d.channel;
+  if (!channel) problem('INT_854', 'channel', `"${channelText}" is not a channel: write MAIL, SMS, WHATSAPP, INVOICE or URL`);
+
+  const localeText = cell('locale');
+  const locale = localeText ? parseLocale(localeText) : d.locale;
+  if (localeText && !locale) problem('INT_856', 'locale', `the language "${localeText}" cannot be read: write a language and a country such as fr_FR or en_GB`);
+
+  let recipient = '';
+  const channelOptions: ChannelOptions = { channelType: channel ?? 'URL' };
+  const message = cell('message') || d.message;
+  if (channel === 'MAIL') {
+    const email = cell('email');
+    const subject = cell('subject') || d.subject;
+    const template = cell('template') || d.template;
+    if (email === '') problem('INT_850', 'email', 'the e-mail address is empty: a MAIL row needs the buyer\'s e-mail');
+    else if (!isEmail(email)) problem('PSP_1032', 'email', `"${email}" is not a valid e-mail address`);
+    else recipient = email;
+    if (!subject && !template) problem('PSP_1019', 'subject', 'a MAIL row needs a subject: add a subject column, or pass --subject (or --template for a Back Office template)');
+    const bcc = cell('bcc');
+    const badBcc = bcc.split(/[;,]/).map((b) => b.trim()).filter((b) => b !== '' && !isEmail(b));
+    if (badBcc.length) problem('PB_BCC_INVALID', 'bcc', `the hidden copy address "${badBcc[0]}" is not a valid e-mail address`);
+    channelOptions.mailOptions = {
+      recipient,
+      ...(subject ? { subject } : {}),
+      ...(message ? { body: message } : {}),
+      ...(template ? { template } : {}),
+      ...(bcc ? { bcc: bcc.split(/[;,]/).map((b) => b.trim()).filter(Boolean).join(';') } : {}),
+    };
+  } else if (channel === 'SMS' || channel === 'WHATSAPP') {
+    const phoneText = cell('phone');
+    const sms = channel === 'SMS';
+    if (phoneText === '') {
+      problem(sms ? 'INT_838' : 'INT_837', 'phone', `the phone number is empty: ${sms ? 'an SMS' : 'a WhatsApp'} row needs the buyer's mobile number`);
+    } else {
+      const region = (ctx.phoneRegion?.toUpperCase() as CountryCode | undefined) ?? regionOfLocale(locale);
+      const p = normalisePhone(phoneText, region);
+      if (p.ok) recipient = p.e164;
+      else problem(p.reason === 'not-mobile' ? 'PB_PHONE_NOT_MOBILE' : sms ? 'PSP_1031' : 'PB_PHONE_INVALID', 'phone', p.message);
+    }
+    if (sms) channelOptions.smsOptions = { phoneNumber: recipient, ...(message ? { message } : {}) };
+    else channelOptions.whatsAppOptions = { phoneNumber: recipient };
+  }
+
+  const receipt = cell('paymentReceiptEmail') || d.paymentReceiptEmail;
+  if (receipt && !isEmail(receipt)) problem('INT_851', 'paymentReceiptEmail', `the receipt e-mail "${receipt}" is not a valid e-mail address`);
+
+  const taxRateText = cell('taxRate');
+  const taxRate = taxRateText ? parseTaxRate(taxRateText) : d.taxRate;
+  if (taxRateText && taxRate === undefined) problem('INT_858', 'taxRate', `the tax rate "${taxRateText}" cannot be read: write a percentage such as 20 or 5.5`);
+
+  const taxAmountText = cell('taxAmount');
+  let taxAmount: number | undefined;
+  if (taxAmountText && currency) {
+    const t = parseAmount(taxAmountText, currency);
+    if (t.ok) taxAmount = t.minor;
+    else if (t.code === 'PSP_1024') taxAmount = 0;
+    else problem('INT_869', 'taxAmount', t.message.replace(/^the amount/, 'the tax amount'));
+    if (taxAmount !== undefined && amount !== undefined && taxAmount > amount) problem('INT_868', 'taxAmount', `the tax amount ${taxAmountText} is larger than the amount to pay`);
+  }
+
+  // expiration: (now, now + 90 days].
+  let expirationDate: string | undefined;
+  const expText = cell('expirationDate');
+  const now = ctx.now.getTime();
+  if (expText) {
+    const r = readDate(expText, timeZone);
+    if (!r.ok) problem('INT_855', 'expirationDate', r.message);
+    else if (r.instant <= now) problem('PSP_1007', 'expirationDate', `the expiration date ${expText} is already past: choose a date in the next 90 days, or leave it empty for the shop's default`);
+    else if (r.instant > now + MAX_EXPIRY_MS) {
+      problem('PSP_1007', 'expirationDate', `the expiration date ${expText} is more than 90 days away${r.dateOnly ? ' (a date means the end of that day)' : ''}: the latest possible is ${isoWithOffset(now + MAX_EXPIRY_MS, timeZone).slice(0, 16).replace('T', ' ')}`);
+    } else expirationDate = isoWithOffset(r.instant, timeZone);
+  } else if (d.expiresInMs) {
+    expirationDate = isoWithOffset(now + d.expiresInMs, timeZone);
+  }
+
+  if (problems.length > 0) return { ok: false, problem: problems[0]!, problems };
+
+  const merchantComment = cell('merchantComment');
+  const customerReference = cell('customerReference');
+  const request: PaymentOrderRequest = {
+    amount: amount!,
+    currency: currency!,
+    orderId,
+    channelOptions,
+    ...(expirationDate ? { expirationDate } : {}),
+    ...(locale ? { locale } : {}),
+    ...(merchantComment ? { merchantComment } : {}),
+    ...(taxRate !== undefined ? { taxRate } : {}),
+    ...(taxAmount !== undefined ? { taxAmount } : {}),
+    ...(receipt ? { paymentReceiptEmail: receipt } : {}),
+    ...(customerReference ? { customer: { reference: customerReference } } : {}),
+    // The INVOICE channel works through the hosted data-collection form (shared/lyra-api.md §5).
+    ...(channel === 'INVOICE' ? { dataCollectionForm: true } : {}),
+  };
+  const order: OrderDraft = {
+    orderId,
+    channel: channel!,
+    amountMinor: amount!,
+    currency: currency!,
+    recipient,
+    ...(expirationDate ? { expirationDate } : {}),
+    request,
+  };
+  return { ok: true, order };
+}

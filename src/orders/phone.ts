@@ -1,0 +1,56 @@
+import { parsePhoneNumberFromString, type CountryCode, type PhoneNumber } from 'libphonenumber-js/max';
+
+export type PhoneResult =
+  | { ok: true; e164: string }
+  | { ok: false; reason: 'unreadable' | 'ambiguous' | 'not-mobile' | 'no-region'; message: string };
+
+/** Types that can receive an SMS or a WhatsApp message. FIXED_LINE_OR_MOBILE: countries (US, CA …) whose plan does not tell them apart. */
+const MOBILE_TYPES = new Set(['MOBILE', 'FIXED_LINE_OR_MOBILE']);
+
+/** `fr_FR` / `fr-FR` / `FR` → `FR`; anything else → undefined. */
+export function regionOfLocale(locale: string | undefined): CountryCode | undefined {
+  const m = locale?.trim().match(/^(?:[a-z]{2,3}[_-])?([a-z]{2})$/i);
+  return m ? (m[1]!.toUpperCase() as CountryCode) : undefined;
+}
+
+/**
+ * Normalises a phone number written by a person (`06 12 34 56 78`, `+33 6 12 34 56 78`, `0033612345678`,
+ * `33612345678` after a spreadsheet ate the `+`) to E.164, and checks it can receive an SMS or a WhatsApp message (a
+ * mobile number, with libphonenumber's full metadata). Pure.
+ *
+ * `region` (ISO 3166 alpha-2) reads national numbers. Digits without `+` are tried both as a national number of `region`
+ * and as an international number missing its `+`; if both readings are valid numbers the row is ambiguous and refused
+ * (never guessed), if only one is, that one is used.
+ */
+export function normalisePhone(text: string, region: CountryCode | undefined): PhoneResult {
+  const raw = text.trim();
+  if (/^\d+([.,]\d+)?e\+?\d+$/i.test(raw)) {
+    return { ok: false, reason: 'unreadable', message: `the phone number "${raw}" was turned into scientific notation by a spreadsheet: format the column as text and export again` };
+  }
+  const cleaned = raw.replace(/^00(?=[1-9])/, '+');
+  const candidates: PhoneNumber[] = [];
+  if (cleaned.startsWith('+')) {
+    const p = parsePhoneNumberFromString(cleaned);
+    if (p?.isValid()) candidates.push(p);
+  } else {
+    const national = region ? parsePhoneNumberFromString(cleaned, region) : undefined;
+    if (national?.isValid()) candidates.push(national);
+    if (/^[1-9][\d .\-/()]*$/.test(cleaned)) {
+      const intl = parsePhoneNumberFromString(`+${cleaned}`);
+      if (intl?.isValid() && intl.number !== national?.number) candidates.push(intl);
+    }
+    if (candidates.length === 0 && !region) {
+      return { ok: false, reason: 'no-region', message: `the phone number "${raw}" has no country code: write it as +CC… (e.g. +33 6 12 34 56 78), or give the row a locale such as fr_FR, or pass --phone-region FR` };
+    }
+  }
+  if (candidates.length === 0) return { ok: false, reason: 'unreadable', message: `"${raw}" is not a valid phone number${region ? ` for ${region}` : ''}: write it with its country code, e.g. +33 6 12 34 56 78` };
+  if (candidates.length > 1) {
+    return { ok: false, reason: 'ambiguous', message: `the phone number "${raw}" can be read as ${candidates.map((c) => c.number).join(' or ')}: write it with its + and country code` };
+  }
+  const p = candidates[0]!;
+  const type = p.getType();
+  if (!type || !MOBILE_TYPES.has(type)) {
+    return { ok: false, reason: 'not-mobile', message: `${p.number} is not a mobile number (${(type ?? 'unknown type').toLowerCase().replace(/_/g, ' ')}): SMS and WhatsApp need a mobile number` };
+  }
+  return { ok: true, e164: p.number };
+}
