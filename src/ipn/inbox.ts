@@ -45,6 +45,33 @@ export async function appendToInbox(stateDir: string, line: InboxLine): Promise<
   }
 }
 
+/**
+ * After a crash a journal may end in a torn line (no newline). Terminate it before appending again, or the next
+ * notice would be glued to the fragment and become unreadable. Called once when a receiver starts.
+ */
+export async function repairInboxTail(stateDir: string, shopId: string, mode: Mode): Promise<boolean> {
+  const { journal } = inboxPaths(stateDir, shopId, mode);
+  let fh;
+  try {
+    fh = await open(journal, 'r+');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+  try {
+    const { size } = await fh.stat();
+    if (size === 0) return false;
+    const last = Buffer.alloc(1);
+    await fh.read(last, 0, 1, size - 1);
+    if (last[0] === 10) return false;
+    await fh.write('\n', size);
+    await fh.datasync();
+    return true;
+  } finally {
+    await fh.close();
+  }
+}
+
 export interface DrainReport {
   applied: number;
   results: ApplyResult[];

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log/logger.js';
 import type { Mode } from '../lyra/types.js';
 import { BodyTooLargeError, parseFormFields, readBoundedBody } from './body.js';
-import { appendToInbox } from './inbox.js';
+import { appendToInbox, repairInboxTail } from './inbox.js';
 import { IpnAnswerError, readIpnAnswer, type IpnNotice } from './notice.js';
 
 /** The signature check (src/lyra/ipn.ts `verifyIpn`, bound to the shop's keys by the caller). */
@@ -116,6 +116,8 @@ export async function startIpnServer(opts: IpnServerOptions): Promise<IpnServer>
     send(res, 200, 'OK');
     opts.onAccepted?.(notice);
   };
+
+  if (await repairInboxTail(opts.stateDir, opts.shopId, opts.mode)) log.warn({ event: 'ipn.journal_repaired' }, 'the IPN journal ended in a torn line (crash): terminated it');
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
