@@ -1,0 +1,122 @@
+import type { Redis } from 'ioredis';
+import type { SentSummary } from '../ledger/ledger.js';
+import type { RedisLedger } from '../ledger/redis-ledger.js';
+import type { Mode, PaymentOrderRequest } from '../lyra/types.js';
+import { outcomeFromEntry } from './from-ledger.js';
+import type { RowOutcome } from './outcome.js';
+import { queueKeys, type QueueScope } from './queue-keys.js';
+
+/** What a job carries: what sending needs, nothing more (no credentials; the recipient only because the POST needs it). */
+export interface QueuedOrder {
+  batchId: string;
+  orderId: string;
+  request: PaymentOrderRequest;
+  sent: SentSummary;
+  retryUncertain: boolean;
+}
+
+export type BatchState = 'enqueuing' | 'enqueued' | 'aborted' | 'stopped';
+
+/** A batch as kept in Redis (hash `…:batch:{id}`), so `report` on any machine can rebuild the report. */
+export interface BatchInfo {
+  batchId: string;
+  shopId: string;
+  mode: Mode;
+  createdAt: string;
+  state: BatchState;
+  retryUncertain: boolean;
+  /** Rows read, valid rows (jobs or already settled), invalid rows; final once state is `enqueued`. */
+  rows: number;
+  valid: number;
+  invalid: number;
+  /** Opaque to the engine: how the CLI judged the file (file path + options), to judge it again for the report. */
+  source?: unknown;
+  /** Why the batch stopped (auth failure …), as a one-line message. */
+  abortCode?: string;
+  abortMessage?: string;
+}
+
+/** Batches are kept 30 days: long enough for a late `paybatch report`, short enough not to pile up. */
+export const BATCH_TTL_SECONDS = 30 * 24 * 3600;
+
+export async function writeBatchInfo(redis: Redis, scope: QueueScope, info: Partial<BatchInfo> & { batchId: string }): Promise<void> {
+  const k = queueKeys(scope);
+  const fields: Record<string, string> = {};
+  for (const [key, v] of Object.entries(info)) if (v !== undefined) fields[key] = JSON.stringify(v);
+  await redis.multi().hset(k.batch(info.batchId), fields).expire(k.batch(info.batchId), BATCH_TTL_SECONDS).exec();
+}
+
+export async function readBatchInfo(redis: Redis, scope: QueueScope, batchId: string): Promise<BatchInfo | undefined> {
+  const raw = await redis.hgetall(queueKeys(scope).batch(batchId));
+  if (!raw.batchId) return undefined;
+  return Object.fromEntries(Object.entries(raw).map(([key, v]) => [key, JSON.parse(v)])) as unknown as BatchInfo;
+}
+
+/** Marks orders of a batch as finished with (a worker ended their job, or they needed no job). Idempotent. */
+export async function markDone(redis: Redis, scope: QueueScope, batchId: string, orderIds: string[]): Promise<void> {
+  if (orderIds.length === 0) return;
+  const key = queueKeys(scope).batchDone(batchId);
+  await redis.multi().sadd(key, ...orderIds).expire(key, BATCH_TTL_SECONDS).exec();
+}
+
+export async function countDone(redis: Redis, scope: QueueScope, batchId: string): Promise<number> {
+  return redis.scard(queueKeys(scope).batchDone(batchId));
+}
+
+/** One valid row waiting for its outcome. */
+export interface PendingOrder {
+  orderId: string;
+  fingerprint: string;
+  sent: SentSummary;
+}
+
+/**
+ * Reads outcomes of a batch from Redis. A row is settled when its job ended AND no claim on it is live: a job can end
+ * while another worker's POST for the same order is still in the air (a stalled job run twice: the second run is
+ * refused, the first one's answer is the truth), so the ledger, not the job, is read.
+ */
+export class BatchReader {
+  constructor(
+    private readonly redis: Redis,
+    private readonly scope: QueueScope,
+    private readonly batchId: string,
+    private readonly ledger: RedisLedger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Outcomes of the orders that are settled (same positions; undefined = not yet). */
+  async settled(orders: PendingOrder[]): Promise<(RowOutcome | undefined)[]> {
+    if (orders.length === 0) return [];
+    const ids = orders.map((o) => o.orderId);
+    const done = (await this.redis.smismember(queueKeys(this.scope).batchDone(this.batchId), ...ids)) as number[];
+    const which = orders.filter((_, i) => done[i] === 1);
+    const found = new Map<string, RowOutcome>();
+    if (which.length > 0) {
+      const wids = which.map((o) => o.orderId);
+      const [entries, claims] = await Promise.all([this.ledger.getMany(wids), this.ledger.claims(wids)]);
+      const now = this.now();
+      which.forEach((o, i) => {
+        const entry = entries[i];
+        const claim = claims[i];
+        if (entry?.state === 'SENDING' && claim && claim.until > now) return;
+        found.set(o.orderId, this.outcome(o, entry));
+      });
+    }
+    return orders.map((o) => found.get(o.orderId));
+  }
+
+  /** What the ledger says now, settled or not (for a stopped batch). */
+  async current(orders: PendingOrder[]): Promise<RowOutcome[]> {
+    const entries = await this.ledger.getMany(orders.map((o) => o.orderId));
+    return orders.map((o, i) => this.outcome(o, entries[i]));
+  }
+
+  private outcome(o: PendingOrder, entry: Awaited<ReturnType<RedisLedger['get']>>): RowOutcome {
+    if (!entry) return { status: 'PENDING', attempts: 0 };
+    return outcomeFromEntry(entry, { fingerprint: o.fingerprint, batchId: this.batchId, sent: o.sent });
+  }
+
+  async info(): Promise<BatchInfo | undefined> {
+    return readBatchInfo(this.redis, this.scope, this.batchId);
+  }
+}

@@ -1,0 +1,363 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { PaybatchError } from '../errors/paybatch-error.js';
+import { fingerprint } from '../ledger/fingerprint.js';
+import type { SentSummary } from '../ledger/ledger.js';
+import { RedisLedger } from '../ledger/redis-ledger.js';
+import type { LyraClientOptions } from '../lyra/client.js';
+import { LyraClient } from '../lyra/client.js';
+import { modeOfPassword } from '../lyra/mode.js';
+import type { JudgedRow } from '../orders/types.js';
+import type { LocalRun, LocalRunItem, LocalRunResult } from './local.js';
+import type { RowOutcome } from './outcome.js';
+import { BatchReader, markDone, writeBatchInfo, type PendingOrder, type QueuedOrder } from './queue-batch.js';
+import { DEFAULT_PREFIX, jobId, queueKeys, queueName, type QueueScope } from './queue-keys.js';
+import { connectRedis, safeRedisUrl, type RedisTarget } from './redis-preflight.js';
+import { startQueueWorker, type QueueWorker, type QueueWorkerOptions } from './worker.js';
+
+/** BullMQ's addBulk is one Redis round trip per call: chunks of this many keep memory flat and Redis responsive. */
+export const ADD_BULK_CHUNK = 1000;
+
+/**
+ * Jobs: retried for infrastructure errors only (the job function itself handles the platform's answers); finished
+ * ones removed by age, so job data (which holds the recipient) does not linger.
+ */
+export const JOB_OPTIONS: JobsOptions = {
+  attempts: 10,
+  backoff: { type: 'custom' },
+  removeOnComplete: { age: 3600 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+/** A queue producer for one shop+mode. */
+export interface Producer {
+  readonly scope: QueueScope;
+  readonly queue: Queue<QueuedOrder, RowOutcome>;
+  readonly redis: Redis;
+  readonly ledger: RedisLedger;
+  close(): Promise<void>;
+}
+
+/** Opens the queue of a shop+mode on a producer connection (fails fast). */
+export function openProducer(redis: Redis, scope: QueueScope, ledgerOpts: { claimLeaseMs?: number } = {}): Producer {
+  const queue = new Queue<QueuedOrder, RowOutcome>(queueName(scope), { connection: redis, prefix: scope.prefix ?? DEFAULT_PREFIX });
+  queue.on('error', () => {});
+  const ledger = new RedisLedger({ redis, shopId: scope.shopId, mode: scope.mode, prefix: scope.prefix, ...ledgerOpts });
+  return { scope, queue, redis, ledger, close: () => queue.close() };
+}
+
+/**
+ * The queue's rate, for every worker on every machine: the shared sliding-window limiter reads it before every POST
+ * (the strict gate), and BullMQ's own limiter, in 100 ms windows, keeps workers from fetching far more jobs than can
+ * start (a coarse gate; BullMQ's fixed window alone could burst to 2× at its edges).
+ */
+export async function setQueueRate(p: Producer, perSecond: number | undefined): Promise<void> {
+  const keys = queueKeys(p.scope);
+  if (!perSecond || perSecond <= 0) {
+    await p.redis.hdel(keys.settings, 'rate');
+    await p.queue.removeGlobalRateLimit();
+    return;
+  }
+  await p.redis.hset(keys.settings, 'rate', String(perSecond));
+  await p.queue.setGlobalRateLimit(Math.max(1, Math.ceil(perSecond * 0.12)), 100);
+}
+
+function isConnectionError(e: unknown): boolean {
+  const m = e instanceof Error ? `${e.name} ${e.message}` : String(e);
+  return /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Connection is closed|enableOfflineQueue|MaxRetriesPerRequest|Stream isn't writeable|LOADING|Connection closed|socket/i.test(m);
+}
+
+/**
+ * Runs a Redis step again while Redis is away (a restart): producers fail fast per command, and recover here. Every
+ * step wrapped is idempotent (deterministic job ids, sets, hashes). Gives up after `maxDownMs` with one line.
+ */
+export async function whileRedisRecovers<T>(what: string, fn: () => Promise<T>, opts: { maxDownMs?: number; signal?: AbortSignal; target?: RedisTarget } = {}): Promise<T> {
+  const deadline = Date.now() + (opts.maxDownMs ?? 120_000);
+  let wait = 100;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!isConnectionError(e)) throw e;
+      if (Date.now() > deadline || opts.signal?.aborted) {
+        const where = opts.target ? ` at ${safeRedisUrl(opts.target.url)} (${opts.target.source})` : '';
+        throw new PaybatchError('PB_REDIS_DOWN', `Redis${where} stayed unreachable while ${what}: ${(e as Error).message}. The batch is kept in Redis; when it is back, \`paybatch report\` finishes it.`, 3);
+      }
+      await delay(wait);
+      wait = Math.min(wait * 2, 2_000);
+    }
+  }
+}
+
+/** What a valid row becomes in the queue. */
+export function toQueued(row: JudgedRow, batchId: string, retryUncertain: boolean): QueuedOrder & PendingOrder {
+  if (!row.judgement.ok) throw new Error('toQueued: an invalid row');
+  const d = row.judgement.order;
+  const sent: SentSummary = { amountMinor: d.amountMinor, currency: d.currency, channel: d.channel, recipient: d.recipient, ...(d.expirationDate ? { expirationDate: d.expirationDate } : {}) };
+  return { batchId, orderId: d.orderId, request: d.request, sent, retryUncertain, fingerprint: fingerprint(d.request) };
+}
+
+export function invalidOutcome(row: JudgedRow): RowOutcome {
+  if (row.judgement.ok) throw new Error('invalidOutcome: a valid row');
+  return { status: 'INVALID', attempts: 0, errorCode: row.judgement.problem.code, errorMessage: row.judgement.problem.message };
+}
+
+/**
+ * Adds one chunk of orders. Orders whose answer the ledger already holds (CREATED, or UNCERTAIN without the flag) get
+ * no job: they are marked done at once and reported from the ledger, like the job function would answer them.
+ */
+export async function addChunk(p: Producer, batchId: string, chunk: (QueuedOrder & PendingOrder)[], retryUncertain: boolean): Promise<void> {
+  if (chunk.length === 0) return;
+  const entries = await p.ledger.getMany(chunk.map((o) => o.orderId));
+  const known: string[] = [];
+  const jobs: { name: string; data: QueuedOrder; opts: JobsOptions }[] = [];
+  chunk.forEach((o, i) => {
+    const e = entries[i];
+    const answered = e && (e.state === 'CREATED' || (!retryUncertain && e.state === 'UNCERTAIN' && o.request.channelOptions?.channelType !== 'INVOICE'));
+    if (answered) known.push(o.orderId);
+    else
+      jobs.push({
+        name: 'send',
+        data: { batchId: o.batchId, orderId: o.orderId, request: o.request, sent: o.sent, retryUncertain: o.retryUncertain },
+        opts: { ...JOB_OPTIONS, jobId: jobId(p.scope, batchId, o.orderId) },
+      });
+  });
+  await markDone(p.redis, p.scope, batchId, known);
+  if (jobs.length) await p.queue.addBulk(jobs);
+}
+
+export interface RunQueuedOptions {
+  redis: RedisTarget;
+  rows: AsyncIterable<JudgedRow>;
+  /** Credentials and URL of the shop, for local workers; shop and mode (from the password) name the queue. */
+  clientOptions: LyraClientOptions;
+  batchId: string;
+  retryUncertain: boolean;
+  /** --rate: request starts per sliding second, across every worker of the queue. */
+  perSecond?: number;
+  /** Jobs in flight per local worker (default 8). */
+  concurrency?: number;
+  /** Workers started in this process (default 1; 0 = only workers elsewhere do the sending). */
+  localWorkers?: number;
+  /** SIGINT/SIGTERM: stop enqueueing, drain local workers, report every row. */
+  signal?: AbortSignal;
+  /** Stored with the batch for `paybatch report BATCH` (how the file was judged). Opaque here. */
+  source?: unknown;
+  /** Key prefix (default `paybatch`). */
+  prefix?: string;
+  /** Rows read ahead of the oldest unreported one (default 10 000): bounds memory, and how far enqueueing runs ahead. */
+  lookahead?: number;
+  /** How often outcomes are read from Redis while waiting, ms (default 200). */
+  pollMs?: number;
+  /** Local worker tuning (lock, lease, retry policy). */
+  worker?: Pick<QueueWorkerOptions, 'lockDurationMs' | 'stalledIntervalMs' | 'claimLeaseMs' | 'retry' | 'onEvent'>;
+  /** Told after every chunk added to the queue. */
+  onEnqueued?: (total: number) => void;
+}
+
+interface Slot {
+  row: JudgedRow;
+  order?: QueuedOrder & PendingOrder;
+  outcome?: RowOutcome;
+}
+
+/**
+ * `paybatch run FILE --redis URL`: the file's rows go to the shop's queue in chunks while it is read, workers (local
+ * and on any other machine) send them, and the outcomes come back in input order from the ledger in Redis — the
+ * same shape and the same rows as runLocal. On a stop, nothing new is sent and every row is still reported.
+ */
+export function runQueued(opts: RunQueuedOptions): LocalRun {
+  let settle!: (r: LocalRunResult) => void;
+  let fail!: (e: unknown) => void;
+  const result = new Promise<LocalRunResult>((resolve, reject) => {
+    settle = resolve;
+    fail = reject;
+  });
+  result.catch(() => undefined);
+  let started = false;
+  return {
+    result,
+    [Symbol.asyncIterator]() {
+      if (started) throw new Error('runQueued: a run can be iterated once');
+      started = true;
+      return iterateQueued(opts, settle, fail);
+    },
+  };
+}
+
+function scopeOf(opts: { clientOptions: LyraClientOptions; prefix?: string }): QueueScope {
+  const mode = modeOfPassword(opts.clientOptions.password);
+  if (!mode) throw new PaybatchError('PB_CONFIG', 'the API password does not start with testpassword_ or prodpassword_', 2);
+  return { shopId: opts.clientOptions.shopId, mode, ...(opts.prefix ? { prefix: opts.prefix } : {}) };
+}
+
+async function* iterateQueued(opts: RunQueuedOptions, settle: (r: LocalRunResult) => void, fail: (e: unknown) => void): AsyncGenerator<LocalRunItem, LocalRunResult> {
+  const scope = scopeOf(opts);
+  const retry = <T>(what: string, fn: () => Promise<T>) => whileRedisRecovers(what, fn, { target: opts.redis });
+  const redis = await connectRedis(opts.redis, 'producer');
+  const timeoutMs = opts.clientOptions.timeoutMs ?? 30_000;
+  const producer = openProducer(redis, scope, { claimLeaseMs: opts.worker?.claimLeaseMs ?? timeoutMs + 30_000 });
+  const reader = new BatchReader(redis, scope, opts.batchId, producer.ledger);
+  const workers: QueueWorker[] = [];
+  const workerConns: Redis[] = [];
+  const clients: LyraClient[] = [];
+  const lookahead = Math.max(1, opts.lookahead ?? 10_000);
+  const pollMs = opts.pollMs ?? 200;
+  let aborted: LocalRunResult['aborted'];
+  const it = opts.rows[Symbol.asyncIterator]();
+  let inputDone = false;
+  let clean = false;
+  const counts = { rows: 0, valid: 0, invalid: 0 };
+
+  const stopping = () => !!opts.signal?.aborted || !!aborted;
+  const stopWorkers = async () => {
+    await Promise.allSettled(workers.map((w) => w.close()));
+    workers.length = 0;
+  };
+
+  try {
+    await retry('recording the batch', async () => {
+      await writeBatchInfo(redis, scope, {
+        batchId: opts.batchId,
+        shopId: scope.shopId,
+        mode: scope.mode,
+        createdAt: new Date().toISOString(),
+        state: 'enqueuing',
+        retryUncertain: opts.retryUncertain,
+        rows: 0,
+        valid: 0,
+        invalid: 0,
+        ...(opts.source !== undefined ? { source: opts.source } : {}),
+      });
+      await setQueueRate(producer, opts.perSecond);
+    });
+
+    for (let i = 0; i < (opts.localWorkers ?? 1); i++) {
+      const conn = await connectRedis(opts.redis, 'worker');
+      workerConns.push(conn);
+      const client = new LyraClient(opts.clientOptions);
+      clients.push(client);
+      workers.push(await startQueueWorker({ redis: conn, client, prefix: scope.prefix, concurrency: opts.concurrency, ...opts.worker }));
+    }
+
+    const window: Slot[] = [];
+    let chunk: (QueuedOrder & PendingOrder)[] = [];
+    let enqueued = 0;
+    const flush = async () => {
+      if (chunk.length === 0) return;
+      const c = chunk;
+      chunk = [];
+      await retry('adding jobs', () => addChunk(producer, opts.batchId, c, opts.retryUncertain));
+      enqueued += c.length;
+      opts.onEnqueued?.(enqueued);
+    };
+    let lastProgress = Date.now();
+
+    for (;;) {
+      // Read ahead: judge, queue valid rows in chunks, until the window is full.
+      while (!inputDone && window.length < lookahead && !stopping()) {
+        const next = await it.next();
+        if (next.done) {
+          inputDone = true;
+          break;
+        }
+        const row = next.value;
+        counts.rows++;
+        if (row.judgement.ok) {
+          counts.valid++;
+          const order = toQueued(row, opts.batchId, opts.retryUncertain);
+          window.push({ row, order });
+          chunk.push(order);
+          if (chunk.length >= ADD_BULK_CHUNK) await flush();
+        } else {
+          counts.invalid++;
+          window.push({ row, outcome: invalidOutcome(row) });
+        }
+      }
+      if (!stopping()) await flush();
+      if (inputDone && !stopping()) {
+        await retry('recording the batch', () => writeBatchInfo(redis, scope, { batchId: opts.batchId, state: 'enqueued', ...counts }));
+      }
+
+      if (stopping()) break;
+
+      // Yield what is settled, in order.
+      const waiting = window.filter((s) => !s.outcome).slice(0, 1000);
+      if (waiting.length) {
+        const outs = await retry('reading outcomes', () => reader.settled(waiting.map((s) => s.order!)));
+        waiting.forEach((s, i) => {
+          if (outs[i]) s.outcome = outs[i];
+        });
+      }
+      let yielded = false;
+      while (window.length && window[0]!.outcome) {
+        const s = window.shift()!;
+        yielded = true;
+        yield { row: s.row, outcome: s.outcome! };
+      }
+      if (inputDone && window.length === 0) break;
+      if (yielded) {
+        lastProgress = Date.now();
+        continue;
+      }
+
+      const info = await retry('reading the batch', () => reader.info());
+      if (info?.state === 'aborted') {
+        aborted = { code: info.abortCode ?? 'PB_ABORTED', message: info.abortMessage ?? 'the batch was aborted by a worker' };
+        break;
+      }
+      // A job lost with Redis (restarted without its last second of AOF): add it again; the ledger keeps it single.
+      if (Date.now() - lastProgress > 5_000 && window[0]?.order) {
+        const head = window[0].order;
+        const state = await retry('checking a job', () => producer.queue.getJobState(jobId(scope, opts.batchId, head.orderId)));
+        if (state === 'unknown') await retry('adding a lost job', () => addChunk(producer, opts.batchId, [head], opts.retryUncertain));
+        lastProgress = Date.now();
+      }
+      await delay(pollMs, undefined, opts.signal ? { signal: opts.signal } : {}).catch(() => undefined);
+    }
+
+    if (stopping()) {
+      if (!aborted) aborted = { code: 'PB_INTERRUPTED_RUN', message: 'stopped by a signal: requests in flight were finished and recorded, the rest was not sent' };
+      // Remote workers skip what is left of this batch; local ones finish what they hold.
+      await retry('stopping the batch', () => writeBatchInfo(redis, scope, { batchId: opts.batchId, state: aborted!.code === 'PB_INTERRUPTED_RUN' ? 'stopped' : 'aborted' }));
+      await stopWorkers();
+      const notSent: RowOutcome = { status: 'PENDING', attempts: 0, errorCode: 'PB_NOT_SENT', errorMessage: `not sent: the run stopped (${aborted.code}); run again to send it` };
+      const report = async function* (slots: Slot[]): AsyncGenerator<LocalRunItem> {
+        const open = slots.filter((s) => !s.outcome);
+        const outs = await retry('reading outcomes', () => reader.current(open.map((s) => s.order!)));
+        open.forEach((s, i) => (s.outcome = outs[i]!.status === 'PENDING' ? notSent : outs[i]));
+        for (const s of slots) yield { row: s.row, outcome: s.outcome! };
+      };
+      yield* report(window.splice(0));
+      // The rest of the file is still reported, a chunk at a time, never sent.
+      while (!inputDone) {
+        const slots: Slot[] = [];
+        while (slots.length < ADD_BULK_CHUNK) {
+          const next = await it.next();
+          if (next.done) {
+            inputDone = true;
+            break;
+          }
+          const row = next.value;
+          slots.push(row.judgement.ok ? { row, order: toQueued(row, opts.batchId, opts.retryUncertain) } : { row, outcome: invalidOutcome(row) });
+        }
+        yield* report(slots);
+      }
+    }
+    clean = true;
+  } catch (e) {
+    fail(e);
+    throw e;
+  } finally {
+    await stopWorkers();
+    if (!clean && !inputDone) await it.return?.();
+    await producer.close().catch(() => undefined);
+    redis.disconnect();
+    for (const c of workerConns) c.disconnect();
+    await Promise.allSettled(clients.map((c) => (c as { close?: () => Promise<void> }).close?.()));
+  }
+  const res: LocalRunResult = aborted ? { aborted } : {};
+  settle(res);
+  return res;
+}

@@ -1,0 +1,90 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runLocal, type LocalRunItem } from '../../src/engine/local.js';
+import { runQueued } from '../../src/engine/queue.js';
+import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import { removeDir, startRedis, type RedisServer } from '../support/redis.js';
+import { PASSWORD, SHOP, invalidRow, order, rowsOf, setup, validRow } from './helpers.js';
+
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis.stop();
+  removeDir(redis.dir);
+});
+
+const rowsFor = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => (i === 3 ? invalidRow(i) : validRow(i, order(`${prefix}-${i}`))));
+
+async function collect(run: AsyncIterable<LocalRunItem>): Promise<LocalRunItem[]> {
+  const out: LocalRunItem[] = [];
+  for await (const item of run) out.push(item);
+  return out;
+}
+
+/** The report's content minus what differs by nature between two runs (the platform's ids and links). */
+const content = (items: LocalRunItem[]) =>
+  items.map(({ row, outcome }) => ({ line: row.line, status: outcome.status, attempts: outcome.attempts, errorCode: outcome.errorCode, earlier: outcome.earlier ?? false, hasUrl: !!outcome.paymentURL }));
+
+describe('paybatch run --redis: the same job through BullMQ', () => {
+  it('two local workers send every row once, within the rate, and report like the embedded engine', async () => {
+    const sandbox: Sandbox = await startSandbox({ latencyMs: 5 });
+    const other: Sandbox = await startSandbox({ latencyMs: 5 });
+    try {
+      const prefix = `t-${randomUUID().slice(0, 8)}`;
+      const rows = rowsFor(60, 'Q1');
+      const queued = await collect(
+        runQueued({
+          redis: { url: redis.url, source: '--redis' },
+          rows: rowsOf(rows),
+          clientOptions: { baseUrl: sandbox.url, shopId: SHOP, password: PASSWORD, timeoutMs: 2000 },
+          batchId: 'batch-1',
+          retryUncertain: false,
+          perSecond: 40,
+          concurrency: 4,
+          localWorkers: 2,
+          prefix,
+          pollMs: 50,
+        }),
+      );
+      const c = sandbox.counters();
+      expect(Object.values(c.ordersCreated).every((n) => n === 1)).toBe(true);
+      expect(Object.keys(c.ordersCreated)).toHaveLength(59);
+      expect(c.maxPerSecond.create).toBeLessThanOrEqual(40);
+
+      const env = await setup(other.url);
+      const local = await collect(runLocal({ rows: rowsOf(rows), ctx: env.ctx({ batchId: 'batch-1' }), concurrency: 4, perSecond: 40 }));
+      expect(content(queued)).toEqual(content(local));
+      expect(queued.map((i) => i.row.index)).toEqual(rows.map((r) => r.index));
+      await env.done?.();
+
+      // Running the same file again sends nothing: every row is answered from the Redis ledger.
+      const again = await collect(
+        runQueued({
+          redis: { url: redis.url, source: '--redis' },
+          rows: rowsOf(rows),
+          clientOptions: { baseUrl: sandbox.url, shopId: SHOP, password: PASSWORD, timeoutMs: 2000 },
+          batchId: 'batch-2',
+          retryUncertain: false,
+          localWorkers: 1,
+          prefix,
+          pollMs: 50,
+        }),
+      );
+      expect(sandbox.counters().requests['Charge/CreatePaymentOrder']).toBe(59);
+      expect(again.filter((i) => i.outcome.status === 'CREATED').every((i) => i.outcome.earlier)).toBe(true);
+      // Job data holds no credentials.
+      const conn = new Redis(redis.url);
+      const keys = await conn.keys(`${prefix}:*`);
+      for (const k of keys.filter((k) => /:send-[^:]+:[^:]+$/.test(k))) {
+        if ((await conn.type(k)) === 'hash') expect(JSON.stringify(await conn.hgetall(k))).not.toContain('testpassword_');
+      }
+      conn.disconnect();
+    } finally {
+      await sandbox.stop();
+      await other.stop();
+    }
+  }, 30_000);
+});
