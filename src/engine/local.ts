@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import type { JudgedRow } from '../orders/types.js';
 import { RunAbortedError } from './errors.js';
@@ -76,6 +77,8 @@ async function* iterate(opts: LocalRunOptions, settle: (r: LocalRunResult) => vo
   const limit = pLimit(concurrency);
   const limiter = opts.perSecond ? createRateLimiter({ perSecond: opts.perSecond, windowMs: 1000 + WINDOW_MARGIN_MS }) : undefined;
   const stop = new AbortController();
+  // Every waiting row listens on it (limiter, backoff): as many listeners as rows in flight is expected.
+  setMaxListeners(0, stop.signal);
   let aborted: LocalRunResult['aborted'];
   const abort = (code: string, message: string): void => {
     if (aborted) return;

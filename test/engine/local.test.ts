@@ -1,0 +1,157 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runLocal, type LocalRunItem } from '../../src/engine/local.js';
+import type { LedgerEntry } from '../../src/ledger/ledger.js';
+import type { JudgedRow } from '../../src/orders/types.js';
+import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import { invalidRow, order, rowsOf, setup, validRow } from './helpers.js';
+
+const CREATE = 'Charge/CreatePaymentOrder';
+let sandbox: Sandbox;
+let t: Awaited<ReturnType<typeof setup>>;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ port: 0 });
+});
+afterAll(async () => {
+  await sandbox.stop();
+});
+beforeEach(async () => {
+  sandbox.faults.clear();
+  sandbox.resetCounters();
+  t = await setup(sandbox.url, { timeoutMs: 500 });
+});
+afterEach(async () => {
+  await t.done();
+});
+
+const creates = (): number => sandbox.counters().requests[CREATE] ?? 0;
+const ids = (n: number, prefix = 'INV'): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(4, '0')}`);
+const rowsFor = (orderIds: string[]): JudgedRow[] => orderIds.map((id, i) => validRow(i, order(id)));
+
+async function collect(run: AsyncIterable<LocalRunItem>): Promise<LocalRunItem[]> {
+  const out: LocalRunItem[] = [];
+  for await (const item of run) out.push(item);
+  return out;
+}
+
+describe('runLocal: the embedded engine', () => {
+  it('reports every row in input order: CREATED, INVALID (never sent), FAILED, UNCERTAIN', async () => {
+    sandbox.faults.forOrder('INV-0003', 'reset-after-create');
+    const rows: JudgedRow[] = [
+      validRow(0, order('INV-0000')),
+      invalidRow(1),
+      validRow(2, order('INV-0002', { channel: 'MAIL', recipient: 'nope' })),
+      validRow(3, order('INV-0003')),
+      ...ids(20).slice(4).map((id, i) => validRow(4 + i, order(id))),
+    ];
+    const run = runLocal({ rows: rowsOf(rows), ctx: t.ctx(), concurrency: 6 });
+    const items = await collect(run);
+    expect(items.map((i) => i.row.index)).toEqual(rows.map((r) => r.index));
+    expect(items.map((i) => i.outcome.status).slice(0, 5)).toEqual(['CREATED', 'INVALID', 'FAILED', 'UNCERTAIN', 'CREATED']);
+    expect(items[1]!.outcome).toMatchObject({ errorCode: 'INT_009', attempts: 0 });
+    expect(items.filter((i) => i.outcome.status === 'CREATED')).toHaveLength(17);
+    expect(await run.result).toEqual({});
+    expect(creates()).toBe(19);
+  });
+
+  it('re-running the same rows sends nothing; an edited file sends only the fixed rows', async () => {
+    const first = [validRow(0, order('INV-A')), validRow(1, order('INV-B', { channel: 'MAIL', recipient: 'typo@' })), validRow(2, order('INV-C'))];
+    await collect(runLocal({ rows: rowsOf(first), ctx: t.ctx(), concurrency: 2 }));
+    expect(creates()).toBe(3);
+    await t.reopen();
+
+    const again = await collect(runLocal({ rows: rowsOf(first.filter((r) => r.index !== 1)), ctx: t.ctx({ batchId: 'run-2' }), concurrency: 2 }));
+    expect(again.map((i) => i.outcome)).toEqual([expect.objectContaining({ status: 'CREATED', earlier: true }), expect.objectContaining({ status: 'CREATED', earlier: true })]);
+    expect(creates()).toBe(3);
+
+    const fixed = [...first];
+    fixed[1] = validRow(1, order('INV-B', { channel: 'MAIL', recipient: 'fixed@example.com' }));
+    const third = await collect(runLocal({ rows: rowsOf(fixed), ctx: t.ctx({ batchId: 'run-3' }), concurrency: 2 }));
+    expect(third.map((i) => [i.outcome.status, i.outcome.earlier ?? false])).toEqual([
+      ['CREATED', true],
+      ['CREATED', false],
+      ['CREATED', true],
+    ]);
+    expect(creates()).toBe(4);
+    expect(sandbox.counters().ordersCreated).toEqual({ 'INV-A': 1, 'INV-B': 1, 'INV-C': 1 });
+  });
+
+  it('--rate 8 with 20 workers: the sandbox never sees more than 8 creates in any sliding second', async () => {
+    const run = runLocal({ rows: rowsOf(rowsFor(ids(20))), ctx: t.ctx(), concurrency: 20, perSecond: 8 });
+    const items = await collect(run);
+    expect(items.every((i) => i.outcome.status === 'CREATED')).toBe(true);
+    expect(sandbox.counters().maxPerSecond.create).toBeLessThanOrEqual(8);
+  });
+
+  it('bad credentials abort the run: every valid row is PENDING (resumable), nothing in the ledger', async () => {
+    const wrong = await setup(sandbox.url, { password: 'testpassword_WRONG' });
+    try {
+      const run = runLocal({ rows: rowsOf([invalidRow(0), ...rowsFor(ids(10)).map((r) => ({ ...r, index: r.index + 1 }))]), ctx: wrong.ctx(), concurrency: 3 });
+      const items = await collect(run);
+      expect(items).toHaveLength(11);
+      expect(items[0]!.outcome.status).toBe('INVALID');
+      expect(items.slice(1).every((i) => i.outcome.status === 'PENDING')).toBe(true);
+      expect((await run.result).aborted).toMatchObject({ code: 'PB_AUTH' });
+      const entries: LedgerEntry[] = [];
+      for await (const e of wrong.ledger.entries()) entries.push(e);
+      expect(entries).toEqual([]);
+      expect(creates()).toBeLessThanOrEqual(3);
+    } finally {
+      await wrong.done();
+    }
+  });
+
+  it('a run of technical failures trips the circuit breaker; the rest stays PENDING', async () => {
+    const all = ids(10);
+    for (const id of all) sandbox.faults.forOrder(id, 'http-500');
+    const run = runLocal({ rows: rowsOf(rowsFor(all)), ctx: t.ctx(), concurrency: 1, breaker: { failures: 3 } });
+    const items = await collect(run);
+    expect(items.map((i) => i.outcome.status)).toEqual(['UNCERTAIN', 'UNCERTAIN', 'UNCERTAIN', ...Array(7).fill('PENDING')]);
+    expect((await run.result).aborted).toMatchObject({ code: 'PB_CIRCUIT_OPEN' });
+    expect(creates()).toBe(3);
+  });
+
+  it('a signal stops it cleanly: in-flight rows are recorded, the rest is PENDING, and a re-run sends exactly those', async () => {
+    const all = ids(40);
+    const ac = new AbortController();
+    const run = runLocal({ rows: rowsOf(rowsFor(all)), ctx: t.ctx(), concurrency: 4, perSecond: 40, signal: ac.signal });
+    const items: LocalRunItem[] = [];
+    for await (const item of run) {
+      items.push(item);
+      if (items.length === 5) ac.abort();
+    }
+    expect(items).toHaveLength(40);
+    expect((await run.result).aborted).toMatchObject({ code: 'PB_INTERRUPTED_RUN' });
+    const pending = items.filter((i) => i.outcome.status === 'PENDING').map((i) => i.row.judgement.ok && i.row.judgement.order.orderId);
+    const done = items.filter((i) => i.outcome.status === 'CREATED');
+    expect(pending.length).toBeGreaterThan(0);
+    expect(done.length + pending.length).toBe(40);
+    for (const i of done) expect((await t.ledger.get((i.row.judgement.ok && i.row.judgement.order.orderId) as string))!.state).toBe('CREATED');
+
+    await t.reopen();
+    const before = creates();
+    const rerun = await collect(runLocal({ rows: rowsOf(rowsFor(all)), ctx: t.ctx({ batchId: 'run-2' }), concurrency: 4 }));
+    expect(rerun.every((i) => i.outcome.status === 'CREATED')).toBe(true);
+    expect(creates() - before).toBe(pending.length);
+    expect(Object.values(sandbox.counters().ordersCreated).every((n) => n === 1)).toBe(true);
+  });
+
+  it('reads at most a window of rows ahead of the oldest unfinished one (flat memory)', async () => {
+    let read = 0;
+    async function* counted(): AsyncGenerator<JudgedRow> {
+      for (const r of rowsFor(ids(200))) {
+        read++;
+        yield r;
+      }
+    }
+    const run = runLocal({ rows: counted(), ctx: t.ctx(), concurrency: 2, window: 10 });
+    let maxAhead = 0;
+    let yielded = 0;
+    for await (const _ of run) {
+      yielded++;
+      maxAhead = Math.max(maxAhead, read - yielded);
+    }
+    expect(yielded).toBe(200);
+    expect(maxAhead).toBeLessThanOrEqual(10);
+  });
+});
