@@ -17,7 +17,7 @@ interface ValidateArgs extends InputArgs {
 /** Columns validate adds after the input's own: the verdict, then the normalised values that would be sent. */
 export const VALIDATE_COLUMNS = ['status', 'errorCode', 'errorMessage', 'errorColumn', 'line', 'amountMinor', 'currencyCode', 'channelType', 'sendTo', 'expiresAt'] as const;
 
-/** `invoices.csv` → `invoices.<suffix>.csv` beside it (`invoices.report.csv`, `invoices.to-fix.csv`). */
+/** `invoices.csv` → `invoices.<suffix>.csv` beside it (`invoices.report.csv`, `invoices.tofix.csv`). */
 export function siblingPath(file: string, suffix: string): string {
   const m = file.match(/^(.*)\.(csv|txt|tsv)$/i);
   return m ? `${m[1]}.${suffix}.${m[2]}` : `${file}.${suffix}.csv`;
@@ -47,7 +47,7 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
     y
       .positional('file', { type: 'string', describe: 'the invoice CSV (UTF-8 or Windows-1252; , ; tab or | delimited)', demandOption: true })
       .options(inputOptions)
-      .option('fix-out', { type: 'string', requiresArg: true, describe: 'File for the rows to fix, in the input\'s own format (default: FILE.to-fix.csv)' })
+      .option('fix-out', { type: 'string', requiresArg: true, describe: 'File for the rows to fix, in the input\'s own format (default: FILE.tofix.csv)' })
       .option('json', { type: 'boolean', default: false, describe: 'Print the summary as JSON' }) as never,
   handler: async (argv) => {
     process.exitCode = await validate(argv, new Date());
@@ -57,7 +57,7 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
 async function validate(argv: ValidateArgs, now: Date): Promise<number> {
   const file = argv.file;
   const reportPath = argv.out ?? siblingPath(file, 'report');
-  const fixPath = argv['fix-out'] ?? siblingPath(file, 'to-fix');
+  const fixPath = argv['fix-out'] ?? siblingPath(file, 'tofix');
   for (const [flag, p] of [['--out', reportPath], ['--fix-out', fixPath]] as const) {
     if (resolve(p) === resolve(file)) throw new ConfigError('PB_OPTION', `${flag} ${p} is the input file itself: choose another file`);
   }

@@ -1,0 +1,210 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import iconv from 'iconv-lite';
+import { openCsv, type CsvSource } from '../../src/csv/read.js';
+import { InputError, PaybatchError } from '../../src/errors/paybatch-error.js';
+import type { RawRow } from '../../src/orders/types.js';
+
+const spectrum = fileURLToPath(new URL('../fixtures/csv/spectrum/', import.meta.url));
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'paybatch-read-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function fileWith(name: string, content: string | Buffer): Promise<string> {
+  const p = join(dir, name);
+  await writeFile(p, content);
+  return p;
+}
+
+async function all(source: CsvSource): Promise<RawRow[]> {
+  const rows: RawRow[] = [];
+  for await (const r of source.rows) rows.push(r);
+  return rows;
+}
+
+async function failure(p: Promise<unknown>): Promise<InputError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(InputError);
+    return e as InputError;
+  }
+  throw new Error('expected an InputError');
+}
+
+describe('the csv-spectrum cases read as their JSON says', async () => {
+  const names = (await readdir(spectrum)).filter((f) => f.endsWith('.csv')).map((f) => f.slice(0, -4));
+  it('has all twelve cases', () => expect(names).toHaveLength(12));
+  for (const name of names) {
+    it(name, async () => {
+      const source = await openCsv(join(spectrum, `${name}.csv`));
+      const expected = JSON.parse(await readFile(join(spectrum, `${name}.json`), 'utf8')) as Record<string, string>[];
+      const records = (await all(source)).map((r) => Object.fromEntries(source.headers.map((h, i) => [h, r.cells[i]])));
+      expect(records).toEqual(expected);
+      expect(source.delimiter).toBe(',');
+      expect(source.lineEnding).toBe(name.endsWith('crlf') ? '\r\n' : '\n');
+    });
+  }
+});
+
+describe('encodings', () => {
+  it('given a French Excel export in Windows-1252, reads the accents and says so', async () => {
+    const f = await fileWith('fr.csv', iconv.encode('N° facture;Client\r\nF-1;Crêperie Ève\r\n', 'windows-1252'));
+    const source = await openCsv(f);
+    expect(source).toMatchObject({ encoding: 'windows-1252', delimiter: ';', bom: false, lineEnding: '\r\n', headers: ['N° facture', 'Client'] });
+    expect((await all(source))[0]!.cells).toEqual(['F-1', 'Crêperie Ève']);
+  });
+
+  it('given UTF-8 with a BOM, the BOM is not part of the first header', async () => {
+    const f = await fileWith('bom.csv', '\uFEFFinvoice,amount\nA,1\n');
+    const source = await openCsv(f);
+    expect(source).toMatchObject({ encoding: 'utf8', bom: true, headers: ['invoice', 'amount'] });
+  });
+
+  it('given Excel "Unicode text" (UTF-16 LE with BOM, tab-separated), reads it', async () => {
+    const f = await fileWith('u16.csv', Buffer.concat([Buffer.from([0xff, 0xfe]), iconv.encode('invoice\tname\r\nA\tZoë\r\n', 'utf-16le')]));
+    const source = await openCsv(f);
+    expect(source).toMatchObject({ encoding: 'utf-16le', bom: true, delimiter: '\t', headers: ['invoice', 'name'] });
+    expect((await all(source))[0]!.cells).toEqual(['A', 'Zoë']);
+  });
+
+  it('--encoding wins over detection', async () => {
+    const f = await fileWith('forced.csv', iconv.encode('a,b\n1,é\n', 'windows-1252'));
+    const source = await openCsv(f, { encoding: 'cp1252' });
+    expect(source.encoding).toBe('windows-1252');
+    expect((await all(source))[0]!.cells).toEqual(['1', 'é']);
+  });
+
+  it('an unknown --encoding is a setting error that names the flag', async () => {
+    const f = await fileWith('x.csv', 'a\n1\n');
+    await expect(openCsv(f, { encoding: 'klingon' })).rejects.toThrow(/--encoding/);
+  });
+
+  it('given a UTF-8 file with a Windows-1252 byte after the first 64 KiB, fails naming that line instead of mangling it', async () => {
+    const head = 'invoice,name\n' + Array.from({ length: 5000 }, (_, i) => `INV-${i},plain ascii name\n`).join('');
+    const f = await fileWith('late.csv', Buffer.concat([Buffer.from(head), Buffer.from('INV-X,caf'), Buffer.from([0xe9]), Buffer.from('\n')]));
+    const source = await openCsv(f);
+    expect(source.encoding).toBe('utf8');
+    const e = await failure(all(source));
+    expect(e.message).toMatch(/late\.csv, line 5002: .*not valid UTF-8.*--encoding windows-1252/);
+  });
+});
+
+describe('delimiters and line endings', () => {
+  it.each([
+    [';', 'invoice;amount\nA;1 234,56\nB;20,00\n'],
+    ['\t', 'invoice\tamount\nA\t1,234.56\n'],
+    ['|', 'invoice|amount|note\nA|1,5|"x; y, z"\n'],
+    [',', 'invoice,amount,note\nA,"1,5","x; y"\n'],
+  ])('sniffs %j', async (delimiter, content) => {
+    const source = await openCsv(await fileWith('d.csv', content));
+    expect(source.delimiter).toBe(delimiter);
+    expect(source.headers[0]).toBe('invoice');
+  });
+
+  it('--delimiter wins, by character or by name', async () => {
+    const f = await fileWith('forced-d.csv', 'a;b,c\n1;2,3\n');
+    expect((await openCsv(f, { delimiter: ',' })).headers).toEqual(['a;b', 'c']);
+    expect((await openCsv(f, { delimiter: 'semicolon' })).headers).toEqual(['a', 'b,c']);
+  });
+
+  it('a one-column file is read as such', async () => {
+    const source = await openCsv(await fileWith('one.csv', 'invoice\nA\nB\n'));
+    expect((await all(source)).map((r) => r.cells)).toEqual([['A'], ['B']]);
+  });
+});
+
+describe('records, lines and ragged rows', () => {
+  it('numbers each record by the line it starts on, through multi-line quoted fields and skipped empty lines (CRLF too)', async () => {
+    const f = await fileWith('lines.csv', 'a,b\r\n1,"two\r\nlines"\r\n\r\n\r\n3,4\r\n5,6');
+    const rows = await all(await openCsv(f));
+    expect(rows.map((r) => [r.index, r.line])).toEqual([
+      [0, 2],
+      [1, 6],
+      [2, 7],
+    ]);
+  });
+
+  it('pads rows with fewer cells (Excel drops trailing empty cells) and drops empty extra cells (a trailing delimiter)', async () => {
+    const f = await fileWith('ragged.csv', 'a;b;c\n1\n1;2;3;;\n');
+    expect((await all(await openCsv(f))).map((r) => r.cells)).toEqual([
+      ['1', '', ''],
+      ['1', '2', '3'],
+    ]);
+  });
+
+  it('refuses a row with more values than columns, naming the file and line and the likely cause', async () => {
+    const f = await fileWith('extra.csv', 'invoice,amount\nA,12\nB,1,234.56\n');
+    const e = await failure(all(await openCsv(f)));
+    expect(e.message).toMatch(/extra\.csv, line 3: this line has 3 values but the header row names 2 columns.*double quotes/);
+    expect(e.exitCode).toBe(2);
+  });
+
+  it('keeps duplicate and empty header names as they are, for the report to echo', async () => {
+    const source = await openCsv(await fileWith('dups.csv', 'a,,a\n1,2,3\n'));
+    expect(source.headers).toEqual(['a', '', 'a']);
+  });
+
+  it('a header-only file has no rows', async () => {
+    expect(await all(await openCsv(await fileWith('h.csv', 'invoice,amount\n')))).toEqual([]);
+  });
+});
+
+describe('malformed files fail with one line naming file and line', () => {
+  it('an unclosed quote', async () => {
+    const f = await fileWith('unclosed.csv', 'invoice,name\nA,ok\nB,"never closed\nC,x\n');
+    const e = await failure(all(await openCsv(f)));
+    expect(e.message).toMatch(/^.*unclosed\.csv, line 3(, column name)?: a double quote opened in this record is never closed/);
+    expect(e.message).not.toContain('\n');
+  });
+
+  it('a stray quote after a quoted value', async () => {
+    const f = await fileWith('stray.csv', 'invoice,name\nA,"x"y\n');
+    const e = await failure(all(await openCsv(f)));
+    expect(e.message).toMatch(/stray\.csv, line 2.*quoted value is followed by other characters/);
+  });
+
+  it('an empty file', async () => {
+    const e = await failure(openCsv(await fileWith('empty.csv', '')));
+    expect(e.message).toMatch(/empty\.csv: the file is empty/);
+  });
+
+  it('a file that does not exist', async () => {
+    const e = await failure(openCsv(join(dir, 'nope.csv')));
+    expect(e.message).toMatch(/nope\.csv: no such file/);
+    expect(PaybatchError.is(e)).toBe(true);
+  });
+});
+
+describe('streaming', () => {
+  it('reads a 200 000-row file record by record, in order, with the right lines', async () => {
+    const n = 200_000;
+    const f = join(dir, 'big.csv');
+    const { createWriteStream } = await import('node:fs');
+    const out = createWriteStream(f);
+    out.write('invoice,amount\n');
+    for (let i = 0; i < n; i++) if (!out.write(`INV-${i},${i}.00\n`)) await new Promise((r) => out.once('drain', r));
+    await new Promise((r) => out.end(r));
+    let count = 0;
+    let last: RawRow | undefined;
+    for await (const r of (await openCsv(f)).rows) {
+      count++;
+      last = r;
+    }
+    expect(count).toBe(n);
+    expect(last).toEqual({ index: n - 1, line: n + 1, cells: [`INV-${n - 1}`, `${n - 1}.00`] });
+  });
+
+  it('close() stops reading before the end', async () => {
+    const source = await openCsv(await fileWith('stop.csv', 'a\n1\n2\n'));
+    source.close();
+    source.close();
+  });
+});

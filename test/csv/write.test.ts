@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import iconv from 'iconv-lite';
+import { createCsvWriter, formatCsvRecord, neutraliseFormula } from '../../src/csv/write.js';
+import { openCsv } from '../../src/csv/read.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'paybatch-write-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('cells a spreadsheet would run as a formula are neutralised (OWASP CSV injection)', () => {
+  it.each([
+    ['=HYPERLINK("http://evil.example","click")', `'=HYPERLINK("http://evil.example","click")`],
+    ['@SUM(A1:A9)', `'@SUM(A1:A9)`],
+    ['+cmd|" /C calc"!A0', `'+cmd|" /C calc"!A0`],
+    ['-2+3', `'-2+3`],
+    ['-SUM(A1)', `'-SUM(A1)`],
+    ['+33 (0)6 12 34 56 78', `'+33 (0)6 12 34 56 78`],
+    ['\t=1+1', `'\t=1+1`],
+    ['\r=1+1', `'\r=1+1`],
+  ])('%j becomes %j', (cell, out) => expect(neutraliseFormula(cell)).toBe(out));
+
+  it.each(['+33612345678', '+33 6 12 34 56 78', '-12.50', '-1 234,56', '+1\u00a0415\u00a0555\u00a02671', '-', 'INV-1', 'a=b', ''])(
+    'data %j is left alone',
+    (cell) => expect(neutraliseFormula(cell)).toBe(cell),
+  );
+
+  it('quotes only what needs quotes, after the guard', () => {
+    expect(formatCsvRecord(['a', 'b;c', 'say "hi"', 'two\nlines', '=1;2'], ';')).toBe('a;"b;c";"say ""hi""";"two\nlines";"\'=1;2"');
+    expect(formatCsvRecord(['=x'], ',', false)).toBe('=x');
+  });
+});
+
+describe('createCsvWriter', () => {
+  it('writes a Windows-1252, ;, CRLF file without BOM that reads back identical', async () => {
+    const f = join(dir, 'fr.csv');
+    const w = createCsvWriter(f, { headers: ['N° facture', 'Client'], delimiter: ';', encoding: 'windows-1252', lineEnding: '\r\n' });
+    await w.write(['F-1', 'Crêperie Ève; Noël']);
+    await w.close();
+    const bytes = await readFile(f);
+    expect(bytes.equals(iconv.encode('N° facture;Client\r\nF-1;"Crêperie Ève; Noël"\r\n', 'windows-1252'))).toBe(true);
+    const back = await openCsv(f);
+    expect(back).toMatchObject({ encoding: 'windows-1252', delimiter: ';', lineEnding: '\r\n', bom: false });
+    for await (const r of back.rows) expect(r.cells).toEqual(['F-1', 'Crêperie Ève; Noël']);
+  });
+
+  it('writes a UTF-8 BOM when asked, and the header even with no row', async () => {
+    const f = join(dir, 'bom.csv');
+    const w = createCsvWriter(f, { headers: ['a', 'b'], bom: true });
+    await w.close();
+    expect(await readFile(f, 'utf8')).toBe('\uFEFFa,b\n');
+  });
+
+  it('honours back-pressure: 50 000 awaited writes all land, in order', async () => {
+    const f = join(dir, 'many.csv');
+    const w = createCsvWriter(f, { headers: ['n', 'pad'] });
+    const pad = 'x'.repeat(200);
+    for (let i = 0; i < 50_000; i++) await w.write([String(i), pad]);
+    await w.close();
+    const lines = (await readFile(f, 'utf8')).trimEnd().split('\n');
+    expect(lines).toHaveLength(50_001);
+    expect(lines[50_000]).toBe(`49999,${pad}`);
+  });
+
+  it('a file that cannot be created is a one-line error naming it', async () => {
+    const f = join(dir, 'no-such-folder', 'r.csv');
+    const w = createCsvWriter(f, { headers: ['a'] });
+    await expect(w.write(['1']).then(() => w.close())).rejects.toThrow(/no-such-folder\/r\.csv: cannot write the file \(ENOENT\)/);
+  });
+});
