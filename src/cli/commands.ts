@@ -1,9 +1,19 @@
 import type { CommandModule } from 'yargs';
+import { enqueueCommand } from './enqueue.js';
+import { ipnCommand } from './ipn.js';
+import { reportCommand } from './report.js';
 import { sandboxCommand } from './sandbox.js';
+import { statusCommand } from './status.js';
 import { validateCommand } from './validate.js';
+import { workerCommand } from './worker.js';
 
 /** Every `paybatch` command. Each lives in its own file under src/cli/ and is added here (one line each). */
 export const commands: CommandModule<any, any>[] = [
   sandboxCommand,
+  statusCommand,
+  ipnCommand,
   validateCommand,
+  enqueueCommand,
+  workerCommand,
+  reportCommand,
 ];

@@ -17,7 +17,7 @@ export interface InboxApplierOptions {
 export interface InboxApplier {
   /** Something was appended: apply it soon. Drains never overlap; kicks during a drain cause one more drain. */
   kick(): void;
-  /** Waits for the drain in progress, cancels the retry timer. */
+  /** Cancels the retry timer and waits for the drains in progress or asked for (`kick(); close()` = one last drain). */
   close(): Promise<void>;
   /** 'drained' (DrainReport) after every successful drain, 'busy' (Error) when the ledger could not be opened. */
   readonly events: EventEmitter;
@@ -35,11 +35,12 @@ export function createInboxApplier(opts: InboxApplierOptions): InboxApplier {
   let running: Promise<void> | undefined;
   let again = false;
   let closed = false;
+  let closing = false;
   let timer: NodeJS.Timeout | undefined;
   let wait = base;
 
   const scheduleRetry = (): void => {
-    if (closed || timer) return;
+    if (closed || closing || timer) return;
     timer = setTimeout(() => {
       timer = undefined;
       kick();
@@ -108,10 +109,12 @@ export function createInboxApplier(opts: InboxApplierOptions): InboxApplier {
     kick,
     events,
     async close() {
-      closed = true;
+      // Lets a drain in progress (and one asked for meanwhile) finish: what was acknowledged gets applied if it can.
+      closing = true;
       if (timer) clearTimeout(timer);
       timer = undefined;
       await running;
+      closed = true;
     },
   };
 }

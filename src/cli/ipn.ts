@@ -1,0 +1,75 @@
+import type { CommandModule } from 'yargs';
+import { ConfigError } from '../errors/paybatch-error.js';
+import { shopAndMode } from '../follow/context.js';
+import { createInboxApplier } from '../ipn/applier.js';
+import { inboxPaths } from '../ipn/inbox.js';
+import { startIpnServer } from '../ipn/server.js';
+import { openFileLedger } from '../ledger/file-journal.js';
+import { defaultStateDir } from '../ledger/state-dir.js';
+import { createLogger } from '../log/logger.js';
+import { verifyIpn } from '../lyra/ipn.js';
+import { withEnvFile, withLyraOptions, type LyraArgs } from './lyra-options.js';
+
+interface IpnArgs extends LyraArgs {
+  port: number;
+  host: string;
+  stateDir?: string;
+  maxBody: number;
+}
+
+/**
+ * `paybatch ipn --port N`: receives Lyra's payment notifications and records them in the ledger. Runs until SIGINT or
+ * SIGTERM; then it stops taking notifications, applies what it journalled if the ledger is free, and exits 0.
+ */
+export const ipnCommand: CommandModule<object, IpnArgs> = {
+  command: 'ipn',
+  describe: 'receive Lyra payment notifications (IPN) and record paid/refused orders in the ledger',
+  builder: (y) =>
+    withLyraOptions(y)
+      .option('port', { type: 'number', default: 8787, describe: 'port to listen on (0 = any free port)' })
+      .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to listen on (put a TLS reverse proxy in front: docs/follow-up.md)' })
+      .option('state-dir', { type: 'string', describe: 'ledger directory (env PAYBATCH_STATE_DIR; default ~/.local/state/paybatch)' })
+      .option('max-body', { type: 'number', default: 64 * 1024, describe: 'largest notification accepted, in bytes (413 above)' }) as never,
+  handler: async (argv) => {
+    if (!(Number.isInteger(argv.port) && argv.port >= 0 && argv.port <= 65535)) throw new ConfigError('PB_OPTION', `--port ${argv.port}: give a port number 0–65535`);
+    if (!(Number.isInteger(argv.maxBody) && argv.maxBody >= 1024)) throw new ConfigError('PB_OPTION', `--max-body ${argv.maxBody}: give a number of bytes, at least 1024`);
+    const { shopId, mode, password, hmacKey } = shopAndMode(argv);
+    const stateDir = argv.stateDir ?? defaultStateDir(withEnvFile(argv.envFile));
+    const logger = createLogger({ name: 'paybatch-ipn' });
+    const applier = createInboxApplier({ stateDir, openLedger: () => openFileLedger({ dir: stateDir, shopId, mode }), logger });
+    let server;
+    try {
+      server = await startIpnServer({
+        port: argv.port,
+        host: argv.host,
+        verify: (fields) => verifyIpn(fields, { password, ...(hmacKey ? { hmacKey } : {}) }),
+        shopId,
+        mode,
+        stateDir,
+        logger,
+        maxBodyBytes: argv.maxBody,
+        onAccepted: () => applier.kick(),
+      });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE' || code === 'EACCES') throw new ConfigError('PB_IPN_LISTEN', `cannot listen on ${argv.host}:${argv.port} (${code}): choose another --port`);
+      throw e;
+    }
+    process.stdout.write(`paybatch ipn listening on ${server.url} for shop ${shopId} (${mode}); journal ${inboxPaths(stateDir, shopId, mode).journal}\n`);
+    // Notices journalled while no receiver or command applied them (a run held the ledger, a crash): apply them now.
+    applier.kick();
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        process.off('SIGINT', done);
+        process.off('SIGTERM', done);
+        resolve();
+      };
+      process.on('SIGINT', done);
+      process.on('SIGTERM', done);
+    });
+    await server.close();
+    applier.kick();
+    await applier.close();
+    process.stdout.write('paybatch ipn stopped\n');
+  },
+};

@@ -1,0 +1,111 @@
+import type { Argv } from 'yargs';
+import { ConfigError } from '../errors/paybatch-error.js';
+import { withLyraOptions, lyraOptionsFrom, withEnvFile, type LyraArgs } from '../cli/lyra-options.js';
+import { createRateLimiter } from '../engine/rate-limit.js';
+import { openFileLedger } from '../ledger/file-journal.js';
+import type { Ledger } from '../ledger/ledger.js';
+import { defaultStateDir } from '../ledger/state-dir.js';
+import { LyraClient } from '../lyra/client.js';
+import { modeOfPassword } from '../lyra/mode.js';
+import type { Mode } from '../lyra/types.js';
+import { drainInbox } from '../ipn/inbox.js';
+import type { CallLimiter } from './bulk.js';
+
+export interface FollowArgs extends LyraArgs {
+  stateDir?: string;
+  rate: number;
+  concurrency: number;
+}
+
+export const DEFAULT_RATE = 10;
+export const DEFAULT_CONCURRENCY = 4;
+
+/** The options every follow-up command shares with `run`: Lyra connection, state directory, rate and concurrency. */
+export function withFollowOptions<T>(y: Argv<T>): Argv<T & FollowArgs> {
+  return withLyraOptions(y)
+    .option('state-dir', { type: 'string', describe: 'ledger directory (env PAYBATCH_STATE_DIR; default ~/.local/state/paybatch)' })
+    .option('rate', { type: 'number', default: DEFAULT_RATE, describe: 'API calls per second at most' })
+    .option('concurrency', { type: 'number', default: DEFAULT_CONCURRENCY, describe: 'API calls in flight at once' }) as Argv<T & FollowArgs>;
+}
+
+/** Shop and mode (from the password prefix), for what needs the ledger but not the API: `ipn`, `status --offline`. */
+export function shopAndMode(argv: LyraArgs, env: NodeJS.ProcessEnv = process.env): { shopId: string; mode: Mode; password: string; hmacKey?: string } {
+  const e = withEnvFile(argv.envFile, env);
+  const shopId = (argv.shopId ?? e.PAYBATCH_SHOP_ID ?? '').trim();
+  if (!shopId) throw new ConfigError('PB_CONFIG', 'no shop id: set PAYBATCH_SHOP_ID or pass --shop-id (the numeric "User" of the REST API keys)');
+  if (!/^\d{1,16}$/.test(shopId)) throw new ConfigError('PB_CONFIG', `shop id "${shopId}" in PAYBATCH_SHOP_ID / --shop-id is not numeric (the "User" of the REST API keys)`);
+  const password = e.PAYBATCH_PASSWORD ?? '';
+  if (!password) throw new ConfigError('PB_CONFIG', 'no API password: set PAYBATCH_PASSWORD (in the environment or the --env-file) to the REST API password of the shop');
+  const mode = modeOfPassword(password);
+  if (!mode) throw new ConfigError('PB_CONFIG', 'the API password in PAYBATCH_PASSWORD does not start with testpassword_ or prodpassword_ (copy the REST "password" key, not the public or HMAC key)');
+  const hmacKey = e.PAYBATCH_HMAC_KEY?.trim() || undefined;
+  return { shopId, mode, password, ...(hmacKey ? { hmacKey } : {}) };
+}
+
+export interface FollowContext {
+  shopId: string;
+  mode: Mode;
+  stateDir: string;
+  ledger: Ledger;
+  /** Absent when the command said it needs no API (`status --offline`). */
+  client?: LyraClient;
+  limiter: CallLimiter;
+  /** Payment notifications journalled by `paybatch ipn` and applied now. */
+  notificationsApplied: number;
+  close(): Promise<void>;
+}
+
+function checkNumbers(argv: FollowArgs): void {
+  if (!(Number.isFinite(argv.rate) && argv.rate >= 1)) throw new ConfigError('PB_OPTION', `--rate ${argv.rate}: give a number of API calls per second, at least 1`);
+  if (!(Number.isInteger(argv.concurrency) && argv.concurrency >= 1)) throw new ConfigError('PB_OPTION', `--concurrency ${argv.concurrency}: give a whole number, at least 1`);
+}
+
+/**
+ * Resolves the configuration, opens the ledger of the shop + mode (the file ledger: one process at a time), and
+ * applies the payment notifications the IPN receiver journalled, so every follow-up command sees every payment
+ * received so far.
+ */
+export async function openFollow(argv: FollowArgs, opts: { api: boolean; env?: NodeJS.ProcessEnv }): Promise<FollowContext> {
+  checkNumbers(argv);
+  const env = opts.env ?? process.env;
+  let shopId: string;
+  let mode: Mode;
+  let client: LyraClient | undefined;
+  if (opts.api) {
+    const lyra = lyraOptionsFrom(argv, env);
+    client = new LyraClient(lyra);
+    shopId = lyra.shopId;
+    mode = client.mode;
+  } else {
+    ({ shopId, mode } = shopAndMode(argv, env));
+  }
+  const stateDir = argv.stateDir ?? defaultStateDir(withEnvFile(argv.envFile, env));
+  let ledger: Ledger;
+  try {
+    ledger = await openFileLedger({ dir: stateDir, shopId, mode });
+  } catch (e) {
+    await client?.close();
+    throw e;
+  }
+  let applied = 0;
+  try {
+    applied = (await drainInbox(stateDir, ledger)).applied;
+  } catch (e) {
+    await ledger.close();
+    await client?.close();
+    throw e;
+  }
+  return {
+    shopId,
+    mode,
+    stateDir,
+    ledger,
+    ...(client ? { client } : {}),
+    limiter: createRateLimiter({ perSecond: argv.rate }),
+    notificationsApplied: applied,
+    async close() {
+      await ledger.close();
+      await client?.close();
+    },
+  };
+}

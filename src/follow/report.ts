@@ -1,0 +1,34 @@
+import { basename, dirname, join } from 'node:path';
+import { createCsvWriter } from '../csv/write.js';
+import { formatMinor } from './money.js';
+import type { ActionRow } from './cancel.js';
+import type { StatusRow } from './status.js';
+
+export const STATUS_COLUMNS = ['orderId', 'result', 'ledgerState', 'paymentOrderId', 'paymentURL', 'paymentOrderStatus', 'amount', 'amountMinor', 'currency', 'lastChange', 'errorCode', 'errorMessage'] as const;
+export const ACTION_COLUMNS = ['orderId', 'result', 'paymentOrderId', 'paymentOrderStatus', 'amount', 'amountMinor', 'currency', 'changes', 'errorCode', 'errorMessage', 'attempts'] as const;
+
+/** `invoices.csv` / `invoices.report.csv` → `invoices.<kind>.csv` beside it. */
+export function defaultReportPath(file: string, kind: 'status' | 'update' | 'cancel'): string {
+  const base = basename(file).replace(/(\.report)?\.(csv|txt|tsv)$/i, '');
+  return join(dirname(file), `${base}.${kind}.csv`);
+}
+
+const amount = (minor: number | undefined, currency: string | undefined): string => (minor !== undefined && currency ? formatMinor(minor, currency) : '');
+
+export function statusCells(r: StatusRow): string[] {
+  return [r.orderId, r.result, r.ledgerState ?? '', r.paymentOrderId ?? '', r.paymentURL ?? '', r.paymentOrderStatus ?? '', amount(r.amountMinor, r.currency), r.amountMinor?.toString() ?? '', r.currency ?? '', r.lastChange ?? '', r.errorCode ?? '', r.errorMessage ?? ''];
+}
+
+export function actionCells(r: ActionRow): string[] {
+  return [r.orderId, r.result, r.paymentOrderId ?? '', r.paymentOrderStatus ?? '', amount(r.amountMinor, r.currency), r.amountMinor?.toString() ?? '', r.currency ?? '', r.changes ?? '', r.errorCode ?? '', r.errorMessage ?? '', r.attempts?.toString() ?? ''];
+}
+
+/** Writes a follow-up report (UTF-8, comma, formula-guarded like every paybatch report). */
+export async function writeReport<R>(file: string, headers: readonly string[], rows: readonly R[], cells: (r: R) => string[]): Promise<void> {
+  const w = createCsvWriter(file, { headers: [...headers] });
+  try {
+    for (const r of rows) await w.write(cells(r));
+  } finally {
+    await w.close();
+  }
+}

@@ -1,0 +1,106 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.js';
+import { inDays, makeWorld, type World } from '../follow/world.js';
+
+function csvRows(path: string): Record<string, string>[] {
+  const [head, ...lines] = readFileSync(path, 'utf8').trim().split('\n');
+  const cols = head!.split(',');
+  return lines.map((l) => Object.fromEntries(l.split(',').map((v, i) => [cols[i], v])));
+}
+
+describe('paybatch status: which invoices are paid, which are still outstanding', () => {
+  let w: World;
+  let input: string;
+
+  beforeAll(async () => {
+    w = await makeWorld();
+    const url = { channelOptions: { channelType: 'URL' as const } };
+    const paid = await w.send({ orderId: 'INV-PAID', amount: 12000, currency: 'EUR', expirationDate: inDays(30), ...url });
+    const refused = await w.send({ orderId: 'INV-REFUSED', amount: 5000, currency: 'EUR', expirationDate: inDays(30), ...url });
+    await w.send({ orderId: 'INV-EXPIRES', amount: 700, currency: 'EUR', expirationDate: inDays(1), ...url });
+    const cancelled = await w.send({ orderId: 'INV-CANCELLED', amount: 900, currency: 'EUR', expirationDate: inDays(30), ...url });
+    await w.send({ orderId: 'INV-OPEN', amount: 4550, currency: 'EUR', expirationDate: inDays(30), ...url });
+    await w.sandbox.pay(paid.paymentOrderId);
+    await w.sandbox.pay(refused.paymentOrderId, { refuse: true });
+    await w.client.cancelPaymentOrder(cancelled.paymentOrderId);
+    w.clock.now += 2 * 86_400_000; // INV-EXPIRES is past its date
+    input = w.file(
+      'invoices.csv',
+      ['invoice,amount,currency,channel', 'INV-PAID,120.00,EUR,URL', 'INV-REFUSED,50.00,EUR,URL', 'INV-EXPIRES,7.00,EUR,URL', 'INV-CANCELLED,9.00,EUR,URL', 'INV-OPEN,45.50,EUR,URL', 'INV-NEVER,1.00,EUR,URL', ''].join('\n'),
+    );
+  });
+  afterAll(() => w.close());
+
+  it('reads every sent order, writes the status report and the summary, and records it all in the ledger', async () => {
+    w.sandbox.resetCounters();
+    const r = await runCli(['status', input], { env: w.env });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const rows = csvRows(input.replace(/\.csv$/, '.status.csv'));
+    const by = Object.fromEntries(rows.map((x) => [x.orderId, x]));
+    expect(by['INV-PAID']).toMatchObject({ result: 'OK', paymentOrderStatus: 'PAID', amount: '120.00', currency: 'EUR' });
+    expect(by['INV-REFUSED']).toMatchObject({ result: 'OK', paymentOrderStatus: 'REFUSED' });
+    expect(by['INV-EXPIRES']).toMatchObject({ result: 'OK', paymentOrderStatus: 'EXPIRED' });
+    expect(by['INV-CANCELLED']).toMatchObject({ result: 'OK', paymentOrderStatus: 'CANCELLED' });
+    expect(by['INV-OPEN']).toMatchObject({ result: 'OK', paymentOrderStatus: 'RUNNING', amount: '45.50', amountMinor: '4550' });
+    expect(by['INV-NEVER']).toMatchObject({ result: 'NOT_SENT', paymentOrderStatus: '' });
+    expect(rows.map((x) => x.orderId)).toEqual(['INV-PAID', 'INV-REFUSED', 'INV-EXPIRES', 'INV-CANCELLED', 'INV-OPEN', 'INV-NEVER']);
+    expect(rows.every((x) => x.paymentURL !== '' || x.result === 'NOT_SENT')).toBe(true);
+    expect(r.stdout).toContain('EUR: paid 120.00, outstanding 45.50');
+    expect(r.stdout).toMatch(/PAID\s+1\s+120\.00 EUR/);
+    expect(w.sandbox.counters().requests['Charge/PaymentOrder/Get']).toBe(5);
+
+    expect(await w.entry('INV-PAID')).toMatchObject({ paymentOrderStatus: 'PAID' });
+    expect(await w.entry('INV-EXPIRES')).toMatchObject({ paymentOrderStatus: 'EXPIRED' });
+  });
+
+  it('--offline reports what the ledger knows without a single API call', async () => {
+    w.sandbox.resetCounters();
+    const out = `${w.dir}/offline.csv`;
+    const r = await runCli(['status', input, '--offline', '--out', out], { env: { ...w.env, PAYBATCH_API_URL: 'http://127.0.0.1:9' } });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('offline');
+    const by = Object.fromEntries(csvRows(out).map((x) => [x.orderId, x]));
+    expect(by['INV-PAID']?.paymentOrderStatus).toBe('PAID');
+    expect(by['INV-CANCELLED']?.paymentOrderStatus).toBe('CANCELLED');
+    expect(w.sandbox.counters().totalRequests).toBe(0);
+  });
+
+  it('accepts the run report as FILE: its extra columns do not disturb the orderId column', async () => {
+    const report = w.file(
+      'invoices.report.csv',
+      [
+        'invoice,amount,currency,channel,status,paymentOrderId,paymentURL,paymentOrderStatus,errorCode,errorMessage,detailedErrorCode,attempts,sentOrderId,sentAmountMinor,sentCurrency,sentChannel,sentRecipient,sentExpirationDate,note',
+        'INV-PAID,120.00,EUR,URL,CREATED,,,RUNNING,,,,1,INV-PAID,12000,EUR,URL,,,',
+        'INV-OPEN,45.50,EUR,URL,CREATED,,,RUNNING,,,,1,INV-OPEN,4550,EUR,URL,,,',
+        '',
+      ].join('\n'),
+    );
+    const r = await runCli(['status', report, '--offline'], { env: w.env });
+    expect(r.code).toBe(0);
+    const rows = csvRows(`${w.dir}/invoices.status.csv`);
+    expect(rows.map((x) => [x.orderId, x.paymentOrderStatus])).toEqual([
+      ['INV-PAID', 'PAID'],
+      ['INV-OPEN', 'RUNNING'],
+    ]);
+  });
+
+  it('--only narrows to the named invoices, and refuses one that is not in the file', async () => {
+    const out = `${w.dir}/only.csv`;
+    const ok = await runCli(['status', input, '--only', 'INV-OPEN', '--out', out], { env: w.env });
+    expect(ok.code).toBe(0);
+    expect(csvRows(out).map((x) => x.orderId)).toEqual(['INV-OPEN']);
+    const bad = await runCli(['status', input, '--only', 'INV-NOPE'], { env: w.env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--only INV-NOPE: not in/);
+  });
+
+  it('stops at once on bad credentials (exit 3) and never shows the password', async () => {
+    const r = await runCli(['status', input, '--out', `${w.dir}/auth.csv`], { env: { ...w.env, PAYBATCH_PASSWORD: 'testpassword_WRONGWRONG' } });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/authentication failed/);
+    expect(r.stderr + r.stdout).not.toContain('WRONGWRONG');
+    expect(csvRows(`${w.dir}/auth.csv`).some((x) => x.result === 'PENDING' || x.result === 'FAILED')).toBe(true);
+  });
+});
