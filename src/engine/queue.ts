@@ -11,7 +11,7 @@ import { modeOfPassword } from '../lyra/mode.js';
 import type { JudgedRow } from '../orders/types.js';
 import type { LocalRun, LocalRunItem, LocalRunResult } from './local.js';
 import type { RowOutcome } from './outcome.js';
-import { BatchReader, markDone, writeBatchInfo, type PendingOrder, type QueuedOrder } from './queue-batch.js';
+import { BatchReader, countDone, markDone, writeBatchInfo, type PendingOrder, type QueuedOrder } from './queue-batch.js';
 import { DEFAULT_PREFIX, jobId, queueKeys, queueName, type QueueScope } from './queue-keys.js';
 import { connectRedis, safeRedisUrl, type RedisTarget } from './redis-preflight.js';
 import { startQueueWorker, type QueueWorker, type QueueWorkerOptions } from './worker.js';
@@ -360,4 +360,144 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: LocalRunResult
   const res: LocalRunResult = aborted ? { aborted } : {};
   settle(res);
   return res;
+}
+
+export interface FollowBatchOptions {
+  redis: RedisTarget;
+  scope: QueueScope;
+  batchId: string;
+  /** The batch's file judged again, the same way (the report's rows, in input order). */
+  rows: AsyncIterable<JudgedRow>;
+  /** Same lease as the workers' (a live claim means a POST may still be in the air). */
+  claimLeaseMs?: number;
+  pollMs?: number;
+  lookahead?: number;
+  signal?: AbortSignal;
+  /** Told while waiting: rows finished so far out of the batch's valid rows. */
+  onWaiting?: (done: number, valid: number | undefined) => void;
+}
+
+/**
+ * `paybatch report BATCH`: waits for a batch sent by workers anywhere and yields every row of the file with its
+ * outcome from the Redis ledger, in input order. A batch that was stopped or aborted is reported as it stands.
+ */
+export async function* followBatch(opts: FollowBatchOptions): AsyncGenerator<LocalRunItem, LocalRunResult> {
+  const retry = <T>(what: string, fn: () => Promise<T>) => whileRedisRecovers(what, fn, { target: opts.redis, signal: opts.signal });
+  const redis = await connectRedis(opts.redis, 'producer');
+  const ledger = new RedisLedger({ redis, shopId: opts.scope.shopId, mode: opts.scope.mode, prefix: opts.scope.prefix, claimLeaseMs: opts.claimLeaseMs });
+  const reader = new BatchReader(redis, opts.scope, opts.batchId, ledger);
+  const lookahead = opts.lookahead ?? 10_000;
+  const it = opts.rows[Symbol.asyncIterator]();
+  let inputDone = false;
+  let result: LocalRunResult = {};
+  try {
+    const window: Slot[] = [];
+    let lastTold = 0;
+    for (;;) {
+      while (!inputDone && window.length < lookahead) {
+        const next = await it.next();
+        if (next.done) {
+          inputDone = true;
+          break;
+        }
+        const row = next.value;
+        window.push(row.judgement.ok ? { row, order: toQueued(row, opts.batchId, false) } : { row, outcome: invalidOutcome(row) });
+      }
+      const info = await retry('reading the batch', () => reader.info());
+      const ended = info?.state === 'aborted' || info?.state === 'stopped' || !!opts.signal?.aborted;
+      const open = window.filter((s) => !s.outcome);
+      if (ended) {
+        result = { aborted: { code: info?.abortCode ?? 'PB_INTERRUPTED_RUN', message: info?.abortMessage ?? `batch ${opts.batchId} was stopped before every row was sent` } };
+        const outs = await retry('reading outcomes', () => reader.current(open.map((s) => s.order!)));
+        open.forEach((s, i) => (s.outcome = outs[i]));
+      } else {
+        const slice = open.slice(0, 1000);
+        const outs = await retry('reading outcomes', () => reader.settled(slice.map((s) => s.order!)));
+        slice.forEach((s, i) => {
+          if (outs[i]) s.outcome = outs[i];
+        });
+      }
+      let yielded = false;
+      while (window.length && window[0]!.outcome) {
+        const s = window.shift()!;
+        yielded = true;
+        yield { row: s.row, outcome: s.outcome! };
+      }
+      if (inputDone && window.length === 0) break;
+      if (!yielded) {
+        if (opts.onWaiting && Date.now() - lastTold > 2_000) {
+          lastTold = Date.now();
+          opts.onWaiting(await retry('counting', () => countDone(redis, opts.scope, opts.batchId)), info?.valid);
+        }
+        await delay(opts.pollMs ?? 250, undefined, opts.signal ? { signal: opts.signal } : {}).catch(() => undefined);
+      }
+    }
+  } finally {
+    if (!inputDone) await it.return?.();
+    redis.disconnect();
+  }
+  return result;
+}
+
+export interface EnqueueBatchOptions {
+  redis: RedisTarget;
+  scope: QueueScope;
+  batchId: string;
+  rows: AsyncIterable<JudgedRow>;
+  retryUncertain: boolean;
+  perSecond?: number;
+  source?: unknown;
+  onEnqueued?: (total: number) => void;
+}
+
+/** `paybatch enqueue FILE`: every valid row to the queue, in chunks while the file is read; workers do the rest. */
+export async function enqueueBatch(opts: EnqueueBatchOptions): Promise<{ rows: number; valid: number; invalid: number }> {
+  const retry = <T>(what: string, fn: () => Promise<T>) => whileRedisRecovers(what, fn, { target: opts.redis });
+  const redis = await connectRedis(opts.redis, 'producer');
+  const producer = openProducer(redis, opts.scope);
+  const counts = { rows: 0, valid: 0, invalid: 0 };
+  try {
+    await retry('recording the batch', async () => {
+      await writeBatchInfo(redis, opts.scope, {
+        batchId: opts.batchId,
+        shopId: opts.scope.shopId,
+        mode: opts.scope.mode,
+        createdAt: new Date().toISOString(),
+        state: 'enqueuing',
+        retryUncertain: opts.retryUncertain,
+        ...counts,
+        ...(opts.source !== undefined ? { source: opts.source } : {}),
+      });
+      if (opts.perSecond !== undefined) await setQueueRate(producer, opts.perSecond);
+    });
+    let chunk: (QueuedOrder & PendingOrder)[] = [];
+    const flush = async () => {
+      const c = chunk;
+      chunk = [];
+      await retry('adding jobs', () => addChunk(producer, opts.batchId, c, opts.retryUncertain));
+      opts.onEnqueued?.(counts.valid);
+    };
+    for await (const row of opts.rows) {
+      counts.rows++;
+      if (!row.judgement.ok) {
+        counts.invalid++;
+        continue;
+      }
+      counts.valid++;
+      chunk.push(toQueued(row, opts.batchId, opts.retryUncertain));
+      if (chunk.length >= ADD_BULK_CHUNK) await flush();
+    }
+    await flush();
+    await retry('recording the batch', () => writeBatchInfo(redis, opts.scope, { batchId: opts.batchId, state: 'enqueued', ...counts }));
+    return counts;
+  } finally {
+    await producer.close().catch(() => undefined);
+    redis.disconnect();
+  }
+}
+
+/** A batch id: sortable by time, unique enough across machines, safe in keys and job ids. */
+export function newBatchId(now: Date, random: () => number = Math.random): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `b${stamp}-${Math.floor(random() * 36 ** 4).toString(36).padStart(4, '0')}`;
 }

@@ -109,3 +109,10 @@ export async function connectRedis(target: RedisTarget, role: RedisRole, extra: 
   }
   return redis;
 }
+
+/** Like resolveRedisTarget, for commands that only exist in queue mode. */
+export function requireRedisTarget(flag: string | undefined, env: Record<string, string | undefined>): RedisTarget {
+  const t = resolveRedisTarget(flag, env);
+  if (!t) throw new ConfigError('PB_CONFIG', 'queue mode needs Redis: pass --redis redis://host:6379 or set REDIS_URL');
+  return t;
+}

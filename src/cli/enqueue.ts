@@ -1,0 +1,69 @@
+import type { CommandModule } from 'yargs';
+import { ConfigError } from '../errors/paybatch-error.js';
+import { enqueueBatch, newBatchId } from '../engine/queue.js';
+import { requireRedisTarget } from '../engine/redis-preflight.js';
+import { judgeFile } from '../orders/judge-file.js';
+import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-options.js';
+import { withLyraOptions, type LyraArgs } from './lyra-options.js';
+import { batchSource, scopeFromLyra } from './report.js';
+
+interface EnqueueArgs extends InputArgs, LyraArgs {
+  file: string;
+  redis?: string;
+  rate?: number;
+  'retry-uncertain': boolean;
+  batch?: string;
+  prefix?: string;
+}
+
+/**
+ * `paybatch enqueue FILE`: judges the file and queues its valid rows for `paybatch worker` processes; prints the batch
+ * id (alone on stdout, for scripts). `paybatch report BATCH` waits for it and writes the report.
+ */
+export const enqueueCommand: CommandModule<object, EnqueueArgs> = {
+  command: 'enqueue <file>',
+  describe: 'queue mode: put the rows of an invoice CSV in the shop\'s queue for workers; prints the batch id',
+  builder: (y) =>
+    withLyraOptions(
+      y
+        .positional('file', { type: 'string', demandOption: true, describe: 'the invoice CSV' })
+        .options(inputOptions)
+        .option('redis', { type: 'string', requiresArg: true, describe: 'Redis URL (env REDIS_URL)' })
+        .option('rate', { type: 'number', requiresArg: true, describe: 'request starts per second for this shop\'s queue, across every worker (kept until changed)' })
+        .option('retry-uncertain', { type: 'boolean', default: false, describe: 'send again rows whose earlier send got no definite answer (check the Back Office first)' })
+        .option('batch', { type: 'string', requiresArg: true, describe: 'batch id to use (default: generated); enqueueing the same batch again adds nothing twice' })
+        .option('prefix', { type: 'string', hidden: true }),
+    ) as never,
+  handler: async (argv) => {
+    process.exitCode = await enqueue(argv, new Date());
+  },
+};
+
+async function enqueue(argv: EnqueueArgs, now: Date): Promise<number> {
+  if (argv.rate !== undefined && !(argv.rate > 0)) throw new ConfigError('PB_OPTION', `--rate ${argv.rate}: give a number of requests per second above 0`);
+  if (argv.batch !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(argv.batch)) throw new ConfigError('PB_OPTION', `--batch ${argv.batch}: use letters, digits, dot, dash or underscore (at most 64)`);
+  const target = requireRedisTarget(argv.redis, process.env);
+  const scope = scopeFromLyra(argv);
+  const batchId = argv.batch ?? newBatchId(now);
+  const { source, rows } = await judgeFile(argv.file, toJudgeFileOptions(argv, now));
+  let counts;
+  try {
+    counts = await enqueueBatch({
+      redis: target,
+      scope,
+      batchId,
+      rows,
+      retryUncertain: argv['retry-uncertain'],
+      ...(argv.rate !== undefined ? { perSecond: argv.rate } : {}),
+      source: batchSource(argv.file, argv, now),
+    });
+  } finally {
+    source.close();
+  }
+  process.stdout.write(`${batchId}\n`);
+  process.stderr.write(
+    `${argv.file}: ${counts.rows} rows, ${counts.valid} queued for shop ${scope.shopId} (${scope.mode}), ${counts.invalid} invalid (not queued)\n` +
+      `follow it with: paybatch report ${batchId}\n`,
+  );
+  return 0;
+}

@@ -1,0 +1,98 @@
+import type { CommandModule } from 'yargs';
+import { ConfigError } from '../errors/paybatch-error.js';
+import { connectRedis, requireRedisTarget, safeRedisUrl } from '../engine/redis-preflight.js';
+import { queueName } from '../engine/queue-keys.js';
+import { startQueueWorker, type WorkerEvent } from '../engine/worker.js';
+import { LyraClient } from '../lyra/client.js';
+import { lyraOptionsFrom, withLyraOptions, type LyraArgs } from './lyra-options.js';
+
+interface WorkerArgs extends LyraArgs {
+  redis?: string;
+  concurrency: number;
+  prefix?: string;
+  'lock-ms'?: number;
+  'lease-ms'?: number;
+}
+
+/**
+ * `paybatch worker`: sends the jobs of its shop's queue (shop and mode from its credentials) until stopped. Any number
+ * of them, on any machines, share one rate and one ledger. SIGTERM/SIGINT drain: requests in flight finish and are
+ * recorded, jobs not started go back to the queue; a second signal stops at once.
+ */
+export const workerCommand: CommandModule<object, WorkerArgs> = {
+  command: 'worker',
+  describe: 'queue mode: send the queued payment orders of this shop (long-running; start one per machine or more)',
+  builder: (y) =>
+    withLyraOptions(
+      y
+        .option('redis', { type: 'string', requiresArg: true, describe: 'Redis URL (env REDIS_URL), e.g. redis://queue-host:6379' })
+        .option('concurrency', { type: 'number', default: 8, describe: 'requests in flight in this worker (the rate is the queue\'s, shared by all workers)' })
+        .option('prefix', { type: 'string', hidden: true, describe: 'Redis key prefix (default paybatch)' })
+        .option('lock-ms', { type: 'number', hidden: true, describe: 'BullMQ job lock (default max(30 s, 2 × timeout + 10 s))' })
+        .option('lease-ms', { type: 'number', hidden: true, describe: 'ledger claim lease (default timeout + 30 s)' }),
+    ) as never,
+  handler: async (argv) => {
+    process.exitCode = await runWorker(argv);
+  },
+};
+
+async function runWorker(argv: WorkerArgs): Promise<number> {
+  if (!Number.isInteger(argv.concurrency) || argv.concurrency < 1) throw new ConfigError('PB_OPTION', `--concurrency ${argv.concurrency}: give a whole number of at least 1`);
+  const target = requireRedisTarget(argv.redis, process.env);
+  const client = new LyraClient(lyraOptionsFrom(argv));
+  const redis = await connectRedis(target, 'worker');
+  const counts: Record<string, number> = {};
+  let abortedBy: { code: string; message: string } | undefined;
+  let stopRequested!: () => void;
+  const stop = new Promise<void>((resolve) => (stopRequested = resolve));
+
+  const onEvent = (e: WorkerEvent) => {
+    if (e.type === 'done') counts[e.status] = (counts[e.status] ?? 0) + 1;
+    else if (e.type === 'aborted' && !abortedBy) {
+      abortedBy = { code: e.code, message: e.message };
+      stopRequested();
+    } else if (e.type === 'throttled') process.stderr.write(`paybatch worker: the platform asks to slow down; every worker pauses ${e.pauseMs} ms\n`);
+    else if (e.type === 'error' && process.env.PAYBATCH_DEBUG === '1') process.stderr.write(`paybatch worker: ${e.message}\n`);
+  };
+  const worker = await startQueueWorker({
+    redis,
+    client,
+    concurrency: argv.concurrency,
+    ...(argv.prefix ? { prefix: argv.prefix } : {}),
+    ...(argv['lock-ms'] ? { lockDurationMs: argv['lock-ms'] } : {}),
+    ...(argv['lease-ms'] ? { claimLeaseMs: argv['lease-ms'] } : {}),
+    onEvent,
+  });
+
+  let signals = 0;
+  let forced = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      process.stderr.write(`paybatch worker: ${sig}: finishing requests in flight (again to stop at once)\n`);
+      stopRequested();
+    } else {
+      forced = true;
+      process.stderr.write('paybatch worker: stopping now; requests in flight stay SENDING and will be reported UNCERTAIN\n');
+      void worker.close({ force: true }).finally(() => process.exit(130));
+    }
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  process.stdout.write(`paybatch worker ready: queue ${queueName(worker.scope)} on ${safeRedisUrl(target.url)}, concurrency ${argv.concurrency}\n`);
+  await stop;
+  await worker.close({ force: forced });
+  await client.close();
+  redis.disconnect();
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+
+  const done = Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(', ') || 'no rows';
+  process.stdout.write(`paybatch worker stopped: ${done}\n`);
+  if (abortedBy) {
+    process.stderr.write(`paybatch: ${abortedBy.message}\n`);
+    return 3;
+  }
+  return 0;
+}
