@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { parseAmount } from '../../src/orders/amount.js';
+
+describe('amounts as people write them become minor units of the currency', () => {
+  it.each([
+    ['20.00', 'EUR', 2000],
+    ['20,00', 'EUR', 2000],
+    ['20', 'EUR', 2000],
+    ['1 234,56', 'EUR', 123456],
+    ['1\u00a0234,56', 'EUR', 123456],
+    ['1\u202f234,56', 'EUR', 123456],
+    ['1.234,56', 'EUR', 123456],
+    ['1,234.56', 'USD', 123456],
+    ["1'234.50", 'CHF', 123450],
+    ['1 234 567,89', 'EUR', 123456789],
+    ['1.234.567', 'EUR', 123456700],
+    ['1234.5', 'EUR', 123450],
+    ['0,50', 'EUR', 50],
+    ['.50', 'EUR', 50],
+    ['€ 20,00', 'EUR', 2000],
+    ['20,00 €', 'EUR', 2000],
+    ['20.00 EUR', 'EUR', 2000],
+    ['+20.00', 'EUR', 2000],
+    ['15000', 'JPY', 15000],
+    ['1 500', 'JPY', 1500],
+    ['1250.500', 'TND', 1250500],
+    ['0,500', 'TND', 500],
+    ['9500', 'XPF', 9500],
+    ['1234,5678', 'CLF', 12345678],
+  ])('%j %s → %i', (text, currency, minor) => expect(parseAmount(text, currency)).toEqual({ ok: true, minor }));
+});
+
+describe('an amount that could be read two ways, or not at all, is INVALID with a message — never a guess', () => {
+  it.each([
+    ['', 'INT_009', /empty/],
+    ['   ', 'INT_009', /empty/],
+    ['0', 'PSP_1024', /zero/],
+    ['0,00', 'PSP_1024', /zero/],
+    ['-12.50', 'INT_009', /negative/],
+    ['(12.50)', 'INT_009', /negative/],
+    ['12.50-', 'INT_009', /negative/],
+    ['1,234', 'INT_009', /ambiguous \(1234 or 1\.234\?\)/],
+    ['1.500', 'INT_009', /ambiguous/],
+    ['20.005', 'INT_009', /ambiguous/],
+    ['1234.567', 'INT_009', /3 decimals but EUR has 2/],
+    ['20.5', 'INT_009', /has decimals but JPY has no minor unit/, 'JPY'],
+    ['1.234', 'INT_009', /ambiguous/, 'TND'],
+    ['1.2E+03', 'INT_009', /scientific notation/],
+    ['1,2.3', 'INT_009', /two ways/],
+    ['1.2.3', 'INT_009', /not thousands groups/],
+    ['1,234.5.6', 'INT_009', /several decimal marks/],
+    ['12 34', 'INT_009', /groups of three/],
+    ['20.', 'INT_009', /no decimals/],
+    ['$20', 'INT_009', /not a number/],
+    ['vingt', 'INT_009', /not a number/],
+    ['99999999999999999999', 'INT_009', /too large/],
+  ])('%j', (text, code, message, currency = 'EUR') => {
+    const r = parseAmount(text, currency);
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.code).toBe(code);
+      expect(r.message).toMatch(message);
+    }
+  });
+
+  it('without a valid currency there is no exponent, so no amount', () => {
+    expect(parseAmount('20.00', 'EURO')).toMatchObject({ ok: false, code: 'INT_010' });
+  });
+});
