@@ -36,7 +36,7 @@ export const ipnCommand: CommandModule<object, IpnArgs> = {
     const { shopId, mode, password, hmacKey } = shopAndMode(argv);
     const stateDir = argv.stateDir ?? defaultStateDir(withEnvFile(argv.envFile));
     const logger = createLogger({ name: 'paybatch-ipn' });
-    const applier = createInboxApplier({ stateDir, openLedger: () => openFileLedger({ dir: stateDir, shopId, mode }), logger });
+    const applier = createInboxApplier({ stateDir, shopId, mode, openLedger: () => openFileLedger({ dir: stateDir, shopId, mode }), logger });
     let server;
     try {
       server = await startIpnServer({

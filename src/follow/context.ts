@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
-import { ConfigError } from '../errors/paybatch-error.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { ConfigError, PaybatchError } from '../errors/paybatch-error.js';
 import { withLyraOptions, lyraOptionsFrom, withEnvFile, type LyraArgs } from '../cli/lyra-options.js';
 import { createRateLimiter } from '../engine/rate-limit.js';
 import { openFileLedger } from '../ledger/file-journal.js';
@@ -55,6 +56,22 @@ export interface FollowContext {
   close(): Promise<void>;
 }
 
+/**
+ * `paybatch ipn` holds the ledger for a few milliseconds at a time while it applies notifications: a lock found
+ * taken is tried again for a few seconds before giving up with the lock's own message (a `run` holds it for longer).
+ */
+export async function openLedgerPatiently(open: () => Promise<Ledger>, budgetMs = 5000): Promise<Ledger> {
+  const started = Date.now();
+  for (let wait = 50; ; wait = Math.min(wait * 2, 1000)) {
+    try {
+      return await open();
+    } catch (e) {
+      if (!(PaybatchError.is(e) && e.code === 'PB_LEDGER_LOCKED') || Date.now() - started + wait > budgetMs) throw e;
+      await delay(wait);
+    }
+  }
+}
+
 function checkNumbers(argv: FollowArgs): void {
   if (!(Number.isFinite(argv.rate) && argv.rate >= 1)) throw new ConfigError('PB_OPTION', `--rate ${argv.rate}: give a number of API calls per second, at least 1`);
   if (!(Number.isInteger(argv.concurrency) && argv.concurrency >= 1)) throw new ConfigError('PB_OPTION', `--concurrency ${argv.concurrency}: give a whole number, at least 1`);
@@ -82,7 +99,7 @@ export async function openFollow(argv: FollowArgs, opts: { api: boolean; env?: N
   const stateDir = argv.stateDir ?? defaultStateDir(withEnvFile(argv.envFile, env));
   let ledger: Ledger;
   try {
-    ledger = await openFileLedger({ dir: stateDir, shopId, mode });
+    ledger = await openLedgerPatiently(() => openFileLedger({ dir: stateDir, shopId, mode }));
   } catch (e) {
     await client?.close();
     throw e;

@@ -1,10 +1,13 @@
 import { EventEmitter } from 'node:events';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../log/logger.js';
-import { drainInbox, type DrainReport } from './inbox.js';
+import type { Mode } from '../lyra/types.js';
+import { drainInbox, hasPendingNotices, type DrainReport } from './inbox.js';
 
 export interface InboxApplierOptions {
   stateDir: string;
+  shopId: string;
+  mode: Mode;
   /** Opens the ledger of the receiver's shop + mode; rejects while another process (a `run`) holds it. */
   openLedger: () => Promise<Ledger>;
   logger: Logger;
@@ -19,7 +22,7 @@ export interface InboxApplier {
   kick(): void;
   /** Cancels the retry timer and waits for the drains in progress or asked for (`kick(); close()` = one last drain). */
   close(): Promise<void>;
-  /** 'drained' (DrainReport) after every successful drain, 'busy' (Error) when the ledger could not be opened. */
+  /** 'drained' (DrainReport) after every drain that applied the journal, 'idle' when there was nothing to apply, 'busy' (Error) when the ledger could not be opened. */
   readonly events: EventEmitter;
 }
 
@@ -50,6 +53,12 @@ export function createInboxApplier(opts: InboxApplierOptions): InboxApplier {
   };
 
   const drainOnce = async (): Promise<void> => {
+    // The ledger is taken only when there is something to apply: every moment it is held, a `run` cannot start.
+    if (!(await hasPendingNotices(opts.stateDir, opts.shopId, opts.mode))) {
+      wait = base;
+      events.emit('idle');
+      return;
+    }
     let ledger: Ledger;
     try {
       ledger = await opts.openLedger();

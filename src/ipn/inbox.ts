@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Mode } from '../lyra/types.js';
@@ -70,6 +70,19 @@ export async function repairInboxTail(stateDir: string, shopId: string, mode: Mo
   } finally {
     await fh.close();
   }
+}
+
+/** True when the journal holds complete lines not yet applied: only then is the ledger worth opening. */
+export async function hasPendingNotices(stateDir: string, shopId: string, mode: Mode): Promise<boolean> {
+  const { journal, cursor } = inboxPaths(stateDir, shopId, mode);
+  let size: number;
+  try {
+    size = (await stat(journal)).size;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+  return size > (await readCursor(cursor));
 }
 
 export interface DrainReport {

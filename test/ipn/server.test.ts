@@ -84,7 +84,7 @@ describe('the IPN receiver records payments told by Lyra, and only those', () =>
     const sink = new PassThrough();
     sink.on('data', (d: Buffer) => (logs += d.toString()));
     const logger = createLogger({ destination: sink, level: 'info' });
-    applier = createInboxApplier({ stateDir: dir, openLedger: () => openFileLedger({ dir, shopId: SHOP, mode: 'TEST' }), logger, retryMs: 20, maxRetryMs: 50 });
+    applier = createInboxApplier({ stateDir: dir, shopId: SHOP, mode: 'TEST', openLedger: () => openFileLedger({ dir, shopId: SHOP, mode: 'TEST' }), logger, retryMs: 20, maxRetryMs: 50 });
     server = await startIpnServer({ verify: (f) => verifyIpn(f, { password: PASSWORD }), shopId: SHOP, mode: 'TEST', stateDir: dir, logger, onAccepted: () => applier.kick() });
   });
 
