@@ -29,8 +29,11 @@ export interface JobContext {
   /** The operator's --retry-uncertain. */
   retryUncertain: boolean;
   retry: RetryPolicy;
-  /** Waited before every POST (the rate limiter); may reject when `signal` aborts. */
-  beforeAttempt?: (signal?: AbortSignal) => Promise<void>;
+  /**
+   * Waited before every POST (the rate limiter); may reject when `signal` aborts. If it resolves to a function,
+   * that function is called when the POST settles (the embedded limiter measures its window from there).
+   */
+  beforeAttempt?: (signal?: AbortSignal) => Promise<void | (() => void)>;
   /** Told of every retry-safe error (e.g. to pause the shared limiter on PSP_106 / Retry-After). */
   onRetrySafe?: (err: LyraApiError) => void;
   /** Stop: no new POST starts; a POST in flight finishes and is recorded. */
@@ -49,16 +52,17 @@ const RETRY_AFTER_CAP_FACTOR = 10;
 /**
  * THE job: one row → Lyra → ledger, the same for the embedded and the queue engine.
  *
- * 1. The ledger is asked first: a row whose answer is already known (CREATED, UNCERTAIN) is answered from the
- *    entry without waiting for the rate limiter and without sending.
- * 2. Otherwise: wait for the limiter, claim (SENDING is durable before the POST leaves), POST.
+ * 1. Claim (SENDING is durable before the POST leaves). A refused claim (CREATED, UNCERTAIN) is answered from
+ *    the entry at once: no rate-limiter wait, nothing sent.
+ * 2. Wait for the limiter (beforeAttempt), POST.
  * 3. Only retry-safe errors (provably nothing created) are retried, with exponential backoff + full jitter,
  *    honouring Retry-After. Permanent → FAILED. Retry-safe exhausted → FAILED (nothing exists, a re-run sends it).
  *    Unknown (timeout after the body left, reset, 5xx) → UNCERTAIN, never re-sent without --retry-uncertain.
  * 4. INVOICE is the exception to 3: the platform refuses a reused reference (PSP_1036/1045/1046), so re-sending
  *    after an unknown outcome cannot make a second order. It is retried in this run, and an UNCERTAIN INVOICE row
  *    is re-sent by a later run without the flag. If the retry answers "reference exists", the first attempt did
- *    create the order but its id was lost: UNCERTAIN `PB_INVOICE_EXISTS` (never re-sent automatically again).
+ *    create the order but its id was lost: UNCERTAIN `PB_INVOICE_EXISTS` (never re-sent automatically again). An
+ *    earlier run's UNCERTAIN counts as such a first attempt; if the re-send settles nothing it stays UNCERTAIN.
  * 5. Auth failure (INT_905 / 401: nothing created): the claim is released and RunAbortedError(PB_AUTH) is thrown.
  *    Abort before the POST: the claim is released, the row is PENDING. A POST in flight is never cancelled.
  * 6. Ledger errors are not swallowed: they propagate (before the POST) or become RunAbortedError(PB_LEDGER_WRITE)
@@ -68,21 +72,9 @@ export async function sendOrder(ctx: JobContext, order: OrderToSend): Promise<Ro
   const fp = fingerprint(order.request);
   const rowRef = { fingerprint: fp, batchId: ctx.batchId, sent: order.sent };
   const invoice = order.request.channelOptions?.channelType === 'INVOICE';
-  const existing = await ctx.ledger.get(order.orderId);
-  const retryUncertain = ctx.retryUncertain || (invoice && existing?.state === 'UNCERTAIN' && existing.errorCode !== INVOICE_EXISTS_CODE);
-  const knownAnswer = !!existing && (existing.state === 'CREATED' || ((existing.state === 'UNCERTAIN' || existing.state === 'SENDING') && !retryUncertain));
-
-  let slotTaken = false;
-  if (!knownAnswer) {
-    if (ctx.signal?.aborted) return pending(existing);
-    try {
-      await ctx.beforeAttempt?.(ctx.signal);
-    } catch (e) {
-      if (ctx.signal?.aborted) return pending(existing);
-      throw e;
-    }
-    slotTaken = true;
-  }
+  // Only INVOICE needs a look first: its UNCERTAIN rows are re-sent without the operator's flag (see 4.).
+  const existing = invoice && !ctx.retryUncertain ? await ctx.ledger.get(order.orderId) : undefined;
+  const retryUncertain = ctx.retryUncertain || (existing?.state === 'UNCERTAIN' && existing.errorCode !== INVOICE_EXISTS_CODE);
 
   const claim = await ctx.ledger.claim(order.orderId, { fingerprint: fp, sent: order.sent, batchId: ctx.batchId, retryUncertain });
   if (claim.kind === 'refused') return outcomeFromEntry(claim.entry, rowRef);
@@ -94,6 +86,8 @@ export async function sendOrder(ctx: JobContext, order: OrderToSend): Promise<Ro
   let attempts = 0;
   /** Set once an attempt ended without a definite answer: from then on the order may exist. */
   let unknown: LyraApiError | undefined;
+  /** An INVOICE row re-sent because an earlier run left it UNCERTAIN: the order may exist from the start. */
+  const priorUnknown = invoice && claim.previous?.state === 'UNCERTAIN' ? claim.previous : undefined;
 
   const finish = async (outcome: Outcome, row: RowOutcome): Promise<RowOutcome> => {
     let ok: boolean;
@@ -144,20 +138,25 @@ export async function sendOrder(ctx: JobContext, order: OrderToSend): Promise<Ro
 
   for (;;) {
     if (ctx.signal?.aborted) return stopBeforePost();
-    if (!slotTaken) {
-      try {
-        await ctx.beforeAttempt?.(ctx.signal);
-      } catch (e) {
-        if (ctx.signal?.aborted) return stopBeforePost();
-        throw e;
-      }
+    // The limiter is waited right before the POST (not before the claim): a claim's fsync between the two would
+    // let POSTs bunch up beyond the rate. The cost: after kill -9, rows claimed while waiting read as UNCERTAIN
+    // (at most `concurrency` of them); a clean stop (SIGINT) releases them.
+    let attemptEnded: void | (() => void);
+    try {
+      attemptEnded = await ctx.beforeAttempt?.(ctx.signal);
+    } catch (e) {
+      if (ctx.signal?.aborted) return stopBeforePost();
+      throw e;
     }
-    slotTaken = false;
     attempts++;
     let po: PaymentOrder;
     try {
       // No signal: a POST that left is let finish, so its answer is recorded.
-      po = await ctx.client.createPaymentOrder(order.request);
+      try {
+        po = await ctx.client.createPaymentOrder(order.request);
+      } finally {
+        if (typeof attemptEnded === 'function') attemptEnded();
+      }
     } catch (e) {
       const err = LyraApiError.is(e) ? e : unexpected(e);
       if (err.isAuthFailure) {
@@ -165,11 +164,12 @@ export async function sendOrder(ctx: JobContext, order: OrderToSend): Promise<Ro
         else await ctx.ledger.release(order.orderId, token);
         throw new RunAbortedError('PB_AUTH', `${err.code}: the platform refused the shop id or password (${rawMessage(err)}); no order was sent with them — fix the credentials and run again`);
       }
-      if (unknown && invoice && err.kind === 'permanent' && REFERENCE_EXISTS.has(err.code)) {
+      if ((unknown || priorUnknown) && invoice && err.kind === 'permanent' && REFERENCE_EXISTS.has(err.code)) {
+        const first = unknown ? `the first attempt got no answer (${unknown.code})` : `an earlier run got no answer (${priorUnknown!.errorCode ?? 'unknown'})`;
         return uncertain(
           err,
           INVOICE_EXISTS_CODE,
-          `the order exists but its id was lost: the first attempt got no answer (${unknown.code}) and the retry was refused with ${err.code} (reference already used); find the order by its reference ${order.orderId} in the Back Office`,
+          `the order exists but its id was lost: ${first} and the retry was refused with ${err.code} (reference already used); find the order by its reference ${order.orderId} in the Back Office`,
         );
       }
       const retryable = err.kind === 'retry-safe' || (invoice && err.kind === 'unknown');
@@ -180,6 +180,17 @@ export async function sendOrder(ctx: JobContext, order: OrderToSend): Promise<Ro
         return stopBeforePost();
       }
       if (unknown) return uncertain(err.kind === 'unknown' ? err : unknown);
+      if (priorUnknown && err.kind === 'retry-safe') {
+        // Nothing settled: the earlier run's UNCERTAIN stands (release restores it), a later run tries again.
+        await ctx.ledger.release(order.orderId, token);
+        return {
+          status: 'UNCERTAIN',
+          attempts: priorUnknown.attempts,
+          errorCode: priorUnknown.errorCode ?? err.code,
+          errorMessage: `re-sent to settle an earlier unanswered attempt, but every attempt got ${err.code} (${rawMessage(err)}); still uncertain — a later run tries again`,
+          technical: true,
+        };
+      }
       return failed(err, err.kind === 'retry-safe');
     }
     return finish(

@@ -40,8 +40,8 @@ export interface LocalRun extends AsyncIterable<LocalRunItem> {
 
 /**
  * Pause on PSP_106 without a Retry-After: the platform gave no hint, so every start waits a second.
- * The window of the limiter is a little longer than a second (WINDOW_MARGIN_MS): the platform counts arrivals,
- * and network jitter must not push N+1 requests into its second.
+ * The platform counts arrivals, not our starts: the limiter measures each request's window from its end (capped,
+ * see rate-limit.ts), plus a small margin (WINDOW_MARGIN_MS) for the jitter of warm connections.
  */
 const DEFAULT_THROTTLE_PAUSE_MS = 1000;
 const WINDOW_MARGIN_MS = 20;
@@ -95,7 +95,7 @@ async function* iterate(opts: LocalRunOptions, settle: (r: LocalRunResult) => vo
   const ctx: JobContext = {
     ...opts.ctx,
     signal: stop.signal,
-    ...(limiter ? { beforeAttempt: (signal?: AbortSignal) => limiter.acquire(signal) } : {}),
+    ...(limiter ? { beforeAttempt: (signal?: AbortSignal) => limiter.begin(signal) } : {}),
     onRetrySafe: (err) => {
       opts.ctx.onRetrySafe?.(err);
       if (err.retryAfterMs !== undefined) limiter?.pause(err.retryAfterMs);

@@ -112,6 +112,20 @@ describe('sendOrder: one row → Lyra → ledger', () => {
     expect(created('INV-8')).toBe(1);
   });
 
+  it('INVOICE: a row left UNCERTAIN by an earlier run is re-sent without the flag, and settled either way', async () => {
+    const once = { retry: { maxAttempts: 1, baseDelayMs: 1, maxDelayMs: 1 } };
+    sandbox.faults.forOrder('INV-12', 'timeout'); // created, answer lost
+    sandbox.faults.forOrder('INV-13', 'timeout-before-create'); // nothing created
+    expect(await sendOrder(t.ctx(once), order('INV-12', { channel: 'INVOICE' }))).toMatchObject({ status: 'UNCERTAIN', errorCode: 'PB_TIMEOUT' });
+    expect(await sendOrder(t.ctx(once), order('INV-13', { channel: 'INVOICE' }))).toMatchObject({ status: 'UNCERTAIN', errorCode: 'PB_TIMEOUT' });
+    await t.reopen();
+    const exists = await sendOrder(t.ctx({ batchId: 'run-2' }), order('INV-12', { channel: 'INVOICE' }));
+    expect(exists).toMatchObject({ status: 'UNCERTAIN', errorCode: INVOICE_EXISTS_CODE, attempts: 2 });
+    expect(exists.errorMessage).toContain('an earlier run got no answer (PB_TIMEOUT)');
+    expect(await sendOrder(t.ctx({ batchId: 'run-2' }), order('INV-13', { channel: 'INVOICE' }))).toMatchObject({ status: 'CREATED', attempts: 2 });
+    expect(sandbox.counters().ordersCreated).toMatchObject({ 'INV-12': 1, 'INV-13': 1 });
+  });
+
   it('bad credentials stop the run (RunAbortedError PB_AUTH) and leave the row as if never claimed', async () => {
     const wrong = await setup(sandbox.url, { password: 'testpassword_WRONG' });
     try {

@@ -136,6 +136,15 @@ describe('runLocal: the embedded engine', () => {
     expect(Object.values(sandbox.counters().ordersCreated).every((n) => n === 1)).toBe(true);
   });
 
+  it('a ledger that cannot be used stops the run (no row is sent without its durable trace)', async () => {
+    await t.ledger.close();
+    const run = runLocal({ rows: rowsOf(rowsFor(ids(5))), ctx: t.ctx(), concurrency: 2 });
+    const items = await collect(run);
+    expect(items.map((i) => i.outcome.status)).toEqual(Array(5).fill('PENDING'));
+    expect((await run.result).aborted).toMatchObject({ code: 'PB_LEDGER' });
+    expect(creates()).toBe(0);
+  });
+
   it('reads at most a window of rows ahead of the oldest unfinished one (flat memory)', async () => {
     let read = 0;
     async function* counted(): AsyncGenerator<JudgedRow> {

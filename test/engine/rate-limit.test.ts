@@ -76,6 +76,32 @@ describe('rate limiter (injected clock)', () => {
     expect(clock.now()).toBe(1000);
   });
 
+  it('begin()/end(): the window of a request runs from its end, so a late arrival cannot crowd the next second', async () => {
+    const clock = fakeClock();
+    const limiter = createRateLimiter({ perSecond: 2, holdCapMs: 100, now: clock.now, sleep: clock.sleep });
+    const endA = await limiter.begin();
+    const endB = await limiter.begin();
+    clock.advance(30);
+    endA();
+    clock.advance(20);
+    endB();
+    await limiter.begin();
+    expect(clock.now()).toBe(1030);
+    await limiter.begin();
+    expect(clock.now()).toBe(1050);
+  });
+
+  it('begin(): a request still in flight counts from its start + holdCapMs, so a slow API does not stall the rate', async () => {
+    const clock = fakeClock();
+    const limiter = createRateLimiter({ perSecond: 1, holdCapMs: 100, now: clock.now, sleep: clock.sleep });
+    const end = await limiter.begin();
+    await limiter.begin();
+    expect(clock.now()).toBe(1100);
+    end(); // late: changes nothing any more
+    await limiter.acquire();
+    expect(clock.now()).toBe(2200);
+  });
+
   it('refuses a rate below one per second', () => {
     expect(() => createRateLimiter({ perSecond: 0 })).toThrow(RangeError);
   });
