@@ -42,7 +42,7 @@ const MAX_BODY_BYTES = 4 * 1024 * 1024;
  */
 const pools = new Map<string, { pool: Pool; refs: number }>();
 
-function acquirePool(origin: string, connections: number, timeoutMs: number): Pool {
+function acquirePool(origin: string, connections: number): Pool {
   const key = `${origin}|${connections}`;
   let entry = pools.get(key);
   if (!entry || entry.pool.closed || entry.pool.destroyed) {
@@ -50,10 +50,8 @@ function acquirePool(origin: string, connections: number, timeoutMs: number): Po
       pool: new Pool(origin, {
         connections,
         pipelining: 1,
-        connectTimeout: Math.min(timeoutMs, 10_000),
-        // The per-call deadline is ours (see call()); these only stop a socket from hanging for ever.
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
+        // Each call's own deadline (timeoutMs) also covers connecting; clients sharing the pool may differ.
+        connectTimeout: 10_000,
         // Reusing a socket the server is about to close is the classic way to lose a POST's outcome:
         // stay well below the server's keep-alive hint.
         keepAliveTimeout: 4_000,
@@ -121,7 +119,7 @@ export class LyraClient {
     this.#authorization = `Basic ${Buffer.from(`${opts.shopId}:${opts.password}`).toString('base64')}`;
     this.#origin = url.origin;
     this.#basePath = url.pathname.replace(/\/+$/, '') + this.pathPrefix.replace(/\/+$/, '');
-    this.#pool = acquirePool(this.#origin, this.#connections, this.timeoutMs);
+    this.#pool = acquirePool(this.#origin, this.#connections);
   }
 
   createPaymentOrder(req: PaymentOrderRequest, opts?: CallOptions): Promise<PaymentOrder> {
@@ -264,6 +262,10 @@ export class LyraClient {
             path: `${this.#basePath}/${service}`,
             method: 'POST',
             body: payload,
+            // Per call, not per pool: clients sharing the pool may have different timeouts. Our own timer
+            // (above) is the real deadline; these stop a socket from hanging if it ever misfires.
+            headersTimeout: this.timeoutMs + 1_000,
+            bodyTimeout: this.timeoutMs + 1_000,
             headers: {
               authorization: this.#authorization,
               'content-type': 'application/json',

@@ -211,9 +211,11 @@ describe('LyraClient against the sandbox', () => {
 
   it('keeps working after every kind of failure (the pool recovers) and close() is final', async () => {
     expect(await client.sdkTest('still here')).toBe('still here');
-    const c = open();
+    // Clients of one host share the process-wide pool: closing one leaves the others working.
+    const c = open({ timeoutMs: 100 });
     await c.close();
     expect(await failure(c.sdkTest('x'))).toMatchObject({ code: 'PB_CLIENT_CLOSED', kind: 'retry-safe' });
+    expect(await client.sdkTest('others unaffected')).toBe('others unaffected');
   });
 
   it('serialising the client shows no password', () => {
