@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyFile, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import iconv from 'iconv-lite';
+import { parse } from 'csv-parse/sync';
+import { runCli } from '../support/cli.js';
+
+const samples = fileURLToPath(new URL('../../samples/', import.meta.url));
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'paybatch-validate-'));
+  for (const f of await readdir(samples)) if (f.endsWith('.csv')) await copyFile(join(samples, f), join(dir, f));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** The report as records keyed by header (the report's extra columns come after the input's). */
+async function report(path: string, delimiter = ','): Promise<Record<string, string>[]> {
+  return parse(await readFile(path), { bom: true, columns: true, delimiter }) as Record<string, string>[];
+}
+
+describe('paybatch validate FILE', () => {
+  it('given invoices.csv, every row is VALID: exit 0, a report with the normalised values, no rows to fix', async () => {
+    const r = await runCli(['validate', join(dir, 'invoices.csv'), '--expires-in', '30d', '--tz', 'Europe/Paris']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/20 rows checked, nothing sent/);
+    expect(r.stdout).toMatch(/^VALID\s+20\s+CHF 820\.00 \(1 row\) · EUR 10470\.91 \(14 rows\)/m);
+    const rows = await report(join(dir, 'invoices.report.csv'));
+    expect(rows).toHaveLength(20);
+    expect(Object.keys(rows[0]!)).toEqual(['invoice', 'customer name', 'amount', 'currency', 'channel', 'email', 'phone', 'locale', 'subject', 'message', 'status', 'errorCode', 'errorMessage', 'errorColumn', 'line', 'amountMinor', 'currencyCode', 'channelType', 'sendTo', 'expiresAt']);
+    expect(rows.every((x) => x.status === 'VALID')).toBe(true);
+    const sms = rows.find((x) => x.invoice === 'INV-2025-0003')!;
+    expect(sms).toMatchObject({ phone: '06 12 34 56 01', amountMinor: '8990', currencyCode: 'EUR', channelType: 'SMS', sendTo: '+33612345601', line: '4' });
+    expect(sms.expiresAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+0[12]:00$/);
+    expect(existsSync(join(dir, 'invoices.tofix.csv'))).toBe(false);
+  });
+
+  it('given excel-fr.csv with a French amount, validate reports 123456 minor units', async () => {
+    const r = await runCli(['validate', join(dir, 'excel-fr.csv'), '--out', join(dir, 'fr-report.csv')]);
+    expect(r.code).toBe(0);
+    const bytes = await readFile(join(dir, 'fr-report.csv'));
+    expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    const rows = await report(join(dir, 'fr-report.csv'), ';');
+    expect(rows[0]).toMatchObject({ 'N° facture': 'FA-2025-1101', 'Nom du client': 'Société Générale des Eaux', 'Montant TTC': '1 234,56', amountMinor: '123456', status: 'VALID' });
+  });
+
+  it('given errors.csv, says what is wrong with each row, exits 1, and writes the rows to fix in the same format', async () => {
+    const r = await runCli(['validate', join(dir, 'errors.csv'), '--tz', 'UTC']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^INVALID\s+29\s+INT_009 ×6/m);
+    const rows = await report(join(dir, 'errors.report.csv'));
+    expect(rows.map((x) => x.status)).toEqual(['VALID', ...Array(29).fill('INVALID')]);
+    expect(rows.find((x) => x.invoice === 'ERR-07')).toMatchObject({ errorCode: 'INT_009', errorColumn: 'amount', amount: '-45.00', errorMessage: 'amount: the amount "-45.00" is negative: a payment order needs a positive amount (use a credit note outside paybatch)' });
+    expect(rows.find((x) => x.invoice === 'ERR-23')).toMatchObject({ errorCode: 'PSP_1007', errorMessage: expect.stringMatching(/already past/) });
+    const input = (await readFile(join(dir, 'errors.csv'), 'utf8')).split('\n');
+    const fix = (await readFile(join(dir, 'errors.tofix.csv'), 'utf8')).split('\n');
+    expect(fix[0]).toBe(input[0]);
+    expect(fix.slice(1)).toEqual(input.slice(2));
+  });
+
+  it('given a Windows-1252 ; CRLF export with errors, the rows to fix keep its encoding, delimiter and line endings byte for byte', async () => {
+    const lines = ['N° facture;Montant;Devise;Canal', 'F-1;12,50;EUR;URL', 'F-2;1,234;EUR;URL', 'F-3;"8,00";EUR;télécopie', 'F-4;5;EUR;URL'];
+    await writeFile(join(dir, 'cp.csv'), iconv.encode(lines.join('\r\n') + '\r\n', 'windows-1252'));
+    const r = await runCli(['validate', join(dir, 'cp.csv')]);
+    expect(r.code).toBe(1);
+    const fix = await readFile(join(dir, 'cp.tofix.csv'));
+    expect(fix.equals(iconv.encode([lines[0], lines[2], 'F-3;8,00;EUR;télécopie'].join('\r\n') + '\r\n', 'windows-1252'))).toBe(true);
+  });
+
+  it('neutralises formulas in the report without touching phone numbers or negative amounts', async () => {
+    await writeFile(
+      join(dir, 'inject.csv'),
+      'invoice,amount,currency,channel,phone,locale,comment\nI-1,10,EUR,SMS,+33612345678,fr_FR,"=HYPERLINK(""http://evil.example"",""x"")"\nI-2,-12.50,EUR,URL,,fr_FR,@SUM(A1)\n',
+    );
+    const r = await runCli(['validate', join(dir, 'inject.csv')]);
+    expect(r.code).toBe(1);
+    const text = await readFile(join(dir, 'inject.report.csv'), 'utf8');
+    expect(text).toContain(`,+33612345678,fr_FR,"'=HYPERLINK(""http://evil.example"",""x"")",VALID,`);
+    expect(text).toContain(`I-2,-12.50,EUR,URL,,fr_FR,'@SUM(A1),INVALID,INT_009,`);
+    expect(text).toContain(',+33612345678,');
+  });
+
+  it('--json prints the summary as JSON', async () => {
+    const r = await runCli(['validate', join(dir, 'errors.csv'), '--json', '--out', join(dir, 'e2.csv'), '--fix-out', join(dir, 'e2-fix.csv')]);
+    expect(r.code).toBe(1);
+    const json = JSON.parse(r.stdout);
+    expect(json).toMatchObject({ rows: 30, statuses: { VALID: 1, INVALID: 29 }, totals: { VALID: { EUR: { minor: 12000, major: '120.00', rows: 1 } } }, report: join(dir, 'e2.csv'), toFix: join(dir, 'e2-fix.csv') });
+    expect(json.errorCodes.PSP_1007).toBe(2);
+  });
+});
+
+describe('paybatch validate refuses a file it cannot read, with one line and exit 2', () => {
+  it('an unclosed quote names the file and line; no stack trace, no report left behind', async () => {
+    await writeFile(join(dir, 'broken.csv'), 'invoice,amount,currency,channel\nA,10,EUR,URL\nB,"10,EUR,URL\nC,5,EUR,URL\n');
+    const r = await runCli(['validate', join(dir, 'broken.csv')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^paybatch: .*broken\.csv, line 3(, column amount)?: a double quote opened in this record is never closed; close it, or remove it\n$/);
+    expect(existsSync(join(dir, 'broken.report.csv'))).toBe(false);
+    expect(existsSync(join(dir, 'broken.report.csv.partial'))).toBe(false);
+  });
+
+  it('a missing column, an unknown --map field, a missing file', async () => {
+    await writeFile(join(dir, 'nocur.csv'), 'invoice,amount,channel\nA,10,URL\n');
+    const noCurrency = await runCli(['validate', join(dir, 'nocur.csv')]);
+    expect(noCurrency.code).toBe(2);
+    expect(noCurrency.stderr).toMatch(/^paybatch: .*nocur\.csv: no currency column \(or pass --currency EUR for the whole file\); the file's columns are: "invoice", "amount", "channel"/);
+
+    const badMap = await runCli(['validate', join(dir, 'nocur.csv'), '--map', 'montant=amount']);
+    expect(badMap.code).toBe(2);
+    expect(badMap.stderr).toMatch(/^paybatch: --map montant=amount: "montant" is not a paybatch field/);
+
+    const missing = await runCli(['validate', join(dir, 'nope.csv')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/nope\.csv: no such file\n$/);
+  });
+});
