@@ -55,6 +55,10 @@ export const sandboxCommand: CommandModule<object, SandboxArgs> = {
       ...(kinds ? { failKinds: kinds as FaultKind[] } : {}),
       ...(argv.seed !== undefined ? { seed: argv.seed } : {}),
       ...(argv.ipnUrl ? { ipnUrl: argv.ipnUrl } : {}),
+    }).catch((e: unknown) => {
+      const code = (e as { code?: string }).code;
+      if (code === 'EADDRINUSE' || code === 'EACCES') throw new ConfigError('PB_SANDBOX_LISTEN', `cannot listen on ${argv.host}:${argv.port} (${code}): choose another --port (0 = any free port)`);
+      throw e;
     });
     // The demo credentials are public (Lyra's docs print them); printing them is the point of this command.
     process.stdout.write(

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { startSandbox } from '../../src/sandbox/server.js';
 import { spawnCli } from '../support/cli.js';
 import { post } from './helpers.js';
 
@@ -35,5 +36,19 @@ describe('paybatch sandbox (the command a new user runs)', () => {
     const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
     expect(code).toBe(2);
     expect(err.trim()).toBe('paybatch: --fail-rate must be between 0 and 1');
+  });
+
+  it('names the port when it is already taken', async () => {
+    const busy = await startSandbox();
+    try {
+      const child = spawnCli(['sandbox', '--port', String(busy.port)]);
+      let err = '';
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+      const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+      expect(code).toBe(2);
+      expect(err).toContain(`cannot listen on 127.0.0.1:${busy.port} (EADDRINUSE)`);
+    } finally {
+      await busy.stop();
+    }
   });
 });
