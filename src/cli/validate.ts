@@ -85,7 +85,7 @@ async function validate(argv: ValidateArgs, now: Date): Promise<number> {
         summary.add({ status: 'VALID', currency: j.order.currency, amountMinor: j.order.amountMinor });
       } else {
         summary.add({ status: 'INVALID', errorCode: j.problem.code });
-        fix ??= createCsvWriter(fixTmp, { headers: source.headers, delimiter: source.delimiter, encoding: source.encoding, bom: source.bom, lineEnding: source.lineEnding });
+        fix ??= createCsvWriter(fixTmp, { headers: source.headers, delimiter: source.delimiter, encoding: source.encoding, bom: source.bom, lineEnding: source.lineEnding, sepLine: source.sepLine });
         await fix.write(row.cells);
       }
     }

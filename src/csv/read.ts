@@ -18,6 +18,8 @@ export interface CsvSource {
   encoding: string;
   bom: boolean;
   lineEnding: '\r\n' | '\n';
+  /** The file starts with Excel's `sep=X` hint line (skipped; the delimiter is X). A file "in the input's format" repeats it. */
+  sepLine: boolean;
   /** Data records in file order; iterate once. Throws `InputError` (file + line) on a malformed record. */
   rows: AsyncIterable<RawRow>;
   /** Stops reading and releases the file (for a caller that will not iterate `rows` to its end). Idempotent. */
@@ -63,7 +65,9 @@ export async function openCsv(file: string, opts: OpenCsvOptions = {}): Promise<
     const cut = text.lastIndexOf('\n');
     if (cut > 0) text = text.slice(0, cut + 1);
   }
-  const delimiter = opts.delimiter !== undefined ? parseDelimiterOption(opts.delimiter) : sniffDelimiter(text);
+  // Excel writes and honours a first line `sep=;` naming the delimiter.
+  const sepHint = text.match(/^sep=([^\r\n"])\r?\n/i);
+  const delimiter = opts.delimiter !== undefined ? parseDelimiterOption(opts.delimiter) : sepHint ? sepHint[1]! : sniffDelimiter(text);
   const lineEnding = sniffLineEnding(text);
 
   const lines = new LineTracker();
@@ -100,6 +104,16 @@ export async function openCsv(file: string, opts: OpenCsvOptions = {}): Promise<
   }
   if (first.done) throw new InputError('PB_EMPTY_FILE', 'the file has no header row: its first line must name the columns (orderId, amount, …)', { file });
   startLine(first.value.info);
+  const sepLine = sepHint !== null && /^sep=$/i.test(first.value.record[0] ?? '') && first.value.record.slice(1).every((c) => c === '');
+  if (sepLine) {
+    try {
+      first = await records.next();
+    } catch (e) {
+      return fail(e);
+    }
+    if (first.done) throw new InputError('PB_EMPTY_FILE', 'the file has no header row after its sep= line: the header row must name the columns (orderId, amount, …)', { file });
+    startLine(first.value.info);
+  }
   const headers = first.value.record;
 
   async function* rows(): AsyncGenerator<RawRow> {
@@ -126,7 +140,7 @@ export async function openCsv(file: string, opts: OpenCsvOptions = {}): Promise<
     reader.destroy();
     parser.destroy();
   };
-  return { file, headers, delimiter, encoding, bom, lineEnding, rows: rows(), close };
+  return { file, headers, delimiter, encoding, bom, lineEnding, sepLine, rows: rows(), close };
 }
 
 async function readSample(file: string): Promise<Buffer> {

@@ -13,6 +13,8 @@ export interface CsvWriterOptions {
   bom?: boolean;
   /** Default `\n`. */
   lineEnding?: '\r\n' | '\n';
+  /** Write Excel's `sep=X` hint line before the header (to reproduce an input that had one). Default false. */
+  sepLine?: boolean;
   /** Neutralise cells a spreadsheet would run as a formula (see `neutraliseFormula`). Default true. */
   formulaGuard?: boolean;
 }
@@ -89,7 +91,7 @@ export function createCsvWriter(file: string, opts: CsvWriterOptions): CsvWriter
   const header = () => {
     if (!first) return '';
     first = false;
-    return (opts.bom ? '\uFEFF' : '') + formatCsvRecord(opts.headers, delimiter, guard) + eol;
+    return (opts.bom ? '\uFEFF' : '') + (opts.sepLine ? `sep=${delimiter}${eol}` : '') + formatCsvRecord(opts.headers, delimiter, guard) + eol;
   };
 
   return {

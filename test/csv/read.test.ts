@@ -115,6 +115,12 @@ describe('delimiters and line endings', () => {
     expect((await openCsv(f, { delimiter: 'semicolon' })).headers).toEqual(['a', 'b,c']);
   });
 
+  it("Excel's sep= hint line names the delimiter and is not the header", async () => {
+    const source = await openCsv(await fileWith('sep.csv', 'sep=;\r\ninvoice;amount\r\nA;1,50\r\n'));
+    expect(source).toMatchObject({ sepLine: true, delimiter: ';', headers: ['invoice', 'amount'] });
+    expect(await all(source)).toEqual([{ index: 0, line: 3, cells: ['A', '1,50'] }]);
+  });
+
   it('a one-column file is read as such', async () => {
     const source = await openCsv(await fileWith('one.csv', 'invoice\nA\nB\n'));
     expect((await all(source)).map((r) => r.cells)).toEqual([['A'], ['B']]);
@@ -190,8 +196,8 @@ describe('streaming', () => {
     const { createWriteStream } = await import('node:fs');
     const out = createWriteStream(f);
     out.write('invoice,amount\n');
-    for (let i = 0; i < n; i++) if (!out.write(`INV-${i},${i}.00\n`)) await new Promise((r) => out.once('drain', r));
-    await new Promise((r) => out.end(r));
+    for (let i = 0; i < n; i++) if (!out.write(`INV-${i},${i}.00\n`)) await new Promise<void>((r) => out.once('drain', () => r()));
+    await new Promise<void>((r) => out.end(() => r()));
     let count = 0;
     let last: RawRow | undefined;
     for await (const r of (await openCsv(f)).rows) {

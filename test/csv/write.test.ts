@@ -50,6 +50,14 @@ describe('createCsvWriter', () => {
     for await (const r of back.rows) expect(r.cells).toEqual(['F-1', 'Crêperie Ève; Noël']);
   });
 
+  it("repeats Excel's sep= line when the input had one", async () => {
+    const f = join(dir, 'sep.csv');
+    const w = createCsvWriter(f, { headers: ['a', 'b'], delimiter: ';', lineEnding: '\r\n', sepLine: true });
+    await w.write(['1', '2']);
+    await w.close();
+    expect(await readFile(f, 'utf8')).toBe('sep=;\r\na;b\r\n1;2\r\n');
+  });
+
   it('writes a UTF-8 BOM when asked, and the header even with no row', async () => {
     const f = join(dir, 'bom.csv');
     const w = createCsvWriter(f, { headers: ['a', 'b'], bom: true });
