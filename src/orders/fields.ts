@@ -60,7 +60,7 @@ export const FIELDS = {
   taxRate: { api: 'taxRate', doc: 'VAT rate in percent (20, 5.5).', aliases: ['tax rate', 'vat rate', 'vat %', 'tva', 'taux tva', 'taux de tva'], defaultFlag: '--tax-rate' },
   taxAmount: { api: 'taxAmount', doc: 'VAT amount, written like the amount; at most the amount.', aliases: ['tax amount', 'tax', 'vat amount', 'montant tva'] },
   merchantComment: { api: 'merchantComment', doc: 'Comment for Back Office users (not shown to the buyer).', aliases: ['merchant comment', 'comment', 'comments', 'note', 'notes', 'commentaire', 'remarque'] },
-  customerReference: { api: 'customer.reference', doc: 'Customer account number.', aliases: ['customer reference', 'customer ref', 'customer id', 'customer number', 'customer', 'client', 'client id', 'code client', 'n client', 'numero client', 'reference client'] },
+  customerReference: { api: 'customer.reference', doc: 'Customer account number.', aliases: ['customer reference', 'customer ref', 'customer id', 'customer number', 'client id', 'code client', 'n client', 'numero client', 'reference client'] },
 } as const satisfies Record<string, FieldSpec>;
 
 export type FieldName = keyof typeof FIELDS;
