@@ -1,0 +1,74 @@
+import type { CommandModule } from 'yargs';
+import { parseMapFlags } from './input-options.js';
+import { cancelCandidates, cancelOrders } from '../follow/cancel.js';
+import { confirm } from '../follow/confirm.js';
+import { openFollow, withFollowOptions, type FollowArgs } from '../follow/context.js';
+import { abortOnSignals } from '../follow/exit-on-signal.js';
+import { followExitCode } from '../follow/exit-code.js';
+import { ACTION_COLUMNS, actionCells, defaultReportPath, writeReport } from '../follow/report.js';
+import { selectOrderIds } from '../follow/select.js';
+import { describeAmounts, tallyResults } from '../follow/tally.js';
+
+interface CancelArgs extends FollowArgs {
+  file: string;
+  only?: string[];
+  yes: boolean;
+  dryRun: boolean;
+  out?: string;
+  map?: string[];
+  encoding?: string;
+  delimiter?: string;
+}
+
+/** `paybatch cancel FILE`: withdraws the RUNNING orders of FILE (or --only), after a confirmation. */
+export const cancelCommand: CommandModule<object, CancelArgs> = {
+  command: 'cancel <file>',
+  describe: 'cancel the RUNNING orders of FILE (the input or its report); paid, expired or cancelled ones are reported',
+  builder: (y) =>
+    withFollowOptions(y)
+      .positional('file', { type: 'string', demandOption: true, describe: 'the input file, or the report run wrote' })
+      .option('only', { type: 'string', array: true, describe: 'only these orderIds (they must be in FILE)' })
+      .option('yes', { type: 'boolean', default: false, describe: 'do not ask for confirmation (required without a terminal)' })
+      .option('dry-run', { type: 'boolean', default: false, describe: 'read the orders and report what would be cancelled; cancel nothing' })
+      .option('out', { type: 'string', describe: 'cancel report (default: FILE.cancel.csv beside FILE)' })
+      .option('map', { type: 'string', array: true, describe: 'read the orderId from this column: --map orderId="N° facture"' })
+      .option('encoding', { type: 'string', describe: 'input encoding (default: detected)' })
+      .option('delimiter', { type: 'string', describe: 'input delimiter (default: detected)' }) as never,
+  handler: async (argv) => {
+    const selection = await selectOrderIds(argv.file, { map: parseMapFlags(argv.map), encoding: argv.encoding, delimiter: argv.delimiter, only: argv.only });
+    const out = argv.out ?? defaultReportPath(argv.file, 'cancel');
+    const ctx = await openFollow(argv, { api: true });
+    const signals = abortOnSignals();
+    try {
+      const { all, toCancel } = await cancelCandidates(ctx.ledger, selection.orderIds);
+      if (!argv.dryRun && toCancel.length > 0) {
+        const what = describeAmounts(toCancel.map((c) => ({ amountMinor: c.entry?.sent?.amountMinor, currency: c.entry?.sent?.currency })));
+        const go = await confirm({
+          question: `Cancel ${what} of ${argv.file} on shop ${ctx.shopId} (${ctx.mode})? Buyers will no longer be able to pay them.`,
+          yes: argv.yes,
+          input: process.stdin,
+          output: process.stderr,
+        });
+        if (!go) {
+          process.stdout.write('nothing cancelled\n');
+          return;
+        }
+      }
+      const run = await cancelOrders({
+        candidates: all,
+        ledger: ctx.ledger,
+        client: ctx.client!,
+        dryRun: argv.dryRun,
+        bulk: { concurrency: argv.concurrency, limiter: ctx.limiter, signal: signals.signal },
+      });
+      await writeReport(out, ACTION_COLUMNS, run.rows, actionCells);
+      process.stdout.write(`${argv.dryRun ? 'dry run, nothing cancelled: ' : ''}${tallyResults(run.rows)}\n`);
+      if (run.authFailure) process.stderr.write(`paybatch: authentication failed (${run.authFailure.code}): check PAYBATCH_SHOP_ID and PAYBATCH_PASSWORD; nothing more was cancelled\n`);
+      process.stdout.write(`report: ${out}\n`);
+      process.exitCode = followExitCode(run);
+    } finally {
+      signals.dispose();
+      await ctx.close();
+    }
+  },
+};

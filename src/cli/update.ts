@@ -1,0 +1,81 @@
+import type { CommandModule } from 'yargs';
+import { ConfigError } from '../errors/paybatch-error.js';
+import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-options.js';
+import type { ActionRow } from '../follow/cancel.js';
+import { confirm } from '../follow/confirm.js';
+import { openFollow, withFollowOptions, type FollowArgs } from '../follow/context.js';
+import { abortOnSignals } from '../follow/exit-on-signal.js';
+import { followExitCode } from '../follow/exit-code.js';
+import { ACTION_COLUMNS, actionCells, defaultReportPath, writeReport } from '../follow/report.js';
+import { selectUpdateTargets } from '../follow/select.js';
+import { tallyResults } from '../follow/tally.js';
+import { updateOrders } from '../follow/update.js';
+import { parseDuration, type RunWideChanges } from '../follow/update-plan.js';
+
+interface UpdateArgs extends FollowArgs, InputArgs {
+  file: string;
+  only?: string[];
+  yes: boolean;
+  dryRun: boolean;
+}
+
+const MAX_EXPIRY_MS = 90 * 86_400_000;
+
+/** `paybatch update FILE`: the file is the source of truth for the RUNNING orders it names. */
+export const updateCommand: CommandModule<object, UpdateArgs> = {
+  command: 'update <file>',
+  describe: 'update the RUNNING orders of FILE whose amount, expiration, message or receipt e-mail differs from the order',
+  builder: (y) =>
+    withFollowOptions(y.options(inputOptions))
+      .positional('file', { type: 'string', demandOption: true, describe: 'the input file (corrected), or the report run wrote' })
+      .option('expires-in', { type: 'string', requiresArg: true, describe: 'give every RUNNING order of FILE a new expiry, from now: 15d, 36h, 2w (at most 90d)' })
+      .option('only', { type: 'string', array: true, describe: 'only these orderIds (they must be in FILE)' })
+      .option('yes', { type: 'boolean', default: false, describe: 'do not ask for confirmation (required without a terminal)' })
+      .option('dry-run', { type: 'boolean', default: false, describe: 'read the orders and list what would change; change nothing' })
+      .option('out', { type: 'string', requiresArg: true, describe: 'update report (default: FILE.update.csv beside FILE)' }) as never,
+  handler: async (argv) => {
+    const now = new Date();
+    const runWide: RunWideChanges = {};
+    if (argv['expires-in'] !== undefined) {
+      const ms = parseDuration(argv['expires-in']);
+      if (ms === undefined || ms <= 0 || ms > MAX_EXPIRY_MS) throw new ConfigError('PB_OPTION', `--expires-in ${argv['expires-in']}: write a duration from now such as 15d, 36h or 2w, at most 90d`);
+      runWide.expirationDate = new Date(Math.floor((now.getTime() + ms) / 1000) * 1000).toISOString();
+    }
+    // --expires-in is a run-wide change here, not a default for rows without a date: the rows are judged without it.
+    const judgeOpts = toJudgeFileOptions({ ...argv, 'expires-in': undefined }, now);
+    const { targets } = await selectUpdateTargets(argv.file, { ...judgeOpts, only: argv.only });
+    const out = argv.out ?? defaultReportPath(argv.file, 'update');
+    const ctx = await openFollow(argv, { api: true });
+    const signals = abortOnSignals();
+    try {
+      const bulk = { concurrency: argv.concurrency, limiter: ctx.limiter, signal: signals.signal };
+      const common = { ledger: ctx.ledger, client: ctx.client!, runWide, bulk };
+      let run = await updateOrders({ ...common, targets, dryRun: argv.dryRun || !argv.yes });
+      if (!argv.dryRun && !argv.yes) {
+        // Asked only when something would change, with the list of changes in front of the operator.
+        const would = run.rows.filter((r) => r.result === 'WOULD');
+        if (would.length > 0 && !run.authFailure && !run.aborted) {
+          for (const r of would.slice(0, 20)) process.stderr.write(`  ${r.orderId}: ${r.changes}\n`);
+          if (would.length > 20) process.stderr.write(`  … and ${would.length - 20} more\n`);
+          const go = await confirm({ question: `Update ${would.length} RUNNING order(s) of ${argv.file} on shop ${ctx.shopId} (${ctx.mode})?`, yes: false, input: process.stdin, output: process.stderr });
+          if (!go) {
+            process.stdout.write('nothing updated\n');
+            return;
+          }
+          const chosen = new Set(would.map((r) => r.orderId));
+          const second = await updateOrders({ ...common, targets: targets.filter((t) => chosen.has(t.orderId)), dryRun: false });
+          const byId = new Map<string, ActionRow>(second.rows.map((r) => [r.orderId, r]));
+          run = { rows: run.rows.map((r) => byId.get(r.orderId) ?? r), authFailure: second.authFailure, aborted: second.aborted };
+        }
+      }
+      await writeReport(out, ACTION_COLUMNS, run.rows, actionCells);
+      process.stdout.write(`${argv.dryRun ? 'dry run, nothing updated: ' : ''}${tallyResults(run.rows)}\n`);
+      if (run.authFailure) process.stderr.write(`paybatch: authentication failed (${run.authFailure.code}): check PAYBATCH_SHOP_ID and PAYBATCH_PASSWORD; nothing more was updated\n`);
+      process.stdout.write(`report: ${out}\n`);
+      process.exitCode = followExitCode(run);
+    } finally {
+      signals.dispose();
+      await ctx.close();
+    }
+  },
+};
