@@ -33,7 +33,7 @@ export interface JobContext {
    * Waited before every POST (the rate limiter); may reject when `signal` aborts. If it resolves to a function,
    * that function is called when the POST settles (the embedded limiter measures its window from there).
    */
-  beforeAttempt?: (signal?: AbortSignal) => Promise<void | (() => void)>;
+  beforeAttempt?: (signal?: AbortSignal) => Promise<unknown>;
   /** Told of every retry-safe error (e.g. to pause the shared limiter on PSP_106 / Retry-After). */
   onRetrySafe?: (err: LyraApiError) => void;
   /** Stop: no new POST starts; a POST in flight finishes and is recorded. */
@@ -141,7 +141,7 @@ export async function sendOrder(ctx: JobContext, order: OrderToSend): Promise<Ro
     // The limiter is waited right before the POST (not before the claim): a claim's fsync between the two would
     // let POSTs bunch up beyond the rate. The cost: after kill -9, rows claimed while waiting read as UNCERTAIN
     // (at most `concurrency` of them); a clean stop (SIGINT) releases them.
-    let attemptEnded: void | (() => void);
+    let attemptEnded: unknown;
     try {
       attemptEnded = await ctx.beforeAttempt?.(ctx.signal);
     } catch (e) {
@@ -155,14 +155,19 @@ export async function sendOrder(ctx: JobContext, order: OrderToSend): Promise<Ro
       try {
         po = await ctx.client.createPaymentOrder(order.request);
       } finally {
-        if (typeof attemptEnded === 'function') attemptEnded();
+        if (typeof attemptEnded === 'function') (attemptEnded as () => void)();
       }
     } catch (e) {
       const err = LyraApiError.is(e) ? e : unexpected(e);
       if (err.isAuthFailure) {
-        if (unknown) await uncertain(unknown);
-        else await ctx.ledger.release(order.orderId, token);
-        throw new RunAbortedError('PB_AUTH', `${err.code}: the platform refused the shop id or password (${rawMessage(err)}); no order was sent with them — fix the credentials and run again`);
+        // Provably nothing created by this attempt: the claim goes back, unless an earlier attempt of this row is unknown.
+        const known = unknown ? await uncertain(unknown) : undefined;
+        if (!unknown) await ctx.ledger.release(order.orderId, token);
+        throw new RunAbortedError(
+          'PB_AUTH',
+          `${err.code}: the platform refused the shop id or password (${rawMessage(err)}); no order was sent with them — fix the credentials and run again`,
+          known ? { outcome: known } : {},
+        );
       }
       if ((unknown || priorUnknown) && invoice && err.kind === 'permanent' && REFERENCE_EXISTS.has(err.code)) {
         const first = unknown ? `the first attempt got no answer (${unknown.code})` : `an earlier run got no answer (${priorUnknown!.errorCode ?? 'unknown'})`;

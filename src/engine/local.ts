@@ -150,7 +150,22 @@ async function* iterate(opts: LocalRunOptions, settle: (r: LocalRunResult) => vo
       return Promise.resolve({ status: 'INVALID', attempts: 0, errorCode: p.code, errorMessage: p.message });
     }
     if (stop.signal.aborted) return Promise.resolve(notSent());
-    return limit(() => send(row));
+    return answeredByLedger(row)
+      .catch(() => false) // a ledger failure surfaces in the job, which stops the run
+      .then((known) => (known ? send(row) : limit(() => send(row))));
+  };
+
+  /**
+   * A row the ledger will refuse (created, or uncertain without the flag) skips the concurrency queue: its answer
+   * comes from the ledger at once, so a re-run of a big file is not paced by the few rows that really go out.
+   * Only a shortcut: the claim inside the job stays the authority.
+   */
+  const answeredByLedger = async (row: JudgedRow): Promise<boolean> => {
+    if (!row.judgement.ok) return false;
+    const e = await opts.ctx.ledger.get(row.judgement.order.orderId);
+    if (!e) return false;
+    if (e.state === 'CREATED') return true;
+    return e.state === 'UNCERTAIN' && !opts.ctx.retryUncertain && row.judgement.order.channel !== 'INVOICE';
   };
 
   const buffer: { row: JudgedRow; outcome: Promise<RowOutcome> }[] = [];

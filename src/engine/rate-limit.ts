@@ -18,14 +18,18 @@ export interface RateLimiterOptions {
 }
 
 export interface RateLimiter {
-  /** Resolves when a request may start (and counts it as started now); rejects with the signal's reason on abort. */
-  acquire(signal?: AbortSignal): Promise<void>;
+  /**
+   * Resolves when a request may start (and counts it as started now); rejects with the signal's reason on abort.
+   * What it resolves to is the implementation's (e.g. a grant id); callers only wait for it.
+   */
+  acquire(signal?: AbortSignal): Promise<unknown>;
   /** Holds every start for `ms` from now (PSP_106 throttling, Retry-After). */
   pause(ms: number): void;
 }
 
 /** The in-process limiter: also knows when a request ends. */
 export interface LocalRateLimiter extends RateLimiter {
+  acquire(signal?: AbortSignal): Promise<void>;
   /**
    * Like acquire, but the start is held open until the returned `end()` is called (at most `holdCapMs`): the
    * next window is measured from the end, so the platform, which counts arrivals, never sees more than N in
