@@ -1,0 +1,199 @@
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { ConfigError } from '../errors/paybatch-error.js';
+import { runLocal, type LocalRun } from '../engine/local.js';
+import type { RetryPolicy } from '../engine/job.js';
+import type { RowOutcome } from '../engine/outcome.js';
+import { newBatchId, runQueued } from '../engine/queue.js';
+import type { RedisTarget } from '../engine/redis-preflight.js';
+import { openFileLedger } from '../ledger/file-journal.js';
+import type { Ledger } from '../ledger/ledger.js';
+import { LyraClient, type LyraClientOptions } from '../lyra/client.js';
+import { describeTarget } from '../lyra/config.js';
+import { LyraApiError } from '../lyra/errors.js';
+import { modeOfPassword } from '../lyra/mode.js';
+import { judgeFile, type JudgeFileOptions } from '../orders/judge-file.js';
+import type { JudgedRow } from '../orders/types.js';
+import { estimateRows } from '../report/estimate-rows.js';
+import { createProgress, type Progress } from '../report/progress.js';
+import { createRunReport } from '../report/run-report.js';
+import { Summary, type SummaryJson } from '../report/summary.js';
+
+export interface RunBatchOptions {
+  file: string;
+  judge: JudgeFileOptions;
+  lyra: LyraClientOptions;
+  /** The embedded engine's ledger directory (ignored in queue mode: the ledger is in Redis). */
+  stateDir: string;
+  /** Queue mode when set. */
+  redis?: RedisTarget;
+  /** Queue mode: workers started in this process (0 = only remote `paybatch worker`s send). */
+  localWorkers?: number;
+  /** Stored with a queued batch so `paybatch report BATCH` can judge the file again identically. */
+  batchSource?: unknown;
+  concurrency: number;
+  perSecond?: number;
+  retryUncertain: boolean;
+  retry?: RetryPolicy;
+  /** Consecutive technical failures (outcome unknown, retries exhausted) that stop the run. */
+  breakerFailures?: number;
+  /** Sent as ipnTargetUrl with every order: where Lyra notifies payments (see `paybatch ipn`). */
+  ipnTargetUrl?: string;
+  /** Charge/SDKTest before anything is claimed, so bad credentials or an unreachable API fail with exit 2. */
+  checkCredentials?: boolean;
+  files: { report: string; toFix: string; summary: string };
+  signal?: AbortSignal;
+  progress?: { tty: boolean; stream: NodeJS.WritableStream };
+  now?: () => Date;
+}
+
+export interface RunBatchResult {
+  batchId: string;
+  target: string;
+  engine: 'embedded' | 'queue';
+  summary: Summary;
+  /** A few UNCERTAIN orderIds, for the printed summary (the report has them all). */
+  uncertain: string[];
+  aborted?: { code: string; message: string };
+  files: { report: string; toFix?: string; summary: string };
+  durationMs: number;
+  exitCode: 0 | 1 | 3;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, baseDelayMs: 250, maxDelayMs: 8000 };
+const UNCERTAIN_LISTED = 20;
+
+/**
+ * One batch run, whatever the engine: judge the file, send every valid row once (the ledger decides), stream the
+ * report in input order, write the rows to fix and the JSON summary. Errors before anything is sent (file, mapping,
+ * settings, credentials, unreachable API or Redis) are thrown as PaybatchError (exit 2); after that every row ends in
+ * the report, and a stop (auth failure, circuit breaker, signal) is `aborted` with exit code 3.
+ */
+export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
+  const now = opts.now ?? (() => new Date());
+  const started = now();
+  const mode = modeOfPassword(opts.lyra.password);
+  if (!mode) throw new ConfigError('PB_CONFIG', 'the API password in PAYBATCH_PASSWORD does not start with testpassword_ or prodpassword_');
+  const target = describeTarget(opts.lyra);
+  const batchId = newBatchId(started);
+
+  const judged = await judgeFile(opts.file, opts.judge);
+  const client = new LyraClient(opts.lyra);
+  let ledger: Ledger | undefined;
+  try {
+    if (opts.checkCredentials !== false) await checkCredentials(client, target);
+    const rows = opts.ipnTargetUrl ? withIpnTarget(judged.rows, opts.ipnTargetUrl) : judged.rows;
+
+    let run: LocalRun;
+    if (opts.redis) {
+      run = runQueued({
+        redis: opts.redis,
+        rows,
+        clientOptions: opts.lyra,
+        batchId,
+        retryUncertain: opts.retryUncertain,
+        perSecond: opts.perSecond,
+        concurrency: opts.concurrency,
+        localWorkers: opts.localWorkers,
+        signal: opts.signal,
+        source: opts.batchSource,
+        ...(opts.retry ? { worker: { retry: opts.retry } } : {}),
+      });
+    } else {
+      ledger = await openFileLedger({ dir: opts.stateDir, shopId: opts.lyra.shopId, mode });
+      run = runLocal({
+        rows,
+        ctx: { client, ledger, batchId, retryUncertain: opts.retryUncertain, retry: opts.retry ?? DEFAULT_RETRY },
+        concurrency: opts.concurrency,
+        perSecond: opts.perSecond,
+        breaker: { failures: opts.breakerFailures ?? 20 },
+        signal: opts.signal,
+      });
+    }
+
+    // Written under temporary names and renamed at the end: a crashed run never leaves a report that looks complete
+    // (the ledger has the truth; a re-run writes the report again without sending anything twice).
+    const partial = { report: `${opts.files.report}.partial`, toFix: `${opts.files.toFix}.partial` };
+    const report = createRunReport(judged.source, partial);
+    const summary = new Summary();
+    const uncertain: string[] = [];
+    let toFixRows = 0;
+    const progress: Progress | undefined = opts.progress
+      ? createProgress({ total: await estimateRows(opts.file), tty: opts.progress.tty, stream: opts.progress.stream })
+      : undefined;
+    try {
+      for await (const { row, outcome } of run) {
+        await report.add(row, outcome);
+        summary.add(summaryRow(row, outcome));
+        progress?.tick(outcome.status);
+        if (outcome.status === 'INVALID' || outcome.status === 'FAILED') toFixRows += 1;
+        if (outcome.status === 'UNCERTAIN' && uncertain.length < UNCERTAIN_LISTED && row.judgement.ok) uncertain.push(row.judgement.order.orderId);
+      }
+    } finally {
+      progress?.stop();
+      judged.source.close();
+      await report.close();
+    }
+    const { aborted } = await run.result;
+    await rename(partial.report, opts.files.report);
+    if (toFixRows > 0) await rename(partial.toFix, opts.files.toFix);
+    else await rm(partial.toFix, { force: true });
+
+    const durationMs = now().getTime() - started.getTime();
+    const exitCode = aborted ? 3 : summary.count('CREATED') === summary.total ? 0 : 1;
+    const files = { report: opts.files.report, ...(toFixRows > 0 ? { toFix: opts.files.toFix } : {}), summary: opts.files.summary };
+    const json: RunSummaryJson = {
+      file: opts.file,
+      batchId,
+      target,
+      engine: opts.redis ? 'queue' : 'embedded',
+      startedAt: started.toISOString(),
+      durationMs,
+      exitCode,
+      ...(aborted ? { aborted } : {}),
+      files,
+      ...summary.toJSON(),
+    };
+    await writeFile(opts.files.summary, `${JSON.stringify(json, null, 2)}\n`);
+    return { batchId, target, engine: json.engine, summary, uncertain, ...(aborted ? { aborted } : {}), files, durationMs, exitCode };
+  } finally {
+    await ledger?.close();
+    await client.close();
+  }
+}
+
+export interface RunSummaryJson extends SummaryJson {
+  file: string;
+  batchId: string;
+  target: string;
+  engine: 'embedded' | 'queue';
+  startedAt: string;
+  durationMs: number;
+  exitCode: number;
+  aborted?: { code: string; message: string };
+  files: { report: string; toFix?: string; summary: string };
+}
+
+function summaryRow(row: JudgedRow, outcome: RowOutcome) {
+  const order = row.judgement.ok ? row.judgement.order : undefined;
+  return { status: outcome.status, errorCode: outcome.errorCode, currency: order?.currency, amountMinor: order?.amountMinor };
+}
+
+/** Nothing is claimed before the platform has accepted the credentials: a wrong key fails the run with exit 2. */
+async function checkCredentials(client: LyraClient, target: string): Promise<void> {
+  try {
+    await client.sdkTest('paybatch');
+  } catch (e) {
+    if (!LyraApiError.is(e)) throw e;
+    if (e.isAuthFailure) {
+      throw new ConfigError('PB_AUTH', `${target}: the platform refused the shop id and password (${e.code}); check PAYBATCH_SHOP_ID and PAYBATCH_PASSWORD (the REST API password of this shop and mode). Nothing was sent.`);
+    }
+    throw new ConfigError('PB_API_UNREACHABLE', `${target}: the API does not answer the credential check (${e.code}: ${e.message}); check PAYBATCH_PLATFORM / PAYBATCH_API_URL and the network. Nothing was sent.`);
+  }
+}
+
+async function* withIpnTarget(rows: AsyncIterable<JudgedRow>, url: string): AsyncIterable<JudgedRow> {
+  for await (const row of rows) {
+    if (row.judgement.ok && row.judgement.order.request.ipnTargetUrl === undefined) row.judgement.order.request.ipnTargetUrl = url;
+    yield row;
+  }
+}

@@ -1,0 +1,132 @@
+import { resolve } from 'node:path';
+import type { CommandModule } from 'yargs';
+import { runBatch, type RunBatchResult } from '../app/run-batch.js';
+import { resolveRedisTarget } from '../engine/redis-preflight.js';
+import { ConfigError } from '../errors/paybatch-error.js';
+import { defaultStateDir } from '../ledger/state-dir.js';
+import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-options.js';
+import { lyraOptionsFrom, withLyraOptions, type LyraArgs } from './lyra-options.js';
+import { batchSource } from './report.js';
+import { onStopSignals } from './signals.js';
+import { siblingPath } from './validate.js';
+
+export interface RunArgs extends InputArgs, LyraArgs {
+  file: string;
+  concurrency: number;
+  rate: number;
+  'retry-uncertain': boolean;
+  'state-dir'?: string;
+  'fix-out'?: string;
+  'summary-out'?: string;
+  'ipn-url'?: string;
+  redis?: string;
+  workers: number;
+  progress?: boolean;
+  check: boolean;
+  json?: boolean;
+}
+
+/** Statuses in the order the printed summary shows them: what needs a person first. */
+export const SUMMARY_ORDER = ['UNCERTAIN', 'FAILED', 'PENDING', 'INVALID', 'CREATED'];
+
+export const runCommand: CommandModule<object, RunArgs> = {
+  command: 'run <file>',
+  describe: 'send every valid row as a payment order and write the report (never twice for one orderId)',
+  builder: (y) =>
+    withLyraOptions(
+      y
+        .positional('file', { type: 'string', demandOption: true, describe: 'the invoice CSV' })
+        .options(inputOptions)
+        .option('concurrency', { type: 'number', default: 10, group: 'Sending:', describe: 'requests in flight at most' })
+        .option('rate', { type: 'number', default: 20, group: 'Sending:', describe: 'requests started per second at most (in any sliding second)' })
+        .option('retry-uncertain', { type: 'boolean', default: false, group: 'Sending:', describe: 'send again the rows whose earlier outcome is unknown (UNCERTAIN): only after checking the Back Office, the buyer may get a second link' })
+        .option('state-dir', { type: 'string', group: 'Sending:', describe: 'where the ledger lives (env PAYBATCH_STATE_DIR)', defaultDescription: '~/.local/state/paybatch' })
+        .option('ipn-url', { type: 'string', group: 'Sending:', describe: 'notification URL sent with every order (ipnTargetUrl), e.g. where `paybatch ipn` listens' })
+        .option('redis', { type: 'string', group: 'Queue mode:', describe: 'send through BullMQ workers on this Redis (env REDIS_URL)' })
+        .option('workers', { type: 'number', default: 1, group: 'Queue mode:', describe: 'workers started by this command (0: only `paybatch worker` processes elsewhere send)' })
+        .option('fix-out', { type: 'string', describe: 'rows to fix, in the input\'s own format (default FILE.tofix.csv)' })
+        .option('summary-out', { type: 'string', describe: 'JSON summary (default FILE.report.json)' })
+        .option('progress', { type: 'boolean', describe: 'progress bar (default: on a terminal; a line every 5 s otherwise)' })
+        .option('check', { type: 'boolean', default: true, describe: 'check the credentials with Charge/SDKTest before sending (--no-check to skip)' })
+        .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON' })
+        .example('$0 run invoices.csv --currency EUR --channel MAIL --expires-in 30d', 'send a month of invoices by e-mail')
+        .example('$0 run invoices.csv --env-file shop.env --rate 50', 'credentials from a file, 50 requests per second')
+        .example('$0 run invoices.csv --redis redis://queue:6379 --workers 0', 'queue mode: workers on other machines send')
+        .check((a) => {
+          if (!(a.concurrency >= 1)) throw new Error('--concurrency must be at least 1');
+          if (!(a.rate > 0)) throw new Error('--rate must be a positive number of requests per second');
+          if (!(a.workers >= 0)) throw new Error('--workers must be 0 or more');
+          return true;
+        }),
+    ) as never,
+  handler: async (argv) => {
+    process.exitCode = await run(argv);
+  },
+};
+
+async function run(argv: RunArgs): Promise<number> {
+  const started = new Date();
+  const file = argv.file;
+  const files = {
+    report: argv.out ?? siblingPath(file, 'report'),
+    toFix: argv['fix-out'] ?? siblingPath(file, 'tofix'),
+    summary: argv['summary-out'] ?? siblingPath(file, 'report').replace(/\.(csv|txt|tsv)$/i, '') + '.json',
+  };
+  for (const [flag, p] of Object.entries(files)) {
+    if (resolve(p) === resolve(file)) throw new ConfigError('PB_OPTION', `the ${flag} file ${p} is the input file itself: choose another name`);
+  }
+  const lyra = lyraOptionsFrom(argv);
+  const redis = resolveRedisTarget(argv.redis, process.env);
+  const stateDir = argv['state-dir'] ?? defaultStateDir(process.env);
+  const stop = new AbortController();
+  const signals = onStopSignals(stop, (sig) =>
+    process.stderr.write(`\npaybatch: ${sig}: no new order is sent; waiting for the requests in flight, then writing the report (again to force quit)\n`),
+  );
+  try {
+    const tty = argv.progress ?? Boolean(process.stderr.isTTY);
+    const result = await runBatch({
+      file,
+      judge: toJudgeFileOptions(argv, started),
+      lyra,
+      stateDir,
+      redis,
+      localWorkers: argv.workers,
+      batchSource: batchSource(file, argv, started),
+      concurrency: argv.concurrency,
+      perSecond: argv.rate,
+      retryUncertain: argv['retry-uncertain'],
+      ipnTargetUrl: argv['ipn-url'],
+      checkCredentials: argv.check,
+      files,
+      signal: stop.signal,
+      progress: { tty, stream: process.stderr },
+    });
+    printResult(file, result, argv.json === true);
+    return result.exitCode;
+  } finally {
+    signals.dispose();
+  }
+}
+
+export function printResult(file: string, r: RunBatchResult, json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ file, batchId: r.batchId, target: r.target, engine: r.engine, exitCode: r.exitCode, aborted: r.aborted ?? null, files: r.files, ...r.summary.toJSON() }, null, 2)}\n`);
+    return;
+  }
+  const lines: string[] = [];
+  const seconds = (r.durationMs / 1000).toFixed(1);
+  lines.push(`${file}: ${r.summary.total} rows in ${seconds}s → ${r.target} (${r.engine} engine, batch ${r.batchId})`);
+  if (r.aborted) lines.push(`STOPPED: ${r.aborted.message} [${r.aborted.code}] — rows not sent are PENDING; run the same command again to send them`);
+  const uncertain = r.summary.count('UNCERTAIN');
+  if (uncertain > 0) {
+    lines.push(
+      `ATTENTION: ${uncertain} order(s) may or may not exist (UNCERTAIN) and were not sent again: ${r.uncertain.join(', ')}${uncertain > r.uncertain.length ? ', …' : ''}`,
+      '  check them in the Back Office; re-send only those that do not exist, with --retry-uncertain',
+    );
+  }
+  lines.push(r.summary.format(SUMMARY_ORDER));
+  lines.push(`report:  ${r.files.report}`);
+  if (r.files.toFix) lines.push(`to fix:  ${r.files.toFix} (same format as the input: correct it and run it again)`);
+  lines.push(`summary: ${r.files.summary}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}

@@ -1,0 +1,23 @@
+/**
+ * SIGINT / SIGTERM stop a command cleanly: the first aborts `controller` (no new request starts, in-flight ones finish
+ * and are recorded, the report is written); the second exits at once with 130 — safe, since the ledger made every
+ * claim durable before its request left.
+ */
+export function onStopSignals(controller: AbortController, onFirst: (signal: NodeJS.Signals) => void): { dispose(): void } {
+  const handler = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) {
+      process.stderr.write(`paybatch: ${signal} again: quitting now; the ledger is safe, re-run to finish\n`);
+      process.exit(130);
+    }
+    onFirst(signal);
+    controller.abort(new Error(`stopped by ${signal}`));
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    dispose() {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}
