@@ -93,7 +93,12 @@ export async function openCsv(file: string, opts: OpenCsvOptions = {}): Promise<
     return line;
   };
   const fail = (e: unknown, headers?: string[]): never => {
-    throw toInputError(e, file, lines.lineAt(state.prevBytes), headers);
+    const err = toInputError(e, file, lines.lineAt(state.prevBytes), headers);
+    // A forced delimiter that is not the file's makes quotes land in odd places: say so.
+    if (opts.delimiter !== undefined && err instanceof InputError && err.code === 'PB_MALFORMED_CSV') {
+      throw new InputError(err.code, `${err.message.replace(/^.*?: /, '')} — or is --delimiter ${opts.delimiter} wrong for this file?`, err.where);
+    }
+    throw err;
   };
 
   let first: IteratorResult<{ record: string[]; info: { bytes: number; empty_lines: number } }>;
