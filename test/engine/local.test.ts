@@ -136,6 +136,21 @@ describe('runLocal: the embedded engine', () => {
     expect(Object.values(sandbox.counters().ordersCreated).every((n) => n === 1)).toBe(true);
   });
 
+  it('rows the ledger already answers do not queue behind rows waiting for the rate limiter', async () => {
+    await collect(runLocal({ rows: rowsOf(rowsFor(['OLD-1', 'OLD-2', 'OLD-3'])), ctx: t.ctx(), concurrency: 3 }));
+    // NEW-1 is throttled once (Retry-After) and holds the only slot; NEW-2 waits for it. Stopped as soon as NEW-1 is done.
+    sandbox.faults.forOrder('NEW-1', 'http-503');
+    const rows = rowsFor(['NEW-1', 'NEW-2', 'OLD-1', 'OLD-2', 'OLD-3']);
+    const ac = new AbortController();
+    const items: LocalRunItem[] = [];
+    for await (const item of runLocal({ rows: rowsOf(rows), ctx: t.ctx({ batchId: 'run-2' }), concurrency: 1, perSecond: 1, signal: ac.signal })) {
+      items.push(item);
+      ac.abort();
+    }
+    expect(items.map((i) => i.outcome.status)).toEqual(['CREATED', 'PENDING', 'CREATED', 'CREATED', 'CREATED']);
+    expect(items.slice(2).every((i) => i.outcome.earlier)).toBe(true);
+  });
+
   it('a ledger that cannot be used stops the run (no row is sent without its durable trace)', async () => {
     await t.ledger.close();
     const run = runLocal({ rows: rowsOf(rowsFor(ids(5))), ctx: t.ctx(), concurrency: 2 });
