@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { cancelCommand } from './cancel.js';
+import { demoCommand } from './demo.js';
 import { enqueueCommand } from './enqueue.js';
 import { ipnCommand } from './ipn.js';
 import { reportCommand } from './report.js';
@@ -12,6 +13,7 @@ import { workerCommand } from './worker.js';
 
 /** Every `paybatch` command. Each lives in its own file under src/cli/ and is added here (one line each). */
 export const commands: CommandModule<any, any>[] = [
+  demoCommand,
   runCommand,
   sandboxCommand,
   statusCommand,
