@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 
 export interface RateLimiterOptions {
-  /** Most request starts in any sliding window. */
+  /** Most request starts in any sliding window (a second by default). Below 1: one start per 1/perSecond windows. */
   perSecond: number;
   /** Length of the window in ms. Default 1000. */
   windowMs?: number;
@@ -49,9 +49,12 @@ export interface LocalRateLimiter extends RateLimiter {
  * guarantee at the server. The price is at most `holdCapMs` per window when the API is slow.
  */
 export function createRateLimiter(opts: RateLimiterOptions): LocalRateLimiter {
-  const n = Math.floor(opts.perSecond);
-  if (!Number.isFinite(opts.perSecond) || n < 1) throw new RangeError(`perSecond must be a number ≥ 1, got ${opts.perSecond}`);
-  const windowMs = opts.windowMs ?? 1000;
+  if (!Number.isFinite(opts.perSecond) || opts.perSecond <= 0) throw new RangeError(`perSecond must be a positive number, got ${opts.perSecond}`);
+  // Below one a second (--rate 0.5): one start per 1/rate seconds. Above, a fraction cannot be honoured in every
+  // sliding second, so 2.5 means 2.
+  const slow = opts.perSecond < 1;
+  const n = slow ? 1 : Math.floor(opts.perSecond);
+  const windowMs = (opts.windowMs ?? 1000) / (slow ? opts.perSecond : 1);
   const cap = opts.holdCapMs ?? 100;
   const now = opts.now ?? (() => performance.now());
   const sleep = opts.sleep ?? ((ms: number, signal?: AbortSignal) => delay(ms, undefined, { signal }));

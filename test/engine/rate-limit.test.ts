@@ -102,7 +102,12 @@ describe('rate limiter (injected clock)', () => {
     expect(clock.now()).toBe(2200);
   });
 
-  it('refuses a rate below one per second', () => {
+  it('--rate 0.5 means one start every two seconds; a zero or negative rate is refused', async () => {
+    const clock = fakeClock();
+    const limiter = createRateLimiter({ perSecond: 0.5, now: clock.now, sleep: clock.sleep });
+    await limiter.acquire();
+    await limiter.acquire();
+    expect(clock.now()).toBe(2000);
     expect(() => createRateLimiter({ perSecond: 0 })).toThrow(RangeError);
   });
 });
