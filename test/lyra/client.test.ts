@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LyraClient } from '../../src/lyra/client.js';
 import { LyraApiError } from '../../src/lyra/errors.js';
@@ -207,6 +207,46 @@ describe('LyraClient against the sandbox', () => {
       // The cancel did happen: exactly the situation "unknown" warns about.
       expect((await client.getPaymentOrder(o.paymentOrderId)).paymentOrderStatus).toBe('CANCELLED');
     });
+  });
+
+  it('a keep-alive socket the server drops as it is reused: undici does not retry the POST, and the outcome is unknown', async () => {
+    // A bare HTTP/1.1 server: answers the first request on a socket and keeps it alive, then drops the socket
+    // when the next request arrives on it — from the client's side, exactly the idle-close race.
+    const arrivals: number[] = [];
+    const sockets = new Set<Socket>();
+    const server = createTcpServer((socket) => {
+      sockets.add(socket);
+      let buffered = '';
+      let answered = false;
+      socket.setEncoding('utf8').on('data', (chunk: string) => {
+        if (answered) {
+          arrivals.push(2);
+          socket.destroy();
+          return;
+        }
+        buffered += chunk;
+        const end = buffered.indexOf('\r\n\r\n');
+        const length = Number(/content-length: *(\d+)/i.exec(buffered)?.[1] ?? 0);
+        if (end < 0 || buffered.length < end + 4 + length) return;
+        answered = true;
+        arrivals.push(1);
+        const body = JSON.stringify({ status: 'SUCCESS', answer: { value: 'first' } });
+        socket.write(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nkeep-alive: timeout=60\r\n\r\n${body}`);
+      });
+      socket.on('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const c = open({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, connections: 1 });
+    try {
+      expect(await c.sdkTest('first')).toBe('first');
+      const e = await failure(c.sdkTest('second'));
+      expect(e).toMatchObject({ code: 'PB_RESET', kind: 'unknown' });
+      expect(arrivals).toEqual([1, 2]);
+    } finally {
+      await c.close();
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('keeps working after every kind of failure (the pool recovers) and close() is final', async () => {
