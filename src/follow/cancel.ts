@@ -89,7 +89,7 @@ export async function cancelOrders(opts: CancelOptions): Promise<ActionRun> {
       cancelCalls.set(orderId, (cancelCalls.get(orderId) ?? 0) + 1);
       try {
         const order = await opts.client.cancelPaymentOrder(paymentOrderId);
-        await record(opts.ledger, orderId, order, now());
+        await record(opts.ledger, orderId, order, now(), true);
         return { order, cancelledNow: true };
       } catch (e) {
         if (!(LyraApiError.is(e) && NOT_RUNNING_CODES.has(e.code))) throw e;
@@ -165,6 +165,6 @@ function notCancellable(status: PaymentOrderStatus): string {
   }
 }
 
-async function record(ledger: Ledger, orderId: string, order: PaymentOrder, at: Date): Promise<void> {
-  await ledger.observe(orderId, observationOf(order, at));
+async function record(ledger: Ledger, orderId: string, order: PaymentOrder, at: Date, ownChange = false): Promise<void> {
+  await ledger.observe(orderId, observationOf(order, at, { ownChange }));
 }

@@ -7,10 +7,14 @@ import type { PaymentOrder } from '../lyra/types.js';
  * the last change" (updateDate, else creationDate), so a payment notified later still wins whatever our clock
  * says; a final state is dated by the platform's updateDate when it gives one, else by the time of the answer.
  */
-export function observationOf(order: PaymentOrder, answeredAt: Date): Observation {
-  const when = order.paymentOrderStatus === 'RUNNING' ? (order.updateDate ?? order.creationDate) : (order.updateDate ?? answeredAt.toISOString());
+export function observationOf(order: PaymentOrder, answeredAt: Date, opts: { ownChange?: boolean } = {}): Observation {
+  let when = order.paymentOrderStatus === 'RUNNING' ? (order.updateDate ?? order.creationDate) : (order.updateDate ?? answeredAt.toISOString());
+  // The answer to our own Update/Cancel is the newest thing known about the order, whatever the two clocks say:
+  // dated no earlier than now, so the ledger takes the new amount/expiry (it ignores `sent` from older news).
+  if (opts.ownChange) when = new Date(Math.max(Date.parse(when) || 0, answeredAt.getTime())).toISOString();
   return {
     paymentOrderId: order.paymentOrderId,
+    ...(order.paymentURL ? { paymentURL: order.paymentURL } : {}),
     paymentOrderStatus: order.paymentOrderStatus,
     sent: { amountMinor: order.amount, currency: order.currency, ...(order.expirationDate ? { expirationDate: order.expirationDate } : {}) },
     at: iso(when) ?? answeredAt.toISOString(),

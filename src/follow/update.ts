@@ -70,7 +70,7 @@ export async function updateOrders(opts: UpdateOptions): Promise<ActionRun> {
       updateCalls.set(orderId, calls);
       try {
         const order = await opts.client.updatePaymentOrder(plan.request);
-        await opts.ledger.observe(orderId, observationOf(order, now()));
+        await opts.ledger.observe(orderId, observationOf(order, now(), { ownChange: true }));
         return { plan, order, updates: calls };
       } catch (e) {
         if (LyraApiError.is(e) && NOT_RUNNING_CODES.has(e.code)) {
@@ -82,8 +82,8 @@ export async function updateOrders(opts: UpdateOptions): Promise<ActionRun> {
         if (!(LyraApiError.is(e) && e.kind === 'unknown')) throw e;
         const reread = await opts.client.getPaymentOrder(paymentOrderId).catch(() => undefined);
         if (!reread) throw e;
-        await opts.ledger.observe(orderId, observationOf(reread, now()));
         const again = planUpdate({ draft, current: reread, runWide: opts.runWide });
+        await opts.ledger.observe(orderId, observationOf(reread, now(), { ownChange: again.kind === 'unchanged' }));
         if (again.kind === 'unchanged') return { plan, order: reread, updates: calls, settledByReread: true };
         throw e;
       }

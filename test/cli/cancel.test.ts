@@ -25,7 +25,7 @@ describe('paybatch cancel: withdraw a batch sent by mistake', () => {
   it('without a terminal and without --yes it refuses at once (a cron job never hangs) and cancels nothing', async () => {
     w.sandbox.resetCounters();
     const r = await runCli(['cancel', file], { env: w.env });
-    expect(r.code).toBe(2);
+    expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/--yes/);
     expect(w.sandbox.counters().requests[CANCEL]).toBeUndefined();
   });
@@ -33,7 +33,7 @@ describe('paybatch cancel: withdraw a batch sent by mistake', () => {
   it('--dry-run lists what would be cancelled, and what cannot be', async () => {
     const out = `${w.dir}/dry.csv`;
     const r = await runCli(['cancel', file, '--dry-run', '--out', out], { env: w.env });
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     const by = byOrderId(readReport(out));
     expect(by['MIS-1']).toMatchObject({ result: 'WOULD', paymentOrderStatus: 'RUNNING' });
     expect(by['MIS-PAID']).toMatchObject({ result: 'SKIPPED', paymentOrderStatus: 'PAID' });
@@ -45,7 +45,7 @@ describe('paybatch cancel: withdraw a batch sent by mistake', () => {
   it('--only cancels just the named order', async () => {
     const out = `${w.dir}/only.csv`;
     const r = await runCli(['cancel', file, '--only', 'MIS-1', '--yes', '--out', out], { env: w.env });
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     expect(readReport(out)).toEqual([expect.objectContaining({ orderId: 'MIS-1', result: 'OK', paymentOrderStatus: 'CANCELLED' })]);
     expect(w.sandbox.order(ids['MIS-2']!)?.order.paymentOrderStatus).toBe('RUNNING');
   });
@@ -55,7 +55,7 @@ describe('paybatch cancel: withdraw a batch sent by mistake', () => {
     w.sandbox.faults.forOrder(ids['MIS-3']!, 'reset-after-create', { service: CANCEL });
     const out = `${w.dir}/all.csv`;
     const r = await runCli(['cancel', file, '--yes', '--out', out], { env: w.env });
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     const by = byOrderId(readReport(out));
     expect(by['MIS-1']).toMatchObject({ result: 'UNCHANGED', paymentOrderStatus: 'CANCELLED' });
     expect(by['MIS-2']).toMatchObject({ result: 'OK', paymentOrderStatus: 'CANCELLED', attempts: '1' });
@@ -70,7 +70,7 @@ describe('paybatch cancel: withdraw a batch sent by mistake', () => {
     w.sandbox.resetCounters();
     const out = `${w.dir}/again.csv`;
     const r = await runCli(['cancel', file, '--yes', '--out', out], { env: w.env });
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     expect(w.sandbox.counters().requests[CANCEL]).toBeUndefined();
     expect(readReport(out).map((x) => x.result)).toEqual(['UNCHANGED', 'UNCHANGED', 'UNCHANGED', 'SKIPPED', 'SKIPPED', 'NOT_SENT']);
   });

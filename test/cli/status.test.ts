@@ -36,7 +36,7 @@ describe('paybatch status: which invoices are paid, which are still outstanding'
     w.sandbox.resetCounters();
     const r = await runCli(['status', input], { env: w.env });
     expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     const rows = csvRows(input.replace(/\.csv$/, '.status.csv'));
     const by = Object.fromEntries(rows.map((x) => [x.orderId, x]));
     expect(by['INV-PAID']).toMatchObject({ result: 'OK', paymentOrderStatus: 'PAID', amount: '120.00', currency: 'EUR' });
@@ -59,7 +59,7 @@ describe('paybatch status: which invoices are paid, which are still outstanding'
     w.sandbox.resetCounters();
     const out = `${w.dir}/offline.csv`;
     const r = await runCli(['status', input, '--offline', '--out', out], { env: { ...w.env, PAYBATCH_API_URL: 'http://127.0.0.1:9' } });
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('offline');
     const by = Object.fromEntries(csvRows(out).map((x) => [x.orderId, x]));
     expect(by['INV-PAID']?.paymentOrderStatus).toBe('PAID');
@@ -78,7 +78,7 @@ describe('paybatch status: which invoices are paid, which are still outstanding'
       ].join('\n'),
     );
     const r = await runCli(['status', report, '--offline'], { env: w.env });
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     const rows = csvRows(`${w.dir}/invoices.status.csv`);
     expect(rows.map((x) => [x.orderId, x.paymentOrderStatus])).toEqual([
       ['INV-PAID', 'PAID'],
@@ -89,16 +89,16 @@ describe('paybatch status: which invoices are paid, which are still outstanding'
   it('--only narrows to the named invoices, and refuses one that is not in the file', async () => {
     const out = `${w.dir}/only.csv`;
     const ok = await runCli(['status', input, '--only', 'INV-OPEN', '--out', out], { env: w.env });
-    expect(ok.code).toBe(0);
+    expect(ok.code, ok.stderr).toBe(0);
     expect(csvRows(out).map((x) => x.orderId)).toEqual(['INV-OPEN']);
     const bad = await runCli(['status', input, '--only', 'INV-NOPE'], { env: w.env });
-    expect(bad.code).toBe(2);
+    expect(bad.code, bad.stderr).toBe(2);
     expect(bad.stderr).toMatch(/--only INV-NOPE: not in/);
   });
 
   it('stops at once on bad credentials (exit 3) and never shows the password', async () => {
     const r = await runCli(['status', input, '--out', `${w.dir}/auth.csv`], { env: { ...w.env, PAYBATCH_PASSWORD: 'testpassword_WRONGWRONG' } });
-    expect(r.code).toBe(3);
+    expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toMatch(/authentication failed/);
     expect(r.stderr + r.stdout).not.toContain('WRONGWRONG');
     expect(csvRows(`${w.dir}/auth.csv`).some((x) => x.result === 'PENDING' || x.result === 'FAILED')).toBe(true);
