@@ -1,6 +1,9 @@
 import type { LedgerEntry, SentSummary } from '../ledger/ledger.js';
 import type { RowOutcome } from './outcome.js';
 
+/** UNCERTAIN INVOICE order the platform says exists (reference already used) whose id was lost: see job.ts. */
+export const INVOICE_EXISTS_CODE = 'PB_INVOICE_EXISTS';
+
 export const RETRY_UNCERTAIN_HINT = 'it may exist — check the Back Office, then re-run with --retry-uncertain if it does not';
 
 /**
@@ -25,8 +28,11 @@ export function outcomeFromEntry(entry: LedgerEntry, row: { fingerprint: string;
     case 'UNCERTAIN': {
       const out = withError({ status: 'UNCERTAIN', attempts: entry.attempts }, entry);
       if (!thisRun) {
-        const why = entry.errorMessage?.includes('--retry-uncertain') ? entry.errorMessage : `${entry.errorMessage ?? 'no definite answer'}; ${RETRY_UNCERTAIN_HINT}`;
-        out.errorMessage = `not re-sent: an earlier run sent it without a definite answer (${why})`;
+        if (entry.errorCode === INVOICE_EXISTS_CODE) out.errorMessage = `not re-sent: ${entry.errorMessage ?? 'the order exists but its id was lost'}`;
+        else {
+          const why = entry.errorMessage?.includes('--retry-uncertain') ? entry.errorMessage : `${entry.errorMessage ?? 'no definite answer'}; ${RETRY_UNCERTAIN_HINT}`;
+          out.errorMessage = `not re-sent: an earlier run sent it without a definite answer (${why})`;
+        }
       }
       return out;
     }

@@ -4,7 +4,7 @@ import type { Ledger, LedgerEntry, Outcome, SentSummary } from '../ledger/ledger
 import { LyraApiError } from '../lyra/errors.js';
 import type { PaymentOrder, PaymentOrderRequest } from '../lyra/types.js';
 import { RunAbortedError } from './errors.js';
-import { outcomeFromEntry, RETRY_UNCERTAIN_HINT } from './from-ledger.js';
+import { INVOICE_EXISTS_CODE, outcomeFromEntry, RETRY_UNCERTAIN_HINT } from './from-ledger.js';
 import type { RowOutcome } from './outcome.js';
 
 export interface OrderToSend {
@@ -44,7 +44,7 @@ export interface JobContext {
 
 /** INVOICE orders refuse a reused reference: these answers mean "an order with this reference exists". */
 const REFERENCE_EXISTS: ReadonlySet<string> = new Set(['PSP_1036', 'PSP_1045', 'PSP_1046']);
-export const INVOICE_EXISTS_CODE = 'PB_INVOICE_EXISTS';
+export { INVOICE_EXISTS_CODE };
 
 /** Retry-After is honoured, but a hint beyond this many times maxDelayMs is cut (a run should not sleep for an hour). */
 const RETRY_AFTER_CAP_FACTOR = 10;

@@ -101,7 +101,9 @@ describe('sendOrder: one row → Lyra → ledger', () => {
     expect(out.errorMessage).toContain('the order exists but its id was lost');
     expect(created('INV-7')).toBe(1);
     // Not re-sent by a later run either: the platform said it exists.
-    expect(await sendOrder(t.ctx({ batchId: 'run-2' }), order('INV-7', { channel: 'INVOICE' }))).toMatchObject({ status: 'UNCERTAIN' });
+    const later = await sendOrder(t.ctx({ batchId: 'run-2' }), order('INV-7', { channel: 'INVOICE' }));
+    expect(later).toMatchObject({ status: 'UNCERTAIN', errorCode: INVOICE_EXISTS_CODE });
+    expect(later.errorMessage).toMatch(/^not re-sent: the order exists but its id was lost/);
     expect(creates()).toBe(2);
   });
 
