@@ -1,0 +1,272 @@
+import { mkdtemp, readFile, rm, writeFile, copyFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DEMO_SHOP_ID, DEMO_TEST_PASSWORD, startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import { runCli, spawnCli } from '../support/cli.js';
+
+const CREATE = 'Charge/CreatePaymentOrder';
+let sandbox: Sandbox;
+let dir: string;
+
+beforeAll(async () => {
+  sandbox = await startSandbox({ port: 0 });
+});
+afterAll(async () => {
+  await sandbox.stop();
+});
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'paybatch-run-'));
+  sandbox.resetCounters();
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function env(extra: Record<string, string> = {}) {
+  return {
+    PAYBATCH_API_URL: sandbox.url,
+    PAYBATCH_SHOP_ID: DEMO_SHOP_ID,
+    PAYBATCH_PASSWORD: DEMO_TEST_PASSWORD,
+    PAYBATCH_STATE_DIR: join(dir, 'state'),
+    PAYBATCH_PLATFORM: undefined as unknown as string,
+    REDIS_URL: undefined as unknown as string,
+    ...extra,
+  };
+}
+
+type Row = Record<string, string>;
+async function readReport(file: string): Promise<Row[]> {
+  return parse(await readFile(file), { columns: true, bom: true, skip_empty_lines: true }) as Row[];
+}
+const creates = () => sandbox.counters().requests[CREATE] ?? 0;
+const duplicates = () => Object.entries(sandbox.counters().ordersCreated).filter(([, n]) => n > 1);
+
+/** `n` URL invoices with ids prefixed by `tag` (unique per test: the sandbox lives across tests). */
+function invoices(tag: string, n: number, extra: (i: number) => string = () => ''): string {
+  const lines = ['invoice,amount,currency,channel,email,message'];
+  for (let i = 1; i <= n; i++) lines.push(extra(i) || `${tag}-${String(i).padStart(4, '0')},${(10 + i).toFixed(2)},EUR,URL,,`);
+  return `${lines.join('\n')}\n`;
+}
+
+describe('paybatch run', () => {
+  it('given the sample invoices on every channel, creates one order per row and reports every payment URL in input order', async () => {
+    const file = join(dir, 'invoices.csv');
+    await copyFile(new URL('../../samples/invoices.csv', import.meta.url), file);
+    const r = await runCli(['run', file], { env: env() });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const report = await readReport(join(dir, 'invoices.report.csv'));
+    const input = parse(await readFile(file), { columns: true }) as Row[];
+    expect(report.map((x) => x.invoice)).toEqual(input.map((x) => x.invoice));
+    for (const row of report) {
+      expect(row.status).toBe('CREATED');
+      expect(row.paymentOrderId).toMatch(/^[0-9a-f]{32}$/);
+      expect(row.paymentURL.startsWith(`${sandbox.url}/t/`)).toBe(true);
+      expect(row.paymentOrderStatus).toBe('RUNNING');
+    }
+    expect(new Set(report.map((x) => x.channelType))).toEqual(new Set(['MAIL', 'SMS', 'WHATSAPP', 'INVOICE', 'URL']));
+    expect(creates()).toBe(20);
+    expect(duplicates()).toEqual([]);
+    const summary = JSON.parse(await readFile(join(dir, 'invoices.report.json'), 'utf8'));
+    expect(summary.statuses).toEqual({ CREATED: 20 });
+    expect(summary.exitCode).toBe(0);
+    expect(r.stdout).toContain('CREATED  20');
+    expect(r.stdout).not.toContain(DEMO_TEST_PASSWORD);
+  });
+
+  it('run twice: the second run sends nothing and reports the original orders', async () => {
+    const file = join(dir, 'month.csv');
+    await writeFile(file, invoices('TWICE', 12));
+    expect((await runCli(['run', file], { env: env() })).code).toBe(0);
+    const first = await readReport(join(dir, 'month.report.csv'));
+    const before = creates();
+    const again = await runCli(['run', file], { env: env() });
+    expect(again.code).toBe(0);
+    expect(creates()).toBe(before);
+    const second = await readReport(join(dir, 'month.report.csv'));
+    expect(second.map((x) => [x.invoice, x.paymentOrderId, x.paymentURL])).toEqual(first.map((x) => [x.invoice, x.paymentOrderId, x.paymentURL]));
+  });
+
+  it('an edited file: fixing the invalid rows and running again sends only those rows', async () => {
+    const file = join(dir, 'edited.csv');
+    const bad = (i: number) => (i === 3 ? 'EDIT-0003,12.345,EUR,URL,,' : i === 5 ? 'EDIT-0005,,EUR,URL,,' : '');
+    await writeFile(file, invoices('EDIT', 6, bad));
+    const r1 = await runCli(['run', file], { env: env() });
+    expect(r1.code).toBe(1);
+    const report1 = await readReport(join(dir, 'edited.report.csv'));
+    expect(report1.map((x) => x.status)).toEqual(['CREATED', 'CREATED', 'INVALID', 'CREATED', 'INVALID', 'CREATED']);
+    expect(report1[2].errorCode).toBe('INT_009');
+    const toFix = await readFile(join(dir, 'edited.tofix.csv'), 'utf8');
+    expect(toFix.trim().split('\n')).toEqual(['invoice,amount,currency,channel,email,message', 'EDIT-0003,12.345,EUR,URL,,', 'EDIT-0005,,EUR,URL,,']);
+    expect(creates()).toBe(4);
+
+    await writeFile(file, invoices('EDIT', 6));
+    const r2 = await runCli(['run', file], { env: env() });
+    expect(r2.code).toBe(0);
+    expect(creates()).toBe(6);
+    expect(duplicates()).toEqual([]);
+    expect(existsSync(join(dir, 'edited.tofix.csv.partial'))).toBe(false);
+  });
+
+  it('faults end in the right statuses, and a re-run never re-sends an uncertain order without --retry-uncertain', async () => {
+    const file = join(dir, 'faults.csv');
+    const longSms = 'x'.repeat(1100);
+    await writeFile(
+      file,
+      invoices('FLT', 6, (i) => (i === 6 ? `FLT-0006,16.00,EUR,SMS,,${longSms}` : '')).replace('invoice,amount,currency,channel,email,message', 'invoice,amount,currency,channel,email,message,phone').replace(/\n/g, ',\n').replace(/^(invoice.*),\n/, '$1\n').replace('FLT-0006,16.00,EUR,SMS,,' + longSms + ',', 'FLT-0006,16.00,EUR,SMS,,' + longSms + ',+33612345678'),
+    );
+    sandbox.faults.forOrder('FLT-0001', 'reset-after-create');
+    sandbox.faults.forOrder('FLT-0002', 'http-500');
+    sandbox.faults.forOrder('FLT-0003', 'timeout');
+    sandbox.faults.forOrder('FLT-0004', 'psp-106', { times: 2 });
+    const r = await runCli(['run', file, '--timeout-ms', '1500'], { env: env() });
+    expect(r.code).toBe(1);
+    const report = await readReport(join(dir, 'faults.report.csv'));
+    const by = Object.fromEntries(report.map((x) => [x.invoice, x]));
+    expect(by['FLT-0001'].status).toBe('UNCERTAIN');
+    expect(by['FLT-0001'].errorCode).toBe('PB_RESET');
+    expect(by['FLT-0002'].status).toBe('UNCERTAIN');
+    expect(by['FLT-0003'].status).toBe('UNCERTAIN');
+    expect(by['FLT-0003'].errorCode).toBe('PB_TIMEOUT');
+    expect(by['FLT-0004'].status).toBe('CREATED');
+    expect(by['FLT-0004'].attempts).toBe('3');
+    expect(by['FLT-0005'].status).toBe('CREATED');
+    expect(by['FLT-0006'].status).toBe('FAILED');
+    expect(by['FLT-0006'].errorCode).toBe('PSP_1038');
+    // UNCERTAIN first: the person reading the summary sees them before anything else.
+    expect(r.stdout.indexOf('UNCERTAIN')).toBeLessThan(r.stdout.indexOf('CREATED'));
+    expect(r.stdout).toContain('FLT-0001');
+
+    const before = creates();
+    const again = await runCli(['run', file, '--timeout-ms', '1500'], { env: env() });
+    expect(again.code).toBe(1);
+    // Only the FAILED row (nothing was created for it) is sent again.
+    expect(creates()).toBe(before + 1);
+    const report2 = await readReport(join(dir, 'faults.report.csv'));
+    expect(report2.filter((x) => x.status === 'UNCERTAIN').map((x) => x.invoice)).toEqual(['FLT-0001', 'FLT-0002', 'FLT-0003']);
+    expect(report2[0].errorMessage).toContain('--retry-uncertain');
+
+    const forced = await runCli(['run', file, '--retry-uncertain'], { env: env() });
+    expect(forced.code).toBe(1); // FLT-0006 still fails
+    expect(creates()).toBe(before + 1 + 4);
+    // The operator asked for it: FLT-0001 and FLT-0003 (created before their answer was lost) now exist twice.
+    expect(sandbox.counters().ordersCreated['FLT-0001']).toBe(2);
+  });
+
+  it('never starts more requests than --rate in any sliding second', async () => {
+    const file = join(dir, 'rate.csv');
+    await writeFile(file, invoices('RATE', 45));
+    const r = await runCli(['run', file, '--rate', '15', '--concurrency', '20'], { env: env() });
+    expect(r.code).toBe(0);
+    const { maxPerSecond } = sandbox.counters();
+    expect(maxPerSecond.create).toBeLessThanOrEqual(15);
+    expect(maxPerSecond.create).toBeGreaterThanOrEqual(10);
+  });
+
+  it('bad credentials: stops before anything is claimed or sent, exit 2, one line naming the settings', async () => {
+    const file = join(dir, 'auth.csv');
+    await writeFile(file, invoices('AUTH', 3));
+    const r = await runCli(['run', file], { env: env({ PAYBATCH_PASSWORD: 'testpassword_WRONGWRONGWRONG' }) });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('INT_905');
+    expect(r.stderr).toContain('PAYBATCH_PASSWORD');
+    expect(r.stderr).not.toContain('WRONGWRONG');
+    expect(creates()).toBe(0);
+    // Nothing was claimed: with the right password every row goes out.
+    expect((await runCli(['run', file], { env: env() })).code).toBe(0);
+    expect(creates()).toBe(3);
+  });
+
+  it('API down or settings missing: a clear one-line error and exit 2', async () => {
+    const file = join(dir, 'down.csv');
+    await writeFile(file, invoices('DOWN', 2));
+    const down = await runCli(['run', file], { env: env({ PAYBATCH_API_URL: 'http://127.0.0.1:9' }) });
+    expect(down.code).toBe(2);
+    expect(down.stderr).toMatch(/does not answer.*Nothing was sent/);
+    const missing = await runCli(['run', file], { env: env({ PAYBATCH_SHOP_ID: '' }) });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('PAYBATCH_SHOP_ID');
+    const noFile = await runCli(['run', join(dir, 'nope.csv')], { env: env() });
+    expect(noFile.code).toBe(2);
+    expect(noFile.stderr).toContain('nope.csv');
+  });
+
+  it('kill -9 in the middle of a run, then a re-run: no invoice gets two orders and the report has every row', async () => {
+    const slow = await startSandbox({ port: 0, latencyMs: 40 });
+    try {
+      const file = join(dir, 'killed.csv');
+      await writeFile(file, invoices('KILL', 150));
+      const e = env({ PAYBATCH_API_URL: slow.url });
+      const child = spawnCli(['run', file, '--concurrency', '6', '--rate', '200'], { env: e });
+      child.stdin!.end();
+      await new Promise<void>((resolve) => {
+        const poll = setInterval(() => {
+          if ((slow.counters().requests[CREATE] ?? 0) >= 40) {
+            clearInterval(poll);
+            resolve();
+          }
+        }, 5);
+      });
+      child.kill('SIGKILL');
+      await new Promise((r) => child.on('close', r));
+      expect(existsSync(join(dir, 'killed.report.csv'))).toBe(false);
+
+      const r = await runCli(['run', file, '--concurrency', '6', '--rate', '200'], { env: e });
+      expect([0, 1]).toContain(r.code);
+      const report = await readReport(join(dir, 'killed.report.csv'));
+      expect(report).toHaveLength(150);
+      expect(report.map((x) => x.invoice)).toEqual(Array.from({ length: 150 }, (_, i) => `KILL-${String(i + 1).padStart(4, '0')}`));
+      const counts = slow.counters().ordersCreated;
+      expect(Object.values(counts).every((n) => n === 1)).toBe(true);
+      // Only the requests in flight at the kill can be in doubt; everything else was created exactly once.
+      const uncertain = report.filter((x) => x.status === 'UNCERTAIN');
+      expect(uncertain.length).toBeLessThanOrEqual(6);
+      for (const u of uncertain) expect(u.errorCode).toBe('PB_INTERRUPTED');
+      expect(report.filter((x) => x.status === 'CREATED').length + uncertain.length).toBe(150);
+    } finally {
+      await slow.stop();
+    }
+  });
+
+  it('SIGINT: in-flight requests finish, the report lists every row (unsent ones PENDING), exit 3; a re-run finishes the job', async () => {
+    const slow = await startSandbox({ port: 0, latencyMs: 60 });
+    try {
+      const file = join(dir, 'stopped.csv');
+      await writeFile(file, invoices('STOP', 80));
+      const e = env({ PAYBATCH_API_URL: slow.url });
+      const child = spawnCli(['run', file, '--concurrency', '2', '--rate', '100'], { env: e });
+      child.stdin!.end();
+      let stdout = '';
+      child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+      await new Promise<void>((resolve) => {
+        const poll = setInterval(() => {
+          if ((slow.counters().requests[CREATE] ?? 0) >= 10) {
+            clearInterval(poll);
+            resolve();
+          }
+        }, 5);
+      });
+      child.kill('SIGINT');
+      const code = await new Promise((r) => child.on('close', r));
+      expect(code).toBe(3);
+      expect(stdout).toContain('STOPPED');
+      const report = await readReport(join(dir, 'stopped.report.csv'));
+      expect(report).toHaveLength(80);
+      const statuses = new Set(report.map((x) => x.status));
+      expect([...statuses].sort()).toEqual(['CREATED', 'PENDING']);
+      // In-flight requests were allowed to finish: every order the sandbox created is reported CREATED.
+      expect(report.filter((x) => x.status === 'CREATED').length).toBe(Object.keys(slow.counters().ordersCreated).length);
+
+      const r = await runCli(['run', file, '--concurrency', '4', '--rate', '100'], { env: e });
+      expect(r.code).toBe(0);
+      expect(Object.values(slow.counters().ordersCreated).every((n) => n === 1)).toBe(true);
+      expect(Object.keys(slow.counters().ordersCreated)).toHaveLength(80);
+    } finally {
+      await slow.stop();
+    }
+  });
+});
