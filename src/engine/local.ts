@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
+import { PaybatchError } from '../errors/paybatch-error.js';
 import type { JudgedRow } from '../orders/types.js';
 import { RunAbortedError } from './errors.js';
 import { sendOrder, type JobContext, type OrderToSend } from './job.js';
@@ -129,7 +130,7 @@ async function* iterate(opts: LocalRunOptions, settle: (r: LocalRunResult) => vo
         return e.outcome ?? notSent();
       }
       // The ledger failed before the POST (claim): nothing left for this row.
-      abort('PB_LEDGER', `the run stopped: ${(e as Error).message ?? String(e)}`);
+      abort(PaybatchError.is(e) ? e.code : 'PB_LEDGER', `the run stopped: ${(e as Error).message ?? String(e)}`);
       return notSent();
     }
     if (outcome.status === 'PENDING') return { ...outcome, errorMessage: notSent().errorMessage };

@@ -156,7 +156,7 @@ describe('runLocal: the embedded engine', () => {
     const run = runLocal({ rows: rowsOf(rowsFor(ids(5))), ctx: t.ctx(), concurrency: 2 });
     const items = await collect(run);
     expect(items.map((i) => i.outcome.status)).toEqual(Array(5).fill('PENDING'));
-    expect((await run.result).aborted).toMatchObject({ code: 'PB_LEDGER' });
+    expect((await run.result).aborted).toMatchObject({ code: 'PB_LEDGER_CLOSED' });
     expect(creates()).toBe(0);
   });
 
