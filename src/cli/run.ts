@@ -15,6 +15,7 @@ export interface RunArgs extends InputArgs, LyraArgs {
   concurrency: number;
   rate: number;
   'retry-uncertain': boolean;
+  'stop-after-failures': number;
   'state-dir'?: string;
   'fix-out'?: string;
   'summary-out'?: string;
@@ -40,6 +41,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
         .option('concurrency', { type: 'number', default: 10, group: 'Sending:', describe: 'requests in flight at most' })
         .option('rate', { type: 'number', default: 20, group: 'Sending:', describe: 'requests started per second at most (in any sliding second)' })
         .option('retry-uncertain', { type: 'boolean', default: false, group: 'Sending:', describe: 'send again the rows whose earlier outcome is unknown (UNCERTAIN): only after checking the Back Office, the buyer may get a second link' })
+        .option('stop-after-failures', { type: 'number', default: 20, group: 'Sending:', describe: 'stop the run after this many technical failures in a row (timeouts, 5xx, resets): the API is down, do not keep piling up UNCERTAIN orders' })
         .option('state-dir', { type: 'string', group: 'Sending:', describe: 'where the ledger lives (env PAYBATCH_STATE_DIR)', defaultDescription: '~/.local/state/paybatch' })
         .option('ipn-url', { type: 'string', group: 'Sending:', describe: 'notification URL sent with every order (ipnTargetUrl), e.g. where `paybatch ipn` listens' })
         .option('redis', { type: 'string', group: 'Queue mode:', describe: 'send through BullMQ workers on this Redis (env REDIS_URL)' })
@@ -56,6 +58,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
           if (!(a.concurrency >= 1)) throw new Error('--concurrency must be at least 1');
           if (!(a.rate > 0)) throw new Error('--rate must be a positive number of requests per second');
           if (!(a.workers >= 0)) throw new Error('--workers must be 0 or more');
+          if (!(a['stop-after-failures'] >= 1)) throw new Error('--stop-after-failures must be at least 1');
           return true;
         }),
     ) as never,
@@ -95,6 +98,7 @@ async function run(argv: RunArgs): Promise<number> {
       concurrency: argv.concurrency,
       perSecond: argv.rate,
       retryUncertain: argv['retry-uncertain'],
+      breakerFailures: argv['stop-after-failures'],
       ipnTargetUrl: argv['ipn-url'],
       checkCredentials: argv.check,
       files,

@@ -113,11 +113,11 @@ describe('paybatch run', () => {
 
   it('faults end in the right statuses, and a re-run never re-sends an uncertain order without --retry-uncertain', async () => {
     const file = join(dir, 'faults.csv');
-    const longSms = 'x'.repeat(1100);
-    await writeFile(
-      file,
-      invoices('FLT', 6, (i) => (i === 6 ? `FLT-0006,16.00,EUR,SMS,,${longSms}` : '')).replace('invoice,amount,currency,channel,email,message', 'invoice,amount,currency,channel,email,message,phone').replace(/\n/g, ',\n').replace(/^(invoice.*),\n/, '$1\n').replace('FLT-0006,16.00,EUR,SMS,,' + longSms + ',', 'FLT-0006,16.00,EUR,SMS,,' + longSms + ',+33612345678'),
-    );
+    // FLT-0006 passes our checks but the platform refuses its 1100-character SMS text (PSP_1038): FAILED.
+    const rows = ['invoice,amount,currency,channel,phone,message'];
+    for (let i = 1; i <= 5; i++) rows.push(`FLT-000${i},1${i}.00,EUR,URL,,`);
+    rows.push(`FLT-0006,16.00,EUR,SMS,+33612345678,${'x'.repeat(1100)}`);
+    await writeFile(file, `${rows.join('\n')}\n`);
     sandbox.faults.forOrder('FLT-0001', 'reset-after-create');
     sandbox.faults.forOrder('FLT-0002', 'http-500');
     sandbox.faults.forOrder('FLT-0003', 'timeout');
@@ -193,6 +193,25 @@ describe('paybatch run', () => {
     const noFile = await runCli(['run', join(dir, 'nope.csv')], { env: env() });
     expect(noFile.code).toBe(2);
     expect(noFile.stderr).toContain('nope.csv');
+  });
+
+  it('an API that fails every request trips the circuit breaker: exit 3, nothing piles up, every row reported', async () => {
+    const broken = await startSandbox({ port: 0, failRate: 1, failKinds: ['http-500'], seed: 1 });
+    try {
+      const file = join(dir, 'broken.csv');
+      await writeFile(file, invoices('BRK', 30));
+      const r = await runCli(['run', file, '--concurrency', '1', '--stop-after-failures', '3'], { env: env({ PAYBATCH_API_URL: broken.url }) });
+      expect(r.code).toBe(3);
+      expect(r.stdout).toContain('STOPPED');
+      expect(r.stdout).toContain('PB_CIRCUIT_OPEN');
+      const report = await readReport(join(dir, 'broken.report.csv'));
+      expect(report).toHaveLength(30);
+      expect(report.filter((x) => x.status === 'UNCERTAIN')).toHaveLength(3);
+      expect(report.filter((x) => x.status === 'PENDING')).toHaveLength(27);
+      expect(broken.counters().requests[CREATE]).toBe(3);
+    } finally {
+      await broken.stop();
+    }
   });
 
   it('kill -9 in the middle of a run, then a re-run: no invoice gets two orders and the report has every row', async () => {
