@@ -103,19 +103,30 @@ function wellGrouped(s: string, mark: string): boolean {
 
 /** Removes the row's own currency code or symbol around the number (`€ 20,00`, `20.00 EUR`); any other symbol stays and makes the amount unreadable. */
 function stripCurrencyMarks(s: string, currency: string): string {
-  const marks = new Set([currency]);
-  for (const display of ['symbol', 'narrowSymbol'] as const) {
-    try {
-      const part = new Intl.NumberFormat('en', { style: 'currency', currency, currencyDisplay: display }).formatToParts(1).find((p) => p.type === 'currency');
-      if (part && part.value !== currency && !/^[A-Z]{1,2}\$$/.test(part.value)) marks.add(part.value);
-    } catch {
-      /* a code Intl does not know: only the code itself is recognised */
-    }
-  }
   let out = s;
-  for (const m of marks) {
+  for (const m of currencyMarks(currency)) {
     if (out.toUpperCase().startsWith(m.toUpperCase())) out = out.slice(m.length).trim();
     else if (out.toUpperCase().endsWith(m.toUpperCase())) out = out.slice(0, out.length - m.length).trim();
   }
   return out;
+}
+
+/** The code and its own symbols (`EUR`, `€`); cached: building an Intl.NumberFormat costs more than judging a row. */
+const marksCache = new Map<string, string[]>();
+function currencyMarks(currency: string): string[] {
+  let marks = marksCache.get(currency);
+  if (marks) return marks;
+  const set = new Set([currency]);
+  for (const display of ['symbol', 'narrowSymbol'] as const) {
+    try {
+      const part = new Intl.NumberFormat('en', { style: 'currency', currency, currencyDisplay: display }).formatToParts(1).find((p) => p.type === 'currency');
+      // A bare "$" is kept for USD only: "A$", "CA$" … are distinct, and "$" alone on a CAD row would be a guess.
+      if (part && part.value !== currency && !/^[A-Z]{1,2}\$$/.test(part.value) && !(part.value === '$' && currency !== 'USD')) set.add(part.value);
+    } catch {
+      /* a code Intl does not know: only the code itself is recognised */
+    }
+  }
+  marks = [...set];
+  marksCache.set(currency, marks);
+  return marks;
 }

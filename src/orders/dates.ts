@@ -46,7 +46,16 @@ export function zonedInstant(y: number, mo: number, d: number, h: number, mi: nu
 }
 
 /** `2026-12-31T23:59:59+01:00`: the instant as seen in `timeZone`, second precision. */
+let lastIso = { instant: NaN, timeZone: '', text: '' };
 export function isoWithOffset(instant: number, timeZone: string): string {
+  // Every row of a run with --expires-in asks for the same instant.
+  if (lastIso.instant === instant && lastIso.timeZone === timeZone) return lastIso.text;
+  const text = formatIso(instant, timeZone);
+  lastIso = { instant, timeZone, text };
+  return text;
+}
+
+function formatIso(instant: number, timeZone: string): string {
   const off = offsetMinutes(instant, timeZone);
   const w = wallClock(instant, timeZone);
   const p2 = (n: number) => String(n).padStart(2, '0');

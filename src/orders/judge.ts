@@ -164,6 +164,7 @@ export function judgeRow(row: RawRow, mapping: Mapping, ctx: JudgeContext): Judg
     currency: currency!,
     recipient,
     ...(expirationDate ? { expirationDate } : {}),
+    ...(expirationDate && !expText && d.expiresInMs ? { expiresFromDefault: true } : {}),
     request,
   };
   return { ok: true, order };

@@ -19,6 +19,11 @@ export interface OrderDraft {
   /** e-mail for MAIL, E.164 phone for SMS/WHATSAPP, empty for URL/INVOICE. */
   recipient: string;
   expirationDate?: string;
+  /**
+   * The expiry came from the run-wide `--expires-in`, not from the row: every run computes a new one, so it is not a
+   * change of the row (the fingerprint leaves it out).
+   */
+  expiresFromDefault?: boolean;
   request: PaymentOrderRequest;
 }
 

@@ -21,7 +21,16 @@ export function parseCurrency(text: string): string | undefined {
 }
 
 /** `fr_FR`, `fr-FR`, `FR-fr` → `fr_FR`: a language and a country, as the API wants (`ll_CC`). */
+const localeCache = new Map<string, string | undefined>();
 export function parseLocale(text: string): string | undefined {
+  if (localeCache.has(text)) return localeCache.get(text);
+  const locale = readLocale(text);
+  // A file has a handful of distinct locales; Intl.getCanonicalLocales is the costliest step of judging a row.
+  if (localeCache.size < 1000) localeCache.set(text, locale);
+  return locale;
+}
+
+function readLocale(text: string): string | undefined {
   const m = text.trim().match(/^([a-z]{2})[_-]([a-z]{2})$/i);
   if (!m) return undefined;
   const locale = `${m[1]!.toLowerCase()}_${m[2]!.toUpperCase()}`;
