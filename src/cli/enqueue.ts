@@ -11,6 +11,7 @@ interface EnqueueArgs extends InputArgs, LyraArgs {
   file: string;
   redis?: string;
   rate?: number;
+  'rate-margin-ms'?: number;
   'retry-uncertain': boolean;
   batch?: string;
   prefix?: string;
@@ -30,6 +31,7 @@ export const enqueueCommand: CommandModule<object, EnqueueArgs> = {
         .options(inputOptions)
         .option('redis', { type: 'string', requiresArg: true, describe: 'Redis URL (env REDIS_URL)' })
         .option('rate', { type: 'number', requiresArg: true, describe: 'request starts per second for this shop\'s queue, across every worker (kept until changed)' })
+        .option('rate-margin-ms', { type: 'number', requiresArg: true, hidden: true, describe: 'ms added to the rate\'s one-second window (default 5)' })
         .option('retry-uncertain', { type: 'boolean', default: false, describe: 'send again rows whose earlier send got no definite answer (check the Back Office first)' })
         .option('batch', { type: 'string', requiresArg: true, describe: 'batch id to use (default: generated); enqueueing the same batch again adds nothing twice' })
         .option('prefix', { type: 'string', hidden: true }),
@@ -55,6 +57,7 @@ async function enqueue(argv: EnqueueArgs, now: Date): Promise<number> {
       rows,
       retryUncertain: argv['retry-uncertain'],
       ...(argv.rate !== undefined ? { perSecond: argv.rate } : {}),
+      ...(argv['rate-margin-ms'] !== undefined ? { rateMarginMs: argv['rate-margin-ms'] } : {}),
       source: batchSource(argv.file, argv, now),
     });
   } finally {

@@ -48,18 +48,20 @@ export function openProducer(redis: Redis, scope: QueueScope, ledgerOpts: { clai
 }
 
 /**
- * The queue's rate, for every worker on every machine: the shared sliding-window limiter reads it before every POST
+ * The queue's rate, for every worker on every machine (`marginMs`: added to the one-second window, default 5 ms): the shared sliding-window limiter reads it before every POST
  * (the strict gate), and BullMQ's own limiter, in 100 ms windows, keeps workers from fetching far more jobs than can
  * start (a coarse gate; BullMQ's fixed window alone could burst to 2× at its edges).
  */
-export async function setQueueRate(p: Producer, perSecond: number | undefined): Promise<void> {
+export async function setQueueRate(p: Producer, perSecond: number | undefined, marginMs?: number): Promise<void> {
   const keys = queueKeys(p.scope);
   if (!perSecond || perSecond <= 0) {
-    await p.redis.hdel(keys.settings, 'rate');
+    await p.redis.hdel(keys.settings, 'rate', 'marginMs');
     await p.queue.removeGlobalRateLimit();
     return;
   }
   await p.redis.hset(keys.settings, 'rate', String(perSecond));
+  if (marginMs !== undefined) await p.redis.hset(keys.settings, 'marginMs', String(Math.max(0, marginMs)));
+  else await p.redis.hdel(keys.settings, 'marginMs');
   await p.queue.setGlobalRateLimit(Math.max(1, Math.ceil(perSecond * 0.12)), 100);
 }
 
@@ -136,6 +138,8 @@ export interface RunQueuedOptions {
   retryUncertain: boolean;
   /** --rate: request starts per sliding second, across every worker of the queue. */
   perSecond?: number;
+  /** Added to the limiter's one-second window, ms (default 5). */
+  rateMarginMs?: number;
   /** Jobs in flight per local worker (default 8). */
   concurrency?: number;
   /** Workers started in this process (default 1; 0 = only workers elsewhere do the sending). */
@@ -230,7 +234,7 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: LocalRunResult
         invalid: 0,
         ...(opts.source !== undefined ? { source: opts.source } : {}),
       });
-      await setQueueRate(producer, opts.perSecond);
+      await setQueueRate(producer, opts.perSecond, opts.rateMarginMs);
     });
 
     for (let i = 0; i < (opts.localWorkers ?? 1); i++) {
@@ -446,6 +450,7 @@ export interface EnqueueBatchOptions {
   rows: AsyncIterable<JudgedRow>;
   retryUncertain: boolean;
   perSecond?: number;
+  rateMarginMs?: number;
   source?: unknown;
   onEnqueued?: (total: number) => void;
 }
@@ -468,7 +473,7 @@ export async function enqueueBatch(opts: EnqueueBatchOptions): Promise<{ rows: n
         ...counts,
         ...(opts.source !== undefined ? { source: opts.source } : {}),
       });
-      if (opts.perSecond !== undefined) await setQueueRate(producer, opts.perSecond);
+      if (opts.perSecond !== undefined) await setQueueRate(producer, opts.perSecond, opts.rateMarginMs);
     });
     let chunk: (QueuedOrder & PendingOrder)[] = [];
     const flush = async () => {

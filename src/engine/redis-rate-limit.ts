@@ -3,28 +3,60 @@ import type { Redis } from 'ioredis';
 import { RedisScript } from '../ledger/redis-script.js';
 import type { RateLimiter } from './rate-limit.js';
 
-/**
- * One sliding-window limit shared by every worker of a queue, on any machine. The window is a sorted set of request
- * start times, read and written atomically with the server's own clock (machines' clocks disagree; Redis has one).
- * KEYS: the window, the pause key, the queue's settings hash (field `rate`, per second). ARGV: a unique member,
- * window ms, fallback rate. → 0: go now; n > 0: ask again in n ms.
+/*
+ * One sliding-window limit shared by every worker of a queue, on any machine, kept in a sorted set with the server's
+ * own clock (machines' clocks disagree; Redis has one).
+ *
+ * A request holds its place from its grant until one window after its answer: while in flight its score is
+ * "now + hold" (the HTTP timeout and a little more, so a worker killed mid-request frees its place by itself), and
+ * when the answer comes its score becomes the answer time. The platform sees the request somewhere between grant and
+ * answer, so no sliding second at the platform can hold more than `rate` requests, whatever the network or a busy
+ * host delays — the guarantee does not rest on a guess of the jitter. The price: a place is held for a window plus the
+ * request's latency, so the achieved rate is about rate × 1000 / (1000 + latency ms).
+ *
+ * KEYS: the window, the pause key, the queue's settings hash (fields `rate` per second, `marginMs` added to the
+ * second). ARGV: a unique member, default window ms, fallback rate, hold ms. → 0: go now; n > 0: ask again in n ms.
  */
-const ACQUIRE = new RedisScript(`
+const PRELUDE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local paused = redis.call('PTTL', KEYS[2])
-if paused > 0 then return paused end
-local rate = tonumber(redis.call('HGET', KEYS[3], 'rate') or ARGV[3])
-if (not rate) or rate <= 0 then return 0 end
-local window = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) < rate then
-  redis.call('ZADD', KEYS[1], now, ARGV[1])
-  redis.call('PEXPIRE', KEYS[1], window * 2)
+local margin = redis.call('HGET', KEYS[3], 'marginMs')
+local window = margin and (1000 + tonumber(margin)) or tonumber(ARGV[2])
+local hold = tonumber(ARGV[4])
+local function take()
+  local paused = redis.call('PTTL', KEYS[2])
+  if paused > 0 then return paused end
+  local rate = tonumber(redis.call('HGET', KEYS[3], 'rate') or ARGV[3])
+  if (not rate) or rate <= 0 then return 0 end
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+  if redis.call('ZCARD', KEYS[1]) < rate then
+    redis.call('ZADD', KEYS[1], now + hold, ARGV[1])
+    redis.call('PEXPIRE', KEYS[1], window + hold + 1000)
+    return 0
+  end
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return math.max(1, math.min(tonumber(oldest[2]) + window - now + 1, window))
+end
+`;
+
+const ACQUIRE = new RedisScript(`${PRELUDE}
+return take()
+`);
+
+/** Right before the request leaves: a grant still held stays held; one that lapsed (hold ran out) is taken again. */
+const CONFIRM = new RedisScript(`${PRELUDE}
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  redis.call('ZADD', KEYS[1], 'XX', now + hold, ARGV[1])
   return 0
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return math.max(1, tonumber(oldest[2]) + window - now + 1)
+return take()
+`);
+
+/** The answer came: the place is held one more window from now. */
+const DONE = new RedisScript(`${PRELUDE}
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], window + hold + 1000)
+return 0
 `);
 
 /** Extends the pause to at least ARGV[1] ms; never shortens one already longer. */
@@ -40,12 +72,10 @@ export interface SharedRateLimiterOptions {
   keys: { window: string; pause: string; settings: string };
   /** Requests per second when the settings hash has none; 0 or absent = no limit. */
   fallbackPerSecond?: number;
-  /**
-   * Slack added to the one-second window, in ms (default 25). A request is counted when it is allowed to start, but
-   * the platform sees it a few ms later, and not always the same few: the slack keeps every sliding second at the
-   * platform at or under the rate, at the cost of ~2.5 % throughput.
-   */
+  /** Added to the one-second window, ms (default 5, for clocks of ms precision), unless the queue's settings say `marginMs`. */
   slackMs?: number;
+  /** How long an unanswered request holds its place at most, ms (default 35 000: above the HTTP timeout). */
+  holdMs?: number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
@@ -70,20 +100,42 @@ export class SharedRateLimiter implements RateLimiter {
   private readonly opts: Required<Omit<SharedRateLimiterOptions, 'fallbackPerSecond'>> & { fallbackPerSecond: number };
 
   constructor(opts: SharedRateLimiterOptions) {
-    this.opts = { slackMs: 25, sleep: abortableSleep, fallbackPerSecond: 0, ...opts };
+    this.opts = { slackMs: 5, holdMs: 35_000, sleep: abortableSleep, fallbackPerSecond: 0, ...opts };
   }
 
-  /** Resolves when this process may start one request; every worker on every machine shares the same window. */
-  async acquire(signal?: AbortSignal): Promise<void> {
-    const { redis, keys, slackMs, fallbackPerSecond, sleep } = this.opts;
+  /**
+   * Resolves when this process may start one request; every worker on every machine shares the same window. Returns
+   * the grant, for `confirm`.
+   */
+  async acquire(signal?: AbortSignal): Promise<string> {
     const member = randomUUID();
+    await this.loop(ACQUIRE, member, signal);
+    return member;
+  }
+
+  private async loop(script: RedisScript, member: string, signal?: AbortSignal): Promise<void> {
     for (;;) {
       signal?.throwIfAborted();
-      const wait = Number(await ACQUIRE.run(redis, [keys.window, keys.pause, keys.settings], [member, 1000 + slackMs, fallbackPerSecond]));
+      const wait = await this.run(script, member);
       if (wait <= 0) return;
       // A little jitter so waiting workers do not all ask again in the same millisecond.
-      await sleep(Math.min(wait, 1000) + Math.floor(Math.random() * 5), signal);
+      await this.opts.sleep(Math.min(wait, 1000) + Math.floor(Math.random() * 5), signal);
     }
+  }
+
+  private async run(script: RedisScript, member: string): Promise<number> {
+    const { redis, keys, slackMs, fallbackPerSecond, holdMs } = this.opts;
+    return Number(await script.run(redis, [keys.window, keys.pause, keys.settings], [member, 1000 + slackMs, fallbackPerSecond, holdMs]));
+  }
+
+  /** The granted request is leaving now (a grant that lapsed meanwhile waits for a new one). */
+  async confirm(grant: string, signal?: AbortSignal): Promise<void> {
+    await this.loop(CONFIRM, grant, signal);
+  }
+
+  /** The request got its answer (or failed): its place frees one window from now. */
+  async done(grant: string): Promise<void> {
+    await this.run(DONE, grant);
   }
 
   /** Every worker stops starting requests for `ms` (the platform said PSP_106 / 429). */

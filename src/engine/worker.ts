@@ -90,7 +90,7 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
   const keys = queueKeys(scope);
   const lockDuration = opts.lockDurationMs ?? Math.max(30_000, 2 * client.timeoutMs + 10_000);
   const ledger = new RedisLedger({ redis, shopId: scope.shopId, mode: scope.mode, prefix: scope.prefix, claimLeaseMs: opts.claimLeaseMs ?? client.timeoutMs + 30_000 });
-  const limiter = new SharedRateLimiter({ redis, keys: keys.limiter });
+  const limiter = new SharedRateLimiter({ redis, keys: keys.limiter, holdMs: client.timeoutMs + 5_000 });
   const queue = new Queue<QueuedOrder, RowOutcome>(queueName(scope), { connection: redis, prefix: scope.prefix ?? 'paybatch' });
   queue.on('error', () => {});
   const drain = new AbortController();
@@ -113,15 +113,27 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
       throw new UnrecoverableError(`batch ${data.batchId} was ${batch.state}: not sent`);
     }
     const tracked = new ClaimTracker(ledger);
+    let grant: string | undefined;
     const ctx: JobContext = {
-      client,
+      client: {
+        createPaymentOrder: async (req, o) => {
+          const g = grant;
+          grant = undefined;
+          if (g) await limiter.confirm(g);
+          try {
+            return await client.createPaymentOrder(req, o);
+          } finally {
+            if (g) await limiter.done(g).catch(() => {});
+          }
+        },
+      },
       ledger: tracked,
       batchId: data.batchId,
       retryUncertain: data.retryUncertain,
       retry: opts.retry ?? DEFAULT_RETRY,
       signal: drain.signal,
       beforeAttempt: async (signal) => {
-        await limiter.acquire(signal);
+        grant = await limiter.acquire(signal);
         // A claim taken over while this job slept (stale, and the operator allowed retries) must not POST again.
         if (tracked.token && !(await ledger.renew(data.orderId, tracked.token))) {
           throw new Error(`the claim on ${data.orderId} was taken over by another worker; not sending`);

@@ -36,8 +36,10 @@ describe('one rate limit shared by every worker', () => {
       workers.flatMap((w) =>
         Array.from({ length: 4 }, async () => {
           for (let i = 0; i < 5; i++) {
-            await w.acquire();
+            const grant = await w.acquire();
+            await w.confirm(grant);
             starts.push(performance.now());
+            await w.done(grant);
           }
         }),
       ),
@@ -45,6 +47,20 @@ describe('one rate limit shared by every worker', () => {
     expect(starts).toHaveLength(60);
     expect(maxInAnySlidingSecond(starts)).toBeLessThanOrEqual(20);
     for (const c of conns) c.disconnect();
+  });
+
+  it('a request never answered (its worker died) gives its place back once its hold runs out', async () => {
+    const base = `t-${randomUUID()}`;
+    const keys = { window: `${base}:win`, pause: `${base}:pause`, settings: `${base}:settings` };
+    const conn = new Redis(server.url);
+    await conn.hset(keys.settings, 'rate', 1);
+    const dead = new SharedRateLimiter({ redis: conn, keys, holdMs: 200 });
+    await dead.confirm(await dead.acquire());
+    // No done(): the place is held for the hold, then one window; the next request waits for it, and then goes.
+    const next = new SharedRateLimiter({ redis: conn, keys, holdMs: 200 });
+    await next.acquire();
+    expect(await conn.zcard(keys.window)).toBe(1);
+    conn.disconnect();
   });
 
   it('a pause asked by one worker holds every worker until it ends', async () => {
