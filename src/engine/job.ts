@@ -11,6 +11,8 @@ export interface OrderToSend {
   orderId: string;
   request: PaymentOrderRequest;
   sent: SentSummary;
+  /** The row's fingerprint when it is not simply the request's (see orderFingerprint). */
+  fingerprint?: string;
 }
 
 export interface RetryPolicy {
@@ -69,7 +71,7 @@ const RETRY_AFTER_CAP_FACTOR = 10;
  *    carrying what is known of the row (after it).
  */
 export async function sendOrder(ctx: JobContext, order: OrderToSend): Promise<RowOutcome> {
-  const fp = fingerprint(order.request);
+  const fp = order.fingerprint ?? fingerprint(order.request);
   const rowRef = { fingerprint: fp, batchId: ctx.batchId, sent: order.sent };
   const invoice = order.request.channelOptions?.channelType === 'INVOICE';
   // Only INVOICE needs a look first: its UNCERTAIN rows are re-sent without the operator's flag (see 4.).

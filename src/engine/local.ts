@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import { PaybatchError } from '../errors/paybatch-error.js';
+import { orderFingerprint } from '../ledger/fingerprint.js';
 import type { JudgedRow } from '../orders/types.js';
 import { RunAbortedError } from './errors.js';
 import { sendOrder, type JobContext, type OrderToSend } from './job.js';
@@ -119,6 +120,7 @@ async function* iterate(opts: LocalRunOptions, settle: (r: LocalRunResult) => vo
       orderId: d.orderId,
       request: d.request,
       sent: { amountMinor: d.amountMinor, currency: d.currency, channel: d.channel, recipient: d.recipient, ...(d.expirationDate ? { expirationDate: d.expirationDate } : {}) },
+      fingerprint: orderFingerprint(d),
     };
     if (stop.signal.aborted) return notSent();
     let outcome: RowOutcome;

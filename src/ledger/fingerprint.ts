@@ -6,6 +6,16 @@ import type { PaymentOrderRequest } from '../lyra/types.js';
  * Two rows that would send the same body have the same fingerprint whatever the column order or the mapping, so
  * an edited file can be told from the one sent.
  */
+/**
+ * The fingerprint of a judged row: its request, less an expiry computed from the run-wide `--expires-in` (each run
+ * computes a new one; that is not an edit of the row, and must not make every re-run report "this row differs").
+ */
+export function orderFingerprint(order: { request: PaymentOrderRequest; expiresFromDefault?: boolean }): string {
+  if (!order.expiresFromDefault) return fingerprint(order.request);
+  const { expirationDate: _relative, ...rest } = order.request;
+  return fingerprint(rest as PaymentOrderRequest);
+}
+
 export function fingerprint(req: PaymentOrderRequest): string {
   return createHash('sha256').update(canonicalJson(req)).digest('hex');
 }

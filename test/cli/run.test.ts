@@ -80,14 +80,16 @@ describe('paybatch run', () => {
   it('run twice: the second run sends nothing and reports the original orders', async () => {
     const file = join(dir, 'month.csv');
     await writeFile(file, invoices('TWICE', 12));
-    expect((await runCli(['run', file], { env: env() })).code).toBe(0);
+    expect((await runCli(['run', file, '--expires-in', '30d'], { env: env() })).code).toBe(0);
     const first = await readReport(join(dir, 'month.report.csv'));
     const before = creates();
-    const again = await runCli(['run', file], { env: env() });
+    const again = await runCli(['run', file, '--expires-in', '30d'], { env: env() });
     expect(again.code).toBe(0);
     expect(creates()).toBe(before);
     const second = await readReport(join(dir, 'month.report.csv'));
     expect(second.map((x) => [x.invoice, x.paymentOrderId, x.paymentURL])).toEqual(first.map((x) => [x.invoice, x.paymentOrderId, x.paymentURL]));
+    // A relative expiry is computed anew by every run: that is not an edit of the row.
+    expect(second.map((x) => x.note)).toEqual(second.map(() => ''));
   });
 
   it('an edited file: fixing the invalid rows and running again sends only those rows', async () => {
@@ -109,6 +111,17 @@ describe('paybatch run', () => {
     expect(creates()).toBe(6);
     expect(duplicates()).toEqual([]);
     expect(existsSync(join(dir, 'edited.tofix.csv.partial'))).toBe(false);
+
+    // An amount changed after the order went out: reported, not re-sent, and the way to change it is named.
+    await writeFile(file, invoices('EDIT', 6).replace('EDIT-0001,11.00', 'EDIT-0001,99.00'));
+    const r3 = await runCli(['run', file], { env: env() });
+    expect(r3.code).toBe(0);
+    expect(creates()).toBe(6);
+    const report3 = await readReport(join(dir, 'edited.report.csv'));
+    expect(report3[0].status).toBe('CREATED');
+    expect(report3[0].note).toContain('amount 1100 EUR → 9900 EUR');
+    expect(report3[0].note).toContain('paybatch update');
+    expect(report3[1].note).toBe('');
   });
 
   it('faults end in the right statuses, and a re-run never re-sends an uncertain order without --retry-uncertain', async () => {
