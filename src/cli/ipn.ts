@@ -1,16 +1,16 @@
 import type { CommandModule } from 'yargs';
 import { ConfigError } from '../errors/paybatch-error.js';
-import { shopAndMode } from '../follow/context.js';
+import { openLedgerStore, shopAndMode } from '../follow/context.js';
 import { createInboxApplier } from '../ipn/applier.js';
 import { inboxPaths } from '../ipn/inbox.js';
 import { startIpnServer } from '../ipn/server.js';
-import { openFileLedger } from '../ledger/file-journal.js';
 import { defaultStateDir } from '../ledger/state-dir.js';
 import { createLogger } from '../log/logger.js';
 import { verifyIpn } from '../lyra/ipn.js';
 import { withEnvFile, withLyraOptions, type LyraArgs } from './lyra-options.js';
 
 interface IpnArgs extends LyraArgs {
+  redis?: string;
   port: number;
   host: string;
   stateDir?: string;
@@ -28,15 +28,18 @@ export const ipnCommand: CommandModule<object, IpnArgs> = {
     withLyraOptions(y)
       .option('port', { type: 'number', default: 8787, describe: 'port to listen on (0 = any free port)' })
       .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to listen on (put a TLS reverse proxy in front: docs/follow-up.md)' })
-      .option('state-dir', { type: 'string', describe: 'ledger directory (env PAYBATCH_STATE_DIR; default ~/.local/state/paybatch)' })
+      .option('state-dir', { type: 'string', describe: 'ledger directory (env PAYBATCH_STATE_DIR; default ~/.local/state/paybatch); also holds the IPN journal' })
+      .option('redis', { type: 'string', requiresArg: true, describe: 'the ledger is in this Redis (queue mode; env REDIS_URL)' })
       .option('max-body', { type: 'number', default: 64 * 1024, describe: 'largest notification accepted, in bytes (413 above)' }) as never,
   handler: async (argv) => {
     if (!(Number.isInteger(argv.port) && argv.port >= 0 && argv.port <= 65535)) throw new ConfigError('PB_OPTION', `--port ${argv.port}: give a port number 0–65535`);
     if (!(Number.isInteger(argv.maxBody) && argv.maxBody >= 1024)) throw new ConfigError('PB_OPTION', `--max-body ${argv.maxBody}: give a number of bytes, at least 1024`);
     const { shopId, mode, password, hmacKey } = shopAndMode(argv);
-    const stateDir = argv.stateDir ?? defaultStateDir(withEnvFile(argv.envFile));
+    const env = withEnvFile(argv.envFile);
+    const stateDir = argv.stateDir ?? defaultStateDir(env);
     const logger = createLogger({ name: 'paybatch-ipn' });
-    const applier = createInboxApplier({ stateDir, shopId, mode, openLedger: () => openFileLedger({ dir: stateDir, shopId, mode }), logger });
+    const store = await openLedgerStore({ redis: argv.redis, stateDir, shopId, mode, env });
+    const applier = createInboxApplier({ stateDir, shopId, mode, openLedger: store.open, logger });
     let server;
     try {
       server = await startIpnServer({
@@ -52,10 +55,11 @@ export const ipnCommand: CommandModule<object, IpnArgs> = {
       });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
+      await store.close();
       if (code === 'EADDRINUSE' || code === 'EACCES') throw new ConfigError('PB_IPN_LISTEN', `cannot listen on ${argv.host}:${argv.port} (${code}): choose another --port`);
       throw e;
     }
-    process.stdout.write(`paybatch ipn listening on ${server.url} for shop ${shopId} (${mode}); journal ${inboxPaths(stateDir, shopId, mode).journal}\n`);
+    process.stdout.write(`paybatch ipn listening on ${server.url} for shop ${shopId} (${mode}); journal ${inboxPaths(stateDir, shopId, mode).journal}; ledger ${store.where}\n`);
     // Notices journalled while no receiver or command applied them (a run held the ledger, a crash): apply them now.
     applier.kick();
     await new Promise<void>((resolve) => {
@@ -70,6 +74,7 @@ export const ipnCommand: CommandModule<object, IpnArgs> = {
     await server.close();
     applier.kick();
     await applier.close();
+    await store.close();
     process.stdout.write('paybatch ipn stopped\n');
   },
 };

@@ -3,7 +3,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { ConfigError, PaybatchError } from '../errors/paybatch-error.js';
 import { withLyraOptions, lyraOptionsFrom, withEnvFile, type LyraArgs } from '../cli/lyra-options.js';
 import { createRateLimiter } from '../engine/rate-limit.js';
+import { connectRedis, resolveRedisTarget, safeRedisUrl } from '../engine/redis-preflight.js';
 import { openFileLedger } from '../ledger/file-journal.js';
+import { RedisLedger } from '../ledger/redis-ledger.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { defaultStateDir } from '../ledger/state-dir.js';
 import { LyraClient } from '../lyra/client.js';
@@ -14,6 +16,7 @@ import type { CallLimiter } from './bulk.js';
 
 export interface FollowArgs extends LyraArgs {
   stateDir?: string;
+  redis?: string;
   rate: number;
   concurrency: number;
 }
@@ -25,6 +28,7 @@ export const DEFAULT_CONCURRENCY = 4;
 export function withFollowOptions<T>(y: Argv<T>): Argv<T & FollowArgs> {
   return withLyraOptions(y)
     .option('state-dir', { type: 'string', describe: 'ledger directory (env PAYBATCH_STATE_DIR; default ~/.local/state/paybatch)' })
+    .option('redis', { type: 'string', requiresArg: true, describe: 'the ledger is in this Redis (queue mode; env REDIS_URL)' })
     .option('rate', { type: 'number', default: DEFAULT_RATE, describe: 'API calls per second at most' })
     .option('concurrency', { type: 'number', default: DEFAULT_CONCURRENCY, describe: 'API calls in flight at once' }) as Argv<T & FollowArgs>;
 }
@@ -54,6 +58,31 @@ export interface FollowContext {
   /** Payment notifications journalled by `paybatch ipn` and applied now. */
   notificationsApplied: number;
   close(): Promise<void>;
+}
+
+/** Where the ledger of a shop + mode lives: the state directory (embedded engine) or Redis (queue mode). */
+export interface LedgerStore {
+  /** Opens the ledger; the file ledger waits a few seconds for a lock held by `paybatch ipn`. */
+  open(): Promise<Ledger>;
+  /** The Redis connection, if any. */
+  close(): Promise<void>;
+  readonly where: string;
+}
+
+/** `--redis` / REDIS_URL → the Redis ledger (as `run` in queue mode writes it); otherwise the file ledger of the state dir. */
+export async function openLedgerStore(o: { redis?: string; stateDir: string; shopId: string; mode: Mode; env: Record<string, string | undefined> }): Promise<LedgerStore> {
+  const target = resolveRedisTarget(o.redis, o.env);
+  if (!target) {
+    return { where: o.stateDir, open: () => openLedgerPatiently(() => openFileLedger({ dir: o.stateDir, shopId: o.shopId, mode: o.mode })), close: async () => undefined };
+  }
+  const redis = await connectRedis(target, 'producer');
+  return {
+    where: safeRedisUrl(target.url),
+    open: async () => new RedisLedger({ redis, shopId: o.shopId, mode: o.mode }),
+    close: async () => {
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
 }
 
 /**
@@ -98,8 +127,15 @@ export async function openFollow(argv: FollowArgs, opts: { api: boolean; env?: N
   }
   const stateDir = argv.stateDir ?? defaultStateDir(withEnvFile(argv.envFile, env));
   let ledger: Ledger;
+  let store: LedgerStore;
   try {
-    ledger = await openLedgerPatiently(() => openFileLedger({ dir: stateDir, shopId, mode }));
+    store = await openLedgerStore({ redis: argv.redis, stateDir, shopId, mode, env: withEnvFile(argv.envFile, env) });
+    try {
+      ledger = await store.open();
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
   } catch (e) {
     await client?.close();
     throw e;
@@ -109,6 +145,7 @@ export async function openFollow(argv: FollowArgs, opts: { api: boolean; env?: N
     applied = (await drainInbox(stateDir, ledger)).applied;
   } catch (e) {
     await ledger.close();
+    await store.close();
     await client?.close();
     throw e;
   }
@@ -122,6 +159,7 @@ export async function openFollow(argv: FollowArgs, opts: { api: boolean; env?: N
     notificationsApplied: applied,
     async close() {
       await ledger.close();
+      await store.close();
       await client?.close();
     },
   };

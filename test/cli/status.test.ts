@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { runCli } from '../support/cli.js';
+import { startRedis, type RedisServer } from '../support/redis.js';
 import { inDays, makeWorld, type World } from '../follow/world.js';
 
 function csvRows(path: string): Record<string, string>[] {
@@ -102,5 +105,42 @@ describe('paybatch status: which invoices are paid, which are still outstanding'
     expect(r.stderr).toMatch(/authentication failed/);
     expect(r.stderr + r.stdout).not.toContain('WRONGWRONG');
     expect(csvRows(`${w.dir}/auth.csv`).some((x) => x.result === 'PENDING' || x.result === 'FAILED')).toBe(true);
+  });
+});
+
+describe('paybatch status in queue mode: the ledger is in Redis', () => {
+  let w: World;
+  let redis: RedisServer;
+
+  beforeAll(async () => {
+    w = await makeWorld();
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis.stop();
+    await w.close();
+  });
+
+  it('reads the orders the Redis ledger holds and records their status there', async () => {
+    const conn = new Redis(redis.url);
+    try {
+      const ledger = new RedisLedger({ redis: conn, shopId: '69876357', mode: 'TEST' });
+      const req = { orderId: 'Q-1', amount: 2500, currency: 'EUR', expirationDate: inDays(30), channelOptions: { channelType: 'URL' as const } };
+      const claim = await ledger.claim('Q-1', { fingerprint: 'q1', sent: { amountMinor: 2500, currency: 'EUR', channel: 'URL', recipient: '' }, retryUncertain: false });
+      if (claim.kind !== 'claimed') throw new Error('not claimed');
+      const order = await w.client.createPaymentOrder(req);
+      await ledger.record('Q-1', claim.token, { state: 'CREATED', attempts: 1, paymentOrderId: order.paymentOrderId, paymentURL: order.paymentURL, paymentOrderStatus: 'RUNNING' });
+      await w.sandbox.pay(order.paymentOrderId);
+
+      const file = w.file('queued.csv', 'orderId,amount\nQ-1,25.00\n');
+      const r = await runCli(['status', file, '--redis', redis.url], { env: w.env });
+      expect(r.code, r.stderr).toBe(0);
+      expect(csvRows(`${w.dir}/queued.status.csv`)).toEqual([expect.objectContaining({ orderId: 'Q-1', result: 'OK', paymentOrderStatus: 'PAID' })]);
+      expect(await ledger.get('Q-1')).toMatchObject({ paymentOrderStatus: 'PAID' });
+      // Nothing went to a file ledger.
+      expect(await w.entry('Q-1')).toBeUndefined();
+    } finally {
+      conn.disconnect();
+    }
   });
 });

@@ -60,6 +60,7 @@ export async function makeWorld(opts: Omit<SandboxOptions, 'now' | 'port'> = {})
       PAYBATCH_STATE_DIR: stateDir,
       PAYBATCH_ENV_FILE: undefined,
       PAYBATCH_LOG_LEVEL: 'info',
+      REDIS_URL: undefined,
     },
     send: (req) =>
       withLedger(async (l) => {
