@@ -66,11 +66,15 @@ export async function openCsv(file: string, opts: OpenCsvOptions = {}): Promise<
     if (cut > 0) text = text.slice(0, cut + 1);
   }
   // Excel writes and honours a first line `sep=;` naming the delimiter.
-  const sepHint = text.match(/^sep=([^\r\n"])\r?\n/i);
-  const delimiter = opts.delimiter !== undefined ? parseDelimiterOption(opts.delimiter) : sepHint ? sepHint[1]! : sniffDelimiter(text);
-  const lineEnding = sniffLineEnding(text);
+  const sepHint = text.match(/^sep=([^\r\n"])(\r\n|\r|\n)/i);
+  const delimiter = opts.delimiter !== undefined ? parseDelimiterOption(opts.delimiter) : sepHint ? sepHint[1]! : sniffDelimiter(text.replace(/\r(?!\n)/g, '\n'));
+  // Old Excel for Mac ends records with a lone CR: csv-parse reads it; lines are counted on CR, and files written
+  // "in the input's format" use CRLF (what every spreadsheet today reads).
+  const sniffedEnding = sniffLineEnding(text);
+  const crOnly = sniffedEnding === '\r';
+  const lineEnding = crOnly ? '\r\n' : sniffedEnding;
 
-  const lines = new LineTracker();
+  const lines = new LineTracker(crOnly ? 13 : 10);
   const reader = createReadStream(file, { highWaterMark: SAMPLE_BYTES });
   const toUtf8 = new ToUtf8(file, encoding, lines);
   const parser = parse({
@@ -256,12 +260,13 @@ export function sniffDelimiter(text: string): string {
   return best;
 }
 
-function sniffLineEnding(text: string): '\r\n' | '\n' {
+function sniffLineEnding(text: string): '\r\n' | '\n' | '\r' {
   let inQuotes = false;
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
     if (c === '"') inQuotes = !inQuotes;
-    else if (c === '\n' && !inQuotes) return i > 0 && text[i - 1] === '\r' ? '\r\n' : '\n';
+    else if (c === '\n' && !inQuotes) return '\n';
+    else if (c === '\r' && !inQuotes) return text[i + 1] === '\n' ? '\r\n' : i + 1 < text.length ? '\r' : '\n';
   }
   return '\n';
 }
@@ -289,10 +294,13 @@ class LineTracker {
   private head = 0;
   seen = 0;
 
+  /** `newline`: the byte that ends a line (LF, or CR for old Mac files). */
+  constructor(readonly newline = 10) {}
+
   /** Records the newlines of the next `chunk` (whose first byte is at offset `this.seen`). */
   feed(chunk: Buffer): void {
     let i = -1;
-    while ((i = chunk.indexOf(10, i + 1)) !== -1) this.pending.push(this.seen + i);
+    while ((i = chunk.indexOf(this.newline, i + 1)) !== -1) this.pending.push(this.seen + i);
     this.seen += chunk.length;
   }
 
@@ -384,7 +392,7 @@ class ToUtf8 extends Transform {
       i += len;
     }
     let line = this.lines.lineAt(this.lines.seen);
-    for (let i = 0; i < bad; i++) if (chunk[i] === 10) line++;
+    for (let i = 0; i < bad; i++) if (chunk[i] === this.lines.newline) line++;
     return new InputError(
       'PB_ENCODING',
       `this line is not valid UTF-8 although the start of the file is; re-save the file as "CSV UTF-8", or pass --encoding windows-1252`,

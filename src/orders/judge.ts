@@ -7,7 +7,7 @@ import { parseAmount } from './amount.js';
 import { normalisePhone, regionOfLocale } from './phone.js';
 import { isEmail, parseChannel, parseCurrency, parseLocale, parseTaxRate } from './values.js';
 import { isoWithOffset, readDate } from './dates.js';
-import type { CountryCode } from 'libphonenumber-js';
+import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 
 export interface JudgeContext {
   /** The run's clock, read once at its start: every row of a file is judged against the same instant. */
@@ -97,7 +97,9 @@ export function judgeRow(row: RawRow, mapping: Mapping, ctx: JudgeContext): Judg
     if (phoneText === '') {
       problem(sms ? 'INT_838' : 'INT_837', 'phone', `the phone number is empty: ${sms ? 'an SMS' : 'a WhatsApp'} row needs the buyer's mobile number`);
     } else {
-      const region = (ctx.phoneRegion?.toUpperCase() as CountryCode | undefined) ?? regionOfLocale(locale);
+      const forced = ctx.phoneRegion?.toUpperCase();
+      const candidate = forced !== undefined && isSupportedCountry(forced) ? forced : regionOfLocale(locale);
+      const region: CountryCode | undefined = candidate !== undefined && isSupportedCountry(candidate) ? candidate : undefined;
       const p = normalisePhone(phoneText, region);
       if (p.ok) recipient = p.e164;
       else problem(p.reason === 'not-mobile' ? 'PB_PHONE_NOT_MOBILE' : sms ? 'PSP_1031' : 'PB_PHONE_INVALID', 'phone', p.message);

@@ -138,6 +138,15 @@ describe('records, lines and ragged rows', () => {
     ]);
   });
 
+  it('reads old Excel-for-Mac files ending records with a lone CR, counting their lines', async () => {
+    const source = await openCsv(await fileWith('mac.csv', 'a;b\r1;"x\ry"\r3;4\r'));
+    expect(source).toMatchObject({ delimiter: ';', lineEnding: '\r\n' });
+    expect((await all(source)).map((r) => [r.line, ...r.cells])).toEqual([
+      [2, '1', 'x\ry'],
+      [4, '3', '4'],
+    ]);
+  });
+
   it('pads rows with fewer cells (Excel drops trailing empty cells) and drops empty extra cells (a trailing delimiter)', async () => {
     const f = await fileWith('ragged.csv', 'a;b;c\n1\n1;2;3;;\n');
     expect((await all(await openCsv(f))).map((r) => r.cells)).toEqual([
