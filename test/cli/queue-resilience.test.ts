@@ -1,0 +1,130 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { countDone } from '../../src/engine/queue-batch.js';
+import { RedisLedger } from '../../src/ledger/redis-ledger.js';
+import type { LedgerEntry } from '../../src/ledger/ledger.js';
+import { DEMO_SHOP_ID, startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import { runCli, spawnCli } from '../support/cli.js';
+import { removeDir, startRedis, type RedisServer } from '../support/redis.js';
+import { readReport, shopEnv, startWorker, until, writeInvoices, type WorkerProcess } from './queue-support.js';
+
+let redis: RedisServer;
+let conn: Redis;
+let sandbox: Sandbox | undefined;
+let workers: WorkerProcess[] = [];
+const dirs: string[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+  conn = new Redis(redis.url, { maxRetriesPerRequest: null });
+  conn.on('error', () => {});
+});
+afterEach(async () => {
+  for (const w of workers) {
+    if (w.child.signalCode === 'SIGSTOP') w.child.kill('SIGCONT');
+    if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
+  }
+  await Promise.all(workers.map((w) => w.exited));
+  workers = [];
+  await sandbox?.stop();
+  sandbox = undefined;
+});
+afterAll(async () => {
+  conn.disconnect();
+  await redis.stop();
+  removeDir(redis.dir);
+  for (const d of dirs) removeDir(d);
+});
+
+function setupBatch(rows: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'paybatch-queue-'));
+  dirs.push(dir);
+  const prefix = `t${randomUUID().slice(0, 8)}`;
+  return { dir, prefix, file: writeInvoices(dir, rows) };
+}
+
+async function ledgerEntries(prefix: string): Promise<LedgerEntry[]> {
+  const ledger = new RedisLedger({ redis: conn, shopId: DEMO_SHOP_ID, mode: 'TEST', prefix });
+  const out: LedgerEntry[] = [];
+  for await (const e of ledger.entries()) out.push(e);
+  return out;
+}
+
+const duplicates = (s: Sandbox) => Object.entries(s.counters().ordersCreated).filter(([, n]) => n > 1);
+const created = (s: Sandbox) => s.counters().requests['Charge/CreatePaymentOrder'] ?? 0;
+
+describe('queue mode when things go wrong', () => {
+  it('SIGTERM drains a worker: requests in flight finish and are recorded, the rest waits for another worker, nothing is sent twice', async () => {
+    sandbox = await startSandbox({ latencyMs: 400 });
+    const { dir, prefix, file } = setupBatch(30);
+    const env = shopEnv(sandbox.url, redis.url);
+    const first = await startWorker(env, ['--concurrency', '4', '--prefix', prefix]);
+    workers.push(first);
+    const batch = (await runCli(['enqueue', file, '--rate', '100', '--prefix', prefix], { env })).stdout.trim();
+    await until(() => created(sandbox!) >= 6, 'some orders in flight');
+    first.child.kill('SIGTERM');
+    expect((await first.exited).code).toBe(0);
+    expect(first.output()).toContain('finishing requests in flight');
+
+    // Every request that reached the platform is recorded; none is left SENDING.
+    const entries = await ledgerEntries(prefix);
+    expect(entries.filter((e) => e.state === 'SENDING')).toEqual([]);
+    expect(new Set(entries.filter((e) => e.state === 'CREATED').map((e) => e.orderId))).toEqual(new Set(Object.keys(sandbox.counters().ordersCreated)));
+    expect(entries.length).toBeLessThan(30);
+
+    workers.push(await startWorker(env, ['--concurrency', '4', '--prefix', prefix]));
+    const rep = await runCli(['report', batch, '--prefix', prefix], { env });
+    expect(rep.stderr).not.toContain('internal error');
+    const rows = readReport(join(dir, 'invoices.report.csv')).filter((r) => r.status !== 'INVALID');
+    expect(rows.map((r) => r.status)).toEqual(Array(30).fill('CREATED'));
+    expect(duplicates(sandbox)).toEqual([]);
+  }, 40_000);
+
+  it('a stalled worker (frozen past its lock) loses its jobs to another worker, and still no invoice is sent twice', async () => {
+    sandbox = await startSandbox({ latencyMs: 300 });
+    const { dir, prefix, file } = setupBatch(24);
+    // The freeze stays shorter than the HTTP timeout, so woken up the worker reads its answers instead of timing out.
+    const env = shopEnv(sandbox.url, redis.url, { PAYBATCH_TIMEOUT_MS: '20000' });
+    const args = ['--concurrency', '3', '--prefix', prefix, '--lock-ms', '1500', '--lease-ms', '30000'];
+    workers = [await startWorker(env, args), await startWorker(env, args)];
+    const batch = (await runCli(['enqueue', file, '--rate', '100', '--prefix', prefix], { env })).stdout.trim();
+    await until(() => created(sandbox!) >= 4, 'first orders in flight');
+    // SIGSTOP freezes the whole process, as a blocked event loop would: no lock renewal, no answer handled.
+    workers[0]!.child.kill('SIGSTOP');
+    const scope = { shopId: DEMO_SHOP_ID, mode: 'TEST' as const, prefix };
+    // The other worker takes over every job, the frozen worker's included (their claims refuse a second POST).
+    await until(async () => (await countDone(conn, scope, batch)) === 24, 'every job ended', 20_000);
+    workers[0]!.child.kill('SIGCONT');
+    const rep = await runCli(['report', batch, '--prefix', prefix], { env });
+    expect(rep.stderr).not.toContain('internal error');
+    expect(duplicates(sandbox)).toEqual([]);
+    const rows = readReport(join(dir, 'invoices.report.csv')).filter((r) => r.status !== 'INVALID');
+    // The frozen worker's requests were answered while it slept; woken, it records them: every row is CREATED.
+    expect(rows.map((r) => r.status)).toEqual(Array(24).fill('CREATED'));
+  }, 40_000);
+
+  it('Redis restarting mid-run: workers and the waiting report recover on their own; no row lost or doubled', async () => {
+    sandbox = await startSandbox({ latencyMs: 50 });
+    const { dir, prefix, file } = setupBatch(60);
+    const env = shopEnv(sandbox.url, redis.url);
+    workers = [await startWorker(env, ['--concurrency', '3', '--prefix', prefix]), await startWorker(env, ['--concurrency', '3', '--prefix', prefix])];
+    const batch = (await runCli(['enqueue', file, '--rate', '25', '--prefix', prefix], { env })).stdout.trim();
+    const report = spawnCli(['report', batch, '--prefix', prefix], { env });
+    report.stdin!.end();
+    let out = '';
+    report.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    report.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const reported = new Promise<number | null>((resolve) => report.on('exit', (code) => resolve(code)));
+    await until(() => created(sandbox!) >= 15, 'a quarter of the batch sent');
+    await redis.restart();
+    expect(await reported).toBe(1); // one INVALID row
+    expect(out).not.toContain('internal error');
+    expect(duplicates(sandbox)).toEqual([]);
+    const rows = readReport(join(dir, 'invoices.report.csv')).filter((r) => r.status !== 'INVALID');
+    expect(rows.map((r) => r.status)).toEqual(Array(60).fill('CREATED'));
+  }, 40_000);
+});
