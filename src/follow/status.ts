@@ -5,6 +5,12 @@ import { runBulk, type BulkOptions, type BulkResult } from './bulk.js';
 import { observationOf } from './observe.js';
 import type { FollowClient, FollowResult } from './types.js';
 
+/**
+ * States no later event changes: read once, never again (a daily `status` of a large file costs only the open
+ * orders). REFUSED is read again: whether a buyer may retry a refused link is not documented (lyra-api.md Q4).
+ */
+const SETTLED: ReadonlySet<PaymentOrderStatus> = new Set(['PAID', 'EXPIRED', 'CANCELLED']);
+
 export interface StatusRow {
   orderId: string;
   result: FollowResult;
@@ -40,7 +46,8 @@ export interface StatusRun {
 
 /**
  * `paybatch status`: every order of the selection the ledger holds a payment order for is read again
- * (`PaymentOrder/Get`), and what the platform says is recorded in the ledger.
+ * (`PaymentOrder/Get`) unless the ledger already knows it PAID, EXPIRED or CANCELLED, and what the platform says is
+ * recorded in the ledger.
  */
 export async function checkStatus(opts: StatusOptions): Promise<StatusRun> {
   const now = opts.now ?? (() => new Date());
@@ -50,7 +57,7 @@ export async function checkStatus(opts: StatusOptions): Promise<StatusRun> {
     const entry = await opts.ledger.get(orderId);
     const row = fromLedger(orderId, entry);
     rows.push(row);
-    if (!opts.offline && entry?.paymentOrderId) toRead.push({ index: rows.length - 1, entry: entry as LedgerEntry & { paymentOrderId: string } });
+    if (!opts.offline && entry?.paymentOrderId && !(entry.paymentOrderStatus && SETTLED.has(entry.paymentOrderStatus))) toRead.push({ index: rows.length - 1, entry: entry as LedgerEntry & { paymentOrderId: string } });
   }
   if (toRead.length === 0) return { rows, aborted: false };
   if (!opts.client) throw new Error('checkStatus: a client is required unless offline');

@@ -58,6 +58,15 @@ describe('paybatch status: which invoices are paid, which are still outstanding'
     expect(await w.entry('INV-EXPIRES')).toMatchObject({ paymentOrderStatus: 'EXPIRED' });
   });
 
+  it('run again, it reads only the orders that can still change (RUNNING, REFUSED)', async () => {
+    w.sandbox.resetCounters();
+    const out = `${w.dir}/second.csv`;
+    const r = await runCli(['status', input, '--out', out], { env: w.env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(w.sandbox.counters().requests['Charge/PaymentOrder/Get']).toBe(2);
+    expect(csvRows(out).map((x) => x.paymentOrderStatus)).toEqual(['PAID', 'REFUSED', 'EXPIRED', 'CANCELLED', 'RUNNING', '']);
+  });
+
   it('--offline reports what the ledger knows without a single API call', async () => {
     w.sandbox.resetCounters();
     const out = `${w.dir}/offline.csv`;
