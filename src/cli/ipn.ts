@@ -39,7 +39,7 @@ export const ipnCommand: CommandModule<object, IpnArgs> = {
     const stateDir = argv.stateDir ?? defaultStateDir(env);
     const logger = createLogger({ name: 'paybatch-ipn' });
     const store = await openLedgerStore({ redis: argv.redis, stateDir, shopId, mode, env });
-    const applier = createInboxApplier({ stateDir, shopId, mode, openLedger: store.open, logger });
+    const applier = createInboxApplier({ stateDir, shopId, mode, openLedger: () => store.open({ patient: false }), logger });
     let server;
     try {
       server = await startIpnServer({

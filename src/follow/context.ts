@@ -62,8 +62,8 @@ export interface FollowContext {
 
 /** Where the ledger of a shop + mode lives: the state directory (embedded engine) or Redis (queue mode). */
 export interface LedgerStore {
-  /** Opens the ledger; the file ledger waits a few seconds for a lock held by `paybatch ipn`. */
-  open(): Promise<Ledger>;
+  /** Opens the ledger; the file ledger waits a few seconds for a lock held by `paybatch ipn` unless `patient` is false. */
+  open(opts?: { patient?: boolean }): Promise<Ledger>;
   /** The Redis connection, if any. */
   close(): Promise<void>;
   readonly where: string;
@@ -73,7 +73,8 @@ export interface LedgerStore {
 export async function openLedgerStore(o: { redis?: string; stateDir: string; shopId: string; mode: Mode; env: Record<string, string | undefined> }): Promise<LedgerStore> {
   const target = resolveRedisTarget(o.redis, o.env);
   if (!target) {
-    return { where: o.stateDir, open: () => openLedgerPatiently(() => openFileLedger({ dir: o.stateDir, shopId: o.shopId, mode: o.mode })), close: async () => undefined };
+    const openFile = () => openFileLedger({ dir: o.stateDir, shopId: o.shopId, mode: o.mode });
+    return { where: o.stateDir, open: (x) => (x?.patient === false ? openFile() : openLedgerPatiently(openFile)), close: async () => undefined };
   }
   const redis = await connectRedis(target, 'producer');
   return {
