@@ -5,7 +5,7 @@ import { requireRedisTarget } from '../engine/redis-preflight.js';
 import { judgeFile } from '../orders/judge-file.js';
 import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-options.js';
 import { withLyraOptions, type LyraArgs } from './lyra-options.js';
-import { batchSource, scopeFromLyra } from './report.js';
+import { batchSource, scopeFromLyra, withIpnTarget } from './report.js';
 
 interface EnqueueArgs extends InputArgs, LyraArgs {
   file: string;
@@ -14,6 +14,7 @@ interface EnqueueArgs extends InputArgs, LyraArgs {
   'rate-margin-ms'?: number;
   'retry-uncertain': boolean;
   batch?: string;
+  'ipn-url'?: string;
   prefix?: string;
 }
 
@@ -33,6 +34,7 @@ export const enqueueCommand: CommandModule<object, EnqueueArgs> = {
         .option('rate', { type: 'number', requiresArg: true, describe: 'request starts per second for this shop\'s queue, across every worker (kept until changed)' })
         .option('rate-margin-ms', { type: 'number', requiresArg: true, hidden: true, describe: 'ms added to the rate\'s one-second window (default 5)' })
         .option('retry-uncertain', { type: 'boolean', default: false, describe: 'send again rows whose earlier send got no definite answer (check the Back Office first)' })
+        .option('ipn-url', { type: 'string', requiresArg: true, describe: 'sent as ipnTargetUrl with every order: where Lyra notifies payments' })
         .option('batch', { type: 'string', requiresArg: true, describe: 'batch id to use (default: generated); enqueueing the same batch again adds nothing twice' })
         .option('prefix', { type: 'string', hidden: true }),
     ) as never,
@@ -54,7 +56,7 @@ async function enqueue(argv: EnqueueArgs, now: Date): Promise<number> {
       redis: target,
       scope,
       batchId,
-      rows,
+      rows: withIpnTarget(rows, argv['ipn-url']),
       retryUncertain: argv['retry-uncertain'],
       ...(argv.rate !== undefined ? { perSecond: argv.rate } : {}),
       ...(argv['rate-margin-ms'] !== undefined ? { rateMarginMs: argv['rate-margin-ms'] } : {}),

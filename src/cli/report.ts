@@ -1,6 +1,6 @@
-import { rename, rm } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { ConfigError, PaybatchError } from '../errors/paybatch-error.js';
 import { countDone, readBatchInfo } from '../engine/queue-batch.js';
@@ -9,6 +9,7 @@ import type { QueueScope } from '../engine/queue-keys.js';
 import { connectRedis, requireRedisTarget } from '../engine/redis-preflight.js';
 import { modeOfPassword } from '../lyra/mode.js';
 import { judgeFile } from '../orders/judge-file.js';
+import type { JudgedRow } from '../orders/types.js';
 import { createRunReport } from '../report/run-report.js';
 import { Summary } from '../report/summary.js';
 import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-options.js';
@@ -23,15 +24,25 @@ export interface QueueBatchSource {
   file: string;
   input: InputArgs;
   now: string;
+  /** `run --ipn-url`: added to every order sent, so added again when judging for the report (same fingerprint). */
+  ipnTargetUrl?: string;
 }
 
 const INPUT_KEYS = Object.keys(inputOptions) as (keyof InputArgs)[];
 
 /** The batch source of a run or enqueue: the absolute file path, the shared input options as given, the run's clock. */
-export function batchSource(file: string, argv: InputArgs, now: Date): QueueBatchSource {
+export function batchSource(file: string, argv: InputArgs & { 'ipn-url'?: string }, now: Date): QueueBatchSource {
   const input: InputArgs = {};
   for (const k of INPUT_KEYS) if (argv[k] !== undefined && k !== 'out') (input as Record<string, unknown>)[k] = argv[k];
-  return { file: resolve(file), input, now: now.toISOString() };
+  return { file: resolve(file), input, now: now.toISOString(), ...(argv['ipn-url'] ? { ipnTargetUrl: argv['ipn-url'] } : {}) };
+}
+
+/** Adds `run --ipn-url` / `enqueue --ipn-url` to every valid order without its own. */
+export async function* withIpnTarget(rows: AsyncIterable<JudgedRow>, url: string | undefined): AsyncIterable<JudgedRow> {
+  for await (const row of rows) {
+    if (url && row.judgement.ok && row.judgement.order.request.ipnTargetUrl === undefined) row.judgement.order.request.ipnTargetUrl = url;
+    yield row;
+  }
 }
 
 /** The queue scope (shop + mode) from the Lyra settings: a queue belongs to one shop in one mode. */
@@ -47,12 +58,16 @@ interface ReportArgs extends LyraArgs {
   file?: string;
   out?: string;
   'fix-out'?: string;
+  'summary-out'?: string;
   wait: boolean;
   json?: boolean;
   prefix?: string;
 }
 
-/** Exit codes: 0 every row CREATED; 1 some row not created (INVALID, FAILED, UNCERTAIN, PENDING); 4 not finished (--no-wait). */
+/**
+ * The same files as `paybatch run` (report, rows to fix, JSON summary) and the same exit codes: 0 every row CREATED,
+ * 1 some row not created, 3 the batch was stopped (auth failure, signal); and 4: not finished yet (--no-wait).
+ */
 export const reportCommand: CommandModule<object, ReportArgs> = {
   command: 'report <batch>',
   describe: 'queue mode: wait for a batch to finish (or show its progress) and write its report',
@@ -63,7 +78,8 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
         .option('redis', { type: 'string', requiresArg: true, describe: 'Redis URL (env REDIS_URL)' })
         .option('file', { type: 'string', requiresArg: true, describe: 'the batch\'s input file, when it is not at the path it was enqueued from' })
         .option('out', { type: 'string', requiresArg: true, describe: 'report file (default: FILE.report.csv beside the input)' })
-        .option('fix-out', { type: 'string', requiresArg: true, describe: 'rows to fix (default: FILE.to-fix.csv)' })
+        .option('fix-out', { type: 'string', requiresArg: true, describe: 'rows to fix (default: FILE.tofix.csv)' })
+        .option('summary-out', { type: 'string', requiresArg: true, describe: 'JSON summary (default: FILE.report.json)' })
         .option('wait', { type: 'boolean', default: true, describe: 'wait for the batch to finish (--no-wait: print progress and exit 4 if unfinished)' })
         .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON' })
         .option('prefix', { type: 'string', hidden: true }),
@@ -106,8 +122,9 @@ async function report(argv: ReportArgs): Promise<number> {
   const now = new Date(source.now);
   const { source: csv, rows } = await judgeFile(file, toJudgeFileOptions(source.input, now));
   const reportPath = argv.out ?? siblingPath(file, 'report');
-  const fixPath = argv['fix-out'] ?? siblingPath(file, 'to-fix');
-  if (resolve(reportPath) === resolve(file) || (isAbsolute(fixPath) && resolve(fixPath) === resolve(file))) throw new ConfigError('PB_OPTION', '--out / --fix-out name the input file itself');
+  const fixPath = argv['fix-out'] ?? siblingPath(file, 'tofix');
+  const summaryPath = argv['summary-out'] ?? `${siblingPath(file, 'report').replace(/\.(csv|txt|tsv)$/i, '')}.json`;
+  for (const p of [reportPath, fixPath, summaryPath]) if (resolve(p) === resolve(file)) throw new ConfigError('PB_OPTION', `${p} is the input file itself: choose another name`);
   const tmp = { report: `${reportPath}.partial`, toFix: `${fixPath}.partial` };
   const writer = createRunReport(csv, tmp);
   const summary = new Summary();
@@ -121,7 +138,7 @@ async function report(argv: ReportArgs): Promise<number> {
       redis: target,
       scope,
       batchId: argv.batch,
-      rows,
+      rows: withIpnTarget(rows, source.ipnTargetUrl),
       signal: stop.signal,
       onWaiting: (done, valid) => process.stderr.write(`batch ${argv.batch}: ${done} of ${valid ?? '?'} rows finished, waiting for workers…\n`),
     });
@@ -153,13 +170,27 @@ async function report(argv: ReportArgs): Promise<number> {
   if (toFix > 0) await rename(tmp.toFix, fixPath);
   else await rm(tmp.toFix, { force: true });
 
+  const exitCode = aborted ? 3 : summary.count('CREATED') === summary.total ? 0 : 1;
+  const json = {
+    file,
+    batchId: argv.batch,
+    engine: 'queue',
+    startedAt: info.createdAt,
+    exitCode,
+    ...(aborted ? { aborted } : {}),
+    files: { report: reportPath, ...(toFix ? { toFix: fixPath } : {}), summary: summaryPath },
+    ...summary.toJSON(),
+  };
+  await writeFile(summaryPath, `${JSON.stringify(json, null, 2)}\n`);
   if (argv.json) {
-    process.stdout.write(`${JSON.stringify({ batch: argv.batch, file, report: reportPath, toFix: toFix ? fixPath : null, ...(aborted ? { stopped: aborted } : {}), ...summary.toJSON() }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
   } else {
-    const lines = [`batch ${argv.batch} (${file}): ${summary.total} rows`, summary.format(['UNCERTAIN', 'FAILED', 'INVALID', 'PENDING', 'CREATED']), `report: ${reportPath}`];
-    if (toFix) lines.push(`rows to fix: ${fixPath}`);
-    if (aborted) lines.push(`the batch stopped early: ${aborted.message}`);
+    const lines = [`batch ${argv.batch} (${file}): ${summary.total} rows`];
+    if (aborted) lines.push(`STOPPED: ${aborted.message} [${aborted.code}] — rows not sent are PENDING; run the file again to send them`);
+    lines.push(summary.format(['UNCERTAIN', 'FAILED', 'INVALID', 'PENDING', 'CREATED']), `report:  ${reportPath}`);
+    if (toFix) lines.push(`to fix:  ${fixPath} (same format as the input: correct it and run it again)`);
+    lines.push(`summary: ${summaryPath}`);
     process.stdout.write(`${lines.join('\n')}\n`);
   }
-  return summary.count('CREATED') === summary.total ? 0 : 1;
+  return exitCode;
 }
