@@ -4,7 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inboxPaths } from '../../src/ipn/inbox.js';
 import { signIpn } from '../../src/lyra/ipn.js';
-import { spawnCli } from '../support/cli.js';
+import { runCli, spawnCli } from '../support/cli.js';
 import { inDays, makeWorld, waitForLine, type World } from '../follow/world.js';
 
 function post(url: string, fields: Record<string, string>): Promise<Response> {
@@ -88,5 +88,38 @@ describe('paybatch ipn: the sandbox buyer pays, the receiver records it', () => 
     receiver.kill('SIGTERM');
     const [code] = await once(receiver, 'exit');
     expect(code).toBe(0);
+  });
+});
+
+describe('a payment journalled by the receiver is never lost, even if the receiver dies before applying it', () => {
+  let w: World;
+
+  beforeAll(async () => {
+    w = await makeWorld();
+  });
+  afterAll(() => w.close());
+
+  it('status applies the receiver journal when it opens the ledger', async () => {
+    const receiver = spawnCli(['ipn', '--port', '0'], { env: w.env });
+    receiver.stdin!.end();
+    const url = /listening on (\S+)/.exec(await waitForLine(receiver, 'stdout', /listening on/))![1]!;
+    const order = await w.send({ orderId: 'INV-J-1', amount: 6000, currency: 'EUR', expirationDate: inDays(30), channelOptions: { channelType: 'URL' }, ipnTargetUrl: url });
+    await w.withLedger(async () => {
+      // A run holds the ledger: the receiver journals the payment, answers 200, and cannot apply it yet.
+      const busy = waitForLine(receiver, 'stderr', /ipn.ledger_busy/);
+      const paid = await w.sandbox.pay(order.paymentOrderId);
+      expect(paid.ipn).toMatchObject({ delivered: true, last: 200 });
+      await busy;
+      receiver.kill('SIGKILL');
+      await once(receiver, 'exit');
+    });
+    expect((await w.entry('INV-J-1'))?.paymentOrderStatus).toBe('RUNNING');
+
+    const file = w.file('j.csv', 'orderId,amount\nINV-J-1,60.00\n');
+    const r = await runCli(['status', file, '--offline'], { env: w.env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/1 payment notification\(s\) received by paybatch ipn applied/);
+    expect(r.stdout).toContain('EUR: paid 60.00, outstanding 0.00');
+    expect((await w.entry('INV-J-1'))?.paymentOrderStatus).toBe('PAID');
   });
 });
