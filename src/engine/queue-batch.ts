@@ -112,7 +112,7 @@ export class BatchReader {
   }
 
   private outcome(o: PendingOrder, entry: Awaited<ReturnType<RedisLedger['get']>>): RowOutcome {
-    if (!entry) return { status: 'PENDING', attempts: 0 };
+    if (!entry) return { status: 'PENDING', attempts: 0, errorCode: 'PB_NOT_SENT', errorMessage: 'not sent: the batch stopped before this row; run the file again to send it' };
     return outcomeFromEntry(entry, { fingerprint: o.fingerprint, batchId: this.batchId, sent: o.sent });
   }
 

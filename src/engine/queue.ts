@@ -27,7 +27,7 @@ export const JOB_OPTIONS: JobsOptions = {
   attempts: 10,
   backoff: { type: 'custom' },
   removeOnComplete: { age: 3600 },
-  removeOnFail: { age: 7 * 24 * 3600 },
+  removeOnFail: { age: 24 * 3600 },
 };
 
 /** A queue producer for one shop+mode. */
@@ -326,6 +326,11 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: LocalRunResult
       // Remote workers skip what is left of this batch; local ones finish what they hold.
       await retry('stopping the batch', () => writeBatchInfo(redis, scope, { batchId: opts.batchId, state: aborted!.code === 'PB_INTERRUPTED_RUN' ? 'stopped' : 'aborted' }));
       await stopWorkers();
+      // Jobs still waiting leave the queue (an active one is locked and stays; its worker skips or finishes it).
+      const waitingIds = window.filter((s) => !s.outcome && s.order).map((s) => jobId(scope, opts.batchId, s.order!.orderId));
+      for (let i = 0; i < waitingIds.length; i += 500) {
+        await Promise.allSettled(waitingIds.slice(i, i + 500).map((id) => producer.queue.remove(id)));
+      }
       const notSent: RowOutcome = { status: 'PENDING', attempts: 0, errorCode: 'PB_NOT_SENT', errorMessage: `not sent: the run stopped (${aborted.code}); run again to send it` };
       const report = async function* (slots: Slot[]): AsyncGenerator<LocalRunItem> {
         const open = slots.filter((s) => !s.outcome);

@@ -1,0 +1,83 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import { runCli } from '../support/cli.js';
+import { freePort, removeDir, startRedis, type RedisServer } from '../support/redis.js';
+import { readReport, shopEnv, writeInvoices } from './queue-support.js';
+
+let redis: RedisServer;
+let sandbox: Sandbox;
+let dir: string;
+beforeAll(async () => {
+  [redis, sandbox] = await Promise.all([startRedis(), startSandbox()]);
+  dir = mkdtempSync(join(tmpdir(), 'paybatch-queue-'));
+});
+afterAll(async () => {
+  await sandbox.stop();
+  await redis.stop();
+  removeDir(redis.dir);
+  removeDir(dir);
+});
+
+describe('queue commands say what is wrong in one line', () => {
+  it('a worker without Redis names the flag and the variable', async () => {
+    const r = await runCli(['worker'], { env: shopEnv(sandbox.url, '', { REDIS_URL: undefined }) });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe('paybatch: queue mode needs Redis: pass --redis redis://host:6379 or set REDIS_URL');
+  });
+
+  it('a Redis that is not there: the URL (without its password) and where it came from', async () => {
+    const port = await freePort();
+    const r = await runCli(['enqueue', writeInvoices(dir, 2)], { env: shopEnv(sandbox.url, `redis://:hunter2@127.0.0.1:${port}`) });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`^paybatch: cannot reach Redis at redis://:\\*\\*\\*@127\\.0\\.0\\.1:${port} \\(REDIS_URL\\)`));
+    expect(r.stderr).not.toContain('hunter2');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('a Redis that may evict keys is refused, with the fix', async () => {
+    const lru = await startRedis(['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru']);
+    try {
+      const r = await runCli(['worker', '--redis', lru.url], { env: shopEnv(sandbox.url, '') });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('CONFIG SET maxmemory-policy noeviction');
+    } finally {
+      await lru.stop();
+      removeDir(lru.dir);
+    }
+  });
+});
+
+describe('a batch nobody can send', () => {
+  it('report --no-wait shows progress and exits 4 while no worker runs', async () => {
+    const prefix = `t${randomUUID().slice(0, 8)}`;
+    const env = shopEnv(sandbox.url, redis.url);
+    const batch = (await runCli(['enqueue', writeInvoices(dir, 5, 'NW'), '--prefix', prefix], { env })).stdout.trim();
+    const r = await runCli(['report', batch, '--no-wait', '--prefix', prefix], { env });
+    expect(r.code).toBe(4);
+    expect(r.stdout).toContain(`batch ${batch}: 0 of 5 rows finished (1 invalid, not queued)`);
+  });
+
+  it('a worker whose password the platform refuses stops the batch: the worker exits 3, the report says STOPPED, nothing is sent', async () => {
+    const prefix = `t${randomUUID().slice(0, 8)}`;
+    const sub = mkdtempSync(join(dir, 'auth-'));
+    const env = shopEnv(sandbox.url, redis.url);
+    const file = writeInvoices(sub, 6, 'AU');
+    const batch = (await runCli(['enqueue', file, '--prefix', prefix], { env })).stdout.trim();
+    const before = sandbox.counters().ordersCreated;
+    const worker = await runCli(['worker', '--prefix', prefix], { env: { ...env, PAYBATCH_PASSWORD: 'testpassword_NOTTHEONE' } });
+    expect(worker.code).toBe(3);
+    expect(worker.stderr).toMatch(/refused the shop id or password/);
+    expect(worker.stderr + worker.stdout).not.toContain('testpassword_');
+
+    const rep = await runCli(['report', batch, '--prefix', prefix], { env });
+    expect(rep.code).toBe(3);
+    expect(rep.stdout).toContain('STOPPED');
+    const rows = readReport(join(sub, 'invoices.report.csv')).filter((r) => r.status !== 'INVALID');
+    expect(rows.map((r) => r.status)).toEqual(Array(6).fill('PENDING'));
+    expect(sandbox.counters().ordersCreated).toEqual(before);
+  }, 30_000);
+});
