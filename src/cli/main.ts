@@ -28,8 +28,10 @@ async function main(argv: string[]): Promise<void> {
     .alias('h', 'help')
     .version()
     .fail((msg, err) => {
-      if (err) throw err;
-      throw new PaybatchError('PB_USAGE', `${msg} (paybatch --help)`, 2);
+      // Ours, and bugs (TypeError …), pass through; yargs' own errors (YError) and the plain Errors thrown by
+      // option checks and job-file reading are usage errors: one line, exit 2.
+      if (err && (PaybatchError.is(err) || (err.name !== 'YError' && err.constructor !== Error))) throw err;
+      throw new PaybatchError('PB_USAGE', `${err?.message ?? msg} (paybatch --help)`, 2);
     });
   for (const c of commands) cli = cli.command(c);
   await cli.parseAsync();

@@ -5,6 +5,7 @@ import { resolveRedisTarget } from '../engine/redis-preflight.js';
 import { ConfigError } from '../errors/paybatch-error.js';
 import { defaultStateDir } from '../ledger/state-dir.js';
 import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-options.js';
+import { withJobFile } from './job-file.js';
 import { lyraOptionsFrom, withLyraOptions, type LyraArgs } from './lyra-options.js';
 import { batchSource } from './report.js';
 import { onStopSignals } from './signals.js';
@@ -31,12 +32,12 @@ export interface RunArgs extends InputArgs, LyraArgs {
 export const SUMMARY_ORDER = ['UNCERTAIN', 'FAILED', 'PENDING', 'INVALID', 'CREATED'];
 
 export const runCommand: CommandModule<object, RunArgs> = {
-  command: 'run <file>',
+  command: 'run [file]',
   describe: 'send every valid row as a payment order and write the report (never twice for one orderId)',
   builder: (y) =>
-    withLyraOptions(
+    withJobFile(withLyraOptions(
       y
-        .positional('file', { type: 'string', demandOption: true, describe: 'the invoice CSV' })
+        .positional('file', { type: 'string', describe: 'the invoice CSV (or "file" in the --job file)' })
         .options(inputOptions)
         .option('concurrency', { type: 'number', default: 10, group: 'Sending:', describe: 'requests in flight at most' })
         .option('rate', { type: 'number', default: 20, group: 'Sending:', describe: 'requests started per second at most (in any sliding second)' })
@@ -54,14 +55,16 @@ export const runCommand: CommandModule<object, RunArgs> = {
         .example('$0 run invoices.csv --currency EUR --channel MAIL --expires-in 30d', 'send a month of invoices by e-mail')
         .example('$0 run invoices.csv --env-file shop.env --rate 50', 'credentials from a file, 50 requests per second')
         .example('$0 run invoices.csv --redis redis://queue:6379 --workers 0', 'queue mode: workers on other machines send')
+        .example('$0 run --job jobs/monthly-mail.json', 'a recurring batch defined in a job file (cron-friendly)')
         .check((a) => {
+          if (!a.file) throw new Error('name the invoice file: paybatch run FILE (or "file" in the --job file)');
           if (!(a.concurrency >= 1)) throw new Error('--concurrency must be at least 1');
           if (!(a.rate > 0)) throw new Error('--rate must be a positive number of requests per second');
           if (!(a.workers >= 0)) throw new Error('--workers must be 0 or more');
           if (!(a['stop-after-failures'] >= 1)) throw new Error('--stop-after-failures must be at least 1');
           return true;
         }),
-    ) as never,
+    )) as never,
   handler: async (argv) => {
     process.exitCode = await run(argv);
   },

@@ -7,6 +7,7 @@ import { judgeFile } from '../orders/judge-file.js';
 import type { JudgedRow } from '../orders/types.js';
 import { Summary } from '../report/summary.js';
 import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-options.js';
+import { SENDING_KEYS, withJobFile } from './job-file.js';
 
 interface ValidateArgs extends InputArgs {
   file: string;
@@ -41,14 +42,23 @@ export function verdictCells(row: JudgedRow): string[] {
  * Exit 0 every row valid, 1 some invalid, 2 usage or file error (then no report is left behind, half-written or not).
  */
 export const validateCommand: CommandModule<object, ValidateArgs> = {
-  command: 'validate <file>',
+  command: 'validate [file]',
   describe: 'check every row of an invoice CSV and write a report, without sending anything (no credentials needed)',
   builder: (y) =>
-    y
-      .positional('file', { type: 'string', describe: 'the invoice CSV (UTF-8 or Windows-1252; , ; tab or | delimited)', demandOption: true })
-      .options(inputOptions)
-      .option('fix-out', { type: 'string', requiresArg: true, describe: 'File for the rows to fix, in the input\'s own format (default: FILE.tofix.csv)' })
-      .option('json', { type: 'boolean', default: false, describe: 'Print the summary as JSON' }) as never,
+    withJobFile(
+      y
+        .positional('file', { type: 'string', describe: 'the invoice CSV (UTF-8 or Windows-1252; , ; tab or | delimited), or "file" in the --job file' })
+        .options(inputOptions)
+        .option('fix-out', { type: 'string', requiresArg: true, describe: 'File for the rows to fix, in the input\'s own format (default: FILE.tofix.csv)' })
+        .option('json', { type: 'boolean', default: false, describe: 'Print the summary as JSON' })
+        .example('$0 validate invoices.csv --currency EUR --channel MAIL', 'check a file before the run')
+        .example('$0 validate --job jobs/monthly-mail.json', 'check the file of a job definition')
+        .check((a) => {
+          if (!a.file) throw new Error('name the invoice file: paybatch validate FILE (or "file" in the --job file)');
+          return true;
+        }),
+      { ignore: SENDING_KEYS },
+    ) as never,
   handler: async (argv) => {
     process.exitCode = await validate(argv, new Date());
   },

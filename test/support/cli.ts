@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const built = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+// By URL, not by name: `--import tsx` would be resolved from the child's cwd, which tests set anywhere.
+const tsxLoader = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
 // `npm test` builds first and sets PAYBATCH_TEST_DIST=1: the compiled CLI starts in half the CPU time of tsx,
 // which matters with dozens of CLI runs on two cores. A bare `npx vitest` runs the sources, always current.
 const useDist = process.env.PAYBATCH_TEST_DIST === '1';
@@ -26,7 +28,7 @@ export function spawnCli(args: string[], opts: CliOptions = {}): ChildProcess {
   const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...opts.env };
   // The parent's credentials must never leak into a test run by accident.
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
-  return spawn(process.execPath, useDist ? [built, ...args] : ['--import', 'tsx', main, ...args], {
+  return spawn(process.execPath, useDist ? [built, ...args] : ['--import', tsxLoader, main, ...args], {
     cwd: opts.cwd ?? root,
     env: env as NodeJS.ProcessEnv,
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -1,0 +1,51 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import type { Argv } from 'yargs';
+import { ConfigError } from '../errors/paybatch-error.js';
+
+/** Keys of a job file that name files: relative to the job file, not to wherever cron starts the command. */
+const PATH_KEYS = ['file', 'out', 'fix-out', 'summary-out', 'state-dir', 'env-file'];
+/** Keys for people and schedulers, not options. */
+const NOTE_KEYS = ['description', 'schedule', '$schema'];
+
+/**
+ * A batch job definition (`jobs/*.json`): the options of one recurring run — input, mapping, defaults, sending —
+ * so a cron line is just `paybatch run --job jobs/monthly.json`. Keys are the command's long option names; flags
+ * on the command line beat the file. `map` may be an object `{ "orderId": "N° facture" }`.
+ */
+export function parseJobFile(path: string, ignore: readonly string[] = []): Record<string, unknown> {
+  let data: unknown;
+  try {
+    data = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new ConfigError('PB_JOB_FILE', err.code === 'ENOENT' ? `--job ${path}: no such file` : `--job ${path}: not valid JSON (${err.message})`);
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new ConfigError('PB_JOB_FILE', `--job ${path}: must be a JSON object of options, e.g. {"file": "invoices.csv", "currency": "EUR"}`);
+  const out: Record<string, unknown> = {};
+  const base = dirname(resolve(path));
+  for (const [key, value] of Object.entries(data as Record<string, unknown>)) {
+    if (NOTE_KEYS.includes(key) || ignore.includes(key)) continue;
+    if (key === 'map' && value && typeof value === 'object' && !Array.isArray(value)) {
+      out.map = Object.entries(value as Record<string, unknown>).map(([field, header]) => `${field}=${String(header)}`);
+    } else if (PATH_KEYS.includes(key) && typeof value === 'string' && !isAbsolute(value)) {
+      out[key] = resolve(base, value);
+    } else {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
+/** Options of `run` that a job file may carry and that `validate` has no use for (it neither sends nor connects). */
+export const SENDING_KEYS = [
+  'concurrency', 'rate', 'retry-uncertain', 'stop-after-failures', 'state-dir', 'ipn-url', 'redis', 'workers', 'summary-out',
+  'progress', 'check', 'platform', 'api-url', 'shop-id', 'env-file', 'timeout-ms', 'path-prefix',
+];
+
+/** `--job FILE`; `ignore` names job-file keys this command accepts silently without having the option. */
+export function withJobFile<T>(y: Argv<T>, opts: { ignore?: readonly string[] } = {}): Argv<T> {
+  return y.config('job', 'read the options of a recurring batch from a JSON job file (jobs/*.json); flags beat it', (path: string) =>
+    parseJobFile(path, opts.ignore),
+  ) as Argv<T>;
+}
