@@ -7,7 +7,7 @@ import { DEMO_SHOP_ID, DEMO_TEST_PASSWORD } from '../../src/sandbox/server.js';
 import { spawnCli } from '../support/cli.js';
 
 /** The environment of a worker machine: the shop's credentials and API, and the queue's Redis. */
-export function shopEnv(apiUrl: string, redisUrl: string, extra: Record<string, string> = {}): Record<string, string | undefined> {
+export function shopEnv(apiUrl: string, redisUrl: string, extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
   return {
     PAYBATCH_API_URL: apiUrl,
     PAYBATCH_PLATFORM: undefined,
