@@ -14,6 +14,7 @@ interface SandboxArgs {
   seed?: number;
   ipnUrl?: string;
   authStatus: number;
+  lean: boolean;
 }
 
 /** `paybatch sandbox`: a local Lyra payment-order server for trying paybatch without credentials. */
@@ -31,6 +32,7 @@ export const sandboxCommand: CommandModule<object, SandboxArgs> = {
       .option('fail-kinds', { type: 'string', array: true, describe: `faults --fail-rate picks from (${FAULT_KINDS.join(', ')})` })
       .option('seed', { type: 'number', describe: 'seed of the random faults and jitter (same seed, same sequence)' })
       .option('ipn-url', { type: 'string', describe: 'where to POST the signed IPN when an order has no ipnTargetUrl' })
+      .option('lean', { type: 'boolean', default: false, describe: 'keep only what later calls need per order (no generated e-mail/SMS texts): for runs of a million orders' })
       .option('auth-status', { type: 'number', default: 200, choices: [200, 401], describe: 'HTTP status of an INT_905 (bad credentials) answer' }) as never,
   handler: async (argv) => {
     if (!(argv.failRate >= 0 && argv.failRate <= 1)) throw new ConfigError('PB_USAGE', '--fail-rate must be between 0 and 1');
@@ -51,6 +53,7 @@ export const sandboxCommand: CommandModule<object, SandboxArgs> = {
       jitterMs: argv.jitter,
       failRate: argv.failRate,
       authFailureStatus: argv.authStatus === 401 ? 401 : 200,
+      lean: argv.lean,
       ...(argv.throttle !== undefined ? { throttlePerSecond: argv.throttle } : {}),
       ...(kinds ? { failKinds: kinds as FaultKind[] } : {}),
       ...(argv.seed !== undefined ? { seed: argv.seed } : {}),

@@ -58,6 +58,8 @@ export interface SandboxOptions {
   defaultExpiryMs?: number;
   /** A held ("timeout") request is dropped after this long even if the client never gives up. Default 120000. */
   maxHoldMs?: number;
+  /** Keep lean orders (see StoreOptions.lean): for runs of a million orders. Default false. */
+  lean?: boolean;
 }
 
 export interface PayResult {
@@ -118,7 +120,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   let counters = new CounterSet();
   const throttleWindow = new SlidingSecond();
   const faults = new FaultPlan();
-  const store = new OrderStore({ linkBase: () => url, now, ...(opts.defaultExpiryMs ? { defaultExpiryMs: opts.defaultExpiryMs } : {}), ...(opts.crossModeCode ? { crossModeCode: opts.crossModeCode } : {}) });
+  const store = new OrderStore({ linkBase: () => url, now, ...(opts.defaultExpiryMs ? { defaultExpiryMs: opts.defaultExpiryMs } : {}), ...(opts.crossModeCode ? { crossModeCode: opts.crossModeCode } : {}), lean: opts.lean === true });
   const ipn = new IpnSender(opts.ipnRetryDelaysMs ?? [1000, 2000, 4000, 8000], (ok) => {
     if (ok) counters.ipn.delivered++;
     else counters.ipn.failed++;

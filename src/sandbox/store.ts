@@ -33,6 +33,12 @@ export interface StoreOptions {
   defaultExpiryMs?: number;
   /** What Get/Update/Cancel answer for an order of the other mode: PSP_1000 (invisible, default) or PSP_1011. */
   crossModeCode?: 'PSP_1000' | 'PSP_1011';
+  /**
+   * Keep only what Get/Update/Cancel, payment and the counters need (a million-order benchmark in a few hundred MB
+   * instead of gigabytes): the texts the gateway generates (e-mail subject and body, SMS/WhatsApp message, QR code) are
+   * answered by Create but not kept, so later answers carry `channelDetails` with only the channel type.
+   */
+  lean?: boolean;
 }
 
 type Body = Record<string, any>;
@@ -96,11 +102,16 @@ export class OrderStore {
       },
       _type: 'V4/PaymentOrder',
     };
+    const answer = copy(order);
+    if (this.opts.lean) {
+      order.channelDetails = leanChannelDetails(channelType);
+      if (isDefaultCardDetails(order.transactionDetails)) order.transactionDetails = DEFAULT_TRANSACTION_DETAILS;
+    }
     const stored: StoredOrder = { shopId, mode, code, order, transactions: [], ...(b.ipnTargetUrl ? { ipnTargetUrl: b.ipnTargetUrl } : {}) };
     this.byId.set(paymentOrderId, stored);
     this.byCode.set(code, stored);
     if (channelType === 'INVOICE') this.invoiceRefs.set(refKey, paymentOrderId);
-    return { ok: copy(order), created: stored };
+    return { ok: answer, created: stored };
   }
 
   get(shopId: string, mode: Mode, body: unknown): Outcome {
@@ -146,7 +157,9 @@ export class OrderStore {
     if (b.ipnTargetUrl) found.ipnTargetUrl = b.ipnTargetUrl;
     if (b.channelOptions) o.channelDetails = channelDetails(channel, { ...b, orderId: o.orderId }, o.paymentURL);
     o.updateDate = isoUtc(now);
-    return { ok: copy(o) };
+    const answer = copy(o);
+    if (this.opts.lean) o.channelDetails = leanChannelDetails(channel);
+    return { ok: answer };
   }
 
   cancel(shopId: string, mode: Mode, body: unknown): Outcome {
@@ -220,6 +233,26 @@ export class OrderStore {
     this.expireIfDue(s);
     return s;
   }
+}
+
+/** Shared by every lean order (answers are copies, so nothing writes into them). */
+const LEAN_CHANNEL_DETAILS = new Map<ChannelType, ChannelDetails>();
+function leanChannelDetails(type: ChannelType): ChannelDetails {
+  let d = LEAN_CHANNEL_DETAILS.get(type);
+  if (!d) {
+    d = Object.freeze({ channelType: type, mailDetails: null, smsDetails: null, whatsAppDetails: null, urlDetails: null, _type: 'V4/ChannelDetails' }) as ChannelDetails;
+    LEAN_CHANNEL_DETAILS.set(type, d);
+  }
+  return d;
+}
+
+const DEFAULT_TRANSACTION_DETAILS = Object.freeze({
+  cardDetails: Object.freeze({ manualValidation: 'NO', captureDelay: 0, _type: 'V4/CardDetails' }),
+  _type: 'V4/PaymentOrderTransactionDetails',
+});
+function isDefaultCardDetails(t: unknown): boolean {
+  const c = (t as { cardDetails?: { manualValidation?: unknown; captureDelay?: unknown } } | undefined)?.cardDetails;
+  return c?.manualValidation === 'NO' && c.captureDelay === 0;
 }
 
 /** §7 matrix: only RUNNING may be updated or cancelled. */
