@@ -87,4 +87,36 @@ describe('paybatch run --redis: the same job through BullMQ', () => {
       await other.stop();
     }
   }, 30_000);
+
+  it('throttled by the platform (PSP_106): every worker pauses, throttled rows go back in the queue, all end CREATED once', async () => {
+    // The platform allows 10 a second; the queue is told 40: the platform's PSP_106 has to do the limiting.
+    const sandbox = await startSandbox({ throttlePerSecond: 10 });
+    try {
+      const rows = rowsFor(30, 'TH').filter((r) => r.judgement.ok);
+      const out = await collect(
+        runQueued({
+          redis: { url: redis.url, source: '--redis' },
+          rows: rowsOf(rows),
+          clientOptions: { baseUrl: sandbox.url, shopId: SHOP, password: PASSWORD, timeoutMs: 2000 },
+          batchId: 'batch-th',
+          retryUncertain: false,
+          perSecond: 40,
+          concurrency: 4,
+          localWorkers: 2,
+          prefix: `t-${randomUUID().slice(0, 8)}`,
+          pollMs: 50,
+          // One attempt per job, so a throttled row ends its job throttled and takes the way back through the queue.
+          worker: { retry: { maxAttempts: 1, baseDelayMs: 50, maxDelayMs: 200 } },
+        }),
+      );
+      const c = sandbox.counters();
+      expect(c.errors.PSP_106).toBeGreaterThan(0);
+      // A row throttled on its only attempt was recorded FAILED, went back in the queue, and was sent again.
+      expect(Math.max(...out.map((i) => i.outcome.attempts))).toBeGreaterThan(1);
+      expect(out.map((i) => i.outcome.status)).toEqual(Array(rows.length).fill('CREATED'));
+      expect(Object.values(c.ordersCreated).every((n) => n === 1)).toBe(true);
+    } finally {
+      await sandbox.stop();
+    }
+  }, 30_000);
 });
