@@ -77,10 +77,14 @@ describe('paybatch run --redis: the same job through BullMQ', () => {
       expect(again.filter((i) => i.outcome.status === 'CREATED').every((i) => i.outcome.earlier)).toBe(true);
       // Job data holds no credentials.
       const conn = new Redis(redis.url);
-      const keys = await conn.keys(`${prefix}:*`);
-      for (const k of keys.filter((k) => /:send-[^:]+:[^:]+$/.test(k))) {
-        if ((await conn.type(k)) === 'hash') expect(JSON.stringify(await conn.hgetall(k))).not.toContain('testpassword_');
+      const jobKeys = (await conn.keys(`${prefix}:send-${SHOP}-TEST:*`)).filter((k) => /:batch-1\.[0-9a-f]+$/.test(k));
+      expect(jobKeys.length).toBe(59);
+      for (const k of jobKeys) {
+        const job = await conn.hgetall(k);
+        expect(JSON.stringify(job)).not.toContain('testpassword_');
+        expect(Object.keys(JSON.parse(job.data!)).sort()).toEqual(['batchId', 'orderId', 'request', 'retryUncertain', 'sent']);
       }
+      for (const k of await conn.keys(`${prefix}:*`)) if ((await conn.type(k)) === 'hash') expect(JSON.stringify(await conn.hgetall(k))).not.toContain(PASSWORD);
       conn.disconnect();
     } finally {
       await sandbox.stop();
