@@ -123,4 +123,42 @@ describe('paybatch run --redis: the same job through BullMQ', () => {
       await sandbox.stop();
     }
   }, 30_000);
+
+  it('stopped by a signal mid-run: in-flight requests are recorded, every row is reported, a re-run sends the rest once', async () => {
+    const sandbox = await startSandbox({ latencyMs: 200 });
+    try {
+      const prefix = `t-${randomUUID().slice(0, 8)}`;
+      const rows = rowsFor(40, 'SG');
+      const stop = new AbortController();
+      const base = {
+        redis: { url: redis.url, source: '--redis' as const },
+        clientOptions: { baseUrl: sandbox.url, shopId: SHOP, password: PASSWORD, timeoutMs: 2000 },
+        retryUncertain: false,
+        concurrency: 4,
+        localWorkers: 1,
+        prefix,
+        pollMs: 50,
+      };
+      const first: LocalRunItem[] = [];
+      const run = runQueued({ ...base, rows: rowsOf(rows), batchId: 'sig-1', signal: stop.signal });
+      for await (const item of run) {
+        first.push(item);
+        if (first.filter((i) => i.outcome.status === 'CREATED').length === 5) stop.abort();
+      }
+      expect((await run.result).aborted?.code).toBe('PB_INTERRUPTED_RUN');
+      expect(first.map((i) => i.row.index)).toEqual(rows.map((r) => r.index));
+      const statuses = new Set(first.map((i) => i.outcome.status));
+      expect([...statuses].every((s) => ['CREATED', 'PENDING', 'INVALID'].includes(s))).toBe(true);
+      expect(first.filter((i) => i.outcome.status === 'PENDING').length).toBeGreaterThan(0);
+      // What reached the platform is what the report says was created.
+      expect(first.filter((i) => i.outcome.status === 'CREATED').length).toBe(Object.keys(sandbox.counters().ordersCreated).length);
+
+      const second = await collect(runQueued({ ...base, rows: rowsOf(rows), batchId: 'sig-2' }));
+      expect(second.filter((i) => i.outcome.status === 'CREATED')).toHaveLength(39);
+      expect(Object.values(sandbox.counters().ordersCreated).every((n) => n === 1)).toBe(true);
+      expect(Object.keys(sandbox.counters().ordersCreated)).toHaveLength(39);
+    } finally {
+      await sandbox.stop();
+    }
+  }, 30_000);
 });
