@@ -5,7 +5,9 @@ import type { RetryPolicy } from '../engine/job.js';
 import type { RowOutcome } from '../engine/outcome.js';
 import { newBatchId, runQueued } from '../engine/queue.js';
 import type { RedisTarget } from '../engine/redis-preflight.js';
+import { drainInbox } from '../ipn/inbox.js';
 import { openFileLedger } from '../ledger/file-journal.js';
+import { openLedgerPatiently } from '../ledger/open-patiently.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { LyraClient, type LyraClientOptions } from '../lyra/client.js';
 import { describeTarget } from '../lyra/config.js';
@@ -99,7 +101,12 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
         ...(opts.retry ? { worker: { retry: opts.retry } } : {}),
       });
     } else {
-      ledger = await openFileLedger({ dir: opts.stateDir, shopId: opts.lyra.shopId, mode });
+      const dir = opts.stateDir;
+      const shopId = opts.lyra.shopId;
+      // `paybatch ipn` holds the ledger for milliseconds at a time: wait for it rather than refuse the run.
+      ledger = await openLedgerPatiently(() => openFileLedger({ dir, shopId, mode }));
+      // Payments the receiver journalled while no ledger was free: the report shows them (PAID …).
+      await drainInbox(dir, ledger);
       run = runLocal({
         rows,
         ctx: { client, ledger, batchId, retryUncertain: opts.retryUncertain, retry: opts.retry ?? DEFAULT_RETRY },

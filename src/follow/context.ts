@@ -1,6 +1,5 @@
 import type { Argv } from 'yargs';
-import { setTimeout as delay } from 'node:timers/promises';
-import { ConfigError, PaybatchError } from '../errors/paybatch-error.js';
+import { ConfigError } from '../errors/paybatch-error.js';
 import { withLyraOptions, lyraOptionsFrom, withEnvFile, type LyraArgs } from '../cli/lyra-options.js';
 import { createRateLimiter } from '../engine/rate-limit.js';
 import { connectRedis, resolveRedisTarget, safeRedisUrl } from '../engine/redis-preflight.js';
@@ -12,6 +11,7 @@ import { LyraClient } from '../lyra/client.js';
 import { modeOfPassword } from '../lyra/mode.js';
 import type { Mode } from '../lyra/types.js';
 import { drainInbox } from '../ipn/inbox.js';
+import { openLedgerPatiently } from '../ledger/open-patiently.js';
 import type { CallLimiter } from './bulk.js';
 
 export interface FollowArgs extends LyraArgs {
@@ -86,21 +86,7 @@ export async function openLedgerStore(o: { redis?: string; stateDir: string; sho
   };
 }
 
-/**
- * `paybatch ipn` holds the ledger for a few milliseconds at a time while it applies notifications: a lock found
- * taken is tried again for a few seconds before giving up with the lock's own message (a `run` holds it for longer).
- */
-export async function openLedgerPatiently(open: () => Promise<Ledger>, budgetMs = 5000): Promise<Ledger> {
-  const started = Date.now();
-  for (let wait = 50; ; wait = Math.min(wait * 2, 1000)) {
-    try {
-      return await open();
-    } catch (e) {
-      if (!(PaybatchError.is(e) && e.code === 'PB_LEDGER_LOCKED') || Date.now() - started + wait > budgetMs) throw e;
-      await delay(wait);
-    }
-  }
-}
+export { openLedgerPatiently };
 
 function checkNumbers(argv: FollowArgs): void {
   if (!(Number.isFinite(argv.rate) && argv.rate >= 1)) throw new ConfigError('PB_OPTION', `--rate ${argv.rate}: give a number of API calls per second, at least 1`);

@@ -6,6 +6,7 @@ import { parse } from 'csv-parse/sync';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEMO_SHOP_ID, DEMO_TEST_PASSWORD, startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { runCli, spawnCli } from '../support/cli.js';
+import { freePort } from '../support/redis.js';
 
 const CREATE = 'Charge/CreatePaymentOrder';
 let sandbox: Sandbox;
@@ -167,6 +168,37 @@ describe('paybatch run', () => {
     expect(creates()).toBe(before + 1 + 4);
     // The operator asked for it: FLT-0001 and FLT-0003 (created before their answer was lost) now exist twice.
     expect(sandbox.counters().ordersCreated['FLT-0001']).toBe(2);
+  });
+
+  it('with `paybatch ipn` receiving payments beside it, the next run reports what the buyers did', async () => {
+    const file = join(dir, 'paid.csv');
+    await writeFile(file, invoices('PAID', 3));
+    const port = await freePort();
+    const receiver = spawnCli(['ipn', '--port', String(port)], { env: env() });
+    receiver.stdin!.end();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let out = '';
+        receiver.stdout!.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('listening')) resolve();
+        });
+        receiver.on('exit', (c) => reject(new Error(`ipn exited ${c}`)));
+      });
+      const r = await runCli(['run', file, '--ipn-url', `http://127.0.0.1:${port}/`], { env: env() });
+      expect(r.code).toBe(0);
+      const report = await readReport(join(dir, 'paid.report.csv'));
+      const paid = await sandbox.pay(report[0].paymentOrderId);
+      const refused = await sandbox.pay(report[2].paymentOrderId, { refuse: true });
+      expect([paid.ipn?.delivered, refused.ipn?.delivered]).toEqual([true, true]);
+      const again = await runCli(['run', file], { env: env() });
+      expect(again.code).toBe(0);
+      const after = await readReport(join(dir, 'paid.report.csv'));
+      expect(after.map((x) => x.paymentOrderStatus)).toEqual(['PAID', 'RUNNING', 'REFUSED']);
+    } finally {
+      receiver.kill('SIGTERM');
+      await new Promise((res) => receiver.on('close', res));
+    }
   });
 
   it('never starts more requests than --rate in any sliding second', async () => {
