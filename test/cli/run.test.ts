@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { DEMO_SHOP_ID, DEMO_TEST_PASSWORD, startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { runCli, spawnCli } from '../support/cli.js';
 import { freePort } from '../support/redis.js';
+import { waitUntil } from '../support/wait.js';
 
 const CREATE = 'Charge/CreatePaymentOrder';
 let sandbox: Sandbox;
@@ -267,14 +268,7 @@ describe('paybatch run', () => {
       const e = env({ PAYBATCH_API_URL: slow.url });
       const child = spawnCli(['run', file, '--concurrency', '6', '--rate', '200'], { env: e });
       child.stdin!.end();
-      await new Promise<void>((resolve) => {
-        const poll = setInterval(() => {
-          if ((slow.counters().requests[CREATE] ?? 0) >= 40) {
-            clearInterval(poll);
-            resolve();
-          }
-        }, 5);
-      });
+      await waitUntil(() => (slow.counters().requests[CREATE] ?? 0) >= 40, '40 orders sent');
       child.kill('SIGKILL');
       await new Promise((r) => child.on('close', r));
       expect(existsSync(join(dir, 'killed.report.csv'))).toBe(false);
@@ -306,14 +300,7 @@ describe('paybatch run', () => {
       child.stdin!.end();
       let stdout = '';
       child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-      await new Promise<void>((resolve) => {
-        const poll = setInterval(() => {
-          if ((slow.counters().requests[CREATE] ?? 0) >= 10) {
-            clearInterval(poll);
-            resolve();
-          }
-        }, 5);
-      });
+      await waitUntil(() => (slow.counters().requests[CREATE] ?? 0) >= 10, '10 orders sent');
       child.kill('SIGINT');
       const code = await new Promise((r) => child.on('close', r));
       expect(code).toBe(3);
