@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile, copyFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -225,6 +225,25 @@ describe('paybatch run', () => {
     // Nothing was claimed: with the right password every row goes out.
     expect((await runCli(['run', file], { env: env() })).code).toBe(0);
     expect(creates()).toBe(3);
+  });
+
+  it('credentials from an env file: used, and the password is in no output, report, summary or ledger file', async () => {
+    const file = join(dir, 'envfile.csv');
+    await writeFile(file, invoices('ENVF', 2));
+    await writeFile(join(dir, 'shop.env'), `PAYBATCH_API_URL=${sandbox.url}\nPAYBATCH_SHOP_ID=${DEMO_SHOP_ID}\nPAYBATCH_PASSWORD=${DEMO_TEST_PASSWORD}\n`);
+    const e = env();
+    for (const k of ['PAYBATCH_API_URL', 'PAYBATCH_SHOP_ID', 'PAYBATCH_PASSWORD'] as const) (e as Record<string, string | undefined>)[k] = undefined;
+    const r = await runCli(['run', file, '--env-file', join(dir, 'shop.env'), '--json'], { env: e });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).statuses).toEqual({ CREATED: 2 });
+    const secret = DEMO_TEST_PASSWORD.slice('testpassword_'.length);
+    expect(r.stdout + r.stderr).not.toContain(secret);
+    const written = [join(dir, 'envfile.report.csv'), join(dir, 'envfile.report.json')];
+    for (const f of await readdir(join(dir, 'state'), { recursive: true, withFileTypes: true })) {
+      if (f.isFile()) written.push(join(f.parentPath, f.name));
+    }
+    expect(written.length).toBeGreaterThan(2);
+    for (const f of written) expect(await readFile(f, 'utf8')).not.toContain(secret);
   });
 
   it('API down or settings missing: a clear one-line error and exit 2', async () => {
