@@ -140,7 +140,12 @@ async function report(argv: ReportArgs): Promise<number> {
       batchId: argv.batch,
       rows: withIpnTarget(rows, source.ipnTargetUrl),
       signal: stop.signal,
-      onWaiting: (done, valid) => process.stderr.write(`batch ${argv.batch}: ${done} of ${valid ?? '?'} rows finished, waiting for workers…\n`),
+      onWaiting: (done, valid, workers) =>
+        process.stderr.write(
+          workers > 0
+            ? `batch ${argv.batch}: ${done} of ${valid ?? '?'} rows finished, ${workers} worker${workers === 1 ? '' : 's'} sending…\n`
+            : `batch ${argv.batch}: ${done} of ${valid ?? '?'} rows finished; no worker is connected to this shop's queue — start one: paybatch worker --redis URL\n`,
+        ),
     });
     for (;;) {
       const n = await it.next();

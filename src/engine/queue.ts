@@ -382,8 +382,8 @@ export interface FollowBatchOptions {
   pollMs?: number;
   lookahead?: number;
   signal?: AbortSignal;
-  /** Told while waiting: rows finished so far out of the batch's valid rows. */
-  onWaiting?: (done: number, valid: number | undefined) => void;
+  /** Told while waiting (every 5 s at most): rows finished so far, the batch's valid rows, workers connected to the queue. */
+  onWaiting?: (done: number, valid: number | undefined, workers: number) => void;
 }
 
 /**
@@ -395,6 +395,8 @@ export async function* followBatch(opts: FollowBatchOptions): AsyncGenerator<Loc
   const redis = await connectRedis(opts.redis, 'producer');
   const ledger = new RedisLedger({ redis, shopId: opts.scope.shopId, mode: opts.scope.mode, prefix: opts.scope.prefix, claimLeaseMs: opts.claimLeaseMs });
   const reader = new BatchReader(redis, opts.scope, opts.batchId, ledger);
+  const queue = new Queue(queueName(opts.scope), { connection: redis, prefix: opts.scope.prefix ?? DEFAULT_PREFIX });
+  queue.on('error', () => {});
   const lookahead = opts.lookahead ?? 10_000;
   const it = opts.rows[Symbol.asyncIterator]();
   let inputDone = false;
@@ -434,15 +436,17 @@ export async function* followBatch(opts: FollowBatchOptions): AsyncGenerator<Loc
       }
       if (inputDone && window.length === 0) break;
       if (!yielded) {
-        if (opts.onWaiting && Date.now() - lastTold > 2_000) {
+        if (opts.onWaiting && Date.now() - lastTold > 5_000) {
           lastTold = Date.now();
-          opts.onWaiting(await retry('counting', () => countDone(redis, opts.scope, opts.batchId)), info?.valid);
+          const [done, workers] = await retry('counting', () => Promise.all([countDone(redis, opts.scope, opts.batchId), queue.getWorkersCount()]));
+          opts.onWaiting(done, info?.valid, workers);
         }
         await delay(opts.pollMs ?? 250, undefined, opts.signal ? { signal: opts.signal } : {}).catch(() => undefined);
       }
     }
   } finally {
     if (!inputDone) await it.return?.();
+    await queue.close().catch(() => undefined);
     redis.disconnect();
   }
   return result;
