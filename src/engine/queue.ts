@@ -158,6 +158,8 @@ export interface RunQueuedOptions {
   worker?: Pick<QueueWorkerOptions, 'lockDurationMs' | 'stalledIntervalMs' | 'claimLeaseMs' | 'retry' | 'onEvent'>;
   /** Told after every chunk added to the queue. */
   onEnqueued?: (total: number) => void;
+  /** Told when no row finished for 5 s: rows finished so far, and workers connected to the queue (0: nobody sends). */
+  onWaiting?: (done: number, workers: number) => void;
 }
 
 interface Slot {
@@ -316,6 +318,10 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: LocalRunResult
         const head = window[0].order;
         const state = await retry('checking a job', () => producer.queue.getJobState(jobId(scope, opts.batchId, head.orderId)));
         if (state === 'unknown') await retry('adding a lost job', () => addChunk(producer, opts.batchId, [head], opts.retryUncertain));
+        if (opts.onWaiting) {
+          const [done, count] = await retry('counting', () => Promise.all([countDone(redis, scope, opts.batchId), producer.queue.getWorkersCount()]));
+          opts.onWaiting(done, count);
+        }
         lastProgress = Date.now();
       }
       await delay(pollMs, undefined, opts.signal ? { signal: opts.signal } : {}).catch(() => undefined);
