@@ -81,14 +81,24 @@ async function runWorker(argv: WorkerArgs): Promise<number> {
   process.on('SIGINT', onSignal);
 
   process.stdout.write(`paybatch worker ready: queue ${queueName(worker.scope)} on ${safeRedisUrl(target.url)}, concurrency ${argv.concurrency}\n`);
+  // A sign of life for the operator (and the container log) when something changed, twice a minute at most.
+  let told = '';
+  const tally = () => Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(', ');
+  const heartbeat = setInterval(() => {
+    const now = tally();
+    if (now && now !== told) process.stdout.write(`paybatch worker: ${now} so far\n`);
+    told = now;
+  }, 30_000);
+  heartbeat.unref();
   await stop;
+  clearInterval(heartbeat);
   await worker.close({ force: forced });
   await client.close();
   redis.disconnect();
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
 
-  const done = Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(', ') || 'no rows';
+  const done = tally() || 'no rows';
   process.stdout.write(`paybatch worker stopped: ${done}\n`);
   if (abortedBy) {
     process.stderr.write(`paybatch: ${abortedBy.message}\n`);
