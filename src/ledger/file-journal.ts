@@ -71,6 +71,11 @@ export async function openFileLedger(opts: FileLedgerOptions): Promise<Ledger> {
 interface LiveClaim {
   token: string;
   previous: LedgerEntry | undefined;
+  /**
+   * The entry as this claim left it (SENDING, plus what observations added): `record` builds on it without reading
+   * the journal back from disk — that read was the largest cost per row of a fast run.
+   */
+  entry: LedgerEntry;
 }
 
 class FileLedger implements Ledger {
@@ -142,7 +147,7 @@ class FileLedger implements Ledger {
         firstSentAt: entry?.firstSentAt ?? at,
         updatedAt: at,
       };
-      this.claims.set(orderId, { token, previous: entry });
+      this.claims.set(orderId, { token, previous: entry, entry: next });
       const durable = this.enqueue(orderId, next);
       return { result: { kind: 'claimed', token, ...(entry ? { previous: entry } : {}) } as ClaimResult, durable };
     });
@@ -150,8 +155,9 @@ class FileLedger implements Ledger {
 
   record(orderId: string, token: string, outcome: Outcome): Promise<boolean> {
     return this.exclusive(orderId, async () => {
-      if (this.claims.get(orderId)?.token !== token) return { result: false };
-      const cur = (await this.current(orderId))!;
+      const claim = this.claims.get(orderId);
+      if (claim?.token !== token) return { result: false };
+      const cur = claim.entry;
       const next: LedgerEntry = {
         orderId,
         state: outcome.state,
@@ -193,7 +199,11 @@ class FileLedger implements Ledger {
       let next = applyObservation(entry, obs, this.now().toISOString());
       if (!next) return { result: entry };
       // A live claim of this process still owns the state; the observation only adds what it learned.
-      if (this.claims.has(orderId)) next = { ...next, state: entry.state };
+      const claim = this.claims.get(orderId);
+      if (claim) {
+        next = { ...next, state: entry.state };
+        claim.entry = next;
+      }
       return { result: structuredClone(next), durable: this.enqueue(orderId, next) };
     });
   }
