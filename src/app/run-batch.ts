@@ -3,7 +3,7 @@ import { ConfigError } from '../errors/paybatch-error.js';
 import { runLocal, type LocalRun } from '../engine/local.js';
 import type { RetryPolicy } from '../engine/job.js';
 import type { RowOutcome } from '../engine/outcome.js';
-import { newBatchId, runQueued } from '../engine/queue.js';
+import { newBatchId } from '../engine/batch-id.js';
 import type { RedisTarget } from '../engine/redis-preflight.js';
 import { drainInbox } from '../ipn/inbox.js';
 import { openFileLedger } from '../ledger/file-journal.js';
@@ -87,6 +87,8 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
 
     let run: LocalRun;
     if (opts.redis) {
+      // BullMQ costs a third of a second to load: only queue mode pays it.
+      const { runQueued } = await import('../engine/queue.js');
       run = runQueued({
         redis: opts.redis,
         rows,

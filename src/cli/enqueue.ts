@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { ConfigError } from '../errors/paybatch-error.js';
-import { enqueueBatch, newBatchId } from '../engine/queue.js';
+import { newBatchId } from '../engine/batch-id.js';
 import { requireRedisTarget } from '../engine/redis-preflight.js';
 import { judgeFile } from '../orders/judge-file.js';
 import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-options.js';
@@ -52,6 +52,7 @@ async function enqueue(argv: EnqueueArgs, now: Date): Promise<number> {
   const { source, rows } = await judgeFile(argv.file, toJudgeFileOptions(argv, now));
   let counts;
   try {
+    const { enqueueBatch } = await import('../engine/queue.js');
     counts = await enqueueBatch({
       redis: target,
       scope,

@@ -4,7 +4,6 @@ import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { ConfigError, PaybatchError } from '../errors/paybatch-error.js';
 import { countDone, readBatchInfo } from '../engine/queue-batch.js';
-import { followBatch } from '../engine/queue.js';
 import type { QueueScope } from '../engine/queue-keys.js';
 import { connectRedis, requireRedisTarget } from '../engine/redis-preflight.js';
 import { modeOfPassword } from '../lyra/mode.js';
@@ -134,6 +133,7 @@ async function report(argv: ReportArgs): Promise<number> {
   process.once('SIGTERM', onSignal);
   let aborted: { code: string; message: string } | undefined;
   try {
+    const { followBatch } = await import('../engine/queue.js');
     const it = followBatch({
       redis: target,
       scope,

@@ -2,7 +2,7 @@ import type { CommandModule } from 'yargs';
 import { ConfigError } from '../errors/paybatch-error.js';
 import { connectRedis, requireRedisTarget, safeRedisUrl } from '../engine/redis-preflight.js';
 import { queueName } from '../engine/queue-keys.js';
-import { startQueueWorker, type WorkerEvent } from '../engine/worker.js';
+import type { WorkerEvent } from '../engine/worker.js';
 import { LyraClient } from '../lyra/client.js';
 import { lyraOptionsFrom, withLyraOptions, type LyraArgs } from './lyra-options.js';
 
@@ -54,6 +54,7 @@ async function runWorker(argv: WorkerArgs): Promise<number> {
     } else if (e.type === 'throttled') process.stderr.write(`paybatch worker: the platform asks to slow down; every worker pauses ${e.pauseMs} ms\n`);
     else if (e.type === 'error' && process.env.PAYBATCH_DEBUG === '1') process.stderr.write(`paybatch worker: ${e.message}\n`);
   };
+  const { startQueueWorker } = await import('../engine/worker.js');
   const worker = await startQueueWorker({
     redis,
     client,
