@@ -4,6 +4,7 @@ import { PaybatchError } from '../errors/paybatch-error.js';
 import { orderFingerprint } from '../ledger/fingerprint.js';
 import type { JudgedRow } from '../orders/types.js';
 import { RunAbortedError } from './errors.js';
+import { runHandle } from './run-handle.js';
 import { sendOrder, type JobContext, type OrderToSend } from './job.js';
 import type { RowOutcome } from './outcome.js';
 import { createRateLimiter } from './rate-limit.js';
@@ -58,22 +59,7 @@ const DEFAULT_THROTTLE_PAUSE_MS = 1000;
  * remaining row is still yielded (PENDING or INVALID) so the report has them all.
  */
 export function runLocal(opts: LocalRunOptions): LocalRun {
-  let settle!: (r: LocalRunResult) => void;
-  let fail!: (e: unknown) => void;
-  const result = new Promise<LocalRunResult>((resolve, reject) => {
-    settle = resolve;
-    fail = reject;
-  });
-  result.catch(() => undefined);
-  let started = false;
-  return {
-    result,
-    [Symbol.asyncIterator]() {
-      if (started) throw new Error('runLocal: a run can be iterated once');
-      started = true;
-      return iterate(opts, settle, fail);
-    },
-  };
+  return runHandle('runLocal', (settle, fail) => iterate(opts, settle, fail));
 }
 
 async function* iterate(opts: LocalRunOptions, settle: (r: LocalRunResult) => void, fail: (e: unknown) => void): AsyncGenerator<LocalRunItem, LocalRunResult> {

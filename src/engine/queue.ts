@@ -10,6 +10,7 @@ import { LyraClient } from '../lyra/client.js';
 import { modeOfPassword } from '../lyra/mode.js';
 import type { JudgedRow } from '../orders/types.js';
 import type { LocalRun, LocalRunItem, LocalRunResult } from './local.js';
+import { runHandle } from './run-handle.js';
 import type { RowOutcome } from './outcome.js';
 import { BatchReader, countDone, markDone, writeBatchInfo, type PendingOrder, type QueuedOrder } from './queue-batch.js';
 import { DEFAULT_PREFIX, jobId, queueKeys, queueName, type QueueScope } from './queue-keys.js';
@@ -174,22 +175,7 @@ interface Slot {
  * same shape and the same rows as runLocal. On a stop, nothing new is sent and every row is still reported.
  */
 export function runQueued(opts: RunQueuedOptions): LocalRun {
-  let settle!: (r: LocalRunResult) => void;
-  let fail!: (e: unknown) => void;
-  const result = new Promise<LocalRunResult>((resolve, reject) => {
-    settle = resolve;
-    fail = reject;
-  });
-  result.catch(() => undefined);
-  let started = false;
-  return {
-    result,
-    [Symbol.asyncIterator]() {
-      if (started) throw new Error('runQueued: a run can be iterated once');
-      started = true;
-      return iterateQueued(opts, settle, fail);
-    },
-  };
+  return runHandle('runQueued', (settle, fail) => iterateQueued(opts, settle, fail));
 }
 
 function scopeOf(opts: { clientOptions: LyraClientOptions; prefix?: string }): QueueScope {
