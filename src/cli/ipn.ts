@@ -8,6 +8,7 @@ import { defaultStateDir } from '../ledger/state-dir.js';
 import { createLogger } from '../log/logger.js';
 import { verifyIpn } from '../lyra/ipn.js';
 import { withEnvFile, withLyraOptions, type LyraArgs } from './lyra-options.js';
+import { untilStopSignal } from './signals.js';
 
 interface IpnArgs extends LyraArgs {
   redis?: string;
@@ -62,15 +63,7 @@ export const ipnCommand: CommandModule<object, IpnArgs> = {
     process.stdout.write(`paybatch ipn listening on ${server.url} for shop ${shopId} (${mode}); journal ${inboxPaths(stateDir, shopId, mode).journal}; ledger ${store.where}\n`);
     // Notices journalled while no receiver or command applied them (a run held the ledger, a crash): apply them now.
     applier.kick();
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        process.off('SIGINT', done);
-        process.off('SIGTERM', done);
-        resolve();
-      };
-      process.on('SIGINT', done);
-      process.on('SIGTERM', done);
-    });
+    await untilStopSignal();
     await server.close();
     applier.kick();
     await applier.close();

@@ -2,6 +2,7 @@ import type { CommandModule } from 'yargs';
 import { ConfigError } from '../errors/paybatch-error.js';
 import { FAULT_KINDS, isFaultKind, type FaultKind } from '../sandbox/faults.js';
 import { DEMO_PROD_PASSWORD, DEMO_SHOP_ID, DEMO_TEST_PASSWORD, startSandbox } from '../sandbox/server.js';
+import { untilStopSignal } from './signals.js';
 
 interface SandboxArgs {
   port: number;
@@ -74,15 +75,7 @@ export const sandboxCommand: CommandModule<object, SandboxArgs> = {
         '',
       ].join('\n'),
     );
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        process.off('SIGINT', done);
-        process.off('SIGTERM', done);
-        resolve();
-      };
-      process.on('SIGINT', done);
-      process.on('SIGTERM', done);
-    });
+    await untilStopSignal();
     await sb.stop();
     process.stdout.write('paybatch sandbox stopped\n');
   },

@@ -21,3 +21,16 @@ export function onStopSignals(controller: AbortController, onFirst: (signal: Nod
     },
   };
 }
+
+/** For long-running commands (sandbox, ipn): resolves at the first SIGINT or SIGTERM, then lets them close cleanly. */
+export function untilStopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const done = (signal: NodeJS.Signals): void => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve(signal);
+    };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+  });
+}
