@@ -1,4 +1,4 @@
-import { copyFile, mkdtemp } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,11 +6,17 @@ import type { CommandModule } from 'yargs';
 import { runBatch, type RunBatchResult } from '../app/run-batch.js';
 import { DEMO_SHOP_ID, DEMO_TEST_PASSWORD, startSandbox } from '../sandbox/server.js';
 import { SUMMARY_ORDER } from './run.js';
+import { untilStopSignal } from './signals.js';
 import { siblingPath } from './validate.js';
+
+async function firstPaymentUrl(report: string): Promise<string | undefined> {
+  return /(https?:\/\/[^,\s"]+\/t\/[a-z0-9]{8})/.exec(await readFile(report, 'utf8'))?.[1];
+}
 
 interface DemoArgs {
   dir?: string;
   latency: number;
+  keep: boolean;
 }
 
 const SAMPLES = fileURLToPath(new URL('../../samples/', import.meta.url));
@@ -26,7 +32,8 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
   builder: (y) =>
     y
       .option('dir', { type: 'string', describe: 'where to write the reports (default: a new temporary directory)' })
-      .option('latency', { type: 'number', default: 40, describe: 'sandbox latency per request, ms' }) as never,
+      .option('latency', { type: 'number', default: 40, describe: 'sandbox latency per request, ms' })
+      .option('keep', { type: 'boolean', default: false, describe: 'keep the sandbox running afterwards, so the payment links can be opened and paid (Ctrl-C ends)' }) as never,
   handler: async (argv) => {
     process.exitCode = await demo(argv);
   },
@@ -85,7 +92,13 @@ async function demo(argv: DemoArgs): Promise<number> {
     const most = Math.max(0, ...Object.values(created));
     out();
     out(`sandbox: ${Object.keys(created).length} invoices, at most ${most} order per invoice.`);
-    out(`Open a paymentURL from a report in a browser while the sandbox runs (\`paybatch sandbox\`) to pay or refuse it.`);
+    const link = first.files.report ? await firstPaymentUrl(first.files.report) : undefined;
+    if (argv.keep && link) {
+      out(`The sandbox keeps running: open ${link} (or any paymentURL of the reports) to pay or refuse. Ctrl-C ends.`);
+      await untilStopSignal();
+    } else {
+      out('Run `paybatch demo --keep` to open the payment links in a browser and pay or refuse them.');
+    }
     out(`Next: paybatch validate FILE · paybatch run FILE · paybatch status FILE · paybatch --help`);
     return 0;
   } finally {
