@@ -34,9 +34,9 @@ export function inboxPaths(stateDir: string, shopId: string, mode: Mode): { dir:
 /** Appends one notice durably: resolves only once the line is on disk. */
 export async function appendToInbox(stateDir: string, line: InboxLine): Promise<void> {
   const { dir, journal } = inboxPaths(stateDir, line.notice.shopId, line.notice.mode);
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   // One write of one line with O_APPEND: concurrent receivers on the same dir cannot interleave inside a line.
-  const fh = await open(journal, 'a');
+  const fh = await open(journal, 'a', 0o600);
   try {
     await fh.write(`${JSON.stringify(line)}\n`);
     await fh.datasync();

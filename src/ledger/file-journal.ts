@@ -58,7 +58,8 @@ export async function openFileLedger(opts: FileLedgerOptions): Promise<Ledger> {
   if (!/^[A-Za-z0-9_.-]+$/.test(opts.shopId) || opts.shopId.startsWith('.')) {
     throw new ConfigError('PB_SHOP_ID', `shop id "${opts.shopId}" cannot name a ledger file: use the numeric shop id`);
   }
-  await mkdir(opts.dir, { recursive: true });
+  // Owner only: the journal holds recipients' e-mail addresses and phone numbers.
+  await mkdir(opts.dir, { recursive: true, mode: 0o700 });
   const lock = await acquireLock(join(opts.dir, `${opts.shopId}-${opts.mode}.lock`), opts.dir);
   try {
     return await FileLedger.open(opts, lock);
