@@ -40,7 +40,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
         .positional('file', { type: 'string', describe: 'the invoice CSV (or "file" in the --job file)' })
         .options(inputOptions)
         .option('concurrency', { type: 'number', default: 10, group: 'Sending:', describe: 'requests in flight at most' })
-        .option('rate', { type: 'number', default: 20, group: 'Sending:', describe: 'requests started per second at most (in any sliding second)' })
+        .option('rate', { type: 'number', default: 20, group: 'Sending:', describe: 'requests per second at most, in any sliding second as the platform sees them (a request holds its place until its answer)' })
         .option('retry-uncertain', { type: 'boolean', default: false, group: 'Sending:', describe: 'send again the rows whose earlier outcome is unknown (UNCERTAIN): only after checking the Back Office, the buyer may get a second link' })
         .option('stop-after-failures', { type: 'number', default: 20, group: 'Sending:', describe: 'stop the run after this many technical failures in a row (timeouts, 5xx, resets): the API is down, do not keep piling up UNCERTAIN orders' })
         .option('state-dir', { type: 'string', group: 'Sending:', describe: 'where the ledger lives (env PAYBATCH_STATE_DIR)', defaultDescription: '~/.local/state/paybatch' })
