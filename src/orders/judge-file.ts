@@ -1,6 +1,7 @@
 import { openCsv, type CsvSource, type OpenCsvOptions } from '../csv/read.js';
 import { buildMapping, type Mapping, type MappingOptions } from './map.js';
 import { judgeRow } from './judge.js';
+import { OrderIdSet } from './order-id-set.js';
 import type { JudgedRow } from './types.js';
 
 export interface JudgeFileOptions extends OpenCsvOptions, Omit<MappingOptions, 'file'> {
@@ -25,7 +26,7 @@ export async function judgeFile(file: string, opts: JudgeFileOptions): Promise<{
     source.close();
     throw e;
   }
-  const ctx = { now: opts.now, seen: new Set<string>(), phoneRegion: opts.phoneRegion, timeZone: opts.timeZone };
+  const ctx = { now: opts.now, seen: new OrderIdSet(), phoneRegion: opts.phoneRegion, timeZone: opts.timeZone };
   async function* rows(): AsyncGenerator<JudgedRow> {
     for await (const row of source.rows) yield { ...row, judgement: judgeRow(row, mapping, ctx) };
   }

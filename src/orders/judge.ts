@@ -12,8 +12,8 @@ import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 export interface JudgeContext {
   /** The run's clock, read once at its start: every row of a file is judged against the same instant. */
   now: Date;
-  /** orderIds already met in this file (mutated: the first occurrence is added, a later one is a duplicate). */
-  seen: Set<string>;
+  /** orderIds already met in this file (mutated: the first occurrence is added, a later one is a duplicate). A Set, or the leaner OrderIdSet. */
+  seen: { has(orderId: string): boolean; add(orderId: string): unknown };
   /** `--phone-region`: the country of national phone numbers; wins over the row's locale country. */
   phoneRegion?: string;
   /** IANA zone in which a date alone ends (23:59:59) and the request's offset is written; default UTC. */
