@@ -1,15 +1,16 @@
+import { IdSlots } from './id-slots.js';
 import type { LedgerState } from './ledger.js';
 
 const STATES: readonly LedgerState[] = ['SENDING', 'CREATED', 'FAILED', 'UNCERTAIN'];
 const CODE: Record<LedgerState, number> = { SENDING: 0, CREATED: 1, FAILED: 2, UNCERTAIN: 3 };
 
 /**
- * Where the newest line of every order sits in the journal, and its state: about 100 bytes per order (the Map
- * entry, the orderId string, 13 bytes of typed arrays), so a million orders fit in ~100 MB. Everything else of an
+ * Where the newest line of every order sits in the journal, and its state: about 40 bytes per order (IdSlots' ~25 for
+ * the orderId and its slot, 13 bytes of typed arrays), so a million orders fit in ~40 MB. Everything else of an
  * entry is read back from the journal on demand (one positional read), which the page cache makes cheap.
  */
 export class CompactIndex {
-  private readonly slots = new Map<string, number>();
+  private readonly slots = new IdSlots();
   private state = new Uint8Array(1024);
   private off = new Float64Array(1024);
   private len = new Uint32Array(1024);

@@ -1,0 +1,158 @@
+const EMPTY = -1;
+const DELETED = -2;
+
+/**
+ * A map from orderId to a small number (the CompactIndex's slot), lean enough for millions of orders: the ids' bytes in
+ * one growing arena, an open-addressing table of entry numbers, and typed arrays for the entries — ~25 bytes per order
+ * instead of ~100 for a Map<string, number> and its strings. That matters twice: the memory itself, and V8 sizing its
+ * heap from the live set (a 1M-row run peaked several times above what it kept alive). Exact: a lookup compares the
+ * bytes, never the hash alone. Ids with a character above U+00FF or longer than 255 go to an ordinary Map.
+ * Keys iterate in insertion order (those of the ordinary Map after the others).
+ */
+export class IdSlots {
+  private arena = new Uint8Array(1 << 16);
+  private used = 0;
+  /** Entry numbers, EMPTY or DELETED; kept at most half full (tombstones included). */
+  private table = new Int32Array(1 << 10).fill(EMPTY);
+  /** Per entry: offset of its id in the arena (-1 once deleted), and its value. */
+  private keyOff = new Int32Array(1 << 9);
+  private value = new Int32Array(1 << 9);
+  private entries = 0;
+  private live = 0;
+  private tombstones = 0;
+  private readonly wide = new Map<string, number>();
+
+  get size(): number {
+    return this.live + this.wide.size;
+  }
+
+  get(id: string): number | undefined {
+    if (!fitsArena(id)) return this.wide.get(id);
+    const i = this.find(id, hashOf(id));
+    return i < 0 ? undefined : this.value[this.table[i]!];
+  }
+
+  set(id: string, v: number): this {
+    if (!fitsArena(id)) {
+      this.wide.set(id, v);
+      return this;
+    }
+    const h = hashOf(id);
+    const found = this.find(id, h);
+    if (found >= 0) {
+      this.value[this.table[found]!] = v;
+      return this;
+    }
+    if ((this.live + this.tombstones + 1) * 2 > this.table.length) this.rehash();
+    const mask = this.table.length - 1;
+    let i = h & mask;
+    while (this.table[i] !== EMPTY && this.table[i] !== DELETED) i = (i + 1) & mask;
+    if (this.table[i] === DELETED) this.tombstones--;
+    const e = this.newEntry(this.store(id), v);
+    this.table[i] = e;
+    this.live++;
+    return this;
+  }
+
+  delete(id: string): boolean {
+    if (!fitsArena(id)) return this.wide.delete(id);
+    const i = this.find(id, hashOf(id));
+    if (i < 0) return false;
+    this.keyOff[this.table[i]!] = -1;
+    this.table[i] = DELETED;
+    this.live--;
+    this.tombstones++;
+    return true;
+  }
+
+  *keys(): IterableIterator<string> {
+    for (let e = 0; e < this.entries; e++) {
+      const off = this.keyOff[e]!;
+      if (off >= 0) yield Buffer.from(this.arena.buffer, this.arena.byteOffset + off + 1, this.arena[off]!).toString('latin1');
+    }
+    yield* this.wide.keys();
+  }
+
+  /** The table index holding `id`, or -1. */
+  private find(id: string, h: number): number {
+    const mask = this.table.length - 1;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const e = this.table[i]!;
+      if (e === EMPTY) return -1;
+      if (e !== DELETED && this.equals(this.keyOff[e]!, id)) return i;
+    }
+  }
+
+  private equals(off: number, id: string): boolean {
+    const a = this.arena;
+    if (a[off] !== id.length) return false;
+    for (let k = 0; k < id.length; k++) if (a[off + 1 + k] !== id.charCodeAt(k)) return false;
+    return true;
+  }
+
+  private store(id: string): number {
+    const need = this.used + 1 + id.length;
+    if (need > this.arena.length) {
+      let n = this.arena.length * 2;
+      while (n < need) n *= 2;
+      const bigger = new Uint8Array(n);
+      bigger.set(this.arena.subarray(0, this.used));
+      this.arena = bigger;
+    }
+    const off = this.used;
+    this.arena[off] = id.length;
+    for (let k = 0; k < id.length; k++) this.arena[off + 1 + k] = id.charCodeAt(k);
+    this.used = need;
+    return off;
+  }
+
+  private newEntry(off: number, v: number): number {
+    if (this.entries === this.keyOff.length) {
+      const k = new Int32Array(this.entries * 2);
+      k.set(this.keyOff);
+      const val = new Int32Array(this.entries * 2);
+      val.set(this.value);
+      this.keyOff = k;
+      this.value = val;
+    }
+    this.keyOff[this.entries] = off;
+    this.value[this.entries] = v;
+    return this.entries++;
+  }
+
+  /** A bigger table when the live entries need it, the same size when tombstones filled it; tombstones go. */
+  private rehash(): void {
+    let n = this.table.length;
+    while ((this.live + 1) * 4 > n) n *= 2;
+    this.table = new Int32Array(n).fill(EMPTY);
+    this.tombstones = 0;
+    const mask = n - 1;
+    for (let e = 0; e < this.entries; e++) {
+      const off = this.keyOff[e]!;
+      if (off < 0) continue;
+      let i = hashAt(this.arena, off) & mask;
+      while (this.table[i] !== EMPTY) i = (i + 1) & mask;
+      this.table[i] = e;
+    }
+  }
+}
+
+function fitsArena(id: string): boolean {
+  if (id.length > 255) return false;
+  for (let k = 0; k < id.length; k++) if (id.charCodeAt(k) > 0xff) return false;
+  return true;
+}
+
+/** FNV-1a over the character codes (all ≤ 0xFF here, so the same as over the arena's bytes). */
+function hashOf(id: string): number {
+  let h = 0x811c9dc5;
+  for (let k = 0; k < id.length; k++) h = Math.imul(h ^ id.charCodeAt(k), 0x01000193);
+  return h >>> 0;
+}
+
+function hashAt(arena: Uint8Array, off: number): number {
+  let h = 0x811c9dc5;
+  const end = off + 1 + arena[off]!;
+  for (let k = off + 1; k < end; k++) h = Math.imul(h ^ arena[k]!, 0x01000193);
+  return h >>> 0;
+}
