@@ -1,3 +1,5 @@
+import { fitsArena, hashAt, hashOf } from '../lib/latin1-ids.js';
+
 const EMPTY = -1;
 const DELETED = -2;
 
@@ -135,24 +137,4 @@ export class IdSlots {
       this.table[i] = e;
     }
   }
-}
-
-function fitsArena(id: string): boolean {
-  if (id.length > 255) return false;
-  for (let k = 0; k < id.length; k++) if (id.charCodeAt(k) > 0xff) return false;
-  return true;
-}
-
-/** FNV-1a over the character codes (all ≤ 0xFF here, so the same as over the arena's bytes). */
-function hashOf(id: string): number {
-  let h = 0x811c9dc5;
-  for (let k = 0; k < id.length; k++) h = Math.imul(h ^ id.charCodeAt(k), 0x01000193);
-  return h >>> 0;
-}
-
-function hashAt(arena: Uint8Array, off: number): number {
-  let h = 0x811c9dc5;
-  const end = off + 1 + arena[off]!;
-  for (let k = off + 1; k < end; k++) h = Math.imul(h ^ arena[k]!, 0x01000193);
-  return h >>> 0;
 }

@@ -1,3 +1,5 @@
+import { fitsArena, hashAt, hashOf } from '../lib/latin1-ids.js';
+
 /**
  * The orderIds met so far in a file, for the duplicates check. A Set<string> of a million short ids holds ~65 MB (a heap
  * snapshot of `paybatch validate` at 800k rows: the Set's strings and table were the whole live heap, and V8 grows the
@@ -82,24 +84,4 @@ export class OrderIdSet {
       this.slots[i] = off;
     }
   }
-}
-
-function fitsArena(id: string): boolean {
-  if (id.length > 255) return false;
-  for (let k = 0; k < id.length; k++) if (id.charCodeAt(k) > 0xff) return false;
-  return true;
-}
-
-/** FNV-1a over the character codes (all ≤ 0xFF here, so the same as over the arena's bytes). */
-function hashOf(id: string): number {
-  let h = 0x811c9dc5;
-  for (let k = 0; k < id.length; k++) h = Math.imul(h ^ id.charCodeAt(k), 0x01000193);
-  return h >>> 0;
-}
-
-function hashAt(arena: Uint8Array, off: number): number {
-  let h = 0x811c9dc5;
-  const end = off + 1 + arena[off]!;
-  for (let k = off + 1; k < end; k++) h = Math.imul(h ^ arena[k]!, 0x01000193);
-  return h >>> 0;
 }
