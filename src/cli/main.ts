@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { commands } from './commands.js';
+import { commandsFor } from './commands.js';
 import { PaybatchError } from '../errors/paybatch-error.js';
 
 /** Turns anything thrown into one line on stderr and an exit code; a stack only with PAYBATCH_DEBUG=1. */
@@ -33,7 +33,7 @@ async function main(argv: string[]): Promise<void> {
       if (err && (PaybatchError.is(err) || (err.name !== 'YError' && err.constructor !== Error))) throw err;
       throw new PaybatchError('PB_USAGE', `${err?.message ?? msg} (paybatch --help)`, 2);
     });
-  for (const c of commands) cli = cli.command(c);
+  for (const c of await commandsFor(argv)) cli = cli.command(c);
   await cli.parseAsync();
 }
 

@@ -1,4 +1,5 @@
-import { Redis, type RedisOptions } from 'ioredis';
+// ioredis is loaded by connectRedis, not here: the embedded run and validate import this module but never use Redis.
+import type { Redis, RedisOptions } from 'ioredis';
 import { ConfigError, PaybatchError } from '../errors/paybatch-error.js';
 
 /**
@@ -78,6 +79,7 @@ export async function checkRedisServer(redis: Redis, target: RedisTarget): Promi
  * hidden) and where it came from; never a stack trace.
  */
 export async function connectRedis(target: RedisTarget, role: RedisRole, extra: RedisOptions = {}): Promise<Redis> {
+  const { Redis } = await import('ioredis');
   let redis: Redis;
   let everReady = false;
   try {
