@@ -130,17 +130,6 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const pendingTimers = new Set<NodeJS.Timeout>();
   let stopping = false;
 
-  const delay = (ms: number): Promise<void> =>
-    ms <= 0
-      ? Promise.resolve()
-      : new Promise((resolve) => {
-          const t = setTimeout(() => {
-            pendingTimers.delete(t);
-            resolve();
-          }, ms);
-          pendingTimers.add(t);
-        });
-
   const passwordOf = (s: StoredOrder): string => {
     const c = credentials.find((x) => x.shopId === s.shopId);
     return (s.mode === 'TEST' ? c?.testPassword : c?.prodPassword) ?? '';
@@ -256,12 +245,36 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     return undefined;
   }
 
+  // handleApi answers through deferred versions of these (its latency).
+  const sendNow = send;
+  const sendErrorNow = sendError;
+  const holdNow = hold;
+
   async function handleApi(req: IncomingMessage, res: ServerResponse, service: string): Promise<void> {
-    counters.request(service, performance.now());
+    const arrived = performance.now();
+    counters.request(service, arrived);
     const { text, tooLarge } = await readBody(req);
     const latency = (opts.latencyMs ?? 0) + (opts.jitterMs ? jitterRandom() * opts.jitterMs : 0);
-    await delay(latency);
-    if (res.destroyed) return;
+    // The request is handled at once and its answer leaves `latency` ms after it arrived, as a platform with that
+    // latency answers. Handling it after the wait instead made the answer late by its own handling time and by that of
+    // every request whose timer fired at the same moment (a wave of 50: ~5–10 ms per cycle on 2 cores).
+    const deadline = arrived + latency;
+    const later = (act: () => void): void => {
+      const go = (): void => {
+        if (!res.destroyed) act();
+      };
+      const wait = deadline - performance.now();
+      if (wait <= 0) return go();
+      const t = setTimeout(() => {
+        pendingTimers.delete(t);
+        go();
+      }, wait);
+      pendingTimers.add(t);
+    };
+    const send = (...a: Parameters<typeof sendNow>): void => later(() => sendNow(...a));
+    const sendError = (...a: Parameters<typeof sendErrorNow>): void => later(() => sendErrorNow(...a));
+    const hold = (...a: Parameters<typeof holdNow>): void => later(() => holdNow(...a));
+    const reset = (): void => later(() => req.socket.destroy());
 
     if (req.method !== 'POST' || !SERVICES.has(service)) return sendError(res, service, { code: 'INT_901', detailedMessage: `${req.method} ${service}` });
     const who = authenticate(req);
@@ -300,8 +313,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
         return hold(res);
       case 'reset-before-create':
         counters.error('RESET');
-        req.socket.destroy();
-        return;
+        return reset();
       default:
     }
 
@@ -334,8 +346,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
         return hold(res);
       case 'reset-after-create':
         counters.error('RESET');
-        req.socket.destroy();
-        return;
+        return reset();
       case 'bad-envelope':
         counters.error('BAD_ENVELOPE');
         return send(res, 200, '<html><body>Bad gateway</body></html>', 'text/html');
