@@ -40,6 +40,13 @@ export interface JobContext {
   onRetrySafe?: (err: LyraApiError) => void;
   /** Stop: no new POST starts; a POST in flight finishes and is recorded. */
   signal?: AbortSignal;
+  /**
+   * Called once this row's outcome is queued in the ledger ahead of any later claim (see Ledger.record), before it is
+   * durable, with the outcome sendOrder is about to return: the embedded engine counts it (circuit breaker) and frees
+   * the row's concurrency slot there, so the next row's claim shares the outcome's fsync instead of waiting for one of
+   * its own. sendOrder still resolves only once the outcome is durable.
+   */
+  onRecordQueued?: (outcome: RowOutcome) => void;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   random?: () => number;
 }
@@ -94,7 +101,8 @@ export async function sendOrder(ctx: JobContext, order: OrderToSend): Promise<Ro
   const finish = async (outcome: Outcome, row: RowOutcome): Promise<RowOutcome> => {
     let ok: boolean;
     try {
-      ok = await ctx.ledger.record(order.orderId, token, outcome);
+      const queued = ctx.onRecordQueued;
+      ok = await ctx.ledger.record(order.orderId, token, outcome, queued && (() => queued(row)));
     } catch (e) {
       throw new RunAbortedError('PB_LEDGER_WRITE', `the ledger could not record ${order.orderId}: ${(e as Error).message}`, {
         outcome: { ...row, note: joinNote(row.note, 'not recorded in the ledger (it will read as UNCERTAIN): keep this report') },

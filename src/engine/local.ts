@@ -102,7 +102,7 @@ async function* iterate(opts: LocalRunOptions, settle: (r: LocalRunResult) => vo
     errorMessage: `not sent: the run stopped (${aborted?.code ?? 'stopped'}); run again to send it`,
   });
 
-  const send = async (row: JudgedRow): Promise<RowOutcome> => {
+  const send = async (row: JudgedRow, freeSlot?: () => void): Promise<RowOutcome> => {
     if (!row.judgement.ok) throw new Error('unreachable');
     const d = row.judgement.order;
     const order: OrderToSend = {
@@ -112,9 +112,29 @@ async function* iterate(opts: LocalRunOptions, settle: (r: LocalRunResult) => vo
       fingerprint: orderFingerprint(d),
     };
     if (stop.signal.aborted) return notSent();
+    let counted = false;
+    const count = (o: RowOutcome): void => {
+      if (counted) return;
+      counted = true;
+      if (o.technical) {
+        technicalInARow++;
+        if (opts.breaker && technicalInARow >= opts.breaker.failures) {
+          abort('PB_CIRCUIT_OPEN', `${technicalInARow} technical failures in a row (last: ${o.errorCode}): the run stopped so the platform is not hammered; run again later`);
+        }
+      } else if (o.status === 'CREATED' || o.status === 'FAILED') {
+        if (!o.earlier) technicalInARow = 0;
+      }
+    };
+    // Counted before the slot frees: the breaker must trip before the next row can start.
+    const onRecordQueued = freeSlot
+      ? (o: RowOutcome): void => {
+          count(o);
+          freeSlot();
+        }
+      : undefined;
     let outcome: RowOutcome;
     try {
-      outcome = await sendOrder(ctx, order);
+      outcome = await sendOrder(onRecordQueued ? { ...ctx, onRecordQueued } : ctx, order);
     } catch (e) {
       if (RunAbortedError.is(e)) {
         abort(e.code, e.message);
@@ -125,14 +145,7 @@ async function* iterate(opts: LocalRunOptions, settle: (r: LocalRunResult) => vo
       return notSent();
     }
     if (outcome.status === 'PENDING') return { ...outcome, errorMessage: notSent().errorMessage };
-    if (outcome.technical) {
-      technicalInARow++;
-      if (opts.breaker && technicalInARow >= opts.breaker.failures) {
-        abort('PB_CIRCUIT_OPEN', `${technicalInARow} technical failures in a row (last: ${outcome.errorCode}): the run stopped so the platform is not hammered; run again later`);
-      }
-    } else if (outcome.status === 'CREATED' || outcome.status === 'FAILED') {
-      if (!outcome.earlier) technicalInARow = 0;
-    }
+    count(outcome);
     return outcome;
   };
 
@@ -144,8 +157,26 @@ async function* iterate(opts: LocalRunOptions, settle: (r: LocalRunResult) => vo
     if (stop.signal.aborted) return Promise.resolve(notSent());
     return answeredByLedger(row)
       .catch(() => false) // a ledger failure surfaces in the job, which stops the run
-      .then((known) => (known ? send(row) : limit(() => send(row))));
+      .then((known) => (known ? send(row) : limited(row)));
   };
+
+  /**
+   * A row holds one of the `concurrency` slots from its claim until its outcome is queued in the ledger, not until
+   * that outcome is durable: the next row's claim is queued behind it, so both share one fsync (the journal writes in
+   * order: after kill -9 at most one row per slot reads as sent-but-unanswered, as before). The row's own promise —
+   * what the report sees — still waits for durability.
+   */
+  const limited = (row: JudgedRow): Promise<RowOutcome> =>
+    new Promise<RowOutcome>((resolve, reject) => {
+      void limit(
+        () =>
+          new Promise<void>((free) => {
+            const p = send(row, free);
+            p.then(resolve, reject);
+            p.then(() => free(), () => free());
+          }),
+      );
+    });
 
   /**
    * A row the ledger will refuse (created, or uncertain without the flag) skips the concurrency queue: its answer

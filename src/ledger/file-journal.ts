@@ -154,7 +154,7 @@ class FileLedger implements Ledger {
     });
   }
 
-  record(orderId: string, token: string, outcome: Outcome): Promise<boolean> {
+  record(orderId: string, token: string, outcome: Outcome, onQueued?: () => void): Promise<boolean> {
     return this.exclusive(orderId, async () => {
       const claim = this.claims.get(orderId);
       if (claim?.token !== token) return { result: false };
@@ -180,7 +180,10 @@ class FileLedger implements Ledger {
         if (outcome.detailedErrorCode) next.detailedErrorCode = outcome.detailedErrorCode;
       }
       this.claims.delete(orderId);
-      return { result: true, durable: this.enqueue(orderId, next) };
+      // The group commit writes in queue order: from here on, any claim's durability implies this outcome's.
+      const durable = this.enqueue(orderId, next);
+      onQueued?.();
+      return { result: true, durable };
     });
   }
 

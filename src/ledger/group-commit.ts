@@ -11,13 +11,15 @@ interface Pending {
 
 /**
  * Appends lines to the journal with group commit: whatever queued up while one write + fdatasync was in flight
- * goes out in the next single write + fdatasync. No timer: a lone claim is flushed at once, a burst of concurrent
- * claims shares one fsync. A failed write or sync poisons the journal (what reached the disk is unknown): every
+ * goes out in the next single write + fdatasync. No timer: an idle journal starts writing at the end of the current
+ * turn of the event loop (setImmediate), so a lone claim waits for nothing, and what the same turn queues — a row's
+ * outcome and the next row's claim, a burst of concurrent claims — shares one fsync. A failed write or sync poisons the journal (what reached the disk is unknown): every
  * later append rejects, the run aborts, and the next open replays what is there.
  */
 export class GroupCommitter {
   private queue: Pending[] = [];
   private flushing = false;
+  private scheduled = false;
   private failure: Error | undefined;
   commits = 0;
 
@@ -32,7 +34,13 @@ export class GroupCommitter {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ buf: Buffer.from(line + '\n', 'utf8'), written, resolve, reject });
-      if (!this.flushing) void this.pump();
+      if (!this.flushing && !this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          if (!this.flushing) void this.pump();
+        });
+      }
     });
   }
 

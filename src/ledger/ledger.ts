@@ -82,8 +82,12 @@ export interface Ledger {
   get(orderId: string): Promise<LedgerEntry | undefined>;
   /** Atomically: if the order may be sent, mark it SENDING and make that durable before resolving. */
   claim(orderId: string, req: ClaimRequest): Promise<ClaimResult>;
-  /** End a claim with the platform's answer. Returns false (and changes nothing) if `token` no longer owns it. */
-  record(orderId: string, token: string, outcome: Outcome): Promise<boolean>;
+  /**
+   * End a claim with the platform's answer; resolves once it is durable. Returns false (and changes nothing) if `token`
+   * no longer owns it. `onQueued`, if the ledger supports it, is called as soon as the outcome is queued ahead of every
+   * later write: a claim made after that moment becomes durable only after this outcome does.
+   */
+  record(orderId: string, token: string, outcome: Outcome, onQueued?: () => void): Promise<boolean>;
   /** End a claim when provably no request left (aborted before the POST, or an auth failure): back to the state before. */
   release(orderId: string, token: string): Promise<void>;
   observe(orderId: string, obs: Observation): Promise<LedgerEntry | undefined>;

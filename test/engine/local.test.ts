@@ -1,9 +1,13 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runLocal, type LocalRunItem } from '../../src/engine/local.js';
+import { openFileLedger } from '../../src/ledger/file-journal.js';
 import type { LedgerEntry } from '../../src/ledger/ledger.js';
 import type { JudgedRow } from '../../src/orders/types.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
-import { invalidRow, order, rowsOf, setup, validRow } from './helpers.js';
+import { invalidRow, order, rowsOf, SHOP, setup, validRow } from './helpers.js';
 
 const CREATE = 'Charge/CreatePaymentOrder';
 let sandbox: Sandbox;
@@ -52,6 +56,28 @@ describe('runLocal: the embedded engine', () => {
     expect(items.filter((i) => i.outcome.status === 'CREATED')).toHaveLength(17);
     expect(await run.result).toEqual({});
     expect(creates()).toBe(19);
+  });
+
+  it('one row at a time: each outcome and the next row\'s claim share one fsync, and every outcome is durable when reported', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'paybatch-commits-'));
+    const commits: number[] = [];
+    const ledger = await openFileLedger({ dir, shopId: SHOP, mode: 'TEST', onCommit: (lines) => commits.push(lines) });
+    try {
+      const seenDurable: boolean[] = [];
+      for await (const item of runLocal({ rows: rowsOf(rowsFor(ids(20, 'ONE'))), ctx: t.ctx({ ledger }), concurrency: 1 })) {
+        expect(item.outcome.status).toBe('CREATED');
+        // Reported only once its line is on disk: the lines committed so far include this row's outcome.
+        seenDurable.push(commits.reduce((a, b) => a + b, 0) >= 2 * (item.row.index + 1));
+      }
+      expect(seenDurable.every(Boolean)).toBe(true);
+      expect(commits.reduce((a, b) => a + b, 0)).toBe(40);
+      // 20 claims + 20 outcomes: one commit each would be 40; the slot is free once the outcome is queued, so the next
+      // claim joins that commit (first claim alone, 19 pairs, last outcome alone).
+      expect(commits.length).toBeLessThanOrEqual(22);
+    } finally {
+      await ledger.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('re-running the same rows sends nothing; an edited file sends only the fixed rows', async () => {
