@@ -1,19 +1,19 @@
-import { fitsArena, hashAt, hashOf } from '../lib/latin1-ids.js';
+import { IdArena } from '../lib/id-arena.js';
+import { fitsArena, hashOf } from '../lib/latin1-ids.js';
 
 const EMPTY = -1;
 const DELETED = -2;
 
 /**
  * A map from orderId to a small number (the CompactIndex's slot), lean enough for millions of orders: the ids' bytes in
- * one growing arena, an open-addressing table of entry numbers, and typed arrays for the entries — ~25 bytes per order
+ * an IdArena (1 MiB chunks, never copied), an open-addressing table of entry numbers, and typed arrays for the entries — ~25 bytes per order
  * instead of ~100 for a Map<string, number> and its strings. That matters twice: the memory itself, and V8 sizing its
  * heap from the live set (a 1M-row run peaked several times above what it kept alive). Exact: a lookup compares the
  * bytes, never the hash alone. Ids with a character above U+00FF or longer than 255 go to an ordinary Map.
  * Keys iterate in insertion order (those of the ordinary Map after the others).
  */
 export class IdSlots {
-  private arena = new Uint8Array(1 << 16);
-  private used = 0;
+  private readonly arena = new IdArena();
   /** Entry numbers, EMPTY or DELETED; kept at most half full (tombstones included). */
   private table = new Int32Array(1 << 10).fill(EMPTY);
   /** Per entry: offset of its id in the arena (-1 once deleted), and its value. */
@@ -50,7 +50,7 @@ export class IdSlots {
     let i = h & mask;
     while (this.table[i] !== EMPTY && this.table[i] !== DELETED) i = (i + 1) & mask;
     if (this.table[i] === DELETED) this.tombstones--;
-    const e = this.newEntry(this.store(id), v);
+    const e = this.newEntry(this.arena.store(id), v);
     this.table[i] = e;
     this.live++;
     return this;
@@ -70,7 +70,7 @@ export class IdSlots {
   *keys(): IterableIterator<string> {
     for (let e = 0; e < this.entries; e++) {
       const off = this.keyOff[e]!;
-      if (off >= 0) yield Buffer.from(this.arena.buffer, this.arena.byteOffset + off + 1, this.arena[off]!).toString('latin1');
+      if (off >= 0) yield this.arena.read(off);
     }
     yield* this.wide.keys();
   }
@@ -81,31 +81,8 @@ export class IdSlots {
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const e = this.table[i]!;
       if (e === EMPTY) return -1;
-      if (e !== DELETED && this.equals(this.keyOff[e]!, id)) return i;
+      if (e !== DELETED && this.arena.equals(this.keyOff[e]!, id)) return i;
     }
-  }
-
-  private equals(off: number, id: string): boolean {
-    const a = this.arena;
-    if (a[off] !== id.length) return false;
-    for (let k = 0; k < id.length; k++) if (a[off + 1 + k] !== id.charCodeAt(k)) return false;
-    return true;
-  }
-
-  private store(id: string): number {
-    const need = this.used + 1 + id.length;
-    if (need > this.arena.length) {
-      let n = this.arena.length * 2;
-      while (n < need) n *= 2;
-      const bigger = new Uint8Array(n);
-      bigger.set(this.arena.subarray(0, this.used));
-      this.arena = bigger;
-    }
-    const off = this.used;
-    this.arena[off] = id.length;
-    for (let k = 0; k < id.length; k++) this.arena[off + 1 + k] = id.charCodeAt(k);
-    this.used = need;
-    return off;
   }
 
   private newEntry(off: number, v: number): number {
@@ -132,7 +109,7 @@ export class IdSlots {
     for (let e = 0; e < this.entries; e++) {
       const off = this.keyOff[e]!;
       if (off < 0) continue;
-      let i = hashAt(this.arena, off) & mask;
+      let i = this.arena.hashAt(off) & mask;
       while (this.table[i] !== EMPTY) i = (i + 1) & mask;
       this.table[i] = e;
     }

@@ -1,6 +1,6 @@
 /**
- * The byte-arena helpers shared by the compact orderId tables (ledger index `IdSlots`, duplicate check
- * `OrderIdSet`): an id is stored as a length byte then its Latin-1 bytes, and hashed with FNV-1a.
+ * The helpers shared by the compact orderId tables (ledger index `IdSlots`, duplicate check `OrderIdSet`): which ids
+ * their arena (`IdArena`: a length byte, then the Latin-1 bytes) can hold, and their FNV-1a hash.
  */
 
 /** Whether `id` fits the arena: at most 255 characters, each ≤ 0xFF (anything else goes to a plain Map/Set). */
@@ -14,13 +14,5 @@ export function fitsArena(id: string): boolean {
 export function hashOf(id: string): number {
   let h = 0x811c9dc5;
   for (let k = 0; k < id.length; k++) h = Math.imul(h ^ id.charCodeAt(k), 0x01000193);
-  return h >>> 0;
-}
-
-/** The same hash over the id stored at `off` in the arena. */
-export function hashAt(arena: Uint8Array, off: number): number {
-  let h = 0x811c9dc5;
-  const end = off + 1 + arena[off]!;
-  for (let k = off + 1; k < end; k++) h = Math.imul(h ^ arena[k]!, 0x01000193);
   return h >>> 0;
 }

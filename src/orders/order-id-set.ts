@@ -1,15 +1,15 @@
-import { fitsArena, hashAt, hashOf } from '../lib/latin1-ids.js';
+import { IdArena } from '../lib/id-arena.js';
+import { fitsArena, hashOf } from '../lib/latin1-ids.js';
 
 /**
  * The orderIds met so far in a file, for the duplicates check. A Set<string> of a million short ids holds ~65 MB (a heap
  * snapshot of `paybatch validate` at 800k rows: the Set's strings and table were the whole live heap, and V8 grows the
- * heap with the live set); here they take ~24 MB: the ids' bytes in one growing arena and an open-addressing table of
- * their offsets. Exact: a lookup compares the bytes, never the hash alone. Ids with a character above U+00FF (never an
+ * heap with the live set); here they take ~26 MB: the ids' bytes in an IdArena (1 MiB chunks, never copied) and an
+ * open-addressing table of their offsets. Exact: a lookup compares the bytes, never the hash alone. Ids with a character above U+00FF (never an
  * orderId the platform accepts) or longer than 255 go to an ordinary Set.
  */
 export class OrderIdSet {
-  private arena = new Uint8Array(1 << 16);
-  private used = 0;
+  private readonly arena = new IdArena();
   /** Offset of an id in the arena (its length byte), -1 for an empty slot. Kept at most half full. */
   private slots = new Int32Array(1 << 10).fill(-1);
   private count = 0;
@@ -36,7 +36,7 @@ export class OrderIdSet {
       this.grow();
       i = this.probe(id, h);
     }
-    this.slots[i] = this.store(id);
+    this.slots[i] = this.arena.store(id);
     this.count++;
     return this;
   }
@@ -46,31 +46,8 @@ export class OrderIdSet {
     const mask = this.slots.length - 1;
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const off = this.slots[i]!;
-      if (off === -1 || this.equals(off, id)) return i;
+      if (off === -1 || this.arena.equals(off, id)) return i;
     }
-  }
-
-  private equals(off: number, id: string): boolean {
-    const a = this.arena;
-    if (a[off] !== id.length) return false;
-    for (let k = 0; k < id.length; k++) if (a[off + 1 + k] !== id.charCodeAt(k)) return false;
-    return true;
-  }
-
-  private store(id: string): number {
-    const need = this.used + 1 + id.length;
-    if (need > this.arena.length) {
-      let n = this.arena.length * 2;
-      while (n < need) n *= 2;
-      const bigger = new Uint8Array(n);
-      bigger.set(this.arena.subarray(0, this.used));
-      this.arena = bigger;
-    }
-    const off = this.used;
-    this.arena[off] = id.length;
-    for (let k = 0; k < id.length; k++) this.arena[off + 1 + k] = id.charCodeAt(k);
-    this.used = need;
-    return off;
   }
 
   private grow(): void {
@@ -79,7 +56,7 @@ export class OrderIdSet {
     const mask = this.slots.length - 1;
     for (const off of old) {
       if (off === -1) continue;
-      let i = hashAt(this.arena, off) & mask;
+      let i = this.arena.hashAt(off) & mask;
       while (this.slots[i] !== -1) i = (i + 1) & mask;
       this.slots[i] = off;
     }
