@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listen } from '../lib/listen.js';
 import type { Logger } from '../log/logger.js';
 import type { Mode } from '../lyra/types.js';
 import { BodyTooLargeError, parseFormFields, readBoundedBody } from './body.js';
@@ -131,18 +131,10 @@ export async function startIpnServer(opts: IpnServerOptions): Promise<IpnServer>
   server.headersTimeout = 5_000;
   server.keepAliveTimeout = 5_000;
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address() as AddressInfo;
-  const hostForUrl = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const { port, urlHost } = await listen(server, opts.port ?? 0, opts.host ?? '127.0.0.1');
   return {
-    url: `http://${hostForUrl}:${addr.port}/`,
-    port: addr.port,
+    url: `http://${urlHost}:${port}/`,
+    port,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

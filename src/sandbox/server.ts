@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { listen } from '../lib/listen.js';
 import { performance } from 'node:perf_hooks';
 import type { Mode, PaymentOrder } from '../lyra/types.js';
 import { CounterSet, SlidingSecond, type SandboxCounters } from './counters.js';
@@ -457,20 +458,12 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     s.on('close', () => sockets.delete(s));
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address() as AddressInfo;
-  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}`;
+  const { port, urlHost } = await listen(server, opts.port ?? 0, opts.host ?? '127.0.0.1');
+  url = `http://${urlHost === '0.0.0.0' ? '127.0.0.1' : urlHost}:${port}`;
 
   return {
     url,
-    port: addr.port,
+    port,
     credentials,
     faults,
     counters: () => counters.snapshot(store.size),
