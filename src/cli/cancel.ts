@@ -4,10 +4,9 @@ import { cancelCandidates, cancelOrders } from '../follow/cancel.js';
 import { confirm } from '../follow/confirm.js';
 import { openFollow, withFollowOptions, type FollowArgs } from '../follow/context.js';
 import { abortOnSignals } from '../follow/exit-on-signal.js';
-import { followExitCode } from '../follow/exit-code.js';
-import { ACTION_COLUMNS, actionCells, defaultReportPath, writeReport } from '../follow/report.js';
+import { defaultReportPath, finishActions } from '../follow/report.js';
 import { selectOrderIds } from '../follow/select.js';
-import { describeAmounts, tallyResults } from '../follow/tally.js';
+import { describeAmounts } from '../follow/tally.js';
 
 interface CancelArgs extends FollowArgs {
   file: string;
@@ -61,11 +60,7 @@ export const cancelCommand: CommandModule<object, CancelArgs> = {
         dryRun: argv.dryRun,
         bulk: { concurrency: argv.concurrency, limiter: ctx.limiter, signal: signals.signal },
       });
-      await writeReport(out, ACTION_COLUMNS, run.rows, actionCells);
-      process.stdout.write(`${argv.dryRun ? 'dry run, nothing cancelled: ' : ''}${tallyResults(run.rows)}\n`);
-      if (run.authFailure) process.stderr.write(`paybatch: authentication failed (${run.authFailure.code}): check PAYBATCH_SHOP_ID and PAYBATCH_PASSWORD; nothing more was cancelled\n`);
-      process.stdout.write(`report: ${out}\n`);
-      process.exitCode = followExitCode(run);
+      process.exitCode = await finishActions(out, run, { verb: 'cancelled', dryRun: argv.dryRun });
     } finally {
       signals.dispose();
       await ctx.close();

@@ -5,10 +5,8 @@ import type { ActionRow } from '../follow/cancel.js';
 import { confirm } from '../follow/confirm.js';
 import { openFollow, withFollowOptions, type FollowArgs } from '../follow/context.js';
 import { abortOnSignals } from '../follow/exit-on-signal.js';
-import { followExitCode } from '../follow/exit-code.js';
-import { ACTION_COLUMNS, actionCells, defaultReportPath, writeReport } from '../follow/report.js';
+import { defaultReportPath, finishActions } from '../follow/report.js';
 import { selectUpdateTargets } from '../follow/select.js';
-import { tallyResults } from '../follow/tally.js';
 import { updateOrders } from '../follow/update.js';
 import { parseDuration, type RunWideChanges } from '../follow/update-plan.js';
 
@@ -68,11 +66,7 @@ export const updateCommand: CommandModule<object, UpdateArgs> = {
           run = { rows: run.rows.map((r) => byId.get(r.orderId) ?? r), authFailure: second.authFailure, aborted: second.aborted };
         }
       }
-      await writeReport(out, ACTION_COLUMNS, run.rows, actionCells);
-      process.stdout.write(`${argv.dryRun ? 'dry run, nothing updated: ' : ''}${tallyResults(run.rows)}\n`);
-      if (run.authFailure) process.stderr.write(`paybatch: authentication failed (${run.authFailure.code}): check PAYBATCH_SHOP_ID and PAYBATCH_PASSWORD; nothing more was updated\n`);
-      process.stdout.write(`report: ${out}\n`);
-      process.exitCode = followExitCode(run);
+      process.exitCode = await finishActions(out, run, { verb: 'updated', dryRun: argv.dryRun });
     } finally {
       signals.dispose();
       await ctx.close();

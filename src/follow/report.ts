@@ -1,6 +1,8 @@
 import { basename, dirname, join } from 'node:path';
 import { createCsvWriter } from '../csv/write.js';
+import { followExitCode } from './exit-code.js';
 import { formatMinor } from './money.js';
+import { tallyResults } from './tally.js';
 import type { ActionRow } from './cancel.js';
 import type { StatusRow } from './status.js';
 
@@ -31,4 +33,20 @@ export async function writeReport<R>(file: string, headers: readonly string[], r
   } finally {
     await w.close();
   }
+}
+
+/**
+ * The end of `cancel` and `update`: the report, the tally, the authentication failure if any, and the exit code.
+ * `verb`: what the command does to an order, in the past tense ("cancelled", "updated").
+ */
+export async function finishActions(
+  out: string,
+  run: { rows: ActionRow[]; authFailure?: { code: string }; aborted: boolean },
+  opts: { verb: string; dryRun: boolean },
+): Promise<0 | 1 | 3> {
+  await writeReport(out, ACTION_COLUMNS, run.rows, actionCells);
+  process.stdout.write(`${opts.dryRun ? `dry run, nothing ${opts.verb}: ` : ''}${tallyResults(run.rows)}\n`);
+  if (run.authFailure) process.stderr.write(`paybatch: authentication failed (${run.authFailure.code}): check PAYBATCH_SHOP_ID and PAYBATCH_PASSWORD; nothing more was ${opts.verb}\n`);
+  process.stdout.write(`report: ${out}\n`);
+  return followExitCode(run);
 }
