@@ -1,3 +1,4 @@
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,7 @@ import type { Ledger } from '../../src/ledger/ledger.js';
 import { LyraClient } from '../../src/lyra/client.js';
 import type { ChannelType, PaymentOrderRequest } from '../../src/lyra/types.js';
 import type { JudgedRow } from '../../src/orders/types.js';
+import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 
 export const SHOP = '69876357';
 export const PASSWORD = 'testpassword_DEMOPRIVATEKEY23G4475zXZQ2UA5x7M';
@@ -67,6 +69,37 @@ export async function setup(baseUrl: string, opts: { password?: string; timeoutM
       await ledger.close();
       await client.close();
       await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The world of an engine test file: one sandbox for the file; before each test its faults and counters cleared and a
+ * fresh state directory, ledger and client (`t`), closed after it.
+ */
+export function engineWorld(): { readonly sandbox: Sandbox; readonly t: Awaited<ReturnType<typeof setup>> } {
+  let sandbox: Sandbox;
+  let t: Awaited<ReturnType<typeof setup>>;
+  beforeAll(async () => {
+    sandbox = await startSandbox({ port: 0 });
+  });
+  afterAll(async () => {
+    await sandbox.stop();
+  });
+  beforeEach(async () => {
+    sandbox.faults.clear();
+    sandbox.resetCounters();
+    t = await setup(sandbox.url, { timeoutMs: 500 });
+  });
+  afterEach(async () => {
+    await t.done();
+  });
+  return {
+    get sandbox() {
+      return sandbox;
+    },
+    get t() {
+      return t;
     },
   };
 }

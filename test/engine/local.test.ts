@@ -1,34 +1,17 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runLocal, type LocalRunItem } from '../../src/engine/local.js';
 import { openFileLedger } from '../../src/ledger/file-journal.js';
 import type { LedgerEntry } from '../../src/ledger/ledger.js';
 import type { JudgedRow } from '../../src/orders/types.js';
-import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
-import { invalidRow, order, rowsOf, SHOP, setup, validRow } from './helpers.js';
+import { engineWorld, invalidRow, order, rowsOf, setup, SHOP, validRow } from './helpers.js';
 
 const CREATE = 'Charge/CreatePaymentOrder';
-let sandbox: Sandbox;
-let t: Awaited<ReturnType<typeof setup>>;
+const world = engineWorld();
 
-beforeAll(async () => {
-  sandbox = await startSandbox({ port: 0 });
-});
-afterAll(async () => {
-  await sandbox.stop();
-});
-beforeEach(async () => {
-  sandbox.faults.clear();
-  sandbox.resetCounters();
-  t = await setup(sandbox.url, { timeoutMs: 500 });
-});
-afterEach(async () => {
-  await t.done();
-});
-
-const creates = (): number => sandbox.counters().requests[CREATE] ?? 0;
+const creates = (): number => world.sandbox.counters().requests[CREATE] ?? 0;
 const ids = (n: number, prefix = 'INV'): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(4, '0')}`);
 const rowsFor = (orderIds: string[]): JudgedRow[] => orderIds.map((id, i) => validRow(i, order(id)));
 
@@ -40,7 +23,7 @@ async function collect(run: AsyncIterable<LocalRunItem>): Promise<LocalRunItem[]
 
 describe('runLocal: the embedded engine', () => {
   it('reports every row in input order: CREATED, INVALID (never sent), FAILED, UNCERTAIN', async () => {
-    sandbox.faults.forOrder('INV-0003', 'reset-after-create');
+    world.sandbox.faults.forOrder('INV-0003', 'reset-after-create');
     const rows: JudgedRow[] = [
       validRow(0, order('INV-0000')),
       invalidRow(1),
@@ -48,7 +31,7 @@ describe('runLocal: the embedded engine', () => {
       validRow(3, order('INV-0003')),
       ...ids(20).slice(4).map((id, i) => validRow(4 + i, order(id))),
     ];
-    const run = runLocal({ rows: rowsOf(rows), ctx: t.ctx(), concurrency: 6 });
+    const run = runLocal({ rows: rowsOf(rows), ctx: world.t.ctx(), concurrency: 6 });
     const items = await collect(run);
     expect(items.map((i) => i.row.index)).toEqual(rows.map((r) => r.index));
     expect(items.map((i) => i.outcome.status).slice(0, 5)).toEqual(['CREATED', 'INVALID', 'FAILED', 'UNCERTAIN', 'CREATED']);
@@ -64,7 +47,7 @@ describe('runLocal: the embedded engine', () => {
     const ledger = await openFileLedger({ dir, shopId: SHOP, mode: 'TEST', onCommit: (lines) => commits.push(lines) });
     try {
       const seenDurable: boolean[] = [];
-      for await (const item of runLocal({ rows: rowsOf(rowsFor(ids(20, 'ONE'))), ctx: t.ctx({ ledger }), concurrency: 1 })) {
+      for await (const item of runLocal({ rows: rowsOf(rowsFor(ids(20, 'ONE'))), ctx: world.t.ctx({ ledger }), concurrency: 1 })) {
         expect(item.outcome.status).toBe('CREATED');
         // Reported only once its line is on disk: the lines committed so far include this row's outcome.
         seenDurable.push(commits.reduce((a, b) => a + b, 0) >= 2 * (item.row.index + 1));
@@ -82,35 +65,35 @@ describe('runLocal: the embedded engine', () => {
 
   it('re-running the same rows sends nothing; an edited file sends only the fixed rows', async () => {
     const first = [validRow(0, order('INV-A')), validRow(1, order('INV-B', { channel: 'MAIL', recipient: 'typo@' })), validRow(2, order('INV-C'))];
-    await collect(runLocal({ rows: rowsOf(first), ctx: t.ctx(), concurrency: 2 }));
+    await collect(runLocal({ rows: rowsOf(first), ctx: world.t.ctx(), concurrency: 2 }));
     expect(creates()).toBe(3);
-    await t.reopen();
+    await world.t.reopen();
 
-    const again = await collect(runLocal({ rows: rowsOf(first.filter((r) => r.index !== 1)), ctx: t.ctx({ batchId: 'run-2' }), concurrency: 2 }));
+    const again = await collect(runLocal({ rows: rowsOf(first.filter((r) => r.index !== 1)), ctx: world.t.ctx({ batchId: 'run-2' }), concurrency: 2 }));
     expect(again.map((i) => i.outcome)).toEqual([expect.objectContaining({ status: 'CREATED', earlier: true }), expect.objectContaining({ status: 'CREATED', earlier: true })]);
     expect(creates()).toBe(3);
 
     const fixed = [...first];
     fixed[1] = validRow(1, order('INV-B', { channel: 'MAIL', recipient: 'fixed@example.com' }));
-    const third = await collect(runLocal({ rows: rowsOf(fixed), ctx: t.ctx({ batchId: 'run-3' }), concurrency: 2 }));
+    const third = await collect(runLocal({ rows: rowsOf(fixed), ctx: world.t.ctx({ batchId: 'run-3' }), concurrency: 2 }));
     expect(third.map((i) => [i.outcome.status, i.outcome.earlier ?? false])).toEqual([
       ['CREATED', true],
       ['CREATED', false],
       ['CREATED', true],
     ]);
     expect(creates()).toBe(4);
-    expect(sandbox.counters().ordersCreated).toEqual({ 'INV-A': 1, 'INV-B': 1, 'INV-C': 1 });
+    expect(world.sandbox.counters().ordersCreated).toEqual({ 'INV-A': 1, 'INV-B': 1, 'INV-C': 1 });
   });
 
   it('--rate 8 with 20 workers: the sandbox never sees more than 8 creates in any sliding second', async () => {
-    const run = runLocal({ rows: rowsOf(rowsFor(ids(20))), ctx: t.ctx(), concurrency: 20, perSecond: 8 });
+    const run = runLocal({ rows: rowsOf(rowsFor(ids(20))), ctx: world.t.ctx(), concurrency: 20, perSecond: 8 });
     const items = await collect(run);
     expect(items.every((i) => i.outcome.status === 'CREATED')).toBe(true);
-    expect(sandbox.counters().maxPerSecond.create).toBeLessThanOrEqual(8);
+    expect(world.sandbox.counters().maxPerSecond.create).toBeLessThanOrEqual(8);
   });
 
   it('bad credentials abort the run: every valid row is PENDING (resumable), nothing in the ledger', async () => {
-    const wrong = await setup(sandbox.url, { password: 'testpassword_WRONG' });
+    const wrong = await setup(world.sandbox.url, { password: 'testpassword_WRONG' });
     try {
       const run = runLocal({ rows: rowsOf([invalidRow(0), ...rowsFor(ids(10)).map((r) => ({ ...r, index: r.index + 1 }))]), ctx: wrong.ctx(), concurrency: 3 });
       const items = await collect(run);
@@ -129,8 +112,8 @@ describe('runLocal: the embedded engine', () => {
 
   it('a run of technical failures trips the circuit breaker; the rest stays PENDING', async () => {
     const all = ids(10);
-    for (const id of all) sandbox.faults.forOrder(id, 'http-500');
-    const run = runLocal({ rows: rowsOf(rowsFor(all)), ctx: t.ctx(), concurrency: 1, breaker: { failures: 3 } });
+    for (const id of all) world.sandbox.faults.forOrder(id, 'http-500');
+    const run = runLocal({ rows: rowsOf(rowsFor(all)), ctx: world.t.ctx(), concurrency: 1, breaker: { failures: 3 } });
     const items = await collect(run);
     expect(items.map((i) => i.outcome.status)).toEqual(['UNCERTAIN', 'UNCERTAIN', 'UNCERTAIN', ...Array(7).fill('PENDING')]);
     expect((await run.result).aborted).toMatchObject({ code: 'PB_CIRCUIT_OPEN' });
@@ -140,7 +123,7 @@ describe('runLocal: the embedded engine', () => {
   it('a signal stops it cleanly: in-flight rows are recorded, the rest is PENDING, and a re-run sends exactly those', async () => {
     const all = ids(40);
     const ac = new AbortController();
-    const run = runLocal({ rows: rowsOf(rowsFor(all)), ctx: t.ctx(), concurrency: 4, perSecond: 40, signal: ac.signal });
+    const run = runLocal({ rows: rowsOf(rowsFor(all)), ctx: world.t.ctx(), concurrency: 4, perSecond: 40, signal: ac.signal });
     const items: LocalRunItem[] = [];
     for await (const item of run) {
       items.push(item);
@@ -152,24 +135,24 @@ describe('runLocal: the embedded engine', () => {
     const done = items.filter((i) => i.outcome.status === 'CREATED');
     expect(pending.length).toBeGreaterThan(0);
     expect(done.length + pending.length).toBe(40);
-    for (const i of done) expect((await t.ledger.get((i.row.judgement.ok && i.row.judgement.order.orderId) as string))!.state).toBe('CREATED');
+    for (const i of done) expect((await world.t.ledger.get((i.row.judgement.ok && i.row.judgement.order.orderId) as string))!.state).toBe('CREATED');
 
-    await t.reopen();
+    await world.t.reopen();
     const before = creates();
-    const rerun = await collect(runLocal({ rows: rowsOf(rowsFor(all)), ctx: t.ctx({ batchId: 'run-2' }), concurrency: 4 }));
+    const rerun = await collect(runLocal({ rows: rowsOf(rowsFor(all)), ctx: world.t.ctx({ batchId: 'run-2' }), concurrency: 4 }));
     expect(rerun.every((i) => i.outcome.status === 'CREATED')).toBe(true);
     expect(creates() - before).toBe(pending.length);
-    expect(Object.values(sandbox.counters().ordersCreated).every((n) => n === 1)).toBe(true);
+    expect(Object.values(world.sandbox.counters().ordersCreated).every((n) => n === 1)).toBe(true);
   });
 
   it('rows the ledger already answers do not queue behind rows waiting for the rate limiter', async () => {
-    await collect(runLocal({ rows: rowsOf(rowsFor(['OLD-1', 'OLD-2', 'OLD-3'])), ctx: t.ctx(), concurrency: 3 }));
+    await collect(runLocal({ rows: rowsOf(rowsFor(['OLD-1', 'OLD-2', 'OLD-3'])), ctx: world.t.ctx(), concurrency: 3 }));
     // NEW-1 is throttled once (Retry-After) and holds the only slot; NEW-2 waits for it. Stopped as soon as NEW-1 is done.
-    sandbox.faults.forOrder('NEW-1', 'http-503');
+    world.sandbox.faults.forOrder('NEW-1', 'http-503');
     const rows = rowsFor(['NEW-1', 'NEW-2', 'OLD-1', 'OLD-2', 'OLD-3']);
     const ac = new AbortController();
     const items: LocalRunItem[] = [];
-    for await (const item of runLocal({ rows: rowsOf(rows), ctx: t.ctx({ batchId: 'run-2' }), concurrency: 1, perSecond: 1, signal: ac.signal })) {
+    for await (const item of runLocal({ rows: rowsOf(rows), ctx: world.t.ctx({ batchId: 'run-2' }), concurrency: 1, perSecond: 1, signal: ac.signal })) {
       items.push(item);
       ac.abort();
     }
@@ -178,8 +161,8 @@ describe('runLocal: the embedded engine', () => {
   });
 
   it('a ledger that cannot be used stops the run (no row is sent without its durable trace)', async () => {
-    await t.ledger.close();
-    const run = runLocal({ rows: rowsOf(rowsFor(ids(5))), ctx: t.ctx(), concurrency: 2 });
+    await world.t.ledger.close();
+    const run = runLocal({ rows: rowsOf(rowsFor(ids(5))), ctx: world.t.ctx(), concurrency: 2 });
     const items = await collect(run);
     expect(items.map((i) => i.outcome.status)).toEqual(Array(5).fill('PENDING'));
     expect((await run.result).aborted).toMatchObject({ code: 'PB_LEDGER_CLOSED' });
@@ -194,7 +177,7 @@ describe('runLocal: the embedded engine', () => {
         yield r;
       }
     }
-    const run = runLocal({ rows: counted(), ctx: t.ctx(), concurrency: 2, window: 10 });
+    const run = runLocal({ rows: counted(), ctx: world.t.ctx(), concurrency: 2, window: 10 });
     let maxAhead = 0;
     let yielded = 0;
     for await (const _ of run) {
