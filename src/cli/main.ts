@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { setFlagsFromString } from 'node:v8';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { commandsFor } from './commands.js';
@@ -14,6 +15,16 @@ export function reportFatal(e: unknown): number {
   process.stderr.write(`paybatch: internal error: ${message} (set PAYBATCH_DEBUG=1 for details)\n`);
   if (process.env.PAYBATCH_DEBUG === '1' && e instanceof Error) process.stderr.write(`${e.stack}\n`);
   return 3;
+}
+
+/**
+ * V8 lets the old generation grow to up to four times what survived its last full collection before collecting again.
+ * paybatch streams: what survives is small and bounded, and the rest was garbage kept as resident memory. Growing by
+ * half instead took a 100k-row run's peak from ~195 to ~150 MB for ~5 % more CPU. `node --heap-growing-percent=N`
+ * still decides when given.
+ */
+function boundHeapGrowth(): void {
+  if (!process.execArgv.some((a) => a.startsWith('--heap-growing-percent') || a.startsWith('--heap_growing_percent'))) setFlagsFromString('--heap-growing-percent=50');
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -37,6 +48,7 @@ async function main(argv: string[]): Promise<void> {
   await cli.parseAsync();
 }
 
+boundHeapGrowth();
 main(hideBin(process.argv)).catch((e: unknown) => {
   process.exitCode = reportFatal(e);
 });
