@@ -82,15 +82,16 @@ export function judgeRow(row: RawRow, mapping: Mapping, ctx: JudgeContext): Judg
     else recipient = email;
     if (!subject && !template) problem('PSP_1019', 'subject', 'a MAIL row needs a subject: add a subject column, or pass --subject (or --template for a Back Office template)');
     const bcc = cell('bcc');
-    const badBcc = bcc.split(/[;,]/).map((b) => b.trim()).filter((b) => b !== '' && !isEmail(b));
-    if (badBcc.length) problem('PB_BCC_INVALID', 'bcc', `the hidden copy address "${badBcc[0]}" is not a valid e-mail address`);
-    channelOptions.mailOptions = {
-      recipient,
-      ...(subject ? { subject } : {}),
-      ...(message ? { body: message } : {}),
-      ...(template ? { template } : {}),
-      ...(bcc ? { bcc: bcc.split(/[;,]/).map((b) => b.trim()).filter(Boolean).join(';') } : {}),
-    };
+    const bccs = bcc === '' ? [] : bcc.split(/[;,]/).map((b) => b.trim()).filter(Boolean);
+    const badBcc = bccs.find((b) => !isEmail(b));
+    if (badBcc !== undefined) problem('PB_BCC_INVALID', 'bcc', `the hidden copy address "${badBcc}" is not a valid e-mail address`);
+    // Members set one by one in the body's order (no spreads: this runs for every row).
+    const mailOptions: NonNullable<ChannelOptions['mailOptions']> = { recipient };
+    if (subject) mailOptions.subject = subject;
+    if (message) mailOptions.body = message;
+    if (template) mailOptions.template = template;
+    if (bcc) mailOptions.bcc = bccs.join(';');
+    channelOptions.mailOptions = mailOptions;
   } else if (channel === 'SMS' || channel === 'WHATSAPP') {
     const phoneText = cell('phone');
     const sms = channel === 'SMS';
@@ -104,7 +105,11 @@ export function judgeRow(row: RawRow, mapping: Mapping, ctx: JudgeContext): Judg
       if (p.ok) recipient = p.e164;
       else problem(p.reason === 'not-mobile' ? 'PB_PHONE_NOT_MOBILE' : sms ? 'PSP_1031' : 'PB_PHONE_INVALID', 'phone', p.message);
     }
-    if (sms) channelOptions.smsOptions = { phoneNumber: recipient, ...(message ? { message } : {}) };
+    if (sms) {
+      const smsOptions: NonNullable<ChannelOptions['smsOptions']> = { phoneNumber: recipient };
+      if (message) smsOptions.message = message;
+      channelOptions.smsOptions = smsOptions;
+    }
     else channelOptions.whatsAppOptions = { phoneNumber: recipient };
   }
 
@@ -144,30 +149,19 @@ export function judgeRow(row: RawRow, mapping: Mapping, ctx: JudgeContext): Judg
 
   const merchantComment = cell('merchantComment');
   const customerReference = cell('customerReference');
-  const request: PaymentOrderRequest = {
-    amount: amount!,
-    currency: currency!,
-    orderId,
-    channelOptions,
-    ...(expirationDate ? { expirationDate } : {}),
-    ...(locale ? { locale } : {}),
-    ...(merchantComment ? { merchantComment } : {}),
-    ...(taxRate !== undefined ? { taxRate } : {}),
-    ...(taxAmount !== undefined ? { taxAmount } : {}),
-    ...(receipt ? { paymentReceiptEmail: receipt } : {}),
-    ...(customerReference ? { customer: { reference: customerReference } } : {}),
-    // The INVOICE channel works through the hosted data-collection form (shared/lyra-api.md §5).
-    ...(channel === 'INVOICE' ? { dataCollectionForm: true } : {}),
-  };
-  const order: OrderDraft = {
-    orderId,
-    channel: channel!,
-    amountMinor: amount!,
-    currency: currency!,
-    recipient,
-    ...(expirationDate ? { expirationDate } : {}),
-    ...(expirationDate && !expText && d.expiresInMs ? { expiresFromDefault: true } : {}),
-    request,
-  };
+  const request: PaymentOrderRequest = { amount: amount!, currency: currency!, orderId, channelOptions };
+  if (expirationDate) request.expirationDate = expirationDate;
+  if (locale) request.locale = locale;
+  if (merchantComment) request.merchantComment = merchantComment;
+  if (taxRate !== undefined) request.taxRate = taxRate;
+  if (taxAmount !== undefined) request.taxAmount = taxAmount;
+  if (receipt) request.paymentReceiptEmail = receipt;
+  if (customerReference) request.customer = { reference: customerReference };
+  // The INVOICE channel works through the hosted data-collection form (shared/lyra-api.md §5).
+  if (channel === 'INVOICE') request.dataCollectionForm = true;
+  const order = { orderId, channel: channel!, amountMinor: amount!, currency: currency!, recipient } as OrderDraft;
+  if (expirationDate) order.expirationDate = expirationDate;
+  if (expirationDate && !expText && d.expiresInMs) order.expiresFromDefault = true;
+  order.request = request;
   return { ok: true, order };
 }

@@ -16,9 +16,14 @@ export function parseChannel(text: string): ChannelType | undefined {
 
 /** An active ISO 4217 code, case-insensitive; upper case out. */
 export function parseCurrency(text: string): string | undefined {
+  // A file has one or two currencies: the last answer is kept.
+  if (text === lastCurrency.text) return lastCurrency.code;
   const c = text.trim().toUpperCase();
-  return /^[A-Z]{3}$/.test(c) && currencyExponent(c) !== undefined ? c : undefined;
+  const code = /^[A-Z]{3}$/.test(c) && currencyExponent(c) !== undefined ? c : undefined;
+  lastCurrency = { text, code };
+  return code;
 }
+let lastCurrency: { text: string; code: string | undefined } = { text: '', code: undefined };
 
 /** `fr_FR`, `fr-FR`, `FR-fr` → `fr_FR`: a language and a country, as the API wants (`ll_CC`). */
 const localeCache = new Map<string, string | undefined>();
