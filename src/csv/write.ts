@@ -65,6 +65,7 @@ export function formatCsvRecord(cells: readonly string[], delimiter = ',', formu
  */
 function appendRecord(text: string, cells: readonly string[], delimiter: string, formulaGuard: boolean, continued = false): string {
   let out = text;
+  const needsQuotes = quoteTrigger(delimiter);
   for (let k = 0; k < cells.length; k++) {
     let cell = cells[k]!;
     if (formulaGuard && cell !== '') {
@@ -72,15 +73,25 @@ function appendRecord(text: string, cells: readonly string[], delimiter: string,
       // = @ tab CR, or + - not followed by a plain number: as neutraliseFormula.
       if (c === 61 || c === 64 || c === 9 || c === 13 || ((c === 43 || c === 45) && !SIGNED_NUMBER.test(cell))) cell = `'${cell}`;
     }
-    if (needsQuotes(cell, delimiter)) cell = `"${cell.replace(/"/g, '""')}"`;
+    if (needsQuotes.test(cell)) cell = `"${cell.replace(/"/g, '""')}"`;
     out = k === 0 && !continued ? out + cell : out + delimiter + cell;
   }
   return out;
 }
 
-function needsQuotes(cell: string, delimiter: string): boolean {
-  return cell.includes(delimiter) || cell.includes('"') || cell.includes('\n') || cell.includes('\r');
+/** What makes a cell need quotes: the delimiter, a quote, CR or LF. One regular expression per delimiter, kept. */
+function quoteTrigger(delimiter: string): { test(cell: string): boolean } {
+  let trigger = QUOTE_TRIGGERS.get(delimiter);
+  if (!trigger) {
+    trigger =
+      delimiter.length === 1
+        ? new RegExp(`[${delimiter.replace(/[\\\]^-]/g, '\\$&')}"\r\n]`)
+        : { test: (c: string) => c.includes(delimiter) || c.includes('"') || c.includes('\n') || c.includes('\r') };
+    QUOTE_TRIGGERS.set(delimiter, trigger);
+  }
+  return trigger;
 }
+const QUOTE_TRIGGERS = new Map<string, { test(cell: string): boolean }>();
 
 /**
  * Records are gathered into chunks of about this many characters before they go to the file: one Buffer and one stream
