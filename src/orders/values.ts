@@ -11,8 +11,14 @@ const CHANNEL_WORDS: Record<string, ChannelType> = {
 };
 
 export function parseChannel(text: string): ChannelType | undefined {
-  return CHANNEL_WORDS[text.trim().toLowerCase().replace(/[^a-z]/g, '')];
+  // A file writes its channels a few ways: the last answer is kept.
+  if (text === lastChannel.text) return lastChannel.channel;
+  const key = text.trim().toLowerCase().replace(/[^a-z]/g, '');
+  const channel = Object.prototype.hasOwnProperty.call(CHANNEL_WORDS, key) ? CHANNEL_WORDS[key] : undefined;
+  lastChannel = { text, channel };
+  return channel;
 }
+let lastChannel: { text: string; channel: ChannelType | undefined } = { text: '', channel: undefined };
 
 /** An active ISO 4217 code, case-insensitive; upper case out. */
 export function parseCurrency(text: string): string | undefined {
