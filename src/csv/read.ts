@@ -40,6 +40,12 @@ export interface OpenCsvOptions {
 
 /** Bytes looked at to sniff the encoding, the delimiter and the line ending. */
 const SAMPLE_BYTES = 64 * 1024;
+/**
+ * Bytes read at a time, hence the records of one batch. Small enough that a batch, alive while it is judged and
+ * written, is rarely caught by a young-generation GC and promoted: 1M rows through `validate` peaked at 205-217 MB
+ * with 64 KiB reads and 150-167 MB with 16 KiB (4-32 KiB alike), for the same CPU time.
+ */
+const READ_BYTES = 16 * 1024;
 const CANDIDATE_DELIMITERS = [',', ';', '\t', '|'] as const;
 const DELIMITER_NAMES: Record<string, string> = { comma: ',', semicolon: ';', tab: '\t', '\\t': '\t', pipe: '|' };
 
@@ -80,7 +86,7 @@ export async function openCsv(file: string, opts: OpenCsvOptions = {}): Promise<
   const lineEnding = crOnly ? '\r\n' : sniffedEnding;
 
   const newline = crOnly ? 13 : 10;
-  const reader = createReadStream(file, { highWaterMark: SAMPLE_BYTES });
+  const reader = createReadStream(file, { highWaterMark: READ_BYTES });
   const toUtf8 = new ToUtf8(file, encoding, newline);
   const parser = new BatchingParser(newline === 13 ? '\r' : '\n', {
     delimiter,

@@ -251,6 +251,15 @@ describe('streaming', () => {
     expect(one.map((r) => r.line)).toEqual(lines);
   });
 
+  it('reads accents and quoted line breaks that straddle the chunks the file is read in', async () => {
+    const names = ['Crêperie Ève', 'Zoë «Noël» €', '北京 ✓', 'a\nb "c"'];
+    const content = 'invoice,name\n' + Array.from({ length: 4000 }, (_, i) => `INV-${i},"${names[i % 4]!.replace(/"/g, '""')}"\n`).join('');
+    const rows = await all(await openCsv(await fileWith('accents.csv', content)));
+    expect(rows).toHaveLength(4000);
+    expect(rows.every((r, i) => r.cells[1] === names[i % 4])).toBe(true);
+    expect(rows[3999]!.line).toBe(2 + 3999 + 999);
+  });
+
   it('close() stops reading before the end', async () => {
     const source = await openCsv(await fileWith('stop.csv', 'a\n1\n2\n'));
     source.close();
