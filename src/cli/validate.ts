@@ -73,7 +73,7 @@ async function validate(argv: ValidateArgs, now: Date): Promise<number> {
   }
   if (resolve(reportPath) === resolve(fixPath)) throw new ConfigError('PB_OPTION', '--out and --fix-out name the same file');
 
-  const { source, rows } = await judgeFile(file, toJudgeFileOptions(argv, now));
+  const { source, batches } = await judgeFile(file, toJudgeFileOptions(argv, now));
   // Written under a temporary name and renamed at the end: a failed run never leaves a report that looks complete.
   const reportTmp = `${reportPath}.partial`;
   const fixTmp = `${fixPath}.partial`;
@@ -88,16 +88,22 @@ async function validate(argv: ValidateArgs, now: Date): Promise<number> {
   let fix: CsvWriter | undefined;
   const summary = new Summary();
   try {
-    for await (const row of rows) {
-      await report.write([...row.cells, ...verdictCells(row)]);
-      const j = row.judgement;
-      if (j.ok) {
-        summary.add({ status: 'VALID', currency: j.order.currency, amountMinor: j.order.amountMinor });
-      } else {
-        summary.add({ status: 'INVALID', errorCode: j.problem.code });
-        fix ??= createCsvWriter(fixTmp, { headers: source.headers, delimiter: source.delimiter, encoding: source.encoding, bom: source.bom, lineEnding: source.lineEnding, sepLine: source.sepLine });
-        await fix.write(row.cells);
+    // One await per batch of rows (a chunk of the file); judging and formatting a batch is one synchronous loop.
+    for await (const batch of batches) {
+      for (let k = 0; k < batch.length; k++) {
+        const row = batch[k]!;
+        report.add(row.cells, verdictCells(row));
+        const j = row.judgement;
+        if (j.ok) {
+          summary.add({ status: 'VALID', currency: j.order.currency, amountMinor: j.order.amountMinor });
+        } else {
+          summary.add({ status: 'INVALID', errorCode: j.problem.code });
+          fix ??= createCsvWriter(fixTmp, { headers: source.headers, delimiter: source.delimiter, encoding: source.encoding, bom: source.bom, lineEnding: source.lineEnding, sepLine: source.sepLine });
+          fix.add(row.cells);
+        }
       }
+      await report.ready();
+      await fix?.ready();
     }
     await report.close();
     await fix?.close();

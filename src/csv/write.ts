@@ -23,6 +23,13 @@ export interface CsvWriter {
   readonly file: string;
   /** Appends one record; resolves when the stream can take more (back-pressure), rejects when the file cannot be written. */
   write(cells: readonly string[]): Promise<void>;
+  /**
+   * Appends one record — `cells`, then `more` cells if given — without waiting: for a synchronous loop over a batch of
+   * rows, followed by one `await ready()`. Memory: what is added between two `ready()` calls stays in memory.
+   */
+  add(cells: readonly string[], more?: readonly string[]): void;
+  /** Hands what was added to the file once it fills a chunk; resolves when the stream can take more, rejects when the file cannot be written. */
+  ready(): Promise<void>;
   /** Flushes and closes the file; resolves once every byte is handed to the OS. */
   close(): Promise<void>;
 }
@@ -49,13 +56,42 @@ export function neutraliseFormula(cell: string): string {
 
 /** One CSV record (without line ending): quotes a cell only when it holds the delimiter, a quote, CR or LF. */
 export function formatCsvRecord(cells: readonly string[], delimiter = ',', formulaGuard = true): string {
-  return cells
-    .map((raw) => {
-      const cell = formulaGuard ? neutraliseFormula(raw) : raw;
-      return cell.includes(delimiter) || cell.includes('"') || cell.includes('\n') || cell.includes('\r') ? `"${cell.replace(/"/g, '""')}"` : cell;
-    })
-    .join(delimiter);
+  return appendRecord('', cells, delimiter, formulaGuard);
 }
+
+/**
+ * `text` followed by the cells of a record (after a delimiter when `continued`: more cells of the same record), in one
+ * pass of string concatenation: the map/join of every record was a tenth of `paybatch validate`'s time (profiled).
+ */
+function appendRecord(text: string, cells: readonly string[], delimiter: string, formulaGuard: boolean, continued = false): string {
+  let out = text;
+  const needsQuotes = quoteTrigger(delimiter);
+  for (let k = 0; k < cells.length; k++) {
+    let cell = cells[k]!;
+    if (formulaGuard && cell !== '') {
+      const c = cell.charCodeAt(0);
+      // = @ tab CR, or + - not followed by a plain number: as neutraliseFormula.
+      if (c === 61 || c === 64 || c === 9 || c === 13 || ((c === 43 || c === 45) && !SIGNED_NUMBER.test(cell))) cell = `'${cell}`;
+    }
+    if (needsQuotes.test(cell)) cell = `"${cell.replace(/"/g, '""')}"`;
+    out = k === 0 && !continued ? out + cell : out + delimiter + cell;
+  }
+  return out;
+}
+
+/** What makes a cell need quotes: the delimiter, a quote, CR or LF. One regular expression per delimiter, kept. */
+function quoteTrigger(delimiter: string): { test(cell: string): boolean } {
+  let trigger = QUOTE_TRIGGERS.get(delimiter);
+  if (!trigger) {
+    trigger =
+      delimiter.length === 1
+        ? new RegExp(`[${delimiter.replace(/[\\\]^-]/g, '\\$&')}"\r\n]`)
+        : { test: (c: string) => c.includes(delimiter) || c.includes('"') || c.includes('\n') || c.includes('\r') };
+    QUOTE_TRIGGERS.set(delimiter, trigger);
+  }
+  return trigger;
+}
+const QUOTE_TRIGGERS = new Map<string, { test(cell: string): boolean }>();
 
 /**
  * Records are gathered into chunks of about this many characters before they go to the file: one Buffer and one stream
@@ -111,6 +147,15 @@ export function createCsvWriter(file: string, opts: CsvWriterOptions): CsvWriter
     write(cells) {
       if (failure) return Promise.reject(failure);
       pending += header() + formatCsvRecord(cells, delimiter, guard) + eol;
+      return pending.length >= CHUNK_CHARS ? flush() : Promise.resolve();
+    },
+    add(cells, more) {
+      let text = appendRecord(pending + header(), cells, delimiter, guard);
+      if (more) text = appendRecord(text, more, delimiter, guard, cells.length > 0);
+      pending = text + eol;
+    },
+    ready() {
+      if (failure) return Promise.reject(failure);
       return pending.length >= CHUNK_CHARS ? flush() : Promise.resolve();
     },
     async close() {

@@ -5,6 +5,9 @@ export type AmountResult = { ok: true; minor: number } | { ok: false; code: stri
 /** Characters that only ever group thousands: spaces (incl. the no-break spaces Excel and French locales write) and apostrophes (Swiss). */
 const GROUPING = /[ \u00a0\u202f'’]/g;
 
+/** Digits, then at most one `.` or `,` and one or two decimals. */
+const PLAIN_AMOUNT = /^(\d{1,15})(?:[.,](\d{1,2}))?$/;
+
 const bad = (message: string, code = 'INT_009'): AmountResult => ({ ok: false, code, message });
 
 /**
@@ -22,6 +25,16 @@ const bad = (message: string, code = 'INT_009'): AmountResult => ({ ok: false, c
 export function parseAmount(text: string, currency: string): AmountResult {
   const exponent = currencyExponent(currency);
   if (exponent === undefined) return bad(`cannot read the amount without a valid currency (got "${currency}")`, 'INT_010');
+  // The shape of nearly every cell (`89.19`, `20,00`, `1500`) is read at once; anything else, and any zero or overflow,
+  // goes the whole way below (which reads these shapes the same: no three decimals, so never ambiguous).
+  const plain = PLAIN_AMOUNT.exec(text);
+  if (plain !== null) {
+    const frac = plain[2] ?? '';
+    if (frac.length <= exponent) {
+      const minor = Number(frac.length === exponent ? plain[1]! + frac : plain[1]! + frac.padEnd(exponent, '0'));
+      if (minor > 0 && Number.isSafeInteger(minor)) return { ok: true, minor };
+    }
+  }
   let s = text.trim();
   if (s === '') return bad('the amount is empty: write the amount to pay, e.g. 120.50');
 

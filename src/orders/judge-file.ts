@@ -13,11 +13,20 @@ export interface JudgeFileOptions extends OpenCsvOptions, Omit<MappingOptions, '
   timeZone?: string;
 }
 
+export interface JudgedFile {
+  source: CsvSource;
+  mapping: Mapping;
+  /** Every row in file order, judged; iterate once. Throws `InputError` on a malformed record. */
+  rows: AsyncIterable<JudgedRow>;
+  /** The same rows a batch at a time (see `CsvSource.batches`). Iterate either `rows` or `batches`, once, not both. */
+  batches: AsyncIterable<JudgedRow[]>;
+}
+
 /**
  * Reads, maps and judges a file as a stream: memory stays flat apart from the set of orderIds met (needed to refuse
  * duplicates). The header and the mapping are checked before the first row, so a wrong `--map` fails before any work.
  */
-export async function judgeFile(file: string, opts: JudgeFileOptions): Promise<{ source: CsvSource; mapping: Mapping; rows: AsyncIterable<JudgedRow> }> {
+export async function judgeFile(file: string, opts: JudgeFileOptions): Promise<JudgedFile> {
   const source = await openCsv(file, { encoding: opts.encoding, delimiter: opts.delimiter });
   let mapping: Mapping;
   try {
@@ -27,8 +36,19 @@ export async function judgeFile(file: string, opts: JudgeFileOptions): Promise<{
     throw e;
   }
   const ctx = { now: opts.now, seen: new OrderIdSet(), phoneRegion: opts.phoneRegion, timeZone: opts.timeZone };
-  async function* rows(): AsyncGenerator<JudgedRow> {
-    for await (const row of source.rows) yield { ...row, judgement: judgeRow(row, mapping, ctx) };
+  async function* batches(): AsyncGenerator<JudgedRow[]> {
+    for await (const raw of source.batches) {
+      const judged: JudgedRow[] = new Array(raw.length);
+      for (let k = 0; k < raw.length; k++) {
+        const row = raw[k]!;
+        judged[k] = { index: row.index, line: row.line, cells: row.cells, judgement: judgeRow(row, mapping, ctx) };
+      }
+      yield judged;
+    }
   }
-  return { source, mapping, rows: rows() };
+  const batched = batches();
+  async function* rows(): AsyncGenerator<JudgedRow> {
+    for await (const batch of batched) yield* batch;
+  }
+  return { source, mapping, rows: rows(), batches: batched };
 }

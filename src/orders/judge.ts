@@ -1,6 +1,6 @@
 import type { ChannelOptions, ChannelType, PaymentOrderRequest } from '../lyra/types.js';
 import type { Judgement, OrderDraft, RawRow, RowProblem } from './types.js';
-import type { Mapping } from './map.js';
+import type { ColumnRef, Mapping } from './map.js';
 import { MAX_EXPIRY_MS } from './map.js';
 import type { FieldName } from './fields.js';
 import { parseAmount } from './amount.js';
@@ -33,16 +33,15 @@ export const MAX_ORDER_ID = 64;
 export function judgeRow(row: RawRow, mapping: Mapping, ctx: JudgeContext): Judgement {
   const problems: RowProblem[] = [];
   const d = mapping.defaults;
-  const column = (f: FieldName) => mapping.columns[f]?.header;
-  const cell = (f: FieldName): string => {
-    const c = mapping.columns[f];
-    return c ? (row.cells[c.index] ?? '').trim() : '';
-  };
+  const cols = mapping.columns;
+  const column = (f: FieldName) => cols[f]?.header;
+  // Read as `cell(cols.amount)`: a plain member per field (a lookup by a varying name was a cost of its own per row).
+  const cell = (c: ColumnRef | undefined): string => (c ? (row.cells[c.index] ?? '').trim() : '');
   const problem = (code: string, field: FieldName, message: string) => problems.push({ code, field, column: column(field), message });
   const timeZone = ctx.timeZone ?? 'UTC';
 
   // orderId: the idempotency key.
-  const orderId = cell('orderId');
+  const orderId = cell(cols.orderId);
   if (orderId === '') problem('INT_942', 'orderId', 'the invoice reference is empty: every row needs its own reference');
   else if (orderId.length > MAX_ORDER_ID) problem('INT_013', 'orderId', `the invoice reference is ${orderId.length} characters long; the platform accepts at most ${MAX_ORDER_ID}`);
   else if (!/^[\x20-\x7e]+$/.test(orderId)) problem('INT_013', 'orderId', `the invoice reference "${orderId}" contains accents or special characters the platform refuses: use letters, digits and - _ / .`);
@@ -50,49 +49,50 @@ export function judgeRow(row: RawRow, mapping: Mapping, ctx: JudgeContext): Judg
   else ctx.seen.add(orderId);
 
   // currency, then amount in its minor units.
-  const currencyText = cell('currency') || d.currency || '';
+  const currencyText = cell(cols.currency) || d.currency || '';
   const currency = parseCurrency(currencyText);
   if (currencyText === '') problem('INT_010', 'currency', 'the currency is empty: write an ISO code such as EUR, or pass --currency');
   else if (!currency) problem('INT_010', 'currency', `"${currencyText}" is not a currency code: write an ISO 4217 code such as EUR, USD, GBP, XPF`);
   let amount: number | undefined;
   if (currency) {
-    const a = parseAmount(cell('amount'), currency);
+    const a = parseAmount(cell(cols.amount), currency);
     if (a.ok) amount = a.minor;
     else problem(a.code, 'amount', a.message);
   }
 
   // channel and the recipient it needs.
-  const channelText = cell('channel');
+  const channelText = cell(cols.channel);
   const channel: ChannelType | undefined = channelText ? parseChannel(channelText) : d.channel;
   if (!channel) problem('INT_854', 'channel', `"${channelText}" is not a channel: write MAIL, SMS, WHATSAPP, INVOICE or URL`);
 
-  const localeText = cell('locale');
+  const localeText = cell(cols.locale);
   const locale = localeText ? parseLocale(localeText) : d.locale;
   if (localeText && !locale) problem('INT_856', 'locale', `the language "${localeText}" cannot be read: write a language and a country such as fr_FR or en_GB`);
 
   let recipient = '';
   const channelOptions: ChannelOptions = { channelType: channel ?? 'URL' };
-  const message = cell('message') || d.message;
+  const message = cell(cols.message) || d.message;
   if (channel === 'MAIL') {
-    const email = cell('email');
-    const subject = cell('subject') || d.subject;
-    const template = cell('template') || d.template;
+    const email = cell(cols.email);
+    const subject = cell(cols.subject) || d.subject;
+    const template = cell(cols.template) || d.template;
     if (email === '') problem('INT_850', 'email', 'the e-mail address is empty: a MAIL row needs the buyer\'s e-mail');
     else if (!isEmail(email)) problem('PSP_1032', 'email', `"${email}" is not a valid e-mail address`);
     else recipient = email;
     if (!subject && !template) problem('PSP_1019', 'subject', 'a MAIL row needs a subject: add a subject column, or pass --subject (or --template for a Back Office template)');
-    const bcc = cell('bcc');
-    const badBcc = bcc.split(/[;,]/).map((b) => b.trim()).filter((b) => b !== '' && !isEmail(b));
-    if (badBcc.length) problem('PB_BCC_INVALID', 'bcc', `the hidden copy address "${badBcc[0]}" is not a valid e-mail address`);
-    channelOptions.mailOptions = {
-      recipient,
-      ...(subject ? { subject } : {}),
-      ...(message ? { body: message } : {}),
-      ...(template ? { template } : {}),
-      ...(bcc ? { bcc: bcc.split(/[;,]/).map((b) => b.trim()).filter(Boolean).join(';') } : {}),
-    };
+    const bcc = cell(cols.bcc);
+    const bccs = bcc === '' ? [] : bcc.split(/[;,]/).map((b) => b.trim()).filter(Boolean);
+    const badBcc = bccs.find((b) => !isEmail(b));
+    if (badBcc !== undefined) problem('PB_BCC_INVALID', 'bcc', `the hidden copy address "${badBcc}" is not a valid e-mail address`);
+    // Members set one by one in the body's order (no spreads: this runs for every row).
+    const mailOptions: NonNullable<ChannelOptions['mailOptions']> = { recipient };
+    if (subject) mailOptions.subject = subject;
+    if (message) mailOptions.body = message;
+    if (template) mailOptions.template = template;
+    if (bcc) mailOptions.bcc = bccs.join(';');
+    channelOptions.mailOptions = mailOptions;
   } else if (channel === 'SMS' || channel === 'WHATSAPP') {
-    const phoneText = cell('phone');
+    const phoneText = cell(cols.phone);
     const sms = channel === 'SMS';
     if (phoneText === '') {
       problem(sms ? 'INT_838' : 'INT_837', 'phone', `the phone number is empty: ${sms ? 'an SMS' : 'a WhatsApp'} row needs the buyer's mobile number`);
@@ -104,18 +104,22 @@ export function judgeRow(row: RawRow, mapping: Mapping, ctx: JudgeContext): Judg
       if (p.ok) recipient = p.e164;
       else problem(p.reason === 'not-mobile' ? 'PB_PHONE_NOT_MOBILE' : sms ? 'PSP_1031' : 'PB_PHONE_INVALID', 'phone', p.message);
     }
-    if (sms) channelOptions.smsOptions = { phoneNumber: recipient, ...(message ? { message } : {}) };
+    if (sms) {
+      const smsOptions: NonNullable<ChannelOptions['smsOptions']> = { phoneNumber: recipient };
+      if (message) smsOptions.message = message;
+      channelOptions.smsOptions = smsOptions;
+    }
     else channelOptions.whatsAppOptions = { phoneNumber: recipient };
   }
 
-  const receipt = cell('paymentReceiptEmail') || d.paymentReceiptEmail;
+  const receipt = cell(cols.paymentReceiptEmail) || d.paymentReceiptEmail;
   if (receipt && !isEmail(receipt)) problem('INT_851', 'paymentReceiptEmail', `the receipt e-mail "${receipt}" is not a valid e-mail address`);
 
-  const taxRateText = cell('taxRate');
+  const taxRateText = cell(cols.taxRate);
   const taxRate = taxRateText ? parseTaxRate(taxRateText) : d.taxRate;
   if (taxRateText && taxRate === undefined) problem('INT_858', 'taxRate', `the tax rate "${taxRateText}" cannot be read: write a percentage such as 20 or 5.5`);
 
-  const taxAmountText = cell('taxAmount');
+  const taxAmountText = cell(cols.taxAmount);
   let taxAmount: number | undefined;
   if (taxAmountText && currency) {
     const t = parseAmount(taxAmountText, currency);
@@ -127,7 +131,7 @@ export function judgeRow(row: RawRow, mapping: Mapping, ctx: JudgeContext): Judg
 
   // expiration: (now, now + 90 days].
   let expirationDate: string | undefined;
-  const expText = cell('expirationDate');
+  const expText = cell(cols.expirationDate);
   const now = ctx.now.getTime();
   if (expText) {
     const r = readDate(expText, timeZone);
@@ -142,32 +146,21 @@ export function judgeRow(row: RawRow, mapping: Mapping, ctx: JudgeContext): Judg
 
   if (problems.length > 0) return { ok: false, problem: problems[0]!, problems };
 
-  const merchantComment = cell('merchantComment');
-  const customerReference = cell('customerReference');
-  const request: PaymentOrderRequest = {
-    amount: amount!,
-    currency: currency!,
-    orderId,
-    channelOptions,
-    ...(expirationDate ? { expirationDate } : {}),
-    ...(locale ? { locale } : {}),
-    ...(merchantComment ? { merchantComment } : {}),
-    ...(taxRate !== undefined ? { taxRate } : {}),
-    ...(taxAmount !== undefined ? { taxAmount } : {}),
-    ...(receipt ? { paymentReceiptEmail: receipt } : {}),
-    ...(customerReference ? { customer: { reference: customerReference } } : {}),
-    // The INVOICE channel works through the hosted data-collection form (shared/lyra-api.md §5).
-    ...(channel === 'INVOICE' ? { dataCollectionForm: true } : {}),
-  };
-  const order: OrderDraft = {
-    orderId,
-    channel: channel!,
-    amountMinor: amount!,
-    currency: currency!,
-    recipient,
-    ...(expirationDate ? { expirationDate } : {}),
-    ...(expirationDate && !expText && d.expiresInMs ? { expiresFromDefault: true } : {}),
-    request,
-  };
+  const merchantComment = cell(cols.merchantComment);
+  const customerReference = cell(cols.customerReference);
+  const request: PaymentOrderRequest = { amount: amount!, currency: currency!, orderId, channelOptions };
+  if (expirationDate) request.expirationDate = expirationDate;
+  if (locale) request.locale = locale;
+  if (merchantComment) request.merchantComment = merchantComment;
+  if (taxRate !== undefined) request.taxRate = taxRate;
+  if (taxAmount !== undefined) request.taxAmount = taxAmount;
+  if (receipt) request.paymentReceiptEmail = receipt;
+  if (customerReference) request.customer = { reference: customerReference };
+  // The INVOICE channel works through the hosted data-collection form (shared/lyra-api.md §5).
+  if (channel === 'INVOICE') request.dataCollectionForm = true;
+  const order = { orderId, channel: channel!, amountMinor: amount!, currency: currency!, recipient } as OrderDraft;
+  if (expirationDate) order.expirationDate = expirationDate;
+  if (expirationDate && !expText && d.expiresInMs) order.expiresFromDefault = true;
+  order.request = request;
   return { ok: true, order };
 }

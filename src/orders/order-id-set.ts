@@ -14,6 +14,9 @@ export class OrderIdSet {
   private slots = new Int32Array(1 << 10).fill(-1);
   private count = 0;
   private readonly wide = new Set<string>();
+  /** The last id looked up by `has` and its slot: the duplicates check asks `has` then `add` for the same id. */
+  private lastId: string | undefined;
+  private lastSlot = 0;
 
   get size(): number {
     return this.count + this.wide.size;
@@ -21,7 +24,10 @@ export class OrderIdSet {
 
   has(id: string): boolean {
     if (!fitsArena(id)) return this.wide.has(id);
-    return this.slots[this.probe(id, hashOf(id))] !== -1;
+    const slot = this.probe(id, hashOf(id));
+    this.lastId = id;
+    this.lastSlot = slot;
+    return this.slots[slot] !== -1;
   }
 
   add(id: string): this {
@@ -29,12 +35,12 @@ export class OrderIdSet {
       this.wide.add(id);
       return this;
     }
-    const h = hashOf(id);
-    let i = this.probe(id, h);
+    let i = id === this.lastId ? this.lastSlot : this.probe(id, hashOf(id));
+    this.lastId = undefined;
     if (this.slots[i] !== -1) return this;
     if ((this.count + 1) * 2 > this.slots.length) {
       this.grow();
-      i = this.probe(id, h);
+      i = this.probe(id, hashOf(id));
     }
     this.slots[i] = this.arena.store(id);
     this.count++;

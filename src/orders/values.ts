@@ -11,14 +11,25 @@ const CHANNEL_WORDS: Record<string, ChannelType> = {
 };
 
 export function parseChannel(text: string): ChannelType | undefined {
-  return CHANNEL_WORDS[text.trim().toLowerCase().replace(/[^a-z]/g, '')];
+  // A file writes its channels a few ways: the last answer is kept.
+  if (text === lastChannel.text) return lastChannel.channel;
+  const key = text.trim().toLowerCase().replace(/[^a-z]/g, '');
+  const channel = Object.prototype.hasOwnProperty.call(CHANNEL_WORDS, key) ? CHANNEL_WORDS[key] : undefined;
+  lastChannel = { text, channel };
+  return channel;
 }
+let lastChannel: { text: string; channel: ChannelType | undefined } = { text: '', channel: undefined };
 
 /** An active ISO 4217 code, case-insensitive; upper case out. */
 export function parseCurrency(text: string): string | undefined {
+  // A file has one or two currencies: the last answer is kept.
+  if (text === lastCurrency.text) return lastCurrency.code;
   const c = text.trim().toUpperCase();
-  return /^[A-Z]{3}$/.test(c) && currencyExponent(c) !== undefined ? c : undefined;
+  const code = /^[A-Z]{3}$/.test(c) && currencyExponent(c) !== undefined ? c : undefined;
+  lastCurrency = { text, code };
+  return code;
 }
+let lastCurrency: { text: string; code: string | undefined } = { text: '', code: undefined };
 
 /** `fr_FR`, `fr-FR`, `FR-fr` → `fr_FR`: a language and a country, as the API wants (`ll_CC`). */
 const localeCache = new Map<string, string | undefined>();

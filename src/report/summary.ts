@@ -47,8 +47,11 @@ export class Summary {
     if (row.currency && row.amountMinor !== undefined) {
       let byCurrency = this.totals.get(row.status);
       if (!byCurrency) this.totals.set(row.status, (byCurrency = new Map()));
-      const t = byCurrency.get(row.currency) ?? { minor: 0, rows: 0 };
-      byCurrency.set(row.currency, { minor: t.minor + row.amountMinor, rows: t.rows + 1 });
+      const t = byCurrency.get(row.currency);
+      if (t) {
+        t.minor += row.amountMinor;
+        t.rows += 1;
+      } else byCurrency.set(row.currency, { minor: row.amountMinor, rows: 1 });
     }
     return this;
   }

@@ -186,6 +186,18 @@ describe('malformed files fail with one line naming file and line', () => {
     expect(e.message).toMatch(/stray\.csv, line 2.*quoted value is followed by other characters/);
   });
 
+  it('a stray quote after empty lines names the line of that record, not the start of the file', async () => {
+    const f = await fileWith('late-stray.csv', 'invoice,amount\n\n\nF1,1\n\nF2,"x"y\n');
+    const e = await failure(all(await openCsv(f)));
+    expect(e.message).toMatch(/late-stray\.csv, line 6(, column amount)?: a quoted value is followed by other characters/);
+  });
+
+  it('an unclosed quote in an old Mac (CR-only) file names its line', async () => {
+    const f = await fileWith('mac-unclosed.csv', 'a;b\r1;"x\ry"\r\r3;"open\r4;5\r');
+    const e = await failure(all(await openCsv(f)));
+    expect(e.message).toMatch(/mac-unclosed\.csv, line 5(, column b)?: a double quote opened in this record is never closed/);
+  });
+
   it('an empty file', async () => {
     const e = await failure(openCsv(await fileWith('empty.csv', '')));
     expect(e.message).toMatch(/empty\.csv: the file is empty/);
@@ -215,6 +227,37 @@ describe('streaming', () => {
     }
     expect(count).toBe(n);
     expect(last).toEqual({ index: n - 1, line: n + 1, cells: [`INV-${n - 1}`, `${n - 1}.00`] });
+  });
+
+  it('hands out the same records a batch at a time, lines and indexes included', async () => {
+    const content = 'a,b\r\n' + Array.from({ length: 3000 }, (_, i) => (i % 7 === 0 ? `${i},"x\r\ny"\r\n\r\n` : `${i},${'z'.repeat(40)}\r\n`)).join('');
+    const f = await fileWith('batches.csv', content);
+    const one = await all(await openCsv(f));
+    const batched: RawRow[] = [];
+    let batches = 0;
+    for await (const batch of (await openCsv(f)).batches) {
+      batches++;
+      batched.push(...batch);
+    }
+    expect(batches).toBeGreaterThan(1);
+    expect(batched).toEqual(one);
+    expect(one[7]).toEqual({ index: 7, line: 11, cells: ['7', 'x\r\ny'] });
+    // Every 7th record spans two lines and is followed by an empty line.
+    const lines: number[] = [];
+    for (let i = 0, line = 2; i < 3000; i++) {
+      lines.push(line);
+      line += i % 7 === 0 ? 3 : 1;
+    }
+    expect(one.map((r) => r.line)).toEqual(lines);
+  });
+
+  it('reads accents and quoted line breaks that straddle the chunks the file is read in', async () => {
+    const names = ['Crêperie Ève', 'Zoë «Noël» €', '北京 ✓', 'a\nb "c"'];
+    const content = 'invoice,name\n' + Array.from({ length: 4000 }, (_, i) => `INV-${i},"${names[i % 4]!.replace(/"/g, '""')}"\n`).join('');
+    const rows = await all(await openCsv(await fileWith('accents.csv', content)));
+    expect(rows).toHaveLength(4000);
+    expect(rows.every((r, i) => r.cells[1] === names[i % 4])).toBe(true);
+    expect(rows[3999]!.line).toBe(2 + 3999 + 999);
   });
 
   it('close() stops reading before the end', async () => {

@@ -67,3 +67,23 @@ describe('an amount that could be read two ways, or not at all, is INVALID with 
     expect(parseAmount('20.00', 'EURO')).toMatchObject({ ok: false, code: 'INT_010' });
   });
 });
+
+describe('the plain shapes nearly every export writes are read at once, and read as the whole rules read them', () => {
+  it.each([
+    ['89.19', 'EUR', 8919],
+    ['007', 'EUR', 700],
+    ['0.07', 'EUR', 7],
+    ['1,5', 'TND', 1500],
+    ['1.25', 'CLF', 12500],
+    ['100', 'JPY', 100],
+  ])('%j %s → %i', (text, currency, minor) => expect(parseAmount(text, currency)).toEqual({ ok: true, minor }));
+
+  it.each([
+    ['0.00', 'EUR', 'PSP_1024'],
+    ['00', 'EUR', 'PSP_1024'],
+    ['100.5', 'JPY', 'INT_009'],
+    ['1.500', 'EUR', 'INT_009'],
+    ['999999999999999', 'EUR', 'INT_009'],
+  ])('%j %s is still refused (%s): zero, decimals the currency lacks, three decimals that could be thousands, too large', (text, currency, code) =>
+    expect(parseAmount(text, currency)).toMatchObject({ ok: false, code }));
+});

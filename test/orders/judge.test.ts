@@ -93,6 +93,8 @@ describe('a row that cannot be sent says why, with the API code where there is o
     [{ currency: 'EURO' }, 'INT_010'],
     [{ currency: '' }, 'INT_010'],
     [{ channel: 'fax' }, 'INT_854'],
+    [{ channel: 'constructor' }, 'INT_854'],
+    [{ channel: 'toString' }, 'INT_854'],
     [{ channel: 'MAIL', subject: 'S' }, 'INT_850'],
     [{ channel: 'MAIL', subject: 'S', email: 'a@b' }, 'PSP_1032'],
     [{ channel: 'MAIL', email: 'a@example.com' }, 'PSP_1019'],
