@@ -58,9 +58,12 @@ export function openProducer(redis: Redis, scope: QueueScope, ledgerOpts: { clai
 }
 
 /**
- * The queue's rate, for every worker on every machine (`marginMs`: added to the one-second window, default 5 ms): the shared sliding-window limiter reads it before every POST
- * (the strict gate), and BullMQ's own limiter, in 100 ms windows, keeps workers from fetching far more jobs than can
- * start (a coarse gate; BullMQ's fixed window alone could burst to 2× at its edges).
+ * The queue's rate, for every worker on every machine (`marginMs`: added to the one-second window, default 5 ms): the
+ * shared sliding-window limiter reads it before every POST and is the only gate. BullMQ's own limiter is set only so
+ * that `queue.rateLimit(ms)` (every worker pauses on PSP_106 / 429) takes effect — BullMQ ignores a manual rate limit on
+ * a queue without one — with a maximum no run reaches: as a gate of 12 fetches per 100 ms it spread the first second's
+ * burst, which the shared limiter allows, over 800 ms, and it bounded nothing in the steady state (a worker's jobs
+ * wait at the shared limiter either way).
  */
 export async function setQueueRate(p: Producer, perSecond: number | undefined, marginMs?: number): Promise<void> {
   const keys = queueKeys(p.scope);
@@ -72,7 +75,7 @@ export async function setQueueRate(p: Producer, perSecond: number | undefined, m
   await p.redis.hset(keys.settings, 'rate', String(perSecond));
   if (marginMs !== undefined) await p.redis.hset(keys.settings, 'marginMs', String(Math.max(0, marginMs)));
   else await p.redis.hdel(keys.settings, 'marginMs');
-  await p.queue.setGlobalRateLimit(Math.max(1, Math.ceil(perSecond * 0.12)), 100);
+  await p.queue.setGlobalRateLimit(FETCH_LIMIT_NEVER_REACHED, 1000);
 }
 
 /**
@@ -109,6 +112,9 @@ class DoneTicks {
     void this.conn?.then((c) => c?.disconnect());
   }
 }
+
+/** BullMQ's limiter maximum per second: far above any rate a shop is given, so it never holds a fetch back. */
+const FETCH_LIMIT_NEVER_REACHED = 1_000_000_000;
 
 function isConnectionError(e: unknown): boolean {
   const m = e instanceof Error ? `${e.name} ${e.message}` : String(e);
