@@ -255,12 +255,25 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: LocalRunResult
   const counts = { rows: 0, valid: 0, invalid: 0 };
 
   const stopping = () => !!opts.signal?.aborted || !!aborted;
+  let starting: Promise<unknown> = Promise.resolve();
   const stopWorkers = async () => {
+    await starting.catch(() => undefined);
     await Promise.allSettled(workers.map((w) => w.close()));
     workers.length = 0;
   };
 
   try {
+    // Local workers get ready while the batch is recorded (they find no job of it before the first chunk).
+    starting = Promise.all(
+      Array.from({ length: opts.localWorkers ?? 1 }, async () => {
+        const conn = await connectRedis(opts.redis, 'worker');
+        workerConns.push(conn);
+        const client = new LyraClient(opts.clientOptions);
+        clients.push(client);
+        workers.push(await startQueueWorker({ redis: conn, client, prefix: scope.prefix, concurrency: opts.concurrency, ...opts.worker }));
+      }),
+    );
+    starting.catch(() => undefined);
     await retry('recording the batch', async () => {
       await writeBatchInfo(redis, scope, {
         batchId: opts.batchId,
@@ -276,14 +289,7 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: LocalRunResult
       });
       await setQueueRate(producer, opts.perSecond, opts.rateMarginMs);
     });
-
-    for (let i = 0; i < (opts.localWorkers ?? 1); i++) {
-      const conn = await connectRedis(opts.redis, 'worker');
-      workerConns.push(conn);
-      const client = new LyraClient(opts.clientOptions);
-      clients.push(client);
-      workers.push(await startQueueWorker({ redis: conn, client, prefix: scope.prefix, concurrency: opts.concurrency, ...opts.worker }));
-    }
+    await starting;
 
     const window: Slot[] = [];
     let chunk: (QueuedOrder & PendingOrder)[] = [];
