@@ -2,14 +2,14 @@ import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { ClaimRequest, ClaimResult, Ledger } from '../ledger/ledger.js';
-import { RedisLedger } from '../ledger/redis-ledger.js';
+import type { ClaimRequest, ClaimResult, Ledger, Outcome } from '../ledger/ledger.js';
+import { BatchStoppedError, RedisLedger } from '../ledger/redis-ledger.js';
 import { LyraApiError } from '../lyra/errors.js';
 import type { Mode } from '../lyra/types.js';
 import { RunAbortedError } from './errors.js';
 import { sendOrder, type JobContext, type RetryPolicy } from './job.js';
 import type { RowOutcome } from './outcome.js';
-import { markDone, readBatchState, writeBatchInfo, type QueuedOrder } from './queue-batch.js';
+import { BATCH_TTL_SECONDS, markDone, writeBatchInfo, type QueuedOrder } from './queue-batch.js';
 import { queueKeys, queueName, type QueueScope } from './queue-keys.js';
 import { SharedRateLimiter } from './redis-rate-limit.js';
 
@@ -121,12 +121,18 @@ class ClaimTracker implements Ledger {
   claimSentAt = 0;
   /** The limiter's answer asked for together with the claim, for the first attempt. */
   early: Promise<string> | undefined;
+  /** The record also marked the row done for its batch (the job ends with that answer). */
+  marked = false;
   private readonly earlyStop = new AbortController();
   constructor(
     private readonly inner: RedisLedger,
     private readonly giveSlot: () => void,
     private readonly limiter: SharedRateLimiter | undefined,
     private readonly signal: AbortSignal,
+    /** Where a final answer marks the row done, and whether an outcome is final (a throttled row may go back in line). */
+    private readonly done: { set: string; tick: string; ttlSeconds: number; isFinal: (o: Outcome) => boolean },
+    /** The batch's hash: its claims are refused once it is stopped or aborted. */
+    private readonly batchKey: string,
   ) {}
   get shopId() {
     return this.inner.shopId;
@@ -137,7 +143,7 @@ class ClaimTracker implements Ledger {
   get: Ledger['get'] = (id) => this.inner.get(id);
   async claim(orderId: string, req: ClaimRequest): Promise<ClaimResult> {
     this.claimSentAt = performance.now();
-    const claimed = this.inner.claim(orderId, req);
+    const claimed = this.inner.claim(orderId, req, { batchKey: this.batchKey });
     if (this.limiter) {
       const early = this.limiter.acquire(AbortSignal.any([this.signal, this.earlyStop.signal]));
       early.catch(() => {});
@@ -173,7 +179,10 @@ class ClaimTracker implements Ledger {
   }
   record: Ledger['record'] = async (id, token, o) => {
     try {
-      return await this.inner.record(id, token, o);
+      const final = this.done.isFinal(o);
+      const ok = await this.inner.record(id, token, o, final ? this.done : undefined);
+      if (ok && final) this.marked = true;
+      return ok;
     } finally {
       this.giveSlot();
     }
@@ -220,11 +229,7 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
 
   const processor = async (job: Job<QueuedOrder, RowOutcome>, token?: string): Promise<RowOutcome> => {
     const data = job.data;
-    const state = await readBatchState(redis, scope, data.batchId);
-    if (state === 'aborted' || state === 'stopped') {
-      await markDone(redis, scope, data.batchId, [data.orderId]);
-      throw new UnrecoverableError(`batch ${data.batchId} was ${state}: not sent`);
-    }
+    // A stopped or aborted batch: its claims are refused (BatchStoppedError, below), in the claim's own step.
     let giveSlot: () => void;
     try {
       giveSlot = await slots.take(drain.signal);
@@ -233,7 +238,14 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
       await job.moveToWait(token);
       throw new WaitingError();
     }
-    const tracked = new ClaimTracker(ledger, giveSlot, limiter, drain.signal);
+    const requeues = (data as QueuedOrder & { requeues?: number }).requeues ?? 0;
+    const tracked = new ClaimTracker(ledger, giveSlot, limiter, drain.signal, {
+      set: keys.batchDone(data.batchId),
+      tick: keys.batchTick(data.batchId),
+      ttlSeconds: BATCH_TTL_SECONDS,
+      // Throttled rows with requeues left go back in line (below): not done yet.
+      isFinal: (o) => !(o.state === 'FAILED' && !!o.errorCode && THROTTLED.has(o.errorCode) && requeues < MAX_THROTTLE_REQUEUES),
+    }, keys.batch(data.batchId));
     let grant: string | undefined;
     const ctx: JobContext = {
       client: {
@@ -273,6 +285,10 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
     } catch (e) {
       tracked.dropEarly();
       giveSlot();
+      if (e instanceof BatchStoppedError) {
+        await markDone(redis, scope, data.batchId, [data.orderId]);
+        throw new UnrecoverableError(e.message);
+      }
       if (RunAbortedError.is(e)) {
         await writeBatchInfo(redis, scope, { batchId: data.batchId, state: 'aborted', abortCode: e.code, abortMessage: e.message });
         await markDone(redis, scope, data.batchId, [data.orderId]);
@@ -291,14 +307,13 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
       throw new WaitingError();
     }
     if (outcome.status === 'FAILED' && outcome.errorCode && THROTTLED.has(outcome.errorCode)) {
-      const requeues = (data as QueuedOrder & { requeues?: number }).requeues ?? 0;
       if (requeues < MAX_THROTTLE_REQUEUES) {
         await job.updateData({ ...data, requeues: requeues + 1 } as QueuedOrder);
         await queue.rateLimit(1_000);
         throw Worker.RateLimitError();
       }
     }
-    await markDone(redis, scope, data.batchId, [data.orderId]);
+    if (!tracked.marked) await markDone(redis, scope, data.batchId, [data.orderId]);
     emit({ type: 'done', batchId: data.batchId, orderId: data.orderId, status: outcome.status });
     return outcome;
   };
