@@ -123,7 +123,6 @@ class ClaimTracker implements Ledger {
   early: Promise<string> | undefined;
   /** The record also marked the row done for its batch (the job ends with that answer). */
   marked = false;
-  private readonly earlyStop = new AbortController();
   constructor(
     private readonly inner: RedisLedger,
     private readonly giveSlot: () => void,
@@ -145,7 +144,8 @@ class ClaimTracker implements Ledger {
     this.claimSentAt = performance.now();
     const claimed = this.inner.claim(orderId, req, { batchKey: this.batchKey });
     if (this.limiter) {
-      const early = this.limiter.acquire(AbortSignal.any([this.signal, this.earlyStop.signal]));
+      // The drain's signal only (AbortSignal.any per row cost 2 % of a fast run): a grant nobody needs is given back.
+      const early = this.limiter.acquire(this.signal);
       early.catch(() => {});
       this.early = early;
     }
@@ -169,11 +169,10 @@ class ClaimTracker implements Ledger {
     this.early = undefined;
     return e;
   }
-  /** An early grant nobody will use: stop waiting for it, or give its place back. */
+  /** An early grant nobody will use: its place is given back as soon as it is granted. */
   dropEarly(): void {
     const e = this.takeEarly();
     if (!e) return;
-    this.earlyStop.abort(new Error('not needed'));
     const limiter = this.limiter!;
     e.then((g) => limiter.cancel(g)).catch(() => {});
   }
