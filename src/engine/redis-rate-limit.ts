@@ -113,6 +113,9 @@ export class SharedRateLimiter implements RateLimiter {
   private readonly opts: Required<Omit<SharedRateLimiterOptions, 'fallbackPerSecond' | 'freshMs'>> & { fallbackPerSecond: number; freshMs: number };
   /** Grants of this process not yet confirmed: when the call that granted each was sent (performance.now()). */
   private readonly issued = new Map<string, number>();
+  /** One of this process's requests is waiting on Redis for a place; the others queue behind it here. */
+  private polling = false;
+  private readonly turns: (() => void)[] = [];
 
   constructor(opts: SharedRateLimiterOptions) {
     const holdMs = opts.holdMs ?? 35_000;
@@ -125,19 +128,67 @@ export class SharedRateLimiter implements RateLimiter {
    */
   async acquire(signal?: AbortSignal): Promise<string> {
     const member = randomUUID();
-    this.issued.set(member, await this.loop(ACQUIRE, member, signal));
-    return member;
+    let wait = 0;
+    if (!this.polling) {
+      // Nobody of this process waits: ask at once.
+      signal?.throwIfAborted();
+      const sentAt = performance.now();
+      wait = await this.run(ACQUIRE, member);
+      if (wait <= 0) {
+        this.issued.set(member, sentAt);
+        return member;
+      }
+    }
+    // The window is full. One waiter per process asks Redis, the others wait their turn here: when a place frees,
+    // every waiter woke and asked (one won), so a full window cost a script call per waiter per place.
+    const queued = await this.takeTurn(signal);
+    try {
+      // Its turn came after a grant (ask now), or at once (wait what Redis said first).
+      this.issued.set(member, await this.loop(ACQUIRE, member, signal, queued ? 0 : wait));
+      return member;
+    } finally {
+      this.passTurn();
+    }
+  }
+
+  /** Resolves when this caller is the one to ask Redis: true if it waited behind another. */
+  private takeTurn(signal?: AbortSignal): Promise<boolean> {
+    signal?.throwIfAborted();
+    if (!this.polling) {
+      this.polling = true;
+      return Promise.resolve(false);
+    }
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        const i = this.turns.indexOf(go);
+        if (i >= 0) this.turns.splice(i, 1);
+        reject(signal!.reason);
+      };
+      const go = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(true);
+      };
+      this.turns.push(go);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  private passTurn(): void {
+    const next = this.turns.shift();
+    if (next) next();
+    else this.polling = false;
   }
 
   /** Resolves to when (performance.now()) the call that succeeded was sent. */
-  private async loop(script: RedisScript, member: string, signal?: AbortSignal): Promise<number> {
+  private async loop(script: RedisScript, member: string, signal?: AbortSignal, firstWait = 0): Promise<number> {
+    if (firstWait > 0) await this.opts.sleep(Math.min(firstWait, 1000) + Math.floor(Math.random() * 3), signal);
     for (;;) {
       signal?.throwIfAborted();
       const sentAt = performance.now();
       const wait = await this.run(script, member);
       if (wait <= 0) return sentAt;
-      // A little jitter so waiting workers do not all ask again in the same millisecond.
-      await this.opts.sleep(Math.min(wait, 1000) + Math.floor(Math.random() * 5), signal);
+      // A little jitter so the waiters of different processes do not all ask again in the same millisecond.
+      await this.opts.sleep(Math.min(wait, 1000) + Math.floor(Math.random() * 3), signal);
     }
   }
 

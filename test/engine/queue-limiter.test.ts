@@ -123,4 +123,32 @@ describe('one rate limit shared by every worker', () => {
     expect(slept.length).toBeGreaterThan(0);
     conn.disconnect();
   });
+  it('many requests of one process waiting for places: one of them at a time asks Redis, the rest wait their turn', async () => {
+    const base = `t-${randomUUID()}`;
+    const keys = { window: `${base}:win`, pause: `${base}:pause`, settings: `${base}:settings` };
+    const conn = new Redis(server.url);
+    await conn.hset(keys.settings, 'rate', 10);
+    let sleeping = 0;
+    let most = 0;
+    const sleep = async (ms: number) => {
+      sleeping++;
+      most = Math.max(most, sleeping);
+      await new Promise((r) => setTimeout(r, ms));
+      sleeping--;
+    };
+    const limiter = new SharedRateLimiter({ redis: conn, keys, sleep });
+    const starts: number[] = [];
+    await Promise.all(
+      Array.from({ length: 25 }, async () => {
+        const grant = await limiter.acquire();
+        await limiter.confirm(grant);
+        starts.push(performance.now());
+        await limiter.done(grant);
+      }),
+    );
+    expect(starts).toHaveLength(25);
+    expect(maxInAnySlidingSecond(starts)).toBeLessThanOrEqual(10);
+    expect(most).toBe(1);
+    conn.disconnect();
+  });
 });
