@@ -82,13 +82,15 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
   const client = new LyraClient(opts.lyra);
   let ledger: Ledger | undefined;
   try {
+    // BullMQ costs a third of a second to load: only queue mode pays it, while the credential check is in the air.
+    const queueEngine = opts.redis ? import('../engine/queue.js') : undefined;
+    queueEngine?.catch(() => undefined);
     if (opts.checkCredentials !== false) await checkCredentials(client, target);
     const rows = opts.ipnTargetUrl ? withIpnTarget(judged.rows, opts.ipnTargetUrl) : judged.rows;
 
     let run: LocalRun;
     if (opts.redis) {
-      // BullMQ costs a third of a second to load: only queue mode pays it.
-      const { runQueued } = await import('../engine/queue.js');
+      const { runQueued } = await queueEngine!;
       run = runQueued({
         redis: opts.redis,
         rows,

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { SentSummary } from '../ledger/ledger.js';
 import type { RedisLedger } from '../ledger/redis-ledger.js';
+import { RedisScript } from '../ledger/redis-script.js';
 import type { Mode, PaymentOrderRequest } from '../lyra/types.js';
 import { outcomeFromEntry } from './from-ledger.js';
 import type { RowOutcome } from './outcome.js';
@@ -52,11 +53,31 @@ export async function readBatchInfo(redis: Redis, scope: QueueScope, batchId: st
   return Object.fromEntries(Object.entries(raw).map(([key, v]) => [key, JSON.parse(v)])) as unknown as BatchInfo;
 }
 
+/** Only the batch's state, for the check every job makes before it sends (one field, not the whole hash). */
+export async function readBatchState(redis: Redis, scope: QueueScope, batchId: string): Promise<BatchState | undefined> {
+  const raw = await redis.hget(queueKeys(scope).batch(batchId), 'state');
+  return raw ? (JSON.parse(raw) as BatchState) : undefined;
+}
+
+/**
+ * SADD + EXPIRE as one command (a job's last step before BullMQ's own, once per row; a MULTI costs 4), and a tick for
+ * whoever waits for the batch's outcomes (KEYS[2]: a list kept at one element, short-lived).
+ */
+const MARK_DONE = new RedisScript(`
+redis.call('SADD', KEYS[1], unpack(ARGV, 2))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('LPUSH', KEYS[2], '1')
+redis.call('LTRIM', KEYS[2], 0, 0)
+redis.call('PEXPIRE', KEYS[2], 60000)
+return 1
+`);
+
 /** Marks orders of a batch as finished with (a worker ended their job, or they needed no job). Idempotent. */
 export async function markDone(redis: Redis, scope: QueueScope, batchId: string, orderIds: string[]): Promise<void> {
-  if (orderIds.length === 0) return;
-  const key = queueKeys(scope).batchDone(batchId);
-  await redis.multi().sadd(key, ...orderIds).expire(key, BATCH_TTL_SECONDS).exec();
+  const k = queueKeys(scope);
+  const keys = [k.batchDone(batchId), k.batchTick(batchId)];
+  // Lua's unpack takes a few thousand values at most: chunks of 1000.
+  for (let i = 0; i < orderIds.length; i += 1000) await MARK_DONE.run(redis, keys, [BATCH_TTL_SECONDS, ...orderIds.slice(i, i + 1000)]);
 }
 
 export async function countDone(redis: Redis, scope: QueueScope, batchId: string): Promise<number> {
@@ -118,5 +139,9 @@ export class BatchReader {
 
   async info(): Promise<BatchInfo | undefined> {
     return readBatchInfo(this.redis, this.scope, this.batchId);
+  }
+
+  async state(): Promise<BatchState | undefined> {
+    return readBatchState(this.redis, this.scope, this.batchId);
   }
 }

@@ -28,6 +28,8 @@ export function queueKeys(scope: QueueScope) {
     batch: (batchId: string) => `${base}:batch:${batchId}`,
     /** Set of the batch's orderIds whose job has ended (a worker finished it, or it failed for good). */
     batchDone: (batchId: string) => `${base}:batch:${batchId}:done`,
+    /** A list of at most one element, pushed whenever rows are marked done: what a waiting `run` blocks on. */
+    batchTick: (batchId: string) => `${base}:batch:${batchId}:tick`,
   };
 }
 

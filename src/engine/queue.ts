@@ -19,6 +19,15 @@ import { startQueueWorker, type QueueWorker, type QueueWorkerOptions } from './w
 
 /** BullMQ's addBulk is one Redis round trip per call: chunks of this many keep memory flat and Redis responsive. */
 export const ADD_BULK_CHUNK = 1000;
+/**
+ * The first chunk of a run is this small, and each next one twice the last (up to ADD_BULK_CHUNK): workers start
+ * sending after a few dozen rows are read and queued, not a thousand.
+ */
+export const FIRST_CHUNK = 50;
+/** Outcomes are read at most this often while waiting (every finished row wakes the reader). */
+const MIN_POLL_GAP_MS = 10;
+/** How many open rows one read of outcomes asks about, at most (it asks about twice what the last read found, + 64). */
+const MAX_POLL_SLICE = 1000;
 
 /**
  * Jobs: retried for infrastructure errors only (the job function itself handles the platform's answers); finished
@@ -49,9 +58,12 @@ export function openProducer(redis: Redis, scope: QueueScope, ledgerOpts: { clai
 }
 
 /**
- * The queue's rate, for every worker on every machine (`marginMs`: added to the one-second window, default 5 ms): the shared sliding-window limiter reads it before every POST
- * (the strict gate), and BullMQ's own limiter, in 100 ms windows, keeps workers from fetching far more jobs than can
- * start (a coarse gate; BullMQ's fixed window alone could burst to 2× at its edges).
+ * The queue's rate, for every worker on every machine (`marginMs`: added to the one-second window, default 5 ms): the
+ * shared sliding-window limiter reads it before every POST and is the only gate. BullMQ's own limiter is set only so
+ * that `queue.rateLimit(ms)` (every worker pauses on PSP_106 / 429) takes effect — BullMQ ignores a manual rate limit on
+ * a queue without one — with a maximum no run reaches: as a gate of 12 fetches per 100 ms it spread the first second's
+ * burst, which the shared limiter allows, over 800 ms, and it bounded nothing in the steady state (a worker's jobs
+ * wait at the shared limiter either way).
  */
 export async function setQueueRate(p: Producer, perSecond: number | undefined, marginMs?: number): Promise<void> {
   const keys = queueKeys(p.scope);
@@ -63,8 +75,46 @@ export async function setQueueRate(p: Producer, perSecond: number | undefined, m
   await p.redis.hset(keys.settings, 'rate', String(perSecond));
   if (marginMs !== undefined) await p.redis.hset(keys.settings, 'marginMs', String(Math.max(0, marginMs)));
   else await p.redis.hdel(keys.settings, 'marginMs');
-  await p.queue.setGlobalRateLimit(Math.max(1, Math.ceil(perSecond * 0.12)), 100);
+  await p.queue.setGlobalRateLimit(FETCH_LIMIT_NEVER_REACHED, 1000);
 }
+
+/**
+ * Waits until a worker marks a row of the batch done (the MARK_DONE script pushes to the batch's tick list), or `ms`
+ * at most. On its own connection, opened at the first wait; any trouble with it and this is a plain sleep.
+ */
+class DoneTicks {
+  private conn: Promise<Redis | undefined> | undefined;
+  private closed = false;
+  constructor(
+    private readonly target: RedisTarget,
+    private readonly key: string,
+  ) {}
+
+  async wait(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return;
+    this.conn ??= connectRedis(this.target, 'producer').catch(() => undefined);
+    const conn = await this.conn;
+    if (!conn || this.closed) return void (await delay(ms, undefined, signal ? { signal } : {}).catch(() => undefined));
+    const popped = conn.blpop(this.key, Math.max(0.01, ms / 1000)).catch(() => delay(ms).then(() => null));
+    if (!signal) return void (await popped);
+    let onAbort!: () => void;
+    const aborted = new Promise<void>((resolve) => (onAbort = resolve));
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await Promise.race([popped, aborted]);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    void this.conn?.then((c) => c?.disconnect());
+  }
+}
+
+/** BullMQ's limiter maximum per second: far above any rate a shop is given, so it never holds a fetch back. */
+const FETCH_LIMIT_NEVER_REACHED = 1_000_000_000;
 
 function isConnectionError(e: unknown): boolean {
   const m = e instanceof Error ? `${e.name} ${e.message}` : String(e);
@@ -196,6 +246,8 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: LocalRunResult
   const clients: LyraClient[] = [];
   const lookahead = Math.max(1, opts.lookahead ?? 10_000);
   const pollMs = opts.pollMs ?? 200;
+  // Its own connection, as BLPOP blocks it: wakes the wait for outcomes as soon as a worker marks a row done.
+  const ticks = new DoneTicks(opts.redis, queueKeys(scope).batchTick(opts.batchId));
   let aborted: LocalRunResult['aborted'];
   const it = opts.rows[Symbol.asyncIterator]();
   let inputDone = false;
@@ -203,12 +255,25 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: LocalRunResult
   const counts = { rows: 0, valid: 0, invalid: 0 };
 
   const stopping = () => !!opts.signal?.aborted || !!aborted;
+  let starting: Promise<unknown> = Promise.resolve();
   const stopWorkers = async () => {
+    await starting.catch(() => undefined);
     await Promise.allSettled(workers.map((w) => w.close()));
     workers.length = 0;
   };
 
   try {
+    // Local workers get ready while the batch is recorded (they find no job of it before the first chunk).
+    starting = Promise.all(
+      Array.from({ length: opts.localWorkers ?? 1 }, async () => {
+        const conn = await connectRedis(opts.redis, 'worker');
+        workerConns.push(conn);
+        const client = new LyraClient(opts.clientOptions);
+        clients.push(client);
+        workers.push(await startQueueWorker({ redis: conn, client, prefix: scope.prefix, concurrency: opts.concurrency, ...opts.worker }));
+      }),
+    );
+    starting.catch(() => undefined);
     await retry('recording the batch', async () => {
       await writeBatchInfo(redis, scope, {
         batchId: opts.batchId,
@@ -224,27 +289,25 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: LocalRunResult
       });
       await setQueueRate(producer, opts.perSecond, opts.rateMarginMs);
     });
-
-    for (let i = 0; i < (opts.localWorkers ?? 1); i++) {
-      const conn = await connectRedis(opts.redis, 'worker');
-      workerConns.push(conn);
-      const client = new LyraClient(opts.clientOptions);
-      clients.push(client);
-      workers.push(await startQueueWorker({ redis: conn, client, prefix: scope.prefix, concurrency: opts.concurrency, ...opts.worker }));
-    }
+    await starting;
 
     const window: Slot[] = [];
     let chunk: (QueuedOrder & PendingOrder)[] = [];
+    let chunkSize = Math.min(FIRST_CHUNK, ADD_BULK_CHUNK);
     let enqueued = 0;
     const flush = async () => {
       if (chunk.length === 0) return;
       const c = chunk;
       chunk = [];
+      chunkSize = Math.min(chunkSize * 2, ADD_BULK_CHUNK);
       await retry('adding jobs', () => addChunk(producer, opts.batchId, c, opts.retryUncertain));
       enqueued += c.length;
       opts.onEnqueued?.(enqueued);
     };
     let lastProgress = Date.now();
+    let enqueuedRecorded = false;
+    let slice = 64;
+    let lastPoll = 0;
 
     for (;;) {
       // Read ahead: judge, queue valid rows in chunks, until the window is full.
@@ -261,26 +324,38 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: LocalRunResult
           const order = toQueued(row, opts.batchId, opts.retryUncertain);
           window.push({ row, order });
           chunk.push(order);
-          if (chunk.length >= ADD_BULK_CHUNK) await flush();
+          if (chunk.length >= chunkSize) await flush();
         } else {
           counts.invalid++;
           window.push({ row, outcome: invalidOutcome(row) });
         }
       }
       if (!stopping()) await flush();
-      if (inputDone && !stopping()) {
+      if (inputDone && !stopping() && !enqueuedRecorded) {
         await retry('recording the batch', () => writeBatchInfo(redis, scope, { batchId: opts.batchId, state: 'enqueued', ...counts }));
+        enqueuedRecorded = true;
       }
 
       if (stopping()) break;
 
-      // Yield what is settled, in order.
-      const waiting = window.filter((s) => !s.outcome).slice(0, 1000);
+      // Yield what is settled, in order. Only the oldest open rows are asked about: rows finish about in input order.
+      const waiting: Slot[] = [];
+      for (const s of window) {
+        if (s.outcome) continue;
+        waiting.push(s);
+        if (waiting.length >= slice) break;
+      }
       if (waiting.length) {
+        lastPoll = Date.now();
         const outs = await retry('reading outcomes', () => reader.settled(waiting.map((s) => s.order!)));
+        let found = 0;
         waiting.forEach((s, i) => {
-          if (outs[i]) s.outcome = outs[i];
+          if (outs[i]) {
+            s.outcome = outs[i];
+            found++;
+          }
         });
+        slice = Math.min(MAX_POLL_SLICE, 2 * found + 64);
       }
       let yielded = false;
       while (window.length && window[0]!.outcome) {
@@ -294,9 +369,10 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: LocalRunResult
         continue;
       }
 
-      const info = await retry('reading the batch', () => reader.info());
-      if (info?.state === 'aborted') {
-        aborted = { code: info.abortCode ?? 'PB_ABORTED', message: info.abortMessage ?? 'the batch was aborted by a worker' };
+      const state = await retry('reading the batch', () => reader.state());
+      if (state === 'aborted') {
+        const info = await retry('reading the batch', () => reader.info());
+        aborted = { code: info?.abortCode ?? 'PB_ABORTED', message: info?.abortMessage ?? 'the batch was aborted by a worker' };
         break;
       }
       // A job lost with Redis (restarted without its last second of AOF): add it again; the ledger keeps it single.
@@ -310,7 +386,9 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: LocalRunResult
         }
         lastProgress = Date.now();
       }
-      await delay(pollMs, undefined, opts.signal ? { signal: opts.signal } : {}).catch(() => undefined);
+      const gap = lastPoll + MIN_POLL_GAP_MS - Date.now();
+      if (gap > 0) await delay(gap, undefined, opts.signal ? { signal: opts.signal } : {}).catch(() => undefined);
+      await ticks.wait(pollMs, opts.signal);
     }
 
     if (stopping()) {
@@ -356,6 +434,7 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: LocalRunResult
     await producer.close().catch(() => undefined);
     redis.disconnect();
     for (const c of workerConns) c.disconnect();
+    ticks.close();
     await Promise.allSettled(clients.map((c) => (c as { close?: () => Promise<void> }).close?.()));
   }
   const res: LocalRunResult = aborted ? { aborted } : {};

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import { RedisScript } from '../ledger/redis-script.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -59,6 +60,12 @@ redis.call('PEXPIRE', KEYS[1], window + hold + 1000)
 return 0
 `);
 
+/** A grant that will not be used (its row needs no POST after all): its place is free at once. */
+const CANCEL = new RedisScript(`
+redis.call('ZREM', KEYS[1], ARGV[1])
+return 0
+`);
+
 /** Extends the pause to at least ARGV[1] ms; never shortens one already longer. */
 const PAUSE = new RedisScript(`
 local left = redis.call('PTTL', KEYS[1])
@@ -76,6 +83,12 @@ export interface SharedRateLimiterOptions {
   slackMs?: number;
   /** How long an unanswered request holds its place at most, ms (default 35 000: above the HTTP timeout). */
   holdMs?: number;
+  /**
+   * A grant younger than this (ms, on this process's monotonic clock, counted from when the granting call was sent)
+   * is still held for sure: `confirm` then costs no round trip. Its place is held until at least grant + hold, so this
+   * must not exceed hold − the longest request (the HTTP timeout). Default: min(1000, hold / 10).
+   */
+  freshMs?: number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
@@ -97,10 +110,16 @@ function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
 
 /** The shared limiter: `acquire` before every POST (the job function's `beforeAttempt`), `pause` on throttling. */
 export class SharedRateLimiter implements RateLimiter {
-  private readonly opts: Required<Omit<SharedRateLimiterOptions, 'fallbackPerSecond'>> & { fallbackPerSecond: number };
+  private readonly opts: Required<Omit<SharedRateLimiterOptions, 'fallbackPerSecond' | 'freshMs'>> & { fallbackPerSecond: number; freshMs: number };
+  /** Grants of this process not yet confirmed: when the call that granted each was sent (performance.now()). */
+  private readonly issued = new Map<string, number>();
+  /** One of this process's requests is waiting on Redis for a place; the others queue behind it here. */
+  private polling = false;
+  private readonly turns: (() => void)[] = [];
 
   constructor(opts: SharedRateLimiterOptions) {
-    this.opts = { slackMs: 5, holdMs: 35_000, sleep: abortableSleep, fallbackPerSecond: 0, ...opts };
+    const holdMs = opts.holdMs ?? 35_000;
+    this.opts = { slackMs: 5, sleep: abortableSleep, fallbackPerSecond: 0, freshMs: Math.min(1000, holdMs / 10), ...opts, holdMs };
   }
 
   /**
@@ -109,17 +128,67 @@ export class SharedRateLimiter implements RateLimiter {
    */
   async acquire(signal?: AbortSignal): Promise<string> {
     const member = randomUUID();
-    await this.loop(ACQUIRE, member, signal);
-    return member;
+    let wait = 0;
+    if (!this.polling) {
+      // Nobody of this process waits: ask at once.
+      signal?.throwIfAborted();
+      const sentAt = performance.now();
+      wait = await this.run(ACQUIRE, member);
+      if (wait <= 0) {
+        this.issued.set(member, sentAt);
+        return member;
+      }
+    }
+    // The window is full. One waiter per process asks Redis, the others wait their turn here: when a place frees,
+    // every waiter woke and asked (one won), so a full window cost a script call per waiter per place.
+    const queued = await this.takeTurn(signal);
+    try {
+      // Its turn came after a grant (ask now), or at once (wait what Redis said first).
+      this.issued.set(member, await this.loop(ACQUIRE, member, signal, queued ? 0 : wait));
+      return member;
+    } finally {
+      this.passTurn();
+    }
   }
 
-  private async loop(script: RedisScript, member: string, signal?: AbortSignal): Promise<void> {
+  /** Resolves when this caller is the one to ask Redis: true if it waited behind another. */
+  private takeTurn(signal?: AbortSignal): Promise<boolean> {
+    signal?.throwIfAborted();
+    if (!this.polling) {
+      this.polling = true;
+      return Promise.resolve(false);
+    }
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        const i = this.turns.indexOf(go);
+        if (i >= 0) this.turns.splice(i, 1);
+        reject(signal!.reason);
+      };
+      const go = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(true);
+      };
+      this.turns.push(go);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  private passTurn(): void {
+    const next = this.turns.shift();
+    if (next) next();
+    else this.polling = false;
+  }
+
+  /** Resolves to when (performance.now()) the call that succeeded was sent. */
+  private async loop(script: RedisScript, member: string, signal?: AbortSignal, firstWait = 0): Promise<number> {
+    if (firstWait > 0) await this.opts.sleep(Math.min(firstWait, 1000) + Math.floor(Math.random() * 3), signal);
     for (;;) {
       signal?.throwIfAborted();
+      const sentAt = performance.now();
       const wait = await this.run(script, member);
-      if (wait <= 0) return;
-      // A little jitter so waiting workers do not all ask again in the same millisecond.
-      await this.opts.sleep(Math.min(wait, 1000) + Math.floor(Math.random() * 5), signal);
+      if (wait <= 0) return sentAt;
+      // A little jitter so the waiters of different processes do not all ask again in the same millisecond.
+      await this.opts.sleep(Math.min(wait, 1000) + Math.floor(Math.random() * 3), signal);
     }
   }
 
@@ -128,14 +197,27 @@ export class SharedRateLimiter implements RateLimiter {
     return Number(await script.run(redis, [keys.window, keys.pause, keys.settings], [member, 1000 + slackMs, fallbackPerSecond, holdMs]));
   }
 
-  /** The granted request is leaving now (a grant that lapsed meanwhile waits for a new one). */
+  /**
+   * The granted request is leaving now (a grant that lapsed meanwhile waits for a new one). A grant this process got
+   * less than `freshMs` ago cannot have lapsed: no round trip then.
+   */
   async confirm(grant: string, signal?: AbortSignal): Promise<void> {
+    const sentAt = this.issued.get(grant);
+    this.issued.delete(grant);
+    if (sentAt !== undefined && performance.now() - sentAt < this.opts.freshMs) return;
     await this.loop(CONFIRM, grant, signal);
   }
 
   /** The request got its answer (or failed): its place frees one window from now. */
   async done(grant: string): Promise<void> {
+    this.issued.delete(grant);
     await this.run(DONE, grant);
+  }
+
+  /** The grant will not be used (nothing was sent with it): its place is free at once. */
+  async cancel(grant: string): Promise<void> {
+    this.issued.delete(grant);
+    await this.run(CANCEL, grant);
   }
 
   /** Every worker stops starting requests for `ms` (the platform said PSP_106 / 429). */

@@ -1,14 +1,15 @@
 import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { ClaimRequest, ClaimResult, Ledger } from '../ledger/ledger.js';
-import { RedisLedger } from '../ledger/redis-ledger.js';
+import type { ClaimRequest, ClaimResult, Ledger, Outcome } from '../ledger/ledger.js';
+import { BatchStoppedError, RedisLedger } from '../ledger/redis-ledger.js';
 import { LyraApiError } from '../lyra/errors.js';
 import type { Mode } from '../lyra/types.js';
 import { RunAbortedError } from './errors.js';
 import { sendOrder, type JobContext, type RetryPolicy } from './job.js';
 import type { RowOutcome } from './outcome.js';
-import { markDone, readBatchInfo, writeBatchInfo, type QueuedOrder } from './queue-batch.js';
+import { BATCH_TTL_SECONDS, markDone, writeBatchInfo, type QueuedOrder } from './queue-batch.js';
 import { queueKeys, queueName, type QueueScope } from './queue-keys.js';
 import { SharedRateLimiter } from './redis-rate-limit.js';
 
@@ -60,10 +61,78 @@ export interface QueueWorker {
   close(opts?: { force?: boolean }): Promise<void>;
 }
 
-/** A per-job view of the ledger that remembers its claim, so the claim can be renewed before every POST. */
+/**
+ * At most `size` rows of this worker hold a claim at once (`--concurrency`: after kill -9, at most that many read
+ * UNCERTAIN). A job takes a slot right before its claim and gives it back once its record (or release) is done; BullMQ
+ * runs a few more jobs than that, so fetching the next job, the batch check, marking a row done and BullMQ's own
+ * bookkeeping happen while other rows' POSTs are in the air, not in a slot.
+ */
+export class ClaimSlots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+  constructor(readonly size: number) {
+    this.free = size;
+  }
+
+  /** Resolves with the slot's give-back (idempotent); rejects with the signal's reason if it aborts first. */
+  take(signal?: AbortSignal): Promise<() => void> {
+    signal?.throwIfAborted();
+    let given = false;
+    const give = () => {
+      if (given) return;
+      given = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    };
+    if (this.free > 0) {
+      this.free--;
+      return Promise.resolve(give);
+    }
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        const i = this.waiting.indexOf(wake);
+        if (i >= 0) this.waiting.splice(i, 1);
+        reject(signal!.reason);
+      };
+      const wake = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve(give);
+      };
+      this.waiting.push(wake);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}
+
+/** Jobs BullMQ runs beyond the claim slots: they wait for a slot with their fetch and batch check already done. */
+export function extraJobs(concurrency: number): number {
+  return Math.min(concurrency, Math.max(2, Math.ceil(concurrency / 5)));
+}
+
+/**
+ * A per-job view of the ledger that remembers its claim (so it can be renewed before a POST), gives the job's claim
+ * slot back once the claim is over, and asks the shared limiter for a place as soon as the claim is sent: the two
+ * round trips overlap instead of following each other (a refused claim cancels the grant: nothing was sent with it).
+ */
 class ClaimTracker implements Ledger {
   token: string | undefined;
-  constructor(private readonly inner: RedisLedger) {}
+  /** When the claim was sent (performance.now()). */
+  claimSentAt = 0;
+  /** The limiter's answer asked for together with the claim, for the first attempt. */
+  early: Promise<string> | undefined;
+  /** The record also marked the row done for its batch (the job ends with that answer). */
+  marked = false;
+  constructor(
+    private readonly inner: RedisLedger,
+    private readonly giveSlot: () => void,
+    private readonly limiter: SharedRateLimiter | undefined,
+    private readonly signal: AbortSignal,
+    /** Where a final answer marks the row done, and whether an outcome is final (a throttled row may go back in line). */
+    private readonly done: { set: string; tick: string; ttlSeconds: number; isFinal: (o: Outcome) => boolean },
+    /** The batch's hash: its claims are refused once it is stopped or aborted. */
+    private readonly batchKey: string,
+  ) {}
   get shopId() {
     return this.inner.shopId;
   }
@@ -72,12 +141,58 @@ class ClaimTracker implements Ledger {
   }
   get: Ledger['get'] = (id) => this.inner.get(id);
   async claim(orderId: string, req: ClaimRequest): Promise<ClaimResult> {
-    const r = await this.inner.claim(orderId, req);
+    this.claimSentAt = performance.now();
+    const claimed = this.inner.claim(orderId, req, { batchKey: this.batchKey });
+    if (this.limiter) {
+      // The drain's signal only (AbortSignal.any per row cost 2 % of a fast run): a grant nobody needs is given back.
+      const early = this.limiter.acquire(this.signal);
+      early.catch(() => {});
+      this.early = early;
+    }
+    let r: ClaimResult;
+    try {
+      r = await claimed;
+    } catch (e) {
+      this.dropEarly();
+      throw e;
+    }
     if (r.kind === 'claimed') this.token = r.token;
+    else {
+      this.dropEarly();
+      this.giveSlot();
+    }
     return r;
   }
-  record: Ledger['record'] = (id, token, o) => this.inner.record(id, token, o);
-  release: Ledger['release'] = (id, token) => this.inner.release(id, token);
+  /** The early grant, once (the first attempt's); later attempts ask the limiter themselves. */
+  takeEarly(): Promise<string> | undefined {
+    const e = this.early;
+    this.early = undefined;
+    return e;
+  }
+  /** An early grant nobody will use: its place is given back as soon as it is granted. */
+  dropEarly(): void {
+    const e = this.takeEarly();
+    if (!e) return;
+    const limiter = this.limiter!;
+    e.then((g) => limiter.cancel(g)).catch(() => {});
+  }
+  record: Ledger['record'] = async (id, token, o) => {
+    try {
+      const final = this.done.isFinal(o);
+      const ok = await this.inner.record(id, token, o, final ? this.done : undefined);
+      if (ok && final) this.marked = true;
+      return ok;
+    } finally {
+      this.giveSlot();
+    }
+  };
+  release: Ledger['release'] = async (id, token) => {
+    try {
+      await this.inner.release(id, token);
+    } finally {
+      this.giveSlot();
+    }
+  };
   observe: Ledger['observe'] = (id, obs) => this.inner.observe(id, obs);
   entries: Ledger['entries'] = () => this.inner.entries();
   close = async () => {};
@@ -89,7 +204,8 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
   const scope: QueueScope = { shopId: client.shopId, mode: client.mode, ...(opts.prefix ? { prefix: opts.prefix } : {}) };
   const keys = queueKeys(scope);
   const lockDuration = opts.lockDurationMs ?? Math.max(30_000, 2 * client.timeoutMs + 10_000);
-  const ledger = new RedisLedger({ redis, shopId: scope.shopId, mode: scope.mode, prefix: scope.prefix, claimLeaseMs: opts.claimLeaseMs ?? client.timeoutMs + 30_000 });
+  const leaseMs = opts.claimLeaseMs ?? client.timeoutMs + 30_000;
+  const ledger = new RedisLedger({ redis, shopId: scope.shopId, mode: scope.mode, prefix: scope.prefix, claimLeaseMs: leaseMs });
   const limiter = new SharedRateLimiter({ redis, keys: keys.limiter, holdMs: client.timeoutMs + 5_000 });
   const queue = new Queue<QueuedOrder, RowOutcome>(queueName(scope), { connection: redis, prefix: scope.prefix ?? 'paybatch' });
   queue.on('error', () => {});
@@ -105,14 +221,30 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
     void queue.rateLimit(pauseMs).catch(() => {});
   };
 
+  const concurrency = opts.concurrency ?? 8;
+  const slots = new ClaimSlots(concurrency);
+  // A claim younger than this cannot have been taken over (only a claim older than its lease can): no renew needed.
+  const claimFreshMs = Math.min(1000, leaseMs / 10);
+
   const processor = async (job: Job<QueuedOrder, RowOutcome>, token?: string): Promise<RowOutcome> => {
     const data = job.data;
-    const batch = await readBatchInfo(redis, scope, data.batchId);
-    if (batch && (batch.state === 'aborted' || batch.state === 'stopped')) {
-      await markDone(redis, scope, data.batchId, [data.orderId]);
-      throw new UnrecoverableError(`batch ${data.batchId} was ${batch.state}: not sent`);
+    // A stopped or aborted batch: its claims are refused (BatchStoppedError, below), in the claim's own step.
+    let giveSlot: () => void;
+    try {
+      giveSlot = await slots.take(drain.signal);
+    } catch {
+      // Draining before this job got a slot: nothing claimed, back in line for another worker.
+      await job.moveToWait(token);
+      throw new WaitingError();
     }
-    const tracked = new ClaimTracker(ledger);
+    const requeues = (data as QueuedOrder & { requeues?: number }).requeues ?? 0;
+    const tracked = new ClaimTracker(ledger, giveSlot, limiter, drain.signal, {
+      set: keys.batchDone(data.batchId),
+      tick: keys.batchTick(data.batchId),
+      ttlSeconds: BATCH_TTL_SECONDS,
+      // Throttled rows with requeues left go back in line (below): not done yet.
+      isFinal: (o) => !(o.state === 'FAILED' && !!o.errorCode && THROTTLED.has(o.errorCode) && requeues < MAX_THROTTLE_REQUEUES),
+    }, keys.batch(data.batchId));
     let grant: string | undefined;
     const ctx: JobContext = {
       client: {
@@ -123,7 +255,8 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
           try {
             return await client.createPaymentOrder(req, o);
           } finally {
-            if (g) await limiter.done(g).catch(() => {});
+            // Not waited for: the record that follows goes out on the same connection, after it.
+            if (g) void limiter.done(g).catch(() => {});
           }
         },
       },
@@ -133,9 +266,13 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
       retry: opts.retry ?? DEFAULT_RETRY,
       signal: drain.signal,
       beforeAttempt: async (signal) => {
-        grant = await limiter.acquire(signal);
+        const early = tracked.takeEarly();
+        grant = early ? await early : await limiter.acquire(signal);
         // A claim taken over while this job slept (stale, and the operator allowed retries) must not POST again.
-        if (tracked.token && !(await ledger.renew(data.orderId, tracked.token))) {
+        if (tracked.token && performance.now() - tracked.claimSentAt >= claimFreshMs && !(await ledger.renew(data.orderId, tracked.token))) {
+          const g = grant;
+          grant = undefined;
+          void limiter.cancel(g).catch(() => {});
           throw new Error(`the claim on ${data.orderId} was taken over by another worker; not sending`);
         }
       },
@@ -145,6 +282,12 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
     try {
       outcome = await sendOrder(ctx, { orderId: data.orderId, request: data.request, sent: data.sent });
     } catch (e) {
+      tracked.dropEarly();
+      giveSlot();
+      if (e instanceof BatchStoppedError) {
+        await markDone(redis, scope, data.batchId, [data.orderId]);
+        throw new UnrecoverableError(e.message);
+      }
       if (RunAbortedError.is(e)) {
         await writeBatchInfo(redis, scope, { batchId: data.batchId, state: 'aborted', abortCode: e.code, abortMessage: e.message });
         await markDone(redis, scope, data.batchId, [data.orderId]);
@@ -155,20 +298,21 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
       if (job.attemptsMade + 1 >= attempts) await markDone(redis, scope, data.batchId, [data.orderId]);
       throw e;
     }
+    tracked.dropEarly();
+    giveSlot();
     if (outcome.status === 'PENDING' && drain.signal.aborted) {
       // Draining and nothing sent: back in line for another worker, without spending one of the job's attempts.
       await job.moveToWait(token);
       throw new WaitingError();
     }
     if (outcome.status === 'FAILED' && outcome.errorCode && THROTTLED.has(outcome.errorCode)) {
-      const requeues = (data as QueuedOrder & { requeues?: number }).requeues ?? 0;
       if (requeues < MAX_THROTTLE_REQUEUES) {
         await job.updateData({ ...data, requeues: requeues + 1 } as QueuedOrder);
         await queue.rateLimit(1_000);
         throw Worker.RateLimitError();
       }
     }
-    await markDone(redis, scope, data.batchId, [data.orderId]);
+    if (!tracked.marked) await markDone(redis, scope, data.batchId, [data.orderId]);
     emit({ type: 'done', batchId: data.batchId, orderId: data.orderId, status: outcome.status });
     return outcome;
   };
@@ -176,7 +320,7 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
   const worker = new Worker<QueuedOrder, RowOutcome>(queueName(scope), processor, {
     connection: redis,
     prefix: scope.prefix ?? 'paybatch',
-    concurrency: opts.concurrency ?? 8,
+    concurrency: concurrency + extraJobs(concurrency),
     lockDuration,
     stalledInterval: opts.stalledIntervalMs ?? lockDuration,
     maxStalledCount: 3,

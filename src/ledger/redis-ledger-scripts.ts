@@ -4,8 +4,16 @@
  * KEYS[2] the hash of open claims (orderId → {token, until, previous}).
  */
 
-/** ARGV: orderId, fresh SENDING entry JSON, token, nowMs, leaseMs, retryUncertain ('1'|'0'). → {'claimed'|'refused', entryJson|false} */
+/**
+ * ARGV: orderId, fresh SENDING entry JSON, token, nowMs, leaseMs, retryUncertain ('1'|'0'). → {'claimed'|'refused',
+ * entryJson|false}. Optionally (queue workers) KEYS[3]: the hash of the row's batch — a batch stopped or aborted gets
+ * no new claim ({'stopped', state}), checked in the same step so no claim slips in after the stop.
+ */
 export const CLAIM = `
+if KEYS[3] then
+  local st = redis.call('HGET', KEYS[3], 'state')
+  if st == '"stopped"' or st == '"aborted"' then return {'stopped', st} end
+end
 local prevJson = redis.call('HGET', KEYS[1], ARGV[1])
 local now = tonumber(ARGV[4])
 local retry = ARGV[6] == '1'
@@ -38,7 +46,9 @@ return {'claimed', prevJson or false}
 
 /**
  * ARGV: orderId, token, outcome fields JSON (its `attempts` are this claim's POSTs, added to the total, as the file
- * ledger does). → 1 recorded, 0 the token no longer owns the order.
+ * ledger does). → 1 recorded, 0 the token no longer owns the order. Optionally (queue workers) KEYS[3], KEYS[4] and
+ * ARGV[4]: the batch's done set, its tick list and the set's TTL — keys outside the ledger's hash slot, as queue mode
+ * runs on one Redis (BullMQ's keys carry no hash tag either).
  */
 export const RECORD = `
 local claimJson = redis.call('HGET', KEYS[2], ARGV[1])
@@ -61,6 +71,15 @@ for k, v in pairs(o) do e[k] = v end
 e.attempts = before + (tonumber(o.attempts) or 0)
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(e))
 redis.call('HDEL', KEYS[2], ARGV[1])
+if KEYS[3] then
+  -- The job ends with this answer: the row is done for its batch (KEYS[3], kept ARGV[4] s), and a tick (KEYS[4]) wakes
+  -- whoever waits for the batch's outcomes — in the same step, so nobody sees the row done with its claim still open.
+  redis.call('SADD', KEYS[3], ARGV[1])
+  redis.call('EXPIRE', KEYS[3], ARGV[4])
+  redis.call('LPUSH', KEYS[4], '1')
+  redis.call('LTRIM', KEYS[4], 0, 0)
+  redis.call('PEXPIRE', KEYS[4], 60000)
+end
 return 1
 `;
 

@@ -42,6 +42,17 @@ export function redisLedgerKeys(prefix: string, shopId: string, mode: Mode): { e
   return { entries: `${base}:entries`, claims: `${base}:claims` };
 }
 
+/** A claim refused because the row's batch was stopped or aborted (queue mode): nothing was claimed or sent. */
+export class BatchStoppedError extends Error {
+  constructor(
+    readonly batchId: string,
+    readonly state: string,
+  ) {
+    super(`batch ${batchId} was ${state}: not sent`);
+    this.name = 'BatchStoppedError';
+  }
+}
+
 /** JSON without undefined or null members (Lua's cjson would turn null into a sentinel we never want stored). */
 function clean<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== null)) as Partial<T>;
@@ -85,7 +96,8 @@ export class RedisLedger implements Ledger {
     return raws.map((r) => (r ? (JSON.parse(r) as LedgerEntry) : undefined));
   }
 
-  async claim(orderId: string, req: ClaimRequest): Promise<ClaimResult> {
+  /** `batchKey` (queue workers): the batch's hash; a stopped or aborted batch gets no claim (BatchStoppedError). */
+  async claim(orderId: string, req: ClaimRequest, opts: { batchKey?: string } = {}): Promise<ClaimResult> {
     const now = this.now();
     const iso = now.toISOString();
     const fresh: LedgerEntry = clean({
@@ -99,7 +111,7 @@ export class RedisLedger implements Ledger {
       updatedAt: iso,
     }) as LedgerEntry;
     const token = randomUUID();
-    const [kind, json] = (await scripts.claim.run(this.redis, this.keyList, [
+    const [kind, json] = (await scripts.claim.run(this.redis, opts.batchKey ? [...this.keyList, opts.batchKey] : this.keyList, [
       orderId,
       JSON.stringify(fresh),
       token,
@@ -107,17 +119,25 @@ export class RedisLedger implements Ledger {
       this.leaseMs,
       req.retryUncertain ? '1' : '0',
     ])) as [string, string | null];
+    if (kind === 'stopped') throw new BatchStoppedError(req.batchId ?? '', JSON.parse(json as string) as string);
     if (kind === 'claimed') {
       return json ? { kind: 'claimed', token, previous: JSON.parse(json) as LedgerEntry } : { kind: 'claimed', token };
     }
     return { kind: 'refused', entry: JSON.parse(json as string) as LedgerEntry };
   }
 
-  async record(orderId: string, token: string, outcome: Outcome): Promise<boolean> {
+  /**
+   * `markDone` (queue workers): when recorded, the orderId also joins the batch's done set and the tick list is pushed,
+   * in the same atomic step (one round trip where a record and a markDone took two).
+   */
+  async record(orderId: string, token: string, outcome: Outcome, markDone?: { set: string; tick: string; ttlSeconds: number }): Promise<boolean> {
     const iso = this.now().toISOString();
     const fields: Partial<LedgerEntry> = { ...clean(outcome), updatedAt: iso };
     if (outcome.state === 'CREATED') fields.statusChangedAt = iso;
-    const done = await scripts.record.run(this.redis, this.keyList, [orderId, token, JSON.stringify(fields)]);
+    const args = [orderId, token, JSON.stringify(fields)];
+    const done = markDone
+      ? await scripts.record.run(this.redis, [...this.keyList, markDone.set, markDone.tick], [...args, markDone.ttlSeconds])
+      : await scripts.record.run(this.redis, this.keyList, args);
     return done === 1;
   }
 

@@ -79,4 +79,76 @@ describe('one rate limit shared by every worker', () => {
     a.disconnect();
     b.disconnect();
   });
+  it('a grant just taken is confirmed without a round trip; an older one is checked in Redis', async () => {
+    const base = `t-${randomUUID()}`;
+    const keys = { window: `${base}:win`, pause: `${base}:pause`, settings: `${base}:settings` };
+    const conn = new Redis(server.url);
+    const spy = new Redis(server.url);
+    await conn.hset(keys.settings, 'rate', 10);
+    const evalCalls = async () => {
+      const info = await spy.info('commandstats');
+      return ['evalsha', 'eval'].reduce((n, c) => n + Number(new RegExp(`cmdstat_${c}:calls=(\\d+)`).exec(info)?.[1] ?? 0), 0);
+    };
+    const fresh = new SharedRateLimiter({ redis: conn, keys });
+    const grant = await fresh.acquire();
+    const before = await evalCalls();
+    await fresh.confirm(grant);
+    expect(await evalCalls()).toBe(before);
+    // freshMs 0: every grant counts as old, so confirm asks Redis (and the place is still held).
+    const strict = new SharedRateLimiter({ redis: conn, keys, freshMs: 0 });
+    const other = await strict.acquire();
+    const before2 = await evalCalls();
+    await strict.confirm(other);
+    expect(await evalCalls()).toBeGreaterThan(before2);
+    expect(await conn.zscore(keys.window, other)).not.toBeNull();
+    conn.disconnect();
+    spy.disconnect();
+  });
+
+  it('a grant given back unused frees its place at once: with a rate of 1, the next request does not wait', async () => {
+    const base = `t-${randomUUID()}`;
+    const keys = { window: `${base}:win`, pause: `${base}:pause`, settings: `${base}:settings` };
+    const conn = new Redis(server.url);
+    await conn.hset(keys.settings, 'rate', 1);
+    const slept: number[] = [];
+    const limiter = new SharedRateLimiter({ redis: conn, keys, sleep: async (ms) => void slept.push(ms) });
+    await limiter.cancel(await limiter.acquire());
+    expect(await conn.zcard(keys.window)).toBe(0);
+    const used = await limiter.acquire();
+    await limiter.done(used);
+    expect(slept).toEqual([]);
+    // A used one holds its place: the next asks to wait.
+    const next = limiter.acquire();
+    await next;
+    expect(slept.length).toBeGreaterThan(0);
+    conn.disconnect();
+  });
+  it('many requests of one process waiting for places: one of them at a time asks Redis, the rest wait their turn', async () => {
+    const base = `t-${randomUUID()}`;
+    const keys = { window: `${base}:win`, pause: `${base}:pause`, settings: `${base}:settings` };
+    const conn = new Redis(server.url);
+    await conn.hset(keys.settings, 'rate', 10);
+    let sleeping = 0;
+    let most = 0;
+    const sleep = async (ms: number) => {
+      sleeping++;
+      most = Math.max(most, sleeping);
+      await new Promise((r) => setTimeout(r, ms));
+      sleeping--;
+    };
+    const limiter = new SharedRateLimiter({ redis: conn, keys, sleep });
+    const starts: number[] = [];
+    await Promise.all(
+      Array.from({ length: 25 }, async () => {
+        const grant = await limiter.acquire();
+        await limiter.confirm(grant);
+        starts.push(performance.now());
+        await limiter.done(grant);
+      }),
+    );
+    expect(starts).toHaveLength(25);
+    expect(maxInAnySlidingSecond(starts)).toBeLessThanOrEqual(10);
+    expect(most).toBe(1);
+    conn.disconnect();
+  });
 });

@@ -161,4 +161,49 @@ describe('paybatch run --redis: the same job through BullMQ', () => {
       await sandbox.stop();
     }
   }, 30_000);
+  it('a worker never holds more claims than its concurrency, though BullMQ runs a few more of its jobs; the run starts on a small chunk and is woken by every finished row', async () => {
+    const sandbox = await startSandbox({ latencyMs: 20 });
+    const watcher = new Redis(redis.url);
+    try {
+      const prefix = `t-${randomUUID().slice(0, 8)}`;
+      const rows = Array.from({ length: 400 }, (_, i) => validRow(i, order(`CS-${i}`)));
+      const claimsKey = `${prefix}:ledger:{${SHOP}:TEST}:claims`;
+      let most = 0;
+      let watching = true;
+      const watch = (async () => {
+        while (watching) {
+          most = Math.max(most, await watcher.hlen(claimsKey));
+          await new Promise((r) => setImmediate(r));
+        }
+      })();
+      const enqueued: number[] = [];
+      const out = await collect(
+        runQueued({
+          redis: { url: redis.url, source: '--redis' },
+          rows: rowsOf(rows),
+          clientOptions: { baseUrl: sandbox.url, shopId: SHOP, password: PASSWORD, timeoutMs: 2000 },
+          batchId: 'slots-1',
+          retryUncertain: false,
+          perSecond: 1000,
+          concurrency: 3,
+          localWorkers: 1,
+          prefix,
+          // Were outcomes only read once a minute, this run would outlast the test: finished rows wake it.
+          pollMs: 60_000,
+          onEnqueued: (n) => enqueued.push(n),
+        }),
+      );
+      watching = false;
+      await watch;
+      expect(out.map((i) => i.outcome.status)).toEqual(Array(rows.length).fill('CREATED'));
+      expect(Object.values(sandbox.counters().ordersCreated).every((n) => n === 1)).toBe(true);
+      expect(most).toBeGreaterThan(0);
+      expect(most).toBeLessThanOrEqual(3);
+      // Workers get their first rows after 50 are read, not a thousand.
+      expect(enqueued).toEqual([50, 150, 350, 400]);
+    } finally {
+      watcher.disconnect();
+      await sandbox.stop();
+    }
+  }, 30_000);
 });

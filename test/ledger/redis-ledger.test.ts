@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClaimRequest } from '../../src/ledger/ledger.js';
-import { openRedisLedger, type RedisLedger } from '../../src/ledger/redis-ledger.js';
+import { BatchStoppedError, openRedisLedger, type RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { removeDir, startRedis, type RedisServer } from '../support/redis.js';
 
 let server: RedisServer;
@@ -55,6 +55,35 @@ describe('the Redis ledger guards every invoice like the file ledger', () => {
     expect(e).toMatchObject({ orderId: 'INV-1', state: 'CREATED', attempts: 1, fingerprint: 'fp-1', batchId: 'b1', paymentOrderStatus: 'RUNNING' });
     expect(e?.sent).toEqual({ amountMinor: 12345, currency: 'EUR', channel: 'MAIL', recipient: 'ana@example.com' });
     expect(await ledger.claim('INV-1', req({ retryUncertain: true }))).toMatchObject({ kind: 'refused', entry: { state: 'CREATED' } });
+  });
+
+  it('a queue worker\'s record marks the row done for its batch in the same step; a record refused marks nothing', async () => {
+    const ledger = await ledgerFor();
+    const base = `t-${randomUUID()}`;
+    const done = { set: `${base}:done`, tick: `${base}:tick`, ttlSeconds: 60 };
+    const created = { state: 'CREATED' as const, attempts: 1, paymentOrderId: 'b'.repeat(32), paymentURL: 'https://secure.example/t/d', paymentOrderStatus: 'RUNNING' as const };
+    const c = await ledger.claim('INV-D', req());
+    if (c.kind !== 'claimed') throw new Error('not claimed');
+    // A stale token (someone else's claim) records nothing and marks nothing.
+    expect(await ledger.record('INV-D', 'not-the-token', created, done)).toBe(false);
+    expect(await redis.sismember(done.set, 'INV-D')).toBe(0);
+    expect(await ledger.record('INV-D', c.token, created, done)).toBe(true);
+    expect((await ledger.get('INV-D'))?.state).toBe('CREATED');
+    expect(await ledger.claims(['INV-D'])).toEqual([undefined]);
+    expect(await redis.sismember(done.set, 'INV-D')).toBe(1);
+    expect(await redis.ttl(done.set)).toBeGreaterThan(0);
+    expect(await redis.lrange(done.tick, 0, -1)).toEqual(['1']);
+  });
+
+  it('a claim in a batch that was stopped is refused in the same step, and leaves nothing behind', async () => {
+    const ledger = await ledgerFor();
+    const batchKey = `t-${randomUUID()}:batch`;
+    await redis.hset(batchKey, 'state', JSON.stringify('enqueued'));
+    expect((await ledger.claim('INV-S1', req(), { batchKey })).kind).toBe('claimed');
+    await redis.hset(batchKey, 'state', JSON.stringify('stopped'));
+    await expect(ledger.claim('INV-S2', req(), { batchKey })).rejects.toBeInstanceOf(BatchStoppedError);
+    expect(await ledger.get('INV-S2')).toBeUndefined();
+    expect(await ledger.claims(['INV-S2'])).toEqual([undefined]);
   });
 
   it('lets exactly one of many simultaneous claimers send', async () => {
