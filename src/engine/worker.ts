@@ -179,7 +179,7 @@ class ClaimTracker implements Ledger {
   record: Ledger['record'] = async (id, token, o) => {
     try {
       const final = this.done.isFinal(o);
-      const ok = await this.inner.record(id, token, o, final ? this.done : undefined);
+      const ok = await this.inner.record(id, token, o, undefined, final ? this.done : undefined);
       if (ok && final) this.marked = true;
       return ok;
     } finally {

@@ -128,9 +128,10 @@ export class RedisLedger implements Ledger {
 
   /**
    * `markDone` (queue workers): when recorded, the orderId also joins the batch's done set and the tick list is pushed,
-   * in the same atomic step (one round trip where a record and a markDone took two).
+   * in the same atomic step (one round trip where a record and a markDone took two). `_onQueued` is not called: a
+   * claim on another connection is not ordered after this record (Ledger.record).
    */
-  async record(orderId: string, token: string, outcome: Outcome, markDone?: { set: string; tick: string; ttlSeconds: number }): Promise<boolean> {
+  async record(orderId: string, token: string, outcome: Outcome, _onQueued?: () => void, markDone?: { set: string; tick: string; ttlSeconds: number }): Promise<boolean> {
     const iso = this.now().toISOString();
     const fields: Partial<LedgerEntry> = { ...clean(outcome), updatedAt: iso };
     if (outcome.state === 'CREATED') fields.statusChangedAt = iso;

@@ -65,9 +65,9 @@ describe('the Redis ledger guards every invoice like the file ledger', () => {
     const c = await ledger.claim('INV-D', req());
     if (c.kind !== 'claimed') throw new Error('not claimed');
     // A stale token (someone else's claim) records nothing and marks nothing.
-    expect(await ledger.record('INV-D', 'not-the-token', created, done)).toBe(false);
+    expect(await ledger.record('INV-D', 'not-the-token', created, undefined, done)).toBe(false);
     expect(await redis.sismember(done.set, 'INV-D')).toBe(0);
-    expect(await ledger.record('INV-D', c.token, created, done)).toBe(true);
+    expect(await ledger.record('INV-D', c.token, created, undefined, done)).toBe(true);
     expect((await ledger.get('INV-D'))?.state).toBe('CREATED');
     expect(await ledger.claims(['INV-D'])).toEqual([undefined]);
     expect(await redis.sismember(done.set, 'INV-D')).toBe(1);
