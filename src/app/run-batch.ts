@@ -78,14 +78,25 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
   const target = describeTarget(opts.lyra);
   const batchId = newBatchId(started);
 
-  const judged = await judgeFile(opts.file, opts.judge);
   const client = new LyraClient(opts.lyra);
+  // The credential check is one request at the platform's latency: the file is opened meanwhile (nothing is claimed
+  // or sent before it answers). A file error still wins: it is the one to fix first.
+  const checked = opts.checkCredentials !== false ? checkCredentials(client, target) : Promise.resolve();
+  checked.catch(() => undefined);
+  let judged: Awaited<ReturnType<typeof judgeFile>>;
+  try {
+    judged = await judgeFile(opts.file, opts.judge);
+  } catch (e) {
+    await checked.catch(() => undefined);
+    await client.close();
+    throw e;
+  }
   let ledger: Ledger | undefined;
   try {
     // BullMQ costs a third of a second to load: only queue mode pays it, while the credential check is in the air.
     const queueEngine = opts.redis ? import('../engine/queue.js') : undefined;
     queueEngine?.catch(() => undefined);
-    if (opts.checkCredentials !== false) await checkCredentials(client, target);
+    await checked;
     const rows = opts.ipnTargetUrl ? withIpnTarget(judged.rows, opts.ipnTargetUrl) : judged.rows;
 
     let run: LocalRun;
