@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
+import { waitInLine } from '../lib/wait-in-line.js';
 import { RedisScript } from '../ledger/redis-script.js';
 import type { RateLimiter } from './rate-limit.js';
 
@@ -158,19 +159,7 @@ export class SharedRateLimiter implements RateLimiter {
       this.polling = true;
       return Promise.resolve(false);
     }
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        const i = this.turns.indexOf(go);
-        if (i >= 0) this.turns.splice(i, 1);
-        reject(signal!.reason);
-      };
-      const go = () => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve(true);
-      };
-      this.turns.push(go);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    return waitInLine(this.turns, signal).then(() => true);
   }
 
   private passTurn(): void {

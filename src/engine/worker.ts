@@ -12,6 +12,7 @@ import type { RowOutcome } from './outcome.js';
 import { BATCH_TTL_SECONDS, markDone, writeBatchInfo, type QueuedOrder } from './queue-batch.js';
 import { queueKeys, queueName, type QueueScope } from './queue-keys.js';
 import { SharedRateLimiter } from './redis-rate-limit.js';
+import { waitInLine } from '../lib/wait-in-line.js';
 
 /** Answers that mean "slow down": every worker pauses, and a row that ran out of attempts on them goes back in line. */
 const THROTTLED: ReadonlySet<string> = new Set(['PSP_106', 'PB_HTTP_429', 'PB_HTTP_503']);
@@ -89,19 +90,7 @@ export class ClaimSlots {
       this.free--;
       return Promise.resolve(give);
     }
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        const i = this.waiting.indexOf(wake);
-        if (i >= 0) this.waiting.splice(i, 1);
-        reject(signal!.reason);
-      };
-      const wake = () => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve(give);
-      };
-      this.waiting.push(wake);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    return waitInLine(this.waiting, signal).then(() => give);
   }
 }
 
