@@ -13,8 +13,9 @@ interface Pending {
  * Appends lines to the journal with group commit: whatever queued up while one write + fdatasync was in flight
  * goes out in the next single write + fdatasync. No timer: an idle journal starts writing at the end of the current
  * turn of the event loop (setImmediate), so a lone claim waits for nothing, and what the same turn queues — a row's
- * outcome and the next row's claim, a burst of concurrent claims — shares one fsync. A failed write or sync poisons the journal (what reached the disk is unknown): every
- * later append rejects, the run aborts, and the next open replays what is there.
+ * outcome and the next row's claim, a burst of concurrent claims — shares one fsync. A failed write or sync poisons
+ * the journal (what reached the disk is unknown): every later append rejects, the run aborts, and the next open
+ * replays what is there.
  */
 export class GroupCommitter {
   private queue: Pending[] = [];

@@ -6,8 +6,8 @@ const DELETED = -2;
 
 /**
  * A map from orderId to a small number (the CompactIndex's slot), lean enough for millions of orders: the ids' bytes in
- * an IdArena (1 MiB chunks, never copied), an open-addressing table of entry numbers, and typed arrays for the entries — ~25 bytes per order
- * instead of ~100 for a Map<string, number> and its strings. That matters twice: the memory itself, and V8 sizing its
+ * an IdArena (1 MiB chunks, never copied), an open-addressing table of entry numbers, and typed arrays for the
+ * entries — ~25 bytes per order instead of ~100 for a Map<string, number> and its strings. That matters twice: the memory itself, and V8 sizing its
  * heap from the live set (a 1M-row run peaked several times above what it kept alive). Exact: a lookup compares the
  * bytes, never the hash alone. Ids with a character above U+00FF or longer than 255 go to an ordinary Map.
  * Keys iterate in insertion order (those of the ordinary Map after the others).

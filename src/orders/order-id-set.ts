@@ -5,8 +5,8 @@ import { fitsArena, hashOf } from '../lib/latin1-ids.js';
  * The orderIds met so far in a file, for the duplicates check. A Set<string> of a million short ids holds ~65 MB (a heap
  * snapshot of `paybatch validate` at 800k rows: the Set's strings and table were the whole live heap, and V8 grows the
  * heap with the live set); here they take ~26 MB: the ids' bytes in an IdArena (1 MiB chunks, never copied) and an
- * open-addressing table of their offsets. Exact: a lookup compares the bytes, never the hash alone. Ids with a character above U+00FF (never an
- * orderId the platform accepts) or longer than 255 go to an ordinary Set.
+ * open-addressing table of their offsets. Exact: a lookup compares the bytes, never the hash alone. Ids with a
+ * character above U+00FF (never an orderId the platform accepts) or longer than 255 go to an ordinary Set.
  */
 export class OrderIdSet {
   private readonly arena = new IdArena();
