@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { SentSummary } from '../ledger/ledger.js';
 import type { RedisLedger } from '../ledger/redis-ledger.js';
+import { markDoneLua } from '../ledger/redis-ledger-scripts.js';
 import { RedisScript } from '../ledger/redis-script.js';
 import type { Mode, PaymentOrderRequest } from '../lyra/types.js';
 import { outcomeFromEntry } from './from-ledger.js';
@@ -64,11 +65,7 @@ export async function readBatchState(redis: Redis, scope: QueueScope, batchId: s
  * whoever waits for the batch's outcomes (KEYS[2]: a list kept at one element, short-lived).
  */
 const MARK_DONE = new RedisScript(`
-redis.call('SADD', KEYS[1], unpack(ARGV, 2))
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-redis.call('LPUSH', KEYS[2], '1')
-redis.call('LTRIM', KEYS[2], 0, 0)
-redis.call('PEXPIRE', KEYS[2], 60000)
+${markDoneLua('KEYS[1]', 'KEYS[2]', 'ARGV[1]', 'unpack(ARGV, 2)')}
 return 1
 `);
 

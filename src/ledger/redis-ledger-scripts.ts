@@ -5,6 +5,19 @@
  */
 
 /**
+ * Lua that marks orders done for their batch (queue mode): they join the done set `set` (kept `ttlSeconds`), and a tick
+ * is pushed to the one-element list `tick` (short-lived) to wake whoever waits for the batch's outcomes. The arguments
+ * are Lua expressions (`KEYS[3]`, `unpack(ARGV, 2)` …): the record script and queue-batch's MARK_DONE share it.
+ */
+export function markDoneLua(set: string, tick: string, ttlSeconds: string, members: string): string {
+  return `redis.call('SADD', ${set}, ${members})
+redis.call('EXPIRE', ${set}, ${ttlSeconds})
+redis.call('LPUSH', ${tick}, '1')
+redis.call('LTRIM', ${tick}, 0, 0)
+redis.call('PEXPIRE', ${tick}, 60000)`;
+}
+
+/**
  * ARGV: orderId, fresh SENDING entry JSON, token, nowMs, leaseMs, retryUncertain ('1'|'0'). → {'claimed'|'refused',
  * entryJson|false}. Optionally (queue workers) KEYS[3]: the hash of the row's batch — a batch stopped or aborted gets
  * no new claim ({'stopped', state}), checked in the same step so no claim slips in after the stop.
@@ -74,11 +87,7 @@ redis.call('HDEL', KEYS[2], ARGV[1])
 if KEYS[3] then
   -- The job ends with this answer: the row is done for its batch (KEYS[3], kept ARGV[4] s), and a tick (KEYS[4]) wakes
   -- whoever waits for the batch's outcomes — in the same step, so nobody sees the row done with its claim still open.
-  redis.call('SADD', KEYS[3], ARGV[1])
-  redis.call('EXPIRE', KEYS[3], ARGV[4])
-  redis.call('LPUSH', KEYS[4], '1')
-  redis.call('LTRIM', KEYS[4], 0, 0)
-  redis.call('PEXPIRE', KEYS[4], 60000)
+  ${markDoneLua('KEYS[3]', 'KEYS[4]', 'ARGV[4]', 'ARGV[1]')}
 end
 return 1
 `;
