@@ -227,12 +227,13 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
       throw new WaitingError();
     }
     const requeues = (data as QueuedOrder & { requeues?: number }).requeues ?? 0;
+    /** A row FAILED with this code goes back in line (below) instead of ending its job: throttled, with requeues left. */
+    const backInLine = (code: string | undefined): boolean => !!code && THROTTLED.has(code) && requeues < MAX_THROTTLE_REQUEUES;
     const tracked = new ClaimTracker(ledger, giveSlot, limiter, drain.signal, {
       set: keys.batchDone(data.batchId),
       tick: keys.batchTick(data.batchId),
       ttlSeconds: BATCH_TTL_SECONDS,
-      // Throttled rows with requeues left go back in line (below): not done yet.
-      isFinal: (o) => !(o.state === 'FAILED' && !!o.errorCode && THROTTLED.has(o.errorCode) && requeues < MAX_THROTTLE_REQUEUES),
+      isFinal: (o) => !(o.state === 'FAILED' && backInLine(o.errorCode)),
     }, keys.batch(data.batchId));
     let grant: string | undefined;
     const ctx: JobContext = {
@@ -294,12 +295,10 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
       await job.moveToWait(token);
       throw new WaitingError();
     }
-    if (outcome.status === 'FAILED' && outcome.errorCode && THROTTLED.has(outcome.errorCode)) {
-      if (requeues < MAX_THROTTLE_REQUEUES) {
-        await job.updateData({ ...data, requeues: requeues + 1 } as QueuedOrder);
-        await queue.rateLimit(1_000);
-        throw Worker.RateLimitError();
-      }
+    if (outcome.status === 'FAILED' && backInLine(outcome.errorCode)) {
+      await job.updateData({ ...data, requeues: requeues + 1 } as QueuedOrder);
+      await queue.rateLimit(1_000);
+      throw Worker.RateLimitError();
     }
     if (!tracked.marked) await markDone(redis, scope, data.batchId, [data.orderId]);
     emit({ type: 'done', batchId: data.batchId, orderId: data.orderId, status: outcome.status });
