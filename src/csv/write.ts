@@ -67,12 +67,7 @@ function appendRecord(text: string, cells: readonly string[], delimiter: string,
   let out = text;
   const needsQuotes = quoteTrigger(delimiter);
   for (let k = 0; k < cells.length; k++) {
-    let cell = cells[k]!;
-    if (formulaGuard && cell !== '') {
-      const c = cell.charCodeAt(0);
-      // = @ tab CR, or + - not followed by a plain number: as neutraliseFormula.
-      if (c === 61 || c === 64 || c === 9 || c === 13 || ((c === 43 || c === 45) && !SIGNED_NUMBER.test(cell))) cell = `'${cell}`;
-    }
+    let cell = formulaGuard ? neutraliseFormula(cells[k]!) : cells[k]!;
     if (needsQuotes.test(cell)) cell = `"${cell.replace(/"/g, '""')}"`;
     out = k === 0 && !continued ? out + cell : out + delimiter + cell;
   }
@@ -142,12 +137,12 @@ export function createCsvWriter(file: string, opts: CsvWriterOptions): CsvWriter
     return (opts.bom ? '\uFEFF' : '') + (opts.sepLine ? `sep=${delimiter}${eol}` : '') + formatCsvRecord(opts.headers, delimiter, guard) + eol;
   };
 
-  return {
+  const writer: CsvWriter = {
     file,
     write(cells) {
       if (failure) return Promise.reject(failure);
-      pending += header() + formatCsvRecord(cells, delimiter, guard) + eol;
-      return pending.length >= CHUNK_CHARS ? flush() : Promise.resolve();
+      writer.add(cells);
+      return writer.ready();
     },
     add(cells, more) {
       let text = appendRecord(pending + header(), cells, delimiter, guard);
@@ -172,4 +167,5 @@ export function createCsvWriter(file: string, opts: CsvWriterOptions): CsvWriter
       if (failure) throw failure;
     },
   };
+  return writer;
 }
