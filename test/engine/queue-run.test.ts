@@ -16,6 +16,12 @@ afterAll(async () => {
   removeDir(redis.dir);
 });
 
+/** What every run of this file shares: this file's Redis, the sandbox's demo shop, no UNCERTAIN row re-sent. */
+const onThisRedis = (sandboxUrl: string) => ({
+  redis: { url: redis.url, source: '--redis' as const },
+  clientOptions: { baseUrl: sandboxUrl, shopId: SHOP, password: PASSWORD, timeoutMs: 2000 },
+  retryUncertain: false,
+});
 const rowsFor = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => (i === 3 ? invalidRow(i) : validRow(i, order(`${prefix}-${i}`))));
 
 async function collect(run: AsyncIterable<LocalRunItem>): Promise<LocalRunItem[]> {
@@ -37,11 +43,9 @@ describe('paybatch run --redis: the same job through BullMQ', () => {
       const rows = rowsFor(60, 'Q1');
       const queued = await collect(
         runQueued({
-          redis: { url: redis.url, source: '--redis' },
+          ...onThisRedis(sandbox.url),
           rows: rowsOf(rows),
-          clientOptions: { baseUrl: sandbox.url, shopId: SHOP, password: PASSWORD, timeoutMs: 2000 },
           batchId: 'batch-1',
-          retryUncertain: false,
           perSecond: 40,
           concurrency: 4,
           localWorkers: 2,
@@ -63,11 +67,9 @@ describe('paybatch run --redis: the same job through BullMQ', () => {
       // Running the same file again sends nothing: every row is answered from the Redis ledger.
       const again = await collect(
         runQueued({
-          redis: { url: redis.url, source: '--redis' },
+          ...onThisRedis(sandbox.url),
           rows: rowsOf(rows),
-          clientOptions: { baseUrl: sandbox.url, shopId: SHOP, password: PASSWORD, timeoutMs: 2000 },
           batchId: 'batch-2',
-          retryUncertain: false,
           localWorkers: 1,
           prefix,
           pollMs: 50,
@@ -99,11 +101,9 @@ describe('paybatch run --redis: the same job through BullMQ', () => {
       const rows = rowsFor(30, 'TH').filter((r) => r.judgement.ok);
       const out = await collect(
         runQueued({
-          redis: { url: redis.url, source: '--redis' },
+          ...onThisRedis(sandbox.url),
           rows: rowsOf(rows),
-          clientOptions: { baseUrl: sandbox.url, shopId: SHOP, password: PASSWORD, timeoutMs: 2000 },
           batchId: 'batch-th',
-          retryUncertain: false,
           perSecond: 40,
           concurrency: 4,
           localWorkers: 2,
@@ -131,9 +131,7 @@ describe('paybatch run --redis: the same job through BullMQ', () => {
       const rows = rowsFor(40, 'SG');
       const stop = new AbortController();
       const base = {
-        redis: { url: redis.url, source: '--redis' as const },
-        clientOptions: { baseUrl: sandbox.url, shopId: SHOP, password: PASSWORD, timeoutMs: 2000 },
-        retryUncertain: false,
+        ...onThisRedis(sandbox.url),
         concurrency: 4,
         localWorkers: 1,
         prefix,
@@ -179,11 +177,9 @@ describe('paybatch run --redis: the same job through BullMQ', () => {
       const enqueued: number[] = [];
       const out = await collect(
         runQueued({
-          redis: { url: redis.url, source: '--redis' },
+          ...onThisRedis(sandbox.url),
           rows: rowsOf(rows),
-          clientOptions: { baseUrl: sandbox.url, shopId: SHOP, password: PASSWORD, timeoutMs: 2000 },
           batchId: 'slots-1',
-          retryUncertain: false,
           perSecond: 1000,
           concurrency: 3,
           localWorkers: 1,
