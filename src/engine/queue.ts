@@ -24,6 +24,14 @@ export const ADD_BULK_CHUNK = 1000;
  * sending after a few dozen rows are read and queued, not a thousand.
  */
 export const FIRST_CHUNK = 50;
+/**
+ * After the first chunk the producer waits, this long at most, until workers have taken its jobs. BullMQ's worker loop
+ * fetches jobs one after another until it holds its concurrency and starts none of them before (bar the one that woke
+ * it); while the producer keeps adding, every fetch queues behind an addBulk in Redis and behind the judging in this
+ * process, and the first chunk's jobs started ~280 ms after the first one (per-row trace, L = 200 ms). With the queue
+ * empty, the loop's next fetch comes back empty and it starts what it holds at once.
+ */
+const FIRST_CHUNK_TAKE_MS = 300;
 /** Outcomes are read at most this often while waiting (every finished row wakes the reader). */
 const MIN_POLL_GAP_MS = 10;
 /** How many open rows one read of outcomes asks about, at most (it asks about twice what the last read found, + 64). */
@@ -115,6 +123,16 @@ class DoneTicks {
 
 /** BullMQ's limiter maximum per second: far above any rate a shop is given, so it never holds a fetch back. */
 const FETCH_LIMIT_NEVER_REACHED = 1_000_000_000;
+
+/** Resolves once the queue has no job waiting, or after `maxMs`; a Redis error ends the wait (the next step retries). */
+async function untilTaken(queue: Queue, maxMs: number): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  try {
+    while ((await queue.getWaitingCount()) > 0 && Date.now() < deadline) await delay(2);
+  } catch {
+    // Redis trouble: the producer's next step meets it and waits for Redis to recover.
+  }
+}
 
 function isConnectionError(e: unknown): boolean {
   const m = e instanceof Error ? `${e.name} ${e.message}` : String(e);
@@ -301,8 +319,10 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: LocalRunResult
       chunk = [];
       chunkSize = Math.min(chunkSize * 2, ADD_BULK_CHUNK);
       await retry('adding jobs', () => addChunk(producer, opts.batchId, c, opts.retryUncertain));
+      const first = enqueued === 0;
       enqueued += c.length;
       opts.onEnqueued?.(enqueued);
+      if (first) await untilTaken(producer.queue, FIRST_CHUNK_TAKE_MS);
     };
     let lastProgress = Date.now();
     let enqueuedRecorded = false;

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLocal, type LocalRunItem } from '../../src/engine/local.js';
 import { runQueued } from '../../src/engine/queue.js';
+import { jobId, queueName } from '../../src/engine/queue-keys.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { removeDir, startRedis, type RedisServer } from '../support/redis.js';
 import { PASSWORD, SHOP, invalidRow, order, rowsOf, setup, validRow } from './helpers.js';
@@ -199,6 +201,32 @@ describe('paybatch run --redis: the same job through BullMQ', () => {
       expect(enqueued).toEqual([50, 150, 350, 400]);
     } finally {
       watcher.disconnect();
+      await sandbox.stop();
+    }
+  }, 30_000);
+
+  it('the workers take the whole first chunk before the next one is added: the first wave leaves together', async () => {
+    // BullMQ's worker starts none of the jobs it fetches until a fetch comes back empty or it holds its concurrency;
+    // a producer adding chunk after chunk kept it fetching (one job at a time) while the first rows waited.
+    const sandbox = await startSandbox({ latencyMs: 20 });
+    const prefix = `t-${randomUUID().slice(0, 8)}`;
+    const queue = new Queue(queueName({ shopId: SHOP, mode: 'TEST' }), { connection: { url: redis.url }, prefix });
+    try {
+      const rows = Array.from({ length: 300 }, (_, i) => validRow(i, order(`FC-${i}`)));
+      const enqueued: number[] = [];
+      const out = await collect(
+        runQueued({ ...onThisRedis(sandbox.url), rows: rowsOf(rows), batchId: 'first-1', perSecond: 100_000, concurrency: 50, localWorkers: 1, prefix, onEnqueued: (n) => enqueued.push(n) }),
+      );
+      expect(out.map((i) => i.outcome.status)).toEqual(Array(rows.length).fill('CREATED'));
+      expect(enqueued.slice(0, 2)).toEqual([50, 150]);
+      const job = async (i: number) => (await queue.getJob(jobId({ shopId: SHOP, mode: 'TEST' }, 'first-1', `FC-${i}`)))!;
+      const first = await Promise.all(Array.from({ length: 50 }, (_, i) => job(i)));
+      const second = await Promise.all(Array.from({ length: 100 }, (_, i) => job(50 + i)));
+      const lastTaken = Math.max(...first.map((j) => j.processedOn!));
+      const nextAdded = Math.min(...second.map((j) => j.timestamp));
+      expect(lastTaken).toBeLessThanOrEqual(nextAdded);
+    } finally {
+      await queue.close();
       await sandbox.stop();
     }
   }, 30_000);
