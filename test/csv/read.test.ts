@@ -95,6 +95,34 @@ describe('encodings', () => {
     const e = await failure(all(source));
     expect(e.message).toMatch(/late\.csv, line 5002: .*not valid UTF-8.*--encoding windows-1252/);
   });
+
+  it.each([
+    ['a 2-byte', 'é'],
+    ['a 3-byte', '€'],
+    ['a 4-byte', '😀'],
+  ])('given UTF-8 with %s character cut by every read boundary, reads it whole', async (_, ch) => {
+    // Each row is as long as a read chunk (16 KiB) plus one byte: the character lands across a boundary at every offset.
+    const bytes = Buffer.byteLength(ch);
+    const rows = Array.from({ length: 8 }, (_, i) => `INV-${i},${'x'.repeat(16384 - 7 - bytes + i)}${ch}\n`);
+    const f = await fileWith('cut.csv', 'invoice,name\n' + rows.join(''));
+    const got = await all(await openCsv(f, { encoding: 'utf8' }));
+    expect(got.map((r) => r.cells[1]!.slice(-ch.length))).toEqual(Array(8).fill(ch));
+  });
+
+  it('given UTF-8 whose character is cut by a read boundary and finished wrongly, fails naming that line', async () => {
+    const head = 'invoice,name\n' + Array.from({ length: 3 }, (_, i) => `INV-${i},plain\n`).join('');
+    const pad = 'x'.repeat(16384 - Buffer.byteLength(head) - 'INV-X,'.length - 1);
+    // 0xE2 0x82 starts a 3-byte character at the last byte before the boundary; "A" after it is not its continuation.
+    const f = await fileWith('cutbad.csv', Buffer.concat([Buffer.from(`${head}INV-X,${pad}`), Buffer.from([0xe2, 0x82]), Buffer.from('A\n')]));
+    const e = await failure(all(await openCsv(f, { encoding: 'utf8' })));
+    expect(e.message).toMatch(/cutbad\.csv, line 5: .*not valid UTF-8/);
+  });
+
+  it('given UTF-8 that ends in the middle of a character, fails with the fix', async () => {
+    const f = await fileWith('end.csv', Buffer.concat([Buffer.from('invoice,name\nINV-1,caf'), Buffer.from([0xc3])]));
+    const e = await failure(all(await openCsv(f, { encoding: 'utf8' })));
+    expect(e.message).toMatch(/end\.csv: the file ends in the middle of a UTF-8 character/);
+  });
 });
 
 describe('delimiters and line endings', () => {
