@@ -15,6 +15,11 @@ export interface QueuedOrder {
   request: PaymentOrderRequest;
   sent: SentSummary;
   retryUncertain: boolean;
+  /**
+   * The row's fingerprint (orderFingerprint: without an expiry computed from --expires-in), so the worker claims with
+   * the one the run reports against. Jobs queued before it existed have none: the worker then hashes the request.
+   */
+  fingerprint?: string;
 }
 
 export type BatchState = 'enqueuing' | 'enqueued' | 'aborted' | 'stopped';

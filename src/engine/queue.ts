@@ -2,7 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { PaybatchError } from '../errors/paybatch-error.js';
-import { fingerprint } from '../ledger/fingerprint.js';
+import { orderFingerprint } from '../ledger/fingerprint.js';
 import type { SentSummary } from '../ledger/ledger.js';
 import { RedisLedger } from '../ledger/redis-ledger.js';
 import type { LyraClientOptions } from '../lyra/client.js';
@@ -166,7 +166,7 @@ export function toQueued(row: JudgedRow, batchId: string, retryUncertain: boolea
   if (!row.judgement.ok) throw new Error('toQueued: an invalid row');
   const d = row.judgement.order;
   const sent: SentSummary = { amountMinor: d.amountMinor, currency: d.currency, channel: d.channel, recipient: d.recipient, ...(d.expirationDate ? { expirationDate: d.expirationDate } : {}) };
-  return { batchId, orderId: d.orderId, request: d.request, sent, retryUncertain, fingerprint: fingerprint(d.request) };
+  return { batchId, orderId: d.orderId, request: d.request, sent, retryUncertain, fingerprint: orderFingerprint(d) };
 }
 
 export function invalidOutcome(row: JudgedRow): RowOutcome {
@@ -190,7 +190,7 @@ export async function addChunk(p: Producer, batchId: string, chunk: (QueuedOrder
     else
       jobs.push({
         name: 'send',
-        data: { batchId: o.batchId, orderId: o.orderId, request: o.request, sent: o.sent, retryUncertain: o.retryUncertain },
+        data: { batchId: o.batchId, orderId: o.orderId, request: o.request, sent: o.sent, retryUncertain: o.retryUncertain, fingerprint: o.fingerprint },
         opts: { ...JOB_OPTIONS, jobId: jobId(p.scope, batchId, o.orderId) },
       });
   });

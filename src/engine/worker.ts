@@ -270,7 +270,7 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
     };
     let outcome: RowOutcome;
     try {
-      outcome = await sendOrder(ctx, { orderId: data.orderId, request: data.request, sent: data.sent });
+      outcome = await sendOrder(ctx, { orderId: data.orderId, request: data.request, sent: data.sent, ...(data.fingerprint ? { fingerprint: data.fingerprint } : {}) });
     } catch (e) {
       tracked.dropEarly();
       giveSlot();

@@ -86,7 +86,7 @@ describe('paybatch run --redis: the same job through BullMQ', () => {
       for (const k of jobKeys) {
         const job = await conn.hgetall(k);
         expect(JSON.stringify(job)).not.toContain('testpassword_');
-        expect(Object.keys(JSON.parse(job.data!)).sort()).toEqual(['batchId', 'orderId', 'request', 'retryUncertain', 'sent']);
+        expect(Object.keys(JSON.parse(job.data!)).sort()).toEqual(['batchId', 'fingerprint', 'orderId', 'request', 'retryUncertain', 'sent']);
       }
       for (const k of await conn.keys(`${prefix}:*`)) if ((await conn.type(k)) === 'hash') expect(JSON.stringify(await conn.hgetall(k))).not.toContain(PASSWORD);
       conn.disconnect();
@@ -201,6 +201,31 @@ describe('paybatch run --redis: the same job through BullMQ', () => {
       expect(enqueued).toEqual([50, 150, 350, 400]);
     } finally {
       watcher.disconnect();
+      await sandbox.stop();
+    }
+  }, 30_000);
+
+  it('run twice with an expiry counted from each run (--expires-in): the second run sends nothing and notes no difference', async () => {
+    const sandbox = await startSandbox({ latencyMs: 0 });
+    const prefix = `t-${randomUUID().slice(0, 8)}`;
+    try {
+      // The judge gives such rows an expiry from the run's clock: it differs between runs, and is not an edit of the row.
+      const rows = (expiry: string) =>
+        Array.from({ length: 5 }, (_, i) => {
+          const r = validRow(i, order(`EXP-${i}`));
+          if (!r.judgement.ok) throw new Error('valid row expected');
+          r.judgement.order.request = { ...r.judgement.order.request, expirationDate: expiry };
+          r.judgement.order.expirationDate = expiry;
+          r.judgement.order.expiresFromDefault = true;
+          return r;
+        });
+      const run = (batchId: string, expiry: string) => collect(runQueued({ ...onThisRedis(sandbox.url), rows: rowsOf(rows(expiry)), batchId, localWorkers: 1, prefix }));
+      const first = await run('exp-1', '2027-01-01T10:00:00+00:00');
+      const second = await run('exp-2', '2027-01-01T10:05:00+00:00');
+      expect(first.map((i) => i.outcome.status)).toEqual(Array(5).fill('CREATED'));
+      expect(second.map((i) => [i.outcome.status, i.outcome.earlier ?? false, i.outcome.note ?? ''])).toEqual(Array(5).fill(['CREATED', true, '']));
+      expect(Object.values(sandbox.counters().ordersCreated)).toEqual(Array(5).fill(1));
+    } finally {
       await sandbox.stop();
     }
   }, 30_000);
