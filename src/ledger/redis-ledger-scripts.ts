@@ -19,7 +19,7 @@ redis.call('PEXPIRE', ${tick}, 60000)`;
 
 /**
  * ARGV: orderId, fresh SENDING entry JSON, token, nowMs, leaseMs, retryUncertain ('1'|'0'). → {'claimed'|'refused',
- * entryJson|false}. Optionally (queue workers) KEYS[3]: the hash of the row's batch — a batch stopped or aborted gets
+ * entryJson|false}. Run twice with the same token, it answers the same 'claimed' (a resent command). Optionally (queue workers) KEYS[3]: the hash of the row's batch — a batch stopped or aborted gets
  * no new claim ({'stopped', state}), checked in the same step so no claim slips in after the stop.
  */
 export const CLAIM = `
@@ -37,12 +37,13 @@ if prevJson then
   if st == 'CREATED' then return {'refused', prevJson} end
   if st == 'UNCERTAIN' and not retry then return {'refused', prevJson} end
   if st == 'SENDING' then
-    if not retry then return {'refused', prevJson} end
     local claimJson = redis.call('HGET', KEYS[2], ARGV[1])
-    if claimJson then
-      local c = cjson.decode(claimJson)
-      if now < tonumber(c['until']) then return {'refused', prevJson} end
-    end
+    local c = claimJson and cjson.decode(claimJson)
+    -- This very claim, sent again: ioredis resends a command left unanswered when the connection dropped (a Redis
+    -- restart), and Redis may have run it before going away. It is the same claim, not a second claimer.
+    if c and c.token == ARGV[3] then return {'claimed', c.previous or false} end
+    if not retry then return {'refused', prevJson} end
+    if c and now < tonumber(c['until']) then return {'refused', prevJson} end
   end
 end
 local entry = cjson.decode(ARGV[2])

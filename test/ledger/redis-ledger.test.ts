@@ -3,6 +3,8 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClaimRequest } from '../../src/ledger/ledger.js';
 import { BatchStoppedError, openRedisLedger, type RedisLedger } from '../../src/ledger/redis-ledger.js';
+import { CLAIM } from '../../src/ledger/redis-ledger-scripts.js';
+import { RedisScript } from '../../src/ledger/redis-script.js';
 import { removeDir, startRedis, type RedisServer } from '../support/redis.js';
 
 let server: RedisServer;
@@ -84,6 +86,21 @@ describe('the Redis ledger guards every invoice like the file ledger', () => {
     await expect(ledger.claim('INV-S2', req(), { batchKey })).rejects.toBeInstanceOf(BatchStoppedError);
     expect(await ledger.get('INV-S2')).toBeUndefined();
     expect(await ledger.claims(['INV-S2'])).toEqual([undefined]);
+  });
+
+  it('a claim resent with its own token (after a reconnect) is the same claim; another token is still refused', async () => {
+    const prefix = `t-${randomUUID()}`;
+    const keys = [`${prefix}:ledger:{69876357:TEST}:entries`, `${prefix}:ledger:{69876357:TEST}:claims`];
+    const entry = JSON.stringify({ orderId: 'INV-R', state: 'SENDING', attempts: 0, fingerprint: 'fp-1', firstSentAt: '2026-11-22T06:00:00.000Z', updatedAt: '2026-11-22T06:00:00.000Z' });
+    const claim = new RedisScript(CLAIM);
+    const args = (token: string) => ['INV-R', entry, token, Date.parse('2026-11-22T06:00:00Z'), 60_000, '0'];
+    expect(await claim.run(redis, keys, args('tok-1'))).toEqual(['claimed', null]);
+    expect(await claim.run(redis, keys, args('tok-1'))).toEqual(['claimed', null]);
+    expect(await claim.run(redis, keys, args('tok-2'))).toEqual(['refused', expect.stringContaining('"SENDING"')]);
+    // The resent claim's owner still records: it is the one claim.
+    const ledger = await openRedisLedger({ redis, shopId: '69876357', mode: 'TEST', prefix });
+    expect(await ledger.record('INV-R', 'tok-1', { state: 'CREATED', attempts: 1, paymentOrderId: 'b'.repeat(32), paymentURL: 'https://secure.example/t/r', paymentOrderStatus: 'RUNNING' })).toBe(true);
+    expect((await ledger.get('INV-R'))?.state).toBe('CREATED');
   });
 
   it('lets exactly one of many simultaneous claimers send', async () => {
