@@ -93,8 +93,12 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
   }
   let ledger: Ledger | undefined;
   try {
-    // BullMQ costs a third of a second to load: only queue mode pays it, while the credential check is in the air.
-    const queueEngine = opts.redis ? import('../engine/queue.js') : undefined;
+    // BullMQ costs a third of a second to load: only queue mode pays it, while the credential check is in the air —
+    // here and in each local worker's thread (which gets the credentials only once they are checked).
+    const localWorkers = opts.localWorkers ?? 1;
+    const queueEngine = opts.redis
+      ? import('../engine/worker-thread.js').then((t) => t.prespawnWorkerThreads(localWorkers)).then(() => import('../engine/queue.js'))
+      : undefined;
     queueEngine?.catch(() => undefined);
     await checked;
     const rows = opts.ipnTargetUrl ? withIpnTarget(judged.rows, opts.ipnTargetUrl) : judged.rows;

@@ -6,7 +6,6 @@ import { orderFingerprint } from '../ledger/fingerprint.js';
 import type { SentSummary } from '../ledger/ledger.js';
 import { RedisLedger } from '../ledger/redis-ledger.js';
 import type { LyraClientOptions } from '../lyra/client.js';
-import { LyraClient } from '../lyra/client.js';
 import { modeOfPassword } from '../lyra/mode.js';
 import type { JudgedRow } from '../orders/types.js';
 import type { LocalRun, LocalRunItem, LocalRunResult } from './local.js';
@@ -15,7 +14,8 @@ import type { RowOutcome } from './outcome.js';
 import { BatchReader, countDone, markDone, writeBatchInfo, type PendingOrder, type QueuedOrder } from './queue-batch.js';
 import { DEFAULT_PREFIX, jobId, queueKeys, queueName, type QueueScope } from './queue-keys.js';
 import { connectRedis, safeRedisUrl, type RedisTarget } from './redis-preflight.js';
-import { startQueueWorker, type QueueWorker, type QueueWorkerOptions } from './worker.js';
+import { type QueueWorkerOptions } from './worker.js';
+import { startWorkerThread, type ThreadSetup, type WorkerThread } from './worker-thread.js';
 
 /** BullMQ's addBulk is one Redis round trip per call: chunks of this many keep memory flat and Redis responsive. */
 export const ADD_BULK_CHUNK = 1000;
@@ -259,9 +259,9 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: LocalRunResult
   const timeoutMs = opts.clientOptions.timeoutMs ?? 30_000;
   const producer = openProducer(redis, scope, { claimLeaseMs: opts.worker?.claimLeaseMs ?? timeoutMs + 30_000 });
   const reader = new BatchReader(redis, scope, opts.batchId, producer.ledger);
-  const workers: QueueWorker[] = [];
-  const workerConns: Redis[] = [];
-  const clients: LyraClient[] = [];
+  const workers: WorkerThread[] = [];
+  /** A local worker thread that died on its own: the run stops with it (the batch stays in Redis). */
+  let crashed: Error | undefined;
   const lookahead = Math.max(1, opts.lookahead ?? 10_000);
   const pollMs = opts.pollMs ?? 200;
   // Its own connection, as BLPOP blocks it: wakes the wait for outcomes as soon as a worker marks a row done.
@@ -281,14 +281,13 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: LocalRunResult
   };
 
   try {
-    // Local workers get ready while the batch is recorded (they find no job of it before the first chunk).
+    // Local workers get ready while the batch is recorded (they find no job of it before the first chunk), each on its
+    // own thread: sending does not wait behind this loop's reading, enqueueing and reporting.
+    const { onEvent, ...workerOpts } = opts.worker ?? {};
     starting = Promise.all(
       Array.from({ length: opts.localWorkers ?? 1 }, async () => {
-        const conn = await connectRedis(opts.redis, 'worker');
-        workerConns.push(conn);
-        const client = new LyraClient(opts.clientOptions);
-        clients.push(client);
-        workers.push(await startQueueWorker({ redis: conn, client, prefix: scope.prefix, concurrency: opts.concurrency, ...opts.worker }));
+        const setup: ThreadSetup = { redis: opts.redis, clientOptions: opts.clientOptions, worker: { ...(scope.prefix ? { prefix: scope.prefix } : {}), ...(opts.concurrency ? { concurrency: opts.concurrency } : {}), ...workerOpts } };
+        workers.push(await startWorkerThread(setup, { onEvent, onCrash: (e) => (crashed ??= e) }));
       }),
     );
     starting.catch(() => undefined);
@@ -409,6 +408,7 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: LocalRunResult
       const gap = lastPoll + MIN_POLL_GAP_MS - Date.now();
       if (gap > 0) await delay(gap, undefined, opts.signal ? { signal: opts.signal } : {}).catch(() => undefined);
       await ticks.wait(pollMs, opts.signal);
+      if (crashed) throw new PaybatchError('PB_WORKER_STOPPED', `the local worker stopped: ${crashed.message}. Every row sent so far is in the ledger; run the file again to send the rest`, 3);
     }
 
     if (stopping()) {
@@ -453,9 +453,7 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: LocalRunResult
     if (!clean && !inputDone) await it.return?.();
     await producer.close().catch(() => undefined);
     redis.disconnect();
-    for (const c of workerConns) c.disconnect();
     ticks.close();
-    await Promise.allSettled(clients.map((c) => (c as { close?: () => Promise<void> }).close?.()));
   }
   const res: LocalRunResult = aborted ? { aborted } : {};
   settle(res);

@@ -1,0 +1,119 @@
+import { Worker } from 'node:worker_threads';
+import { unpackError, type PackedError } from '../errors/cross-thread.js';
+import type { LyraClientOptions } from '../lyra/client.js';
+import type { RedisTarget } from './redis-preflight.js';
+import type { QueueWorkerOptions, WorkerEvent } from './worker.js';
+
+/** What a worker thread is started with: data only (copied to the thread; nothing of it is logged or stored). */
+export interface ThreadSetup {
+  redis: RedisTarget;
+  clientOptions: LyraClientOptions;
+  worker: Omit<QueueWorkerOptions, 'redis' | 'client' | 'onEvent'>;
+}
+
+export type ToThread = { t: 'start'; setup: ThreadSetup } | { t: 'close'; force: boolean };
+export type FromThread = { t: 'loaded' } | { t: 'ready' } | { t: 'failed'; error: PackedError } | { t: 'event'; e: WorkerEvent } | { t: 'closed' };
+
+export interface WorkerThread {
+  /** As QueueWorker.close: drain by default (requests in flight finish and are recorded), `force` to stop at once. */
+  close(opts?: { force?: boolean }): Promise<void>;
+}
+
+/** A thread that loads the worker's modules and waits to be told what to do. */
+interface Spawned {
+  thread: Worker;
+  listen(m: (msg: FromThread) => void): void;
+  /** The thread ended (error or exit) before it was told to close. */
+  onEnd(f: (e: Error, exitCode?: number) => void): void;
+}
+
+function spawn(): Spawned {
+  const compiled = import.meta.url.endsWith('.js');
+  const entry = new URL(compiled ? './worker-thread-main.js' : './worker-thread-main.ts', import.meta.url);
+  // Under the test runner the sources are TypeScript: the thread registers tsx before loading them.
+  const thread = compiled
+    ? new Worker(entry)
+    : new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`, { eval: true });
+  // A spare thread nobody took must not keep the process up.
+  thread.unref();
+  const early: FromThread[] = [];
+  let listener: ((m: FromThread) => void) | undefined;
+  thread.on('message', (m: FromThread) => (listener ? listener(m) : early.push(m)));
+  let ended: [Error, number?] | undefined;
+  let onEnd: ((e: Error, exitCode?: number) => void) | undefined;
+  const end = (e: Error, code?: number) => {
+    if (ended) return;
+    ended = [e, code];
+    onEnd?.(e, code);
+  };
+  thread.on('error', (e) => end(e));
+  thread.on('exit', (code) => end(new Error(`the local worker thread stopped (exit code ${code})`), code));
+  return {
+    thread,
+    listen: (f) => {
+      listener = f;
+      for (const m of early.splice(0)) f(m);
+    },
+    onEnd: (f) => {
+      onEnd = f;
+      if (ended) f(...ended);
+    },
+  };
+}
+
+const spare: Spawned[] = [];
+
+/**
+ * Starts `n` worker threads loading their modules (BullMQ, ioredis, undici: ~0.3 s of CPU each) while the run checks
+ * the credentials: they get the credentials only when `startWorkerThread` takes one. Unused ones end with the process.
+ */
+export function prespawnWorkerThreads(n: number): void {
+  while (spare.length < n) spare.push(spawn());
+}
+
+/**
+ * A local queue worker (`paybatch run --redis`) on its own thread, so sending does not share an event loop with the
+ * run's reading, enqueueing and reporting (see BENCHMARKS.md). Resolves once the worker is ready; rejects with the
+ * thread's error (Redis unreachable …) as the same class and message. `onCrash`: the thread died on its own later.
+ */
+export async function startWorkerThread(setup: ThreadSetup, opts: { onEvent?: (e: WorkerEvent) => void; onCrash?: (e: Error) => void } = {}): Promise<WorkerThread> {
+  const s = spare.shift() ?? spawn();
+  s.thread.ref();
+  let closing = false;
+  let closed!: () => void;
+  const whenClosed = new Promise<void>((resolve) => (closed = resolve));
+  const ready = new Promise<void>((resolve, reject) => {
+    s.listen((m) => {
+      if (m.t === 'loaded') s.thread.postMessage({ t: 'start', setup } satisfies ToThread);
+      else if (m.t === 'ready') resolve();
+      else if (m.t === 'failed') reject(unpackError(m.error));
+      else if (m.t === 'event') opts.onEvent?.(m.e);
+      else if (m.t === 'closed') {
+        closed();
+        // Its work is done: nothing it still holds (a timer, a socket closing) keeps this process up.
+        void s.thread.terminate();
+      }
+    });
+    s.onEnd((e, code) => {
+      closed();
+      reject(e);
+      if (!closing && code !== 0) opts.onCrash?.(e);
+    });
+  });
+  try {
+    await ready;
+  } catch (e) {
+    closing = true;
+    void s.thread.terminate();
+    throw e;
+  }
+  return {
+    close: async ({ force = false } = {}) => {
+      if (!closing) {
+        closing = true;
+        s.thread.postMessage({ t: 'close', force } satisfies ToThread);
+      }
+      await whenClosed;
+    },
+  };
+}
