@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import { waitInLine } from '../lib/wait-in-line.js';
+import type { RideAlong } from '../ledger/redis-ledger.js';
 import { RedisScript } from '../ledger/redis-script.js';
 import type { RateLimiter } from './rate-limit.js';
 
@@ -182,8 +183,7 @@ export class SharedRateLimiter implements RateLimiter {
   }
 
   private async run(script: RedisScript, member: string): Promise<number> {
-    const { redis, keys, slackMs, fallbackPerSecond, holdMs } = this.opts;
-    return Number(await script.run(redis, [keys.window, keys.pause, keys.settings], [member, 1000 + slackMs, fallbackPerSecond, holdMs]));
+    return Number(await script.run(this.opts.redis, this.keyList(), this.args(member)));
   }
 
   /**
@@ -195,6 +195,39 @@ export class SharedRateLimiter implements RateLimiter {
     this.issued.delete(grant);
     if (sentAt !== undefined && performance.now() - sentAt < this.opts.freshMs) return;
     await this.loop(CONFIRM, grant, signal);
+  }
+
+  /**
+   * A place asked for in another script's call (the worker's claim), unless one of this process's requests already
+   * waits in line (then `acquire`, behind it). Give the call's answer to `tookAlong`.
+   */
+  takeAlong(): { member: string; along: RideAlong } | undefined {
+    if (this.polling) return undefined;
+    const member = randomUUID();
+    return { member, along: { body: ACQUIRE.source, keys: this.keyList(), args: this.args(member) } };
+  }
+
+  /** The answer of `takeAlong`'s step, its call sent at `sentAt` (performance.now()): the grant, or undefined (full: `acquire`). */
+  tookAlong(member: string, answer: unknown, sentAt: number): string | undefined {
+    if (Number(answer) > 0) return undefined;
+    this.issued.set(member, sentAt);
+    return member;
+  }
+
+  /** `done` as a step of another script's call (the worker's record of the answer). */
+  doneAlong(grant: string): RideAlong {
+    this.issued.delete(grant);
+    return { body: DONE.source, keys: this.keyList(), args: this.args(grant) };
+  }
+
+  private keyList(): string[] {
+    const { keys } = this.opts;
+    return [keys.window, keys.pause, keys.settings];
+  }
+
+  private args(member: string): (string | number)[] {
+    const { slackMs, fallbackPerSecond, holdMs } = this.opts;
+    return [member, 1000 + slackMs, fallbackPerSecond, holdMs];
   }
 
   /** The request got its answer (or failed): its place frees one window from now. */

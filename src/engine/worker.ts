@@ -112,6 +112,8 @@ class ClaimTracker implements Ledger {
   early: Promise<string> | undefined;
   /** The record also marked the row done for its batch (the job ends with that answer). */
   marked = false;
+  /** The grant of a POST that got its answer: the limiter's `done` goes with the record that follows (one call). */
+  pendingDone: string | undefined;
   constructor(
     private readonly inner: RedisLedger,
     private readonly giveSlot: () => void,
@@ -131,6 +133,18 @@ class ClaimTracker implements Ledger {
   get: Ledger['get'] = (id) => this.inner.get(id);
   async claim(orderId: string, req: ClaimRequest): Promise<ClaimResult> {
     this.claimSentAt = performance.now();
+    const take = this.limiter?.takeAlong();
+    if (take) {
+      // The limiter's place asked in the claim's own call: taken only if the row is claimed, and no cancel needed.
+      const { result, alongAnswer } = await this.inner.claimAlong(orderId, req, { batchKey: this.batchKey, along: take.along });
+      if (result.kind === 'claimed') {
+        this.token = result.token;
+        const grant = this.limiter!.tookAlong(take.member, alongAnswer, this.claimSentAt);
+        // The window was full: the attempt waits in line (beforeAttempt → acquire).
+        if (grant) this.early = Promise.resolve(grant);
+      } else this.giveSlot();
+      return result;
+    }
     const claimed = this.inner.claim(orderId, req, { batchKey: this.batchKey });
     if (this.limiter) {
       // The drain's signal only (AbortSignal.any per row cost 2 % of a fast run): a grant nobody needs is given back.
@@ -165,10 +179,18 @@ class ClaimTracker implements Ledger {
     const limiter = this.limiter!;
     e.then((g) => limiter.cancel(g)).catch(() => {});
   }
+  /** The pending `done`, sent on its own (no record follows the answer it was kept for). */
+  flushDone(): void {
+    const g = this.pendingDone;
+    this.pendingDone = undefined;
+    if (g) void this.limiter!.done(g).catch(() => {});
+  }
   record: Ledger['record'] = async (id, token, o) => {
     try {
       const final = this.done.isFinal(o);
-      const ok = await this.inner.record(id, token, o, undefined, final ? this.done : undefined);
+      const g = this.pendingDone;
+      this.pendingDone = undefined;
+      const ok = await this.inner.record(id, token, o, undefined, final ? this.done : undefined, g ? this.limiter!.doneAlong(g) : undefined);
       if (ok && final) this.marked = true;
       return ok;
     } finally {
@@ -242,11 +264,16 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
           const g = grant;
           grant = undefined;
           if (g) await limiter.confirm(g);
+          tracked.flushDone();
           try {
-            return await client.createPaymentOrder(req, o);
-          } finally {
-            // Not waited for: the record that follows goes out on the same connection, after it.
+            const answer = await client.createPaymentOrder(req, o);
+            // Answered: the record follows at once and carries the limiter's done (the place is held a few ms longer).
+            tracked.pendingDone = g;
+            return answer;
+          } catch (e) {
+            // Another attempt may follow after a back-off: the place must not wait for it.
             if (g) void limiter.done(g).catch(() => {});
+            throw e;
           }
         },
       },
@@ -273,6 +300,7 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
       outcome = await sendOrder(ctx, { orderId: data.orderId, request: data.request, sent: data.sent, ...(data.fingerprint ? { fingerprint: data.fingerprint } : {}) });
     } catch (e) {
       tracked.dropEarly();
+      tracked.flushDone();
       giveSlot();
       if (e instanceof BatchStoppedError) {
         await markDone(redis, scope, data.batchId, [data.orderId]);
@@ -289,6 +317,7 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
       throw e;
     }
     tracked.dropEarly();
+    tracked.flushDone();
     giveSlot();
     if (outcome.status === 'PENDING' && drain.signal.aborted) {
       // Draining and nothing sent: back in line for another worker, without spending one of the job's attempts.

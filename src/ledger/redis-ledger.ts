@@ -4,7 +4,7 @@ import type { Mode } from '../lyra/types.js';
 import type { ClaimRequest, ClaimResult, Ledger, LedgerEntry, Observation, Outcome } from './ledger.js';
 import { applyObservation } from './apply-observation.js';
 import { CLAIM, RECORD, RELEASE, RENEW, REPLACE_IF_SAME } from './redis-ledger-scripts.js';
-import { RedisScript } from './redis-script.js';
+import { RedisScript, chainLua, shiftLua } from './redis-script.js';
 
 export interface RedisLedgerOptions {
   /** An ioredis connection; the ledger does not own it (close() leaves it open). */
@@ -34,6 +34,32 @@ const scripts = {
   release: new RedisScript(RELEASE),
   renew: new RedisScript(RENEW),
   replaceIfSame: new RedisScript(REPLACE_IF_SAME),
+};
+
+/**
+ * A step of another module's, run in the same call as a ledger script and after it (queue workers: the shared rate
+ * limiter's, with the claim and with the record): one round trip and one script execution instead of two.
+ */
+export interface RideAlong {
+  /** The step's whole script body as if it ran alone, on its own KEYS[1…] and ARGV[1…]. */
+  body: string;
+  keys: string[];
+  args: (string | number)[];
+}
+
+/** Ledger script + ride-along, built once per pair (the bodies are constants). */
+const chained = new Map<string, RedisScript>();
+function chain(first: string, firstKeys: number, firstArgs: number, along: RideAlong, combine: string): RedisScript {
+  const id = `${firstKeys}:${firstArgs}:${combine}:${first}:${along.body}`;
+  let script = chained.get(id);
+  if (!script) chained.set(id, (script = new RedisScript(chainLua(first, shiftLua(along.body, firstKeys, firstArgs), combine))));
+  return script;
+}
+
+const alone = (along: RideAlong): RedisScript => {
+  let script = chained.get(along.body);
+  if (!script) chained.set(along.body, (script = new RedisScript(along.body)));
+  return script;
 };
 
 /** The keys of one shop+mode ledger. The hash tag keeps both in one cluster slot, as a Lua script needs. */
@@ -98,6 +124,11 @@ export class RedisLedger implements Ledger {
 
   /** `batchKey` (queue workers): the batch's hash; a stopped or aborted batch gets no claim (BatchStoppedError). */
   async claim(orderId: string, req: ClaimRequest, opts: { batchKey?: string } = {}): Promise<ClaimResult> {
+    return (await this.claimAlong(orderId, req, opts)).result;
+  }
+
+  /** `claim`, and `along` in the same call if the order was claimed: `alongAnswer` is its answer (undefined if not run). */
+  async claimAlong(orderId: string, req: ClaimRequest, opts: { batchKey?: string; along?: RideAlong } = {}): Promise<{ result: ClaimResult; alongAnswer?: unknown }> {
     const now = this.now();
     const iso = now.toISOString();
     const fresh: LedgerEntry = clean({
@@ -111,19 +142,25 @@ export class RedisLedger implements Ledger {
       updatedAt: iso,
     }) as LedgerEntry;
     const token = randomUUID();
-    const [kind, json] = (await scripts.claim.run(this.redis, opts.batchKey ? [...this.keyList, opts.batchKey] : this.keyList, [
-      orderId,
-      JSON.stringify(fresh),
-      token,
-      now.getTime(),
-      this.leaseMs,
-      req.retryUncertain ? '1' : '0',
-    ])) as [string, string | null];
+    const keys = opts.batchKey ? [...this.keyList, opts.batchKey] : this.keyList;
+    const args = [orderId, JSON.stringify(fresh), token, now.getTime(), this.leaseMs, req.retryUncertain ? '1' : '0'];
+    // CLAIM reads an optional KEYS[3] (the batch): a ride-along's keys may only follow a batch key.
+    const along = opts.along && opts.batchKey ? opts.along : undefined;
+    if (opts.along && !along) {
+      const { result } = await this.claimAlong(orderId, req, {});
+      return { result, ...(result.kind === 'claimed' ? { alongAnswer: await alone(opts.along).run(this.redis, opts.along.keys, opts.along.args) } : {}) };
+    }
+    const [kind, json, alongAnswer] = (
+      along
+        ? await chain(CLAIM, keys.length, args.length, along, `if r[1] == 'claimed' then r[3] = second() end\nreturn r`).run(this.redis, [...keys, ...along.keys], [...args, ...along.args])
+        : await scripts.claim.run(this.redis, keys, args)
+    ) as [string, string | null, unknown?];
     if (kind === 'stopped') throw new BatchStoppedError(req.batchId ?? '', JSON.parse(json as string) as string);
     if (kind === 'claimed') {
-      return json ? { kind: 'claimed', token, previous: JSON.parse(json) as LedgerEntry } : { kind: 'claimed', token };
+      const result: ClaimResult = json ? { kind: 'claimed', token, previous: JSON.parse(json) as LedgerEntry } : { kind: 'claimed', token };
+      return { result, alongAnswer };
     }
-    return { kind: 'refused', entry: JSON.parse(json as string) as LedgerEntry };
+    return { result: { kind: 'refused', entry: JSON.parse(json as string) as LedgerEntry } };
   }
 
   /**
@@ -131,14 +168,22 @@ export class RedisLedger implements Ledger {
    * in the same atomic step (one round trip where a record and a markDone took two). `_onQueued` is not called: a
    * claim on another connection is not ordered after this record (Ledger.record).
    */
-  async record(orderId: string, token: string, outcome: Outcome, _onQueued?: () => void, markDone?: { set: string; tick: string; ttlSeconds: number }): Promise<boolean> {
+  async record(orderId: string, token: string, outcome: Outcome, _onQueued?: () => void, markDone?: { set: string; tick: string; ttlSeconds: number }, along?: RideAlong): Promise<boolean> {
     const iso = this.now().toISOString();
     const fields: Partial<LedgerEntry> = { ...clean(outcome), updatedAt: iso };
     if (outcome.state === 'CREATED') fields.statusChangedAt = iso;
-    const args = [orderId, token, JSON.stringify(fields)];
-    const done = markDone
-      ? await scripts.record.run(this.redis, [...this.keyList, markDone.set, markDone.tick], [...args, markDone.ttlSeconds])
-      : await scripts.record.run(this.redis, this.keyList, args);
+    const keys = markDone ? [...this.keyList, markDone.set, markDone.tick] : this.keyList;
+    const args: (string | number)[] = markDone ? [orderId, token, JSON.stringify(fields), markDone.ttlSeconds] : [orderId, token, JSON.stringify(fields)];
+    // `along` runs whether or not the record is accepted. RECORD reads optional KEYS[3], KEYS[4] (markDone): a
+    // ride-along's keys may only follow those.
+    if (along && !markDone) {
+      const ok = await this.record(orderId, token, outcome, _onQueued);
+      await alone(along).run(this.redis, along.keys, along.args);
+      return ok;
+    }
+    const done = along
+      ? await chain(RECORD, keys.length, args.length, along, 'second()\nreturn r').run(this.redis, [...keys, ...along.keys], [...args, ...along.args])
+      : await scripts.record.run(this.redis, keys, args);
     return done === 1;
   }
 

@@ -18,3 +18,20 @@ export class RedisScript {
     }
   }
 }
+
+/**
+ * A script's body with its keys and arguments moved up by `keys` and `args` places (`KEYS[1]` → `KEYS[1 + keys]` …), so
+ * it can run after another script's in one call, on the keys and arguments that follow the first script's.
+ */
+export function shiftLua(body: string, keys: number, args: number): string {
+  return body.replace(/\bKEYS\[(\d+)\]/g, (_, n: string) => `KEYS[${Number(n) + keys}]`).replace(/\bARGV\[(\d+)\]/g, (_, n: string) => `ARGV[${Number(n) + args}]`);
+}
+
+/**
+ * One atomic call that runs `first` and then `then` (each a whole script body, `then` already shifted past `first`'s
+ * keys and arguments): `combine` is Lua that gets `first`'s answer as `r` and the second's as a call `second()`, and
+ * returns the answer. One round trip, one script execution, where two calls took two.
+ */
+export function chainLua(first: string, then: string, combine: string): string {
+  return `local function first()\n${first}\nend\nlocal function second()\n${then}\nend\nlocal r = first()\n${combine}`;
+}

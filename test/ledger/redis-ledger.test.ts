@@ -103,6 +103,28 @@ describe('the Redis ledger guards every invoice like the file ledger', () => {
     expect((await ledger.get('INV-R'))?.state).toBe('CREATED');
   });
 
+  it('a step riding along a claim runs in the same call only if the order is claimed; along a record, always', async () => {
+    const ledger = await ledgerFor();
+    const counter = `t-${randomUUID()}:along`;
+    const along = { body: `redis.call('INCR', KEYS[1])\nreturn tonumber(ARGV[1])`, keys: [counter], args: [7] };
+    const batchKey = `t-${randomUUID()}:batch`;
+    const first = await ledger.claimAlong('INV-A', req(), { batchKey, along });
+    expect(first).toMatchObject({ result: { kind: 'claimed' }, alongAnswer: 7 });
+    expect(await ledger.claimAlong('INV-A', req(), { batchKey, along })).toEqual({ result: { kind: 'refused', entry: expect.objectContaining({ state: 'SENDING' }) } });
+    expect(await redis.get(counter)).toBe('1');
+    // Without the keys the ledger scripts may read (batch, done set), the step runs on its own call: same effect.
+    expect(await ledger.claimAlong('INV-B', req(), { along })).toMatchObject({ result: { kind: 'claimed' }, alongAnswer: 7 });
+    expect(await redis.get(counter)).toBe('2');
+    if (first.result.kind !== 'claimed') return;
+    const done = { set: `t-${randomUUID()}:done`, tick: `t-${randomUUID()}:tick`, ttlSeconds: 60 };
+    const created = { state: 'CREATED' as const, attempts: 1, paymentOrderId: 'c'.repeat(32), paymentURL: 'https://secure.example/t/a', paymentOrderStatus: 'RUNNING' as const };
+    expect(await ledger.record('INV-A', 'not-the-token', created, undefined, done, along)).toBe(false);
+    expect(await ledger.record('INV-A', first.result.token, created, undefined, done, along)).toBe(true);
+    expect(await redis.get(counter)).toBe('4');
+    expect(await redis.sismember(done.set, 'INV-A')).toBe(1);
+    expect((await ledger.get('INV-A'))?.state).toBe('CREATED');
+  });
+
   it('lets exactly one of many simultaneous claimers send', async () => {
     const ledger = await ledgerFor();
     const results = await Promise.all(Array.from({ length: 20 }, () => ledger.claim('INV-2', req())));
