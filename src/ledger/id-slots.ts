@@ -1,5 +1,5 @@
 import { IdArena } from '../lib/id-arena.js';
-import { fitsArena, hashOf } from '../lib/latin1-ids.js';
+import { arenaHash } from '../lib/latin1-ids.js';
 
 const EMPTY = -1;
 const DELETED = -2;
@@ -29,17 +29,18 @@ export class IdSlots {
   }
 
   get(id: string): number | undefined {
-    if (!fitsArena(id)) return this.wide.get(id);
-    const i = this.find(id, hashOf(id));
+    const h = arenaHash(id);
+    if (h < 0) return this.wide.get(id);
+    const i = this.find(id, h);
     return i < 0 ? undefined : this.value[this.table[i]!];
   }
 
   set(id: string, v: number): this {
-    if (!fitsArena(id)) {
+    const h = arenaHash(id);
+    if (h < 0) {
       this.wide.set(id, v);
       return this;
     }
-    const h = hashOf(id);
     const found = this.find(id, h);
     if (found >= 0) {
       this.value[this.table[found]!] = v;
@@ -57,8 +58,9 @@ export class IdSlots {
   }
 
   delete(id: string): boolean {
-    if (!fitsArena(id)) return this.wide.delete(id);
-    const i = this.find(id, hashOf(id));
+    const h = arenaHash(id);
+    if (h < 0) return this.wide.delete(id);
+    const i = this.find(id, h);
     if (i < 0) return false;
     this.keyOff[this.table[i]!] = -1;
     this.table[i] = DELETED;

@@ -7,7 +7,7 @@ const POSITION = CHUNK - 1;
  * The bytes of many short orderIds (each a length byte, then its Latin-1 bytes), in 1 MiB chunks that are never copied
  * nor over-allocated. A single doubling array held up to twice what it used and, while it grew, the old and the new copy
  * at once: for a million ids 32 MB plus a 16 MB copy at the end of the run — the moment of its peak RSS — instead of
- * the ~18 MB the ids take. Only ids for which `fitsArena` (latin1-ids.ts) holds may be stored.
+ * the ~18 MB the ids take. Only ids `arenaHash` (latin1-ids.ts) accepts may be stored.
  */
 export class IdArena {
   private readonly chunks: Uint8Array[] = [];
@@ -38,8 +38,11 @@ export class IdArena {
   equals(off: number, id: string): boolean {
     const c = this.chunks[off >>> CHUNK_BITS]!;
     const pos = off & POSITION;
-    if (c[pos] !== id.length) return false;
-    for (let k = 0; k < id.length; k++) if (c[pos + 1 + k] !== id.charCodeAt(k)) return false;
+    const n = id.length;
+    if (c[pos] !== n) return false;
+    // The last character first: a file's ids share their prefix (INV-2026-000…) and differ at the end.
+    if (n > 0 && c[pos + n] !== id.charCodeAt(n - 1)) return false;
+    for (let k = 0; k < n - 1; k++) if (c[pos + 1 + k] !== id.charCodeAt(k)) return false;
     return true;
   }
 

@@ -1,5 +1,5 @@
 import { IdArena } from '../lib/id-arena.js';
-import { fitsArena, hashOf } from '../lib/latin1-ids.js';
+import { arenaHash } from '../lib/latin1-ids.js';
 
 /**
  * The orderIds met so far in a file, for the duplicates check. A Set<string> of a million short ids holds ~65 MB (a heap
@@ -23,24 +23,33 @@ export class OrderIdSet {
   }
 
   has(id: string): boolean {
-    if (!fitsArena(id)) return this.wide.has(id);
-    const slot = this.probe(id, hashOf(id));
+    const h = arenaHash(id);
+    if (h < 0) return this.wide.has(id);
+    const slot = this.probe(id, h);
     this.lastId = id;
     this.lastSlot = slot;
     return this.slots[slot] !== -1;
   }
 
   add(id: string): this {
-    if (!fitsArena(id)) {
+    if (id === this.lastId) {
+      this.lastId = undefined;
+      return this.addAt(id, this.lastSlot);
+    }
+    const h = arenaHash(id);
+    if (h < 0) {
       this.wide.add(id);
       return this;
     }
-    let i = id === this.lastId ? this.lastSlot : this.probe(id, hashOf(id));
-    this.lastId = undefined;
+    return this.addAt(id, this.probe(id, h));
+  }
+
+  /** Adds an arena id at its probed slot `i` (unless it is there already). */
+  private addAt(id: string, i: number): this {
     if (this.slots[i] !== -1) return this;
     if ((this.count + 1) * 2 > this.slots.length) {
       this.grow();
-      i = this.probe(id, hashOf(id));
+      i = this.probe(id, arenaHash(id));
     }
     this.slots[i] = this.arena.store(id);
     this.count++;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { IdArena } from '../../src/lib/id-arena.js';
-import { hashOf } from '../../src/lib/latin1-ids.js';
+import { arenaHash, hashOf } from '../../src/lib/latin1-ids.js';
 
 describe('IdArena: the bytes of many orderIds', () => {
   it('given 200k ids (several chunks), reads every one back exactly, hashes it as hashOf does, and tells it from its neighbours', () => {
@@ -17,6 +17,22 @@ describe('IdArena: the bytes of many orderIds', () => {
     // The id that crossed into a new chunk is whole.
     const last = offsets.length - 1;
     expect(arena.read(offsets[last]!)).toBe(ids[last]);
+  });
+
+  it('tells ids that differ only in their first character apart (the last one is compared first)', () => {
+    const arena = new IdArena();
+    const off = arena.store('A-2026-000042');
+    expect(arena.equals(off, 'B-2026-000042')).toBe(false);
+    expect(arena.equals(off, 'A-2026-000043')).toBe(false);
+    expect(arena.equals(off, 'A-2026-000042')).toBe(true);
+    expect(arena.equals(arena.store(''), '')).toBe(true);
+  });
+
+  it('arenaHash: the id\'s hash when the arena can hold it, -1 for a character above U+00FF or more than 255 of them', () => {
+    for (const id of ['', 'INV-1', 'FAC-é-ÿ', 'x'.repeat(255)]) expect(arenaHash(id)).toBe(hashOf(id));
+    expect(arenaHash('INV-€')).toBe(-1);
+    expect(arenaHash('北京-1')).toBe(-1);
+    expect(arenaHash('x'.repeat(256))).toBe(-1);
   });
 
   it('holds at most one chunk more than the ids take: no doubling, no copy', () => {
