@@ -1,6 +1,7 @@
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { ConfigError } from '../errors/paybatch-error.js';
 import { runLocal, type LocalRun } from '../engine/local.js';
+import { prespawnWorkerThreads } from '../engine/worker-thread.js';
 import type { RetryPolicy } from '../engine/job.js';
 import type { RowOutcome } from '../engine/outcome.js';
 import { newBatchId } from '../engine/batch-id.js';
@@ -73,6 +74,9 @@ const UNCERTAIN_LISTED = 20;
 export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
   const now = opts.now ?? (() => new Date());
   const started = now();
+  // Local queue workers' threads load their modules (BullMQ, ioredis, undici: half a second on a busy core) from the
+  // start, in parallel with everything before the first job; they get the credentials only once these are checked.
+  if (opts.redis) prespawnWorkerThreads(opts.localWorkers ?? 1);
   const mode = modeOfPassword(opts.lyra.password);
   if (!mode) throw new ConfigError('PB_CONFIG', 'the API password in PAYBATCH_PASSWORD does not start with testpassword_ or prodpassword_');
   const target = describeTarget(opts.lyra);
@@ -93,12 +97,8 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
   }
   let ledger: Ledger | undefined;
   try {
-    // BullMQ costs a third of a second to load: only queue mode pays it, while the credential check is in the air —
-    // here and in each local worker's thread (which gets the credentials only once they are checked).
-    const localWorkers = opts.localWorkers ?? 1;
-    const queueEngine = opts.redis
-      ? import('../engine/worker-thread.js').then((t) => t.prespawnWorkerThreads(localWorkers)).then(() => import('../engine/queue.js'))
-      : undefined;
+    // BullMQ costs a third of a second to load: only queue mode pays it, while the credential check is in the air.
+    const queueEngine = opts.redis ? import('../engine/queue.js') : undefined;
     queueEngine?.catch(() => undefined);
     await checked;
     const rows = opts.ipnTargetUrl ? withIpnTarget(judged.rows, opts.ipnTargetUrl) : judged.rows;
