@@ -14,7 +14,7 @@ import type { RowOutcome } from './outcome.js';
 import { BatchReader, countDone, markDone, writeBatchInfo, type PendingOrder, type QueuedOrder } from './queue-batch.js';
 import { DEFAULT_PREFIX, jobId, queueKeys, queueName, type QueueScope } from './queue-keys.js';
 import { connectRedis, safeRedisUrl, type RedisTarget } from './redis-preflight.js';
-import { type QueueWorkerOptions } from './worker.js';
+import type { QueueWorkerOptions } from './worker.js';
 import { startWorkerThread, type ThreadSetup, type WorkerThread } from './worker-thread.js';
 
 /** BullMQ's addBulk is one Redis round trip per call: chunks of this many keep memory flat and Redis responsive. */
