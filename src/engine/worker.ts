@@ -101,15 +101,15 @@ export function extraJobs(concurrency: number): number {
 
 /**
  * A per-job view of the ledger that remembers its claim (so it can be renewed before a POST), gives the job's claim
- * slot back once the claim is over, and asks the shared limiter for a place as soon as the claim is sent: the two
- * round trips overlap instead of following each other (a refused claim cancels the grant: nothing was sent with it).
+ * slot back once the claim is over, and rides the shared limiter on the ledger's calls: a place is asked for in the
+ * claim's own call (taken only if the row is claimed), and the place of an answered POST is freed in its record's.
  */
 class ClaimTracker implements Ledger {
   token: string | undefined;
   /** When the claim was sent (performance.now()). */
   claimSentAt = 0;
-  /** The limiter's answer asked for together with the claim, for the first attempt. */
-  early: Promise<string> | undefined;
+  /** The limiter's place granted with the claim, for the first attempt. */
+  early: string | undefined;
   /** The record also marked the row done for its batch (the job ends with that answer). */
   marked = false;
   /** The grant of a POST that got its answer: the limiter's `done` goes with the record that follows (one call). */
@@ -117,8 +117,7 @@ class ClaimTracker implements Ledger {
   constructor(
     private readonly inner: RedisLedger,
     private readonly giveSlot: () => void,
-    private readonly limiter: SharedRateLimiter | undefined,
-    private readonly signal: AbortSignal,
+    private readonly limiter: SharedRateLimiter,
     /** Where a final answer marks the row done, and whether an outcome is final (a throttled row may go back in line). */
     private readonly done: { set: string; tick: string; ttlSeconds: number; isFinal: (o: Outcome) => boolean },
     /** The batch's hash: its claims are refused once it is stopped or aborted. */
@@ -133,64 +132,44 @@ class ClaimTracker implements Ledger {
   get: Ledger['get'] = (id) => this.inner.get(id);
   async claim(orderId: string, req: ClaimRequest): Promise<ClaimResult> {
     this.claimSentAt = performance.now();
-    const take = this.limiter?.takeAlong();
-    if (take) {
-      // The limiter's place asked in the claim's own call: taken only if the row is claimed, and no cancel needed.
-      const { result, alongAnswer } = await this.inner.claimAlong(orderId, req, { batchKey: this.batchKey, along: take.along });
-      if (result.kind === 'claimed') {
-        this.token = result.token;
-        const grant = this.limiter!.tookAlong(take.member, alongAnswer, this.claimSentAt);
-        // The window was full: the attempt waits in line (beforeAttempt → acquire).
-        if (grant) this.early = Promise.resolve(grant);
-      } else this.giveSlot();
-      return result;
-    }
-    const claimed = this.inner.claim(orderId, req, { batchKey: this.batchKey });
-    if (this.limiter) {
-      // The drain's signal only (AbortSignal.any per row cost 2 % of a fast run): a grant nobody needs is given back.
-      const early = this.limiter.acquire(this.signal);
-      early.catch(() => {});
-      this.early = early;
-    }
-    let r: ClaimResult;
-    try {
-      r = await claimed;
-    } catch (e) {
-      this.dropEarly();
-      throw e;
-    }
-    if (r.kind === 'claimed') this.token = r.token;
-    else {
-      this.dropEarly();
-      this.giveSlot();
-    }
-    return r;
+    // No place asked for while another request of this process waits in line: the attempt then queues behind it.
+    const take = this.limiter.takeAlong();
+    const { result, alongAnswer } = await this.inner.claimAlong(orderId, req, { batchKey: this.batchKey, ...(take ? { along: take.along } : {}) });
+    if (result.kind === 'claimed') {
+      this.token = result.token;
+      // Not granted (the window was full): the attempt waits in line (beforeAttempt → acquire).
+      if (take) this.early = this.limiter.tookAlong(take.member, alongAnswer, this.claimSentAt);
+    } else this.giveSlot();
+    return result;
   }
   /** The early grant, once (the first attempt's); later attempts ask the limiter themselves. */
-  takeEarly(): Promise<string> | undefined {
+  takeEarly(): string | undefined {
     const e = this.early;
     this.early = undefined;
     return e;
   }
-  /** An early grant nobody will use: its place is given back as soon as it is granted. */
-  dropEarly(): void {
+  /**
+   * The job is over: an early grant nobody used is given back, a pending done is sent on its own, and the claim slot
+   * is free (each idempotent).
+   */
+  finish(): void {
     const e = this.takeEarly();
-    if (!e) return;
-    const limiter = this.limiter!;
-    e.then((g) => limiter.cancel(g)).catch(() => {});
+    if (e) void this.limiter.cancel(e).catch(() => {});
+    this.flushDone();
+    this.giveSlot();
   }
   /** The pending `done`, sent on its own (no record follows the answer it was kept for). */
   flushDone(): void {
     const g = this.pendingDone;
     this.pendingDone = undefined;
-    if (g) void this.limiter!.done(g).catch(() => {});
+    if (g) void this.limiter.done(g).catch(() => {});
   }
   record: Ledger['record'] = async (id, token, o) => {
     try {
       const final = this.done.isFinal(o);
       const g = this.pendingDone;
       this.pendingDone = undefined;
-      const ok = await this.inner.record(id, token, o, undefined, final ? this.done : undefined, g ? this.limiter!.doneAlong(g) : undefined);
+      const ok = await this.inner.record(id, token, o, undefined, final ? this.done : undefined, g ? this.limiter.doneAlong(g) : undefined);
       if (ok && final) this.marked = true;
       return ok;
     } finally {
@@ -251,7 +230,7 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
     const requeues = (data as QueuedOrder & { requeues?: number }).requeues ?? 0;
     /** A row FAILED with this code goes back in line (below) instead of ending its job: throttled, with requeues left. */
     const backInLine = (code: string | undefined): boolean => !!code && THROTTLED.has(code) && requeues < MAX_THROTTLE_REQUEUES;
-    const tracked = new ClaimTracker(ledger, giveSlot, limiter, drain.signal, {
+    const tracked = new ClaimTracker(ledger, giveSlot, limiter, {
       set: keys.batchDone(data.batchId),
       tick: keys.batchTick(data.batchId),
       ttlSeconds: BATCH_TTL_SECONDS,
@@ -283,8 +262,7 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
       retry: opts.retry ?? DEFAULT_RETRY,
       signal: drain.signal,
       beforeAttempt: async (signal) => {
-        const early = tracked.takeEarly();
-        grant = early ? await early : await limiter.acquire(signal);
+        grant = tracked.takeEarly() ?? (await limiter.acquire(signal));
         // A claim taken over while this job slept (stale, and the operator allowed retries) must not POST again.
         if (tracked.token && performance.now() - tracked.claimSentAt >= claimFreshMs && !(await ledger.renew(data.orderId, tracked.token))) {
           const g = grant;
@@ -299,9 +277,7 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
     try {
       outcome = await sendOrder(ctx, { orderId: data.orderId, request: data.request, sent: data.sent, ...(data.fingerprint ? { fingerprint: data.fingerprint } : {}) });
     } catch (e) {
-      tracked.dropEarly();
-      tracked.flushDone();
-      giveSlot();
+      tracked.finish();
       if (e instanceof BatchStoppedError) {
         await markDone(redis, scope, data.batchId, [data.orderId]);
         throw new UnrecoverableError(e.message);
@@ -316,9 +292,7 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
       if (job.attemptsMade + 1 >= attempts) await markDone(redis, scope, data.batchId, [data.orderId]);
       throw e;
     }
-    tracked.dropEarly();
-    tracked.flushDone();
-    giveSlot();
+    tracked.finish();
     if (outcome.status === 'PENDING' && drain.signal.aborted) {
       // Draining and nothing sent: back in line for another worker, without spending one of the job's attempts.
       await job.moveToWait(token);
