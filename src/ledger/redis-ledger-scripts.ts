@@ -19,8 +19,9 @@ redis.call('PEXPIRE', ${tick}, 60000)`;
 
 /**
  * ARGV: orderId, fresh SENDING entry JSON, token, nowMs, leaseMs, retryUncertain ('1'|'0'). → {'claimed'|'refused',
- * entryJson|false}. Run twice with the same token, it answers the same 'claimed' (a resent command). Optionally (queue workers) KEYS[3]: the hash of the row's batch — a batch stopped or aborted gets
- * no new claim ({'stopped', state}), checked in the same step so no claim slips in after the stop.
+ * entryJson|false}. Run twice with the same token, it answers the same 'claimed' (a resent command). Optionally (queue
+ * workers) KEYS[3]: the hash of the row's batch — a batch stopped or aborted gets no new claim ({'stopped', state}),
+ * checked in the same step so no claim slips in after the stop.
  */
 export const CLAIM = `
 if KEYS[3] then

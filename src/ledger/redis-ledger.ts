@@ -47,18 +47,31 @@ export interface RideAlong {
   args: (string | number)[];
 }
 
-/** Ledger script + ride-along, built once per pair (the bodies are constants). */
-const chained = new Map<string, RedisScript>();
-function chain(first: string, firstKeys: number, firstArgs: number, along: RideAlong, combine: string): RedisScript {
-  const id = `${firstKeys}:${firstArgs}:${combine}:${first}:${along.body}`;
-  let script = chained.get(id);
-  if (!script) chained.set(id, (script = new RedisScript(chainLua(first, shiftLua(along.body, firstKeys, firstArgs), combine))));
-  return script;
+/**
+ * A ledger script with ride-alongs after it, built once per ride-along body (bodies are constants, so the lookup hashes
+ * a string V8 has hashed before). `combine` gets the ledger's answer as `r` and the ride-along as `second()`. Each
+ * call site passes the same number of keys and arguments every time (see its guard), so they need not be in the key.
+ */
+class Chained {
+  private readonly scripts = new Map<string, RedisScript>();
+  constructor(
+    private readonly first: string,
+    private readonly combine: string,
+  ) {}
+  script(along: RideAlong, firstKeys: number, firstArgs: number): RedisScript {
+    let script = this.scripts.get(along.body);
+    if (!script) this.scripts.set(along.body, (script = new RedisScript(chainLua(this.first, shiftLua(along.body, firstKeys, firstArgs), this.combine))));
+    return script;
+  }
 }
+const claimThen = new Chained(CLAIM, `if r[1] == 'claimed' then r[3] = second() end\nreturn r`);
+const recordThen = new Chained(RECORD, 'second()\nreturn r');
 
+/** A ride-along run on its own call (where the ledger script's optional keys are absent). */
+const aloneScripts = new Map<string, RedisScript>();
 const alone = (along: RideAlong): RedisScript => {
-  let script = chained.get(along.body);
-  if (!script) chained.set(along.body, (script = new RedisScript(along.body)));
+  let script = aloneScripts.get(along.body);
+  if (!script) aloneScripts.set(along.body, (script = new RedisScript(along.body)));
   return script;
 };
 
@@ -129,6 +142,12 @@ export class RedisLedger implements Ledger {
 
   /** `claim`, and `along` in the same call if the order was claimed: `alongAnswer` is its answer (undefined if not run). */
   async claimAlong(orderId: string, req: ClaimRequest, opts: { batchKey?: string; along?: RideAlong } = {}): Promise<{ result: ClaimResult; alongAnswer?: unknown }> {
+    const along = opts.along;
+    // CLAIM reads an optional KEYS[3] (the batch): a ride-along's keys may only follow a batch key.
+    if (along && !opts.batchKey) {
+      const result = await this.claim(orderId, req);
+      return result.kind === 'claimed' ? { result, alongAnswer: await alone(along).run(this.redis, along.keys, along.args) } : { result };
+    }
     const now = this.now();
     const iso = now.toISOString();
     const fresh: LedgerEntry = clean({
@@ -144,15 +163,9 @@ export class RedisLedger implements Ledger {
     const token = randomUUID();
     const keys = opts.batchKey ? [...this.keyList, opts.batchKey] : this.keyList;
     const args = [orderId, JSON.stringify(fresh), token, now.getTime(), this.leaseMs, req.retryUncertain ? '1' : '0'];
-    // CLAIM reads an optional KEYS[3] (the batch): a ride-along's keys may only follow a batch key.
-    const along = opts.along && opts.batchKey ? opts.along : undefined;
-    if (opts.along && !along) {
-      const { result } = await this.claimAlong(orderId, req, {});
-      return { result, ...(result.kind === 'claimed' ? { alongAnswer: await alone(opts.along).run(this.redis, opts.along.keys, opts.along.args) } : {}) };
-    }
     const [kind, json, alongAnswer] = (
       along
-        ? await chain(CLAIM, keys.length, args.length, along, `if r[1] == 'claimed' then r[3] = second() end\nreturn r`).run(this.redis, [...keys, ...along.keys], [...args, ...along.args])
+        ? await claimThen.script(along, keys.length, args.length).run(this.redis, [...keys, ...along.keys], [...args, ...along.args])
         : await scripts.claim.run(this.redis, keys, args)
     ) as [string, string | null, unknown?];
     if (kind === 'stopped') throw new BatchStoppedError(req.batchId ?? '', JSON.parse(json as string) as string);
@@ -169,20 +182,20 @@ export class RedisLedger implements Ledger {
    * claim on another connection is not ordered after this record (Ledger.record).
    */
   async record(orderId: string, token: string, outcome: Outcome, _onQueued?: () => void, markDone?: { set: string; tick: string; ttlSeconds: number }, along?: RideAlong): Promise<boolean> {
+    // `along` runs whether or not the record is accepted. RECORD reads optional KEYS[3], KEYS[4] (markDone): a
+    // ride-along's keys may only follow those.
+    if (along && !markDone) {
+      const ok = await this.record(orderId, token, outcome);
+      await alone(along).run(this.redis, along.keys, along.args);
+      return ok;
+    }
     const iso = this.now().toISOString();
     const fields: Partial<LedgerEntry> = { ...clean(outcome), updatedAt: iso };
     if (outcome.state === 'CREATED') fields.statusChangedAt = iso;
     const keys = markDone ? [...this.keyList, markDone.set, markDone.tick] : this.keyList;
     const args: (string | number)[] = markDone ? [orderId, token, JSON.stringify(fields), markDone.ttlSeconds] : [orderId, token, JSON.stringify(fields)];
-    // `along` runs whether or not the record is accepted. RECORD reads optional KEYS[3], KEYS[4] (markDone): a
-    // ride-along's keys may only follow those.
-    if (along && !markDone) {
-      const ok = await this.record(orderId, token, outcome, _onQueued);
-      await alone(along).run(this.redis, along.keys, along.args);
-      return ok;
-    }
     const done = along
-      ? await chain(RECORD, keys.length, args.length, along, 'second()\nreturn r').run(this.redis, [...keys, ...along.keys], [...args, ...along.args])
+      ? await recordThen.script(along, keys.length, args.length).run(this.redis, [...keys, ...along.keys], [...args, ...along.args])
       : await scripts.record.run(this.redis, keys, args);
     return done === 1;
   }
