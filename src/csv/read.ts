@@ -8,6 +8,7 @@ import { Parser, CsvError } from 'csv-parse';
 import iconv from 'iconv-lite';
 import { ConfigError, InputError } from '../errors/paybatch-error.js';
 import type { RawRow } from '../orders/types.js';
+import { flatten } from '../lib/flatten.js';
 
 /** An opened CSV file: what was sniffed, the header row, and the data records as a stream. */
 export interface CsvSource {
@@ -163,15 +164,12 @@ export async function openCsv(file: string, opts: OpenCsvOptions = {}): Promise<
     }
   }
   const batched = batches();
-  async function* rows(): AsyncGenerator<RawRow> {
-    for await (const batch of batched) yield* batch;
-  }
 
   const close = () => {
     reader.destroy();
     parser.destroy();
   };
-  return { file, headers, delimiter, encoding, bom, lineEnding, sepLine, rows: rows(), batches: batched, close };
+  return { file, headers, delimiter, encoding, bom, lineEnding, sepLine, rows: flatten(batched), batches: batched, close };
 }
 
 /** The records csv-parse produced from one chunk of the file, and the line each starts on. */

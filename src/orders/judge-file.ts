@@ -3,6 +3,7 @@ import { buildMapping, type Mapping, type MappingOptions } from './map.js';
 import { judgeRow } from './judge.js';
 import { OrderIdSet } from './order-id-set.js';
 import type { JudgedRow } from './types.js';
+import { flatten } from '../lib/flatten.js';
 
 export interface JudgeFileOptions extends OpenCsvOptions, Omit<MappingOptions, 'file'> {
   /** The run's clock, read once: every row is judged against it. */
@@ -47,8 +48,5 @@ export async function judgeFile(file: string, opts: JudgeFileOptions): Promise<J
     }
   }
   const batched = batches();
-  async function* rows(): AsyncGenerator<JudgedRow> {
-    for await (const batch of batched) yield* batch;
-  }
-  return { source, mapping, rows: rows(), batches: batched };
+  return { source, mapping, rows: flatten(batched), batches: batched };
 }
