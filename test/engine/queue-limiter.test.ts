@@ -23,10 +23,15 @@ function maxInAnySlidingSecond(times: number[]): number {
   return max;
 }
 
+/** The limiter keys of a queue no other test uses. */
+const freshKeys = () => {
+  const base = `t-${randomUUID()}`;
+  return { window: `${base}:win`, pause: `${base}:pause`, settings: `${base}:settings` };
+};
+
 describe('one rate limit shared by every worker', () => {
   it('three workers on their own connections never start more than the rate in any sliding second', async () => {
-    const base = `t-${randomUUID()}`;
-    const keys = { window: `${base}:win`, pause: `${base}:pause`, settings: `${base}:settings` };
+    const keys = freshKeys();
     const conns = [new Redis(server.url), new Redis(server.url), new Redis(server.url)];
     await conns[0]!.hset(keys.settings, 'rate', 20);
     const starts: number[] = [];
@@ -50,8 +55,7 @@ describe('one rate limit shared by every worker', () => {
   });
 
   it('a request never answered (its worker died) gives its place back once its hold runs out', async () => {
-    const base = `t-${randomUUID()}`;
-    const keys = { window: `${base}:win`, pause: `${base}:pause`, settings: `${base}:settings` };
+    const keys = freshKeys();
     const conn = new Redis(server.url);
     await conn.hset(keys.settings, 'rate', 1);
     const dead = new SharedRateLimiter({ redis: conn, keys, holdMs: 200 });
@@ -64,8 +68,7 @@ describe('one rate limit shared by every worker', () => {
   });
 
   it('a pause asked by one worker holds every worker until it ends', async () => {
-    const base = `t-${randomUUID()}`;
-    const keys = { window: `${base}:win`, pause: `${base}:pause`, settings: `${base}:settings` };
+    const keys = freshKeys();
     const a = new Redis(server.url);
     const b = new Redis(server.url);
     await new SharedRateLimiter({ redis: a, keys, fallbackPerSecond: 100 }).pause(300);
@@ -80,8 +83,7 @@ describe('one rate limit shared by every worker', () => {
     b.disconnect();
   });
   it('a grant just taken is confirmed without a round trip; an older one is checked in Redis', async () => {
-    const base = `t-${randomUUID()}`;
-    const keys = { window: `${base}:win`, pause: `${base}:pause`, settings: `${base}:settings` };
+    const keys = freshKeys();
     const conn = new Redis(server.url);
     const spy = new Redis(server.url);
     await conn.hset(keys.settings, 'rate', 10);
@@ -106,8 +108,7 @@ describe('one rate limit shared by every worker', () => {
   });
 
   it('a grant given back unused frees its place at once: with a rate of 1, the next request does not wait', async () => {
-    const base = `t-${randomUUID()}`;
-    const keys = { window: `${base}:win`, pause: `${base}:pause`, settings: `${base}:settings` };
+    const keys = freshKeys();
     const conn = new Redis(server.url);
     await conn.hset(keys.settings, 'rate', 1);
     const slept: number[] = [];
@@ -124,8 +125,7 @@ describe('one rate limit shared by every worker', () => {
     conn.disconnect();
   });
   it('many requests of one process waiting for places: one of them at a time asks Redis, the rest wait their turn', async () => {
-    const base = `t-${randomUUID()}`;
-    const keys = { window: `${base}:win`, pause: `${base}:pause`, settings: `${base}:settings` };
+    const keys = freshKeys();
     const conn = new Redis(server.url);
     await conn.hset(keys.settings, 'rate', 10);
     let sleeping = 0;
