@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { spawnThread } from '../lib/spawn-thread.js';
 import { unpackError, type PackedError } from '../errors/cross-thread.js';
 import type { LyraClientOptions } from '../lyra/client.js';
 import type { RedisTarget } from './redis-preflight.js';
@@ -28,12 +29,7 @@ interface Spawned {
 }
 
 function spawn(): Spawned {
-  const compiled = import.meta.url.endsWith('.js');
-  const entry = new URL(compiled ? './worker-thread-main.js' : './worker-thread-main.ts', import.meta.url);
-  // Under the test runner the sources are TypeScript: the thread registers tsx before loading them.
-  const thread = compiled
-    ? new Worker(entry)
-    : new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); });`, { eval: true });
+  const thread = spawnThread(import.meta.url, 'worker-thread-main');
   // A spare thread nobody took must not keep the process up.
   thread.unref();
   const early: FromThread[] = [];

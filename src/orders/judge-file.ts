@@ -1,4 +1,5 @@
 import { openCsv, type CsvSource, type OpenCsvOptions } from '../csv/read.js';
+import { openCsvOffThread } from '../csv/read-off-thread.js';
 import { buildMapping, type Mapping, type MappingOptions } from './map.js';
 import { judgeRow } from './judge.js';
 import { OrderIdSet } from './order-id-set.js';
@@ -12,6 +13,8 @@ export interface JudgeFileOptions extends OpenCsvOptions, Omit<MappingOptions, '
   phoneRegion?: string;
   /** `--tz`: IANA zone for dates without time and the request's offset. Default UTC (the CLI passes the machine's). */
   timeZone?: string;
+  /** Read and parse on a worker thread (`openCsvOffThread`): for big files, where a second core halves the time. */
+  offThread?: boolean;
 }
 
 export interface JudgedFile {
@@ -28,7 +31,8 @@ export interface JudgedFile {
  * duplicates). The header and the mapping are checked before the first row, so a wrong `--map` fails before any work.
  */
 export async function judgeFile(file: string, opts: JudgeFileOptions): Promise<JudgedFile> {
-  const source = await openCsv(file, { encoding: opts.encoding, delimiter: opts.delimiter });
+  const csvOpts = { encoding: opts.encoding, delimiter: opts.delimiter };
+  const source = await (opts.offThread ? openCsvOffThread(file, csvOpts) : openCsv(file, csvOpts));
   let mapping: Mapping;
   try {
     mapping = buildMapping(source.headers, { map: opts.map, defaults: opts.defaults, file });

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import iconv from 'iconv-lite';
 import { parse } from 'csv-parse/sync';
 import { runCli } from '../support/cli.js';
+import { validateFile } from '../../src/app/validate-file.js';
 
 const samples = fileURLToPath(new URL('../../samples/', import.meta.url));
 let dir: string;
@@ -117,5 +118,56 @@ describe('paybatch validate refuses a file it cannot read, with one line and exi
     const missing = await runCli(['validate', join(dir, 'nope.csv')]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/nope\.csv: no such file\n$/);
+  });
+});
+
+describe('paybatch validate on a big export (read and parsed on a second thread)', () => {
+  it('given 50 000 invoices (over 4 MiB) with bad rows and a duplicate, the report and the rows to fix are byte for byte those of a check on one thread', async () => {
+    const lines = ['invoice,customer,amount,currency,channel,email,phone,locale,subject'];
+    for (let i = 0; i < 50_000; i++) {
+      if (i % 10_000 === 7) lines.push(`INV-${i},"Client ${i}\nsecond line",1.234,EUR,MAIL,c${i}@example.com,,fr_FR,Facture`);
+      else if (i === 30_001) lines.push(`INV-12,"=HYPERLINK(""x"")",5,EUR,MAIL,dup@example.com,,fr_FR,Facture`);
+      else if (i % 5 === 0) lines.push(`INV-${i},Client ${i},${(i % 900) + 10}.50,EUR,SMS,,+336${String(10_000_000 + i).slice(-8)},fr_FR,`);
+      else lines.push(`INV-${i},"Client ${i}, SARL",${(i % 900) + 10}.50,EUR,MAIL,c${i}@example.com,,fr_FR,Facture ${i}`);
+    }
+    const big = join(dir, 'big.csv');
+    await writeFile(big, lines.join('\n') + '\n');
+    const r = await runCli(['validate', big, '--json', '--tz', 'UTC']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ rows: 50_000, statuses: { VALID: 49_994, INVALID: 6 }, errorCodes: { INT_009: 5, PB_DUPLICATE_ORDER_ID: 1 } });
+    const rows = await report(join(dir, 'big.report.csv'));
+    expect(rows).toHaveLength(50_000);
+    expect(rows.filter((x) => x.status === 'INVALID').map((x) => [x.invoice, x.line, x.errorCode])).toEqual([
+      ...[7, 10_007, 20_007].map((i, k) => [`INV-${i}`, String(i + 2 + k), 'INT_009']),
+      ['INV-12', '30006', 'PB_DUPLICATE_ORDER_ID'],
+      ...[30_007, 40_007].map((i, k) => [`INV-${i}`, String(i + 5 + k), 'INT_009']),
+    ]);
+
+    // The same file checked on this thread alone (the path of small files), with the same clock and zone.
+    const now = new Date();
+    const one = { report: join(dir, 'one.report.csv'), fix: join(dir, 'one.tofix.csv') };
+    const two = { report: join(dir, 'two.report.csv'), fix: join(dir, 'two.tofix.csv') };
+    const judging = { now, timeZone: 'UTC', map: {}, defaults: {} };
+    const here = await validateFile(big, judging, one);
+    const there = await validateFile(big, { ...judging, offThread: true }, two);
+    expect(there).toEqual(here);
+    const same = async (a: string, b: string) => (await readFile(a)).equals(await readFile(b));
+    expect(await same(two.report, one.report)).toBe(true);
+    expect(await same(two.fix, one.fix)).toBe(true);
+    expect(await same(join(dir, 'big.report.csv'), one.report)).toBe(true);
+  });
+
+  it('a malformed record deep in a big file fails with its line, exit 2, and leaves no report behind', async () => {
+    const lines = ['invoice,amount,currency,channel,email,subject'];
+    for (let i = 0; i < 60_000; i++) lines.push(i === 55_555 ? `INV-${i},12,EUR,MAIL,"c@example.com"x,Facture` : `INV-${i},12.00,EUR,MAIL,c${i}@example.com,Facture ${i}`);
+    const bad = join(dir, 'bad-big.csv');
+    await writeFile(bad, lines.join('\n') + '\n');
+    const r = await runCli(['validate', bad]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/bad-big\.csv, line 55557/);
+    expect(existsSync(join(dir, 'bad-big.report.csv'))).toBe(false);
+    expect(existsSync(join(dir, 'bad-big.report.csv.partial'))).toBe(false);
   });
 });

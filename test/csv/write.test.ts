@@ -35,6 +35,14 @@ describe('cells a spreadsheet would run as a formula are neutralised (OWASP CSV 
     expect(formatCsvRecord(['a', 'b;c', 'say "hi"', 'two\nlines', '=1;2'], ';')).toBe('a;"b;c";"say ""hi""";"two\nlines";"\'=1;2"');
     expect(formatCsvRecord(['=x'], ',', false)).toBe('=x');
   });
+
+  it('quotes a cell holding only the delimiter, guards a formula among clean cells, leaves phone numbers and empty cells alone', () => {
+    expect(formatCsvRecord(['INV-1', 'Client 1, SARL', '12.50'])).toBe('INV-1,"Client 1, SARL",12.50');
+    expect(formatCsvRecord(['a', '', 'b', ''])).toBe('a,,b,');
+    expect(formatCsvRecord(['a', '-2+3', 'b'])).toBe("a,'-2+3,b");
+    expect(formatCsvRecord(['+33612345678', '-12.50', 'x'], ';')).toBe('+33612345678;-12.50;x');
+    expect(formatCsvRecord([])).toBe('');
+  });
 });
 
 describe('createCsvWriter', () => {

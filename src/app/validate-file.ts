@@ -1,0 +1,92 @@
+import { rename, rm } from 'node:fs/promises';
+import { createCsvWriter, type CsvWriter } from '../csv/write.js';
+import { judgeFile, type JudgeFileOptions } from '../orders/judge-file.js';
+import type { JudgedRow } from '../orders/types.js';
+import { Summary, type SummaryJson } from '../report/summary.js';
+import { YoungGenerationCap } from '../lib/young-generation.js';
+
+/** The young generation of the judging thread when the file is read on another (see YoungGenerationCap). */
+const YOUNG_MB = 16;
+
+/** Columns validate adds after the input's own: the verdict, then the normalised values that would be sent. */
+export const VALIDATE_COLUMNS = ['status', 'errorCode', 'errorMessage', 'errorColumn', 'line', 'amountMinor', 'currencyCode', 'channelType', 'sendTo', 'expiresAt'] as const;
+
+export interface ValidateFiles {
+  /** The report: every row, input columns unchanged, then VALIDATE_COLUMNS. */
+  report: string;
+  /** The rows to fix, in the input's own format; written only if a row is invalid. */
+  fix: string;
+}
+
+export interface Validated {
+  summary: SummaryJson;
+  /** The rows-to-fix file was written (some row is invalid). */
+  fixWritten: boolean;
+}
+
+/** The report cells validate adds for one judged row. */
+export function verdictCells(row: JudgedRow): string[] {
+  const j = row.judgement;
+  if (j.ok) {
+    const o = j.order;
+    return ['VALID', '', '', '', String(row.line), String(o.amountMinor), o.currency, o.channel, o.recipient, o.expirationDate ?? ''];
+  }
+  const problems = j.problems ?? [j.problem];
+  const message = problems.map((p) => (p.column ? `${p.column}: ${p.message}` : p.message)).join(' | ');
+  return ['INVALID', j.problem.code, message, j.problem.column ?? '', String(row.line), '', '', '', '', ''];
+}
+
+/**
+ * Reads and judges every row of `file` and writes the report and the rows to fix. Both are written under a temporary
+ * name and renamed at the end: a failed check (malformed record, unreadable file …) throws and leaves neither behind,
+ * half-written or not.
+ */
+export async function validateFile(file: string, opts: JudgeFileOptions, out: ValidateFiles): Promise<Validated> {
+  const { source, batches } = await judgeFile(file, opts);
+  const reportTmp = `${out.report}.partial`;
+  const fixTmp = `${out.fix}.partial`;
+  const report = createCsvWriter(reportTmp, {
+    headers: [...source.headers, ...VALIDATE_COLUMNS],
+    delimiter: source.delimiter,
+    // The report carries our messages (any character): UTF-8 with a BOM so Excel shows accents right.
+    encoding: 'utf8',
+    bom: true,
+    lineEnding: source.lineEnding,
+  });
+  let fix: CsvWriter | undefined;
+  const summary = new Summary();
+  // Reading on a second thread, this one only judges and writes: its young generation need not grow to V8's 32 MB.
+  const young = opts.offThread ? new YoungGenerationCap(YOUNG_MB) : undefined;
+  try {
+    // One await per batch of rows (a chunk of the file); judging and formatting a batch is one synchronous loop.
+    for await (const batch of batches) {
+      young?.tick();
+      for (let k = 0; k < batch.length; k++) {
+        const row = batch[k]!;
+        report.add(row.cells, verdictCells(row));
+        const j = row.judgement;
+        if (j.ok) {
+          summary.add({ status: 'VALID', currency: j.order.currency, amountMinor: j.order.amountMinor });
+        } else {
+          summary.add({ status: 'INVALID', errorCode: j.problem.code });
+          fix ??= createCsvWriter(fixTmp, { headers: source.headers, delimiter: source.delimiter, encoding: source.encoding, bom: source.bom, lineEnding: source.lineEnding, sepLine: source.sepLine });
+          fix.add(row.cells);
+        }
+      }
+      await report.ready();
+      await fix?.ready();
+    }
+    await report.close();
+    await fix?.close();
+  } catch (e) {
+    source.close();
+    await report.close().catch(() => {});
+    await fix?.close().catch(() => {});
+    await rm(reportTmp, { force: true });
+    await rm(fixTmp, { force: true });
+    throw e;
+  }
+  await rename(reportTmp, out.report);
+  if (fix) await rename(fixTmp, out.fix);
+  return { summary: summary.toJSON(), fixWritten: fix !== undefined };
+}

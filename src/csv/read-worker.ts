@@ -1,0 +1,40 @@
+/**
+ * The thread of `openCsvOffThread`: opens the file with `openCsv` and hands its rows over a batch at a time, packed
+ * (`packBatch`). At most `AHEAD` batches are on their way before the consumer takes one: memory stays flat whichever
+ * thread is faster.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { packError } from '../errors/cross-thread.js';
+import { openCsv } from './read.js';
+import { packBatch, type FromReader, type ReaderSetup } from './read-off-thread.js';
+
+const AHEAD = 4;
+const port = parentPort!;
+const { file, opts, taken } = workerData as ReaderSetup;
+// Atomics.waitAsync does not keep a thread alive on its own: the port, listened to, does until it is closed.
+port.on('message', () => {});
+/** ES2024 (Node 16+), not in this project's TypeScript lib yet. */
+const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: Promise<string> | string } }).waitAsync;
+const post = (m: FromReader, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
+
+try {
+  const source = await openCsv(file, opts);
+  const { headers, delimiter, encoding, bom, lineEnding, sepLine } = source;
+  post({ t: 'open', headers, delimiter, encoding, bom, lineEnding, sepLine });
+  let sent = 0;
+  for await (const batch of source.batches) {
+    if (batch.length === 0) continue;
+    const packed = packBatch(batch, headers.length);
+    // A message back per batch cost more than the batch itself (profiled): the consumer counts in shared memory.
+    for (let seen = Atomics.load(taken, 0); sent - seen >= AHEAD; seen = Atomics.load(taken, 0)) {
+      const wait = waitAsync(taken, 0, seen);
+      if (wait.async) await wait.value;
+    }
+    sent++;
+    post(packed, [packed.ends.buffer as ArrayBuffer, packed.lines.buffer as ArrayBuffer]);
+  }
+  post({ t: 'end' });
+} catch (e) {
+  post({ t: 'fail', error: packError(e) });
+}
+port.close();

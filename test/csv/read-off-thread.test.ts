@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import iconv from 'iconv-lite';
+import { openCsv, type CsvSource } from '../../src/csv/read.js';
+import { openCsvOffThread } from '../../src/csv/read-off-thread.js';
+import { InputError, PaybatchError } from '../../src/errors/paybatch-error.js';
+import type { RawRow } from '../../src/orders/types.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'paybatch-offthread-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function fileWith(name: string, content: string | Buffer): Promise<string> {
+  const p = join(dir, name);
+  await writeFile(p, content);
+  return p;
+}
+
+async function read(source: CsvSource): Promise<{ format: object; rows: RawRow[] }> {
+  const rows: RawRow[] = [];
+  for await (const batch of source.batches) rows.push(...batch);
+  const { headers, delimiter, encoding, bom, lineEnding, sepLine } = source;
+  return { format: { headers, delimiter, encoding, bom, lineEnding, sepLine }, rows };
+}
+
+async function failure(p: Promise<unknown>): Promise<InputError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e).toBeInstanceOf(InputError);
+    return e as InputError;
+  }
+  throw new Error('expected an InputError');
+}
+
+describe('a file read on a second thread reads exactly as on this one', () => {
+  it('given a French Excel export (Windows-1252, sep= line, ;, CRLF, quoted line breaks, empty lines), the same rows on the same lines', async () => {
+    const body = Array.from({ length: 3000 }, (_, i) => (i % 5 === 0 ? `F-${i};"Crêperie\r\nÈve; ""SARL""";12,50\r\n\r\n` : `F-${i};Noël €;1 234,56\r\n`)).join('');
+    const f = await fileWith('fr.csv', iconv.encode(`sep=;\r\nN° facture;Client;Montant\r\n${body}`, 'windows-1252'));
+    const here = await read(await openCsv(f));
+    const there = await read(await openCsvOffThread(f));
+    expect(there).toEqual(here);
+    expect(there.rows).toHaveLength(3000);
+  });
+
+  it('rows can be taken one by one too', async () => {
+    const f = await fileWith('one.csv', 'invoice,amount\nA,1\nB,2\n');
+    const rows: RawRow[] = [];
+    for await (const r of (await openCsvOffThread(f)).rows) rows.push(r);
+    expect(rows).toEqual([
+      { index: 0, line: 2, cells: ['A', '1'] },
+      { index: 1, line: 3, cells: ['B', '2'] },
+    ]);
+  });
+});
+
+describe('errors cross the thread as the same one-line errors', () => {
+  it('a row with more values than columns names the file and line', async () => {
+    const f = await fileWith('extra.csv', 'invoice,amount\nA,12\nB,1,234.56\n');
+    const here = await failure(read(await openCsv(f)));
+    const there = await failure(read(await openCsvOffThread(f)));
+    expect(there.message).toBe(here.message);
+    expect(there.message).toMatch(/extra\.csv, line 3: this line has 3 values/);
+    expect([there.code, there.exitCode, there.where]).toEqual([here.code, here.exitCode, here.where]);
+  });
+
+  it('an unclosed quote, and a byte that is not UTF-8 after the sample', async () => {
+    const unclosed = await fileWith('unclosed.csv', 'invoice,name\nA,ok\nB,"never closed\nC,x\n');
+    expect((await failure(read(await openCsvOffThread(unclosed)))).message).toBe((await failure(read(await openCsv(unclosed)))).message);
+    const head = 'invoice,name\n' + Array.from({ length: 5000 }, (_, i) => `INV-${i},plain ascii name\n`).join('');
+    const late = await fileWith('late.csv', Buffer.concat([Buffer.from(head), Buffer.from('INV-X,caf'), Buffer.from([0xe9]), Buffer.from('\n')]));
+    expect((await failure(read(await openCsvOffThread(late)))).message).toMatch(/late\.csv, line 5002: .*not valid UTF-8/);
+  });
+
+  it('a missing file and an unknown --encoding fail before any row, as openCsv does', async () => {
+    const e = await failure(openCsvOffThread(join(dir, 'nope.csv')));
+    expect(e.message).toMatch(/nope\.csv: no such file/);
+    expect(PaybatchError.is(e)).toBe(true);
+    await expect(openCsvOffThread(await fileWith('x.csv', 'a\n1\n'), { encoding: 'klingon' })).rejects.toThrow(/--encoding/);
+  });
+});
+
+describe('stopping early', () => {
+  it('a caller that stops after the first batch, or closes, ends the thread', async () => {
+    const f = await fileWith('long.csv', 'a,b\n' + Array.from({ length: 20000 }, (_, i) => `${i},x\n`).join(''));
+    const source = await openCsvOffThread(f);
+    for await (const batch of source.batches) {
+      expect(batch[0]!.index).toBe(0);
+      break;
+    }
+    const other = await openCsvOffThread(f);
+    other.close();
+    other.close();
+  });
+});
