@@ -1,5 +1,5 @@
 import { rename, rm } from 'node:fs/promises';
-import { createCsvWriter, type CsvWriter } from '../csv/write.js';
+import { cellNeedsFormatting, createCsvWriter, formatCsvRecord, type CsvWriter } from '../csv/write.js';
 import { judgeFile, type JudgeFileOptions } from '../orders/judge-file.js';
 import type { JudgedRow } from '../orders/types.js';
 import { Summary, type SummaryJson } from '../report/summary.js';
@@ -37,6 +37,19 @@ export function verdictCells(row: JudgedRow): string[] {
 }
 
 /**
+ * `verdictCells(row)` as a CSV record (`formatCsvRecord`), for a valid row without formatting each cell: they are our
+ * own values (a number, codes, an ISO date), only the recipient can need quotes or the formula guard.
+ */
+export function verdictCsv(row: JudgedRow, delimiter: string): string {
+  const j = row.judgement;
+  if (!j.ok) return formatCsvRecord(verdictCells(row), delimiter);
+  const o = j.order;
+  const d = delimiter;
+  const to = cellNeedsFormatting(o.recipient, d) ? formatCsvRecord([o.recipient], d) : o.recipient;
+  return `VALID${d}${d}${d}${d}${row.line}${d}${o.amountMinor}${d}${o.currency}${d}${o.channel}${d}${to}${d}${o.expirationDate ?? ''}`;
+}
+
+/**
  * Reads and judges every row of `file` and writes the report and the rows to fix. Both are written under a temporary
  * name and renamed at the end: a failed check (malformed record, unreadable file …) throws and leaves neither behind,
  * half-written or not.
@@ -54,6 +67,7 @@ export async function validateFile(file: string, opts: JudgeFileOptions, out: Va
     lineEnding: source.lineEnding,
   });
   let fix: CsvWriter | undefined;
+  const d = source.delimiter;
   const summary = new Summary();
   // Reading on a second thread, this one only judges and writes: its young generation need not grow to V8's 32 MB.
   const young = opts.offThread ? new YoungGenerationCap(YOUNG_MB) : undefined;
@@ -63,7 +77,7 @@ export async function validateFile(file: string, opts: JudgeFileOptions, out: Va
       young?.tick();
       for (let k = 0; k < batch.length; k++) {
         const row = batch[k]!;
-        report.add(row.cells, verdictCells(row));
+        report.addFormatted(`${row.csv ?? formatCsvRecord(row.cells, d)}${d}${verdictCsv(row, d)}`);
         const j = row.judgement;
         if (j.ok) {
           summary.add({ status: 'VALID', currency: j.order.currency, amountMinor: j.order.amountMinor });

@@ -3,6 +3,7 @@ import { spawnThread } from '../lib/spawn-thread.js';
 import { flatten } from '../lib/flatten.js';
 import type { RawRow } from '../orders/types.js';
 import type { CsvSource, OpenCsvOptions } from './read.js';
+import { cellNeedsFormatting } from './write.js';
 
 /** What the reading thread is started with. `taken[0]`: batches the reader's consumer has taken (its flow control). */
 export interface ReaderSetup {
@@ -14,7 +15,7 @@ export interface ReaderSetup {
 /** Messages of the reading thread. A batch is its cells run together in one string, and where each cell ends. */
 export type FromReader =
   | { t: 'open'; headers: string[]; delimiter: string; encoding: string; bom: boolean; lineEnding: '\r\n' | '\n'; sepLine: boolean }
-  | { t: 'batch'; index: number; text: string; ends: Uint32Array; lines: Float64Array }
+  | { t: 'batch'; index: number; text: string; ends: Uint32Array; lines: Float64Array; clean: Uint8Array }
   | { t: 'end' }
   | { t: 'fail'; error: PackedError };
 
@@ -62,6 +63,7 @@ export async function openCsvOffThread(file: string, opts: OpenCsvOptions = {}):
   }
   const { t: _open, ...sniffed } = opened;
   const width = sniffed.headers.length;
+  const gap = sniffed.delimiter.length;
 
   async function* batches(): AsyncGenerator<RawRow[]> {
     try {
@@ -75,7 +77,7 @@ export async function openCsvOffThread(file: string, opts: OpenCsvOptions = {}):
         if (m.t !== 'batch') throw new Error(`reading thread: unexpected ${m.t}`);
         Atomics.add(taken, 0, 1);
         Atomics.notify(taken, 0);
-        yield unpack(m, width);
+        yield unpack(m, width, gap);
       }
     } finally {
       if (!finished) close();
@@ -85,41 +87,51 @@ export async function openCsvOffThread(file: string, opts: OpenCsvOptions = {}):
   return { file, ...sniffed, rows: flatten(batched), batches: batched, close };
 }
 
-/** A batch as the reader packed it (`packBatch`), as rows again. */
-function unpack(m: Extract<FromReader, { t: 'batch' }>, width: number): RawRow[] {
-  const { text, ends, lines } = m;
+/** A batch as the reader packed it (`packBatch`), as rows again. `gap`: the delimiter's length. */
+function unpack(m: Extract<FromReader, { t: 'batch' }>, width: number, gap: number): RawRow[] {
+  const { text, ends, lines, clean } = m;
   const n = lines.length;
   const rows: RawRow[] = new Array(n);
-  let at = 0;
   let k = 0;
+  let from = 0;
   for (let r = 0; r < n; r++) {
     const cells: string[] = new Array(width);
+    let at = from;
     for (let c = 0; c < width; c++) {
       const end = ends[k++]!;
       cells[c] = text.slice(at, end);
-      at = end;
+      at = end + gap;
     }
-    rows[r] = { index: m.index + r, line: lines[r]!, cells };
+    const to = at - gap;
+    rows[r] = clean[r] ? { index: m.index + r, line: lines[r]!, cells, csv: text.slice(from, to) } : { index: m.index + r, line: lines[r]!, cells };
+    from = to;
   }
   return rows;
 }
 
 /**
- * Rows packed to cross to another thread: one string of every cell run together and the offsets where each ends —
- * cheaper to post and to take apart than an array of arrays of strings (structured clone copies each string apart).
+ * Rows packed to cross to another thread: each row's cells joined by the file's delimiter, run together in one string,
+ * the offsets where each cell ends, and whether a row so joined is already its CSV record (`RawRow.csv`: no cell needs
+ * quotes or the formula guard) — cheaper to post and to take apart than an array of arrays of strings (structured
+ * clone copies each string apart), and the report need not format those cells again.
  */
-export function packBatch(batch: readonly RawRow[], width: number): Extract<FromReader, { t: 'batch' }> {
+export function packBatch(batch: readonly RawRow[], width: number, delimiter: string): Extract<FromReader, { t: 'batch' }> {
   let text = '';
   const ends = new Uint32Array(batch.length * width);
   const lines = new Float64Array(batch.length);
+  const clean = new Uint8Array(batch.length);
   let k = 0;
   for (let r = 0; r < batch.length; r++) {
     const cells = batch[r]!.cells;
     lines[r] = batch[r]!.line;
+    let plain = 1;
     for (let c = 0; c < width; c++) {
-      text += cells[c]!;
+      const cell = cells[c]!;
+      if (plain && cellNeedsFormatting(cell, delimiter)) plain = 0;
+      text = c === 0 ? text + cell : text + delimiter + cell;
       ends[k++] = text.length;
     }
+    clean[r] = plain;
   }
-  return { t: 'batch', index: batch[0]!.index, text, ends, lines };
+  return { t: 'batch', index: batch[0]!.index, text, ends, lines, clean };
 }

@@ -24,14 +24,14 @@ try {
   let sent = 0;
   for await (const batch of source.batches) {
     if (batch.length === 0) continue;
-    const packed = packBatch(batch, headers.length);
+    const packed = packBatch(batch, headers.length, delimiter);
     // A message back per batch cost more than the batch itself (profiled): the consumer counts in shared memory.
     for (let seen = Atomics.load(taken, 0); sent - seen >= AHEAD; seen = Atomics.load(taken, 0)) {
       const wait = waitAsync(taken, 0, seen);
       if (wait.async) await wait.value;
     }
     sent++;
-    post(packed, [packed.ends.buffer as ArrayBuffer, packed.lines.buffer as ArrayBuffer]);
+    post(packed, [packed.ends.buffer as ArrayBuffer, packed.lines.buffer as ArrayBuffer, packed.clean.buffer as ArrayBuffer]);
   }
   post({ t: 'end' });
 } catch (e) {

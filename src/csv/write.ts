@@ -28,6 +28,8 @@ export interface CsvWriter {
    * rows, followed by one `await ready()`. Memory: what is added between two `ready()` calls stays in memory.
    */
   add(cells: readonly string[], more?: readonly string[]): void;
+  /** As `add`, for a record already formatted as this writer would (`formatCsvRecord`, its delimiter, guard on). */
+  addFormatted(record: string): void;
   /** Hands what was added to the file once it fills a chunk; resolves when the stream can take more, rejects when the file cannot be written. */
   ready(): Promise<void>;
   /** Flushes and closes the file; resolves once every byte is handed to the OS. */
@@ -52,6 +54,11 @@ export function neutraliseFormula(cell: string): string {
   if (c === '=' || c === '@' || c === '\t' || c === '\r') return `'${cell}`;
   if ((c === '+' || c === '-') && !SIGNED_NUMBER.test(cell)) return `'${cell}`;
   return cell;
+}
+
+/** `formatCsvRecord` writes this cell otherwise than as it is (it needs quotes, or the formula guard). */
+export function cellNeedsFormatting(cell: string, delimiter: string): boolean {
+  return quoteTrigger(delimiter).test(cell) || neutraliseFormula(cell) !== cell;
 }
 
 /** One CSV record (without line ending): quotes a cell only when it holds the delimiter, a quote, CR or LF. */
@@ -148,6 +155,9 @@ export function createCsvWriter(file: string, opts: CsvWriterOptions): CsvWriter
       let text = appendRecord(pending + header(), cells, delimiter, guard);
       if (more) text = appendRecord(text, more, delimiter, guard, cells.length > 0);
       pending = text + eol;
+    },
+    addFormatted(record) {
+      pending = pending + header() + record + eol;
     },
     ready() {
       if (failure) return Promise.reject(failure);

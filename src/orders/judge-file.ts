@@ -46,7 +46,7 @@ export async function judgeFile(file: string, opts: JudgeFileOptions): Promise<J
       const judged: JudgedRow[] = new Array(raw.length);
       for (let k = 0; k < raw.length; k++) {
         const row = raw[k]!;
-        judged[k] = { index: row.index, line: row.line, cells: row.cells, judgement: judgeRow(row, mapping, ctx) };
+        judged[k] = { index: row.index, line: row.line, cells: row.cells, csv: row.csv, judgement: judgeRow(row, mapping, ctx) };
       }
       yield judged;
     }

@@ -7,6 +7,12 @@ export interface RawRow {
   /** 1-based line of the file where the record starts (a quoted field may span lines). */
   line: number;
   cells: string[];
+  /**
+   * The cells as one CSV record in the file's delimiter — exactly what `formatCsvRecord` gives them, none needing
+   * quotes or the formula guard — when the reader had them so at hand (the off-thread reader joins them to post them):
+   * a report echoes it instead of formatting every cell again.
+   */
+  csv?: string;
 }
 
 /** A row that passed every check: what would be sent, and the normalised values the report shows. */

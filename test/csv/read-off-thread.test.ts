@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import iconv from 'iconv-lite';
 import { openCsv, type CsvSource } from '../../src/csv/read.js';
 import { openCsvOffThread } from '../../src/csv/read-off-thread.js';
+import { formatCsvRecord } from '../../src/csv/write.js';
 import { InputError, PaybatchError } from '../../src/errors/paybatch-error.js';
 import type { RawRow } from '../../src/orders/types.js';
 
@@ -22,9 +23,10 @@ async function fileWith(name: string, content: string | Buffer): Promise<string>
   return p;
 }
 
+/** The rows without `csv` (which only the off-thread reader sets: checked apart). */
 async function read(source: CsvSource): Promise<{ format: object; rows: RawRow[] }> {
   const rows: RawRow[] = [];
-  for await (const batch of source.batches) rows.push(...batch);
+  for await (const batch of source.batches) for (const { csv: _csv, ...row } of batch) rows.push(row);
   const { headers, delimiter, encoding, bom, lineEnding, sepLine } = source;
   return { format: { headers, delimiter, encoding, bom, lineEnding, sepLine }, rows };
 }
@@ -54,9 +56,25 @@ describe('a file read on a second thread reads exactly as on this one', () => {
     const rows: RawRow[] = [];
     for await (const r of (await openCsvOffThread(f)).rows) rows.push(r);
     expect(rows).toEqual([
-      { index: 0, line: 2, cells: ['A', '1'] },
-      { index: 1, line: 3, cells: ['B', '2'] },
+      { index: 0, line: 2, cells: ['A', '1'], csv: 'A,1' },
+      { index: 1, line: 3, cells: ['B', '2'], csv: 'B,2' },
     ]);
+  });
+
+  it('a row comes with its CSV record only when no cell needs quotes or the formula guard, and it is what formatCsvRecord writes', async () => {
+    const f = await fileWith('shapes.csv', 'a;b;c\nA;+33 6 12;-12,50\nB;"x;y";1\nC;"say ""hi""";2\nD;=1+1;3\nE;"two\nlines";4\nF;;\nG\n');
+    const rows: RawRow[] = [];
+    for await (const r of (await openCsvOffThread(f)).rows) rows.push(r);
+    expect(rows.map((r) => [r.cells[0], r.csv])).toEqual([
+      ['A', 'A;+33 6 12;-12,50'],
+      ['B', undefined],
+      ['C', undefined],
+      ['D', undefined],
+      ['E', undefined],
+      ['F', 'F;;'],
+      ['G', 'G;;'],
+    ]);
+    for (const r of rows) if (r.csv !== undefined) expect(r.csv).toBe(formatCsvRecord(r.cells, ';'));
   });
 });
 

@@ -66,6 +66,16 @@ describe('createCsvWriter', () => {
     expect(await readFile(f, 'utf8')).toBe('sep=;\r\na;b\r\n1;2\r\n');
   });
 
+  it('a record handed already formatted is written as is, in order with the others, after the header', async () => {
+    const f = join(dir, 'formatted.csv');
+    const w = createCsvWriter(f, { headers: ['a', 'b'], lineEnding: '\r\n', bom: true });
+    w.addFormatted('1,"x,y"');
+    w.add(['3', '=4']);
+    w.addFormatted('5,6');
+    await w.close();
+    expect(await readFile(f, 'utf8')).toBe('\uFEFFa,b\r\n1,"x,y"\r\n3,\'=4\r\n5,6\r\n');
+  });
+
   it('writes a UTF-8 BOM when asked, and the header even with no row', async () => {
     const f = join(dir, 'bom.csv');
     const w = createCsvWriter(f, { headers: ['a', 'b'], bom: true });
