@@ -3,7 +3,7 @@ import { spawnThread } from '../lib/spawn-thread.js';
 import { flatten } from '../lib/flatten.js';
 import type { RawRow } from '../orders/types.js';
 import type { CsvSource, OpenCsvOptions } from './read.js';
-import { cellNeedsFormatting } from './write.js';
+import { cellFormatting } from './write.js';
 
 /** What the reading thread is started with. `taken[0]`: batches the reader's consumer has taken (its flow control). */
 export interface ReaderSetup {
@@ -15,7 +15,7 @@ export interface ReaderSetup {
 /** Messages of the reading thread. A batch is its cells run together in one string, and where each cell ends. */
 export type FromReader =
   | { t: 'open'; headers: string[]; delimiter: string; encoding: string; bom: boolean; lineEnding: '\r\n' | '\n'; sepLine: boolean }
-  | { t: 'batch'; index: number; text: string; ends: Uint32Array; lines: Float64Array; clean: Uint8Array }
+  | { t: 'batch'; index: number; text: string; ends: Uint32Array; lines: Float64Array }
   | { t: 'end' }
   | { t: 'fail'; error: PackedError };
 
@@ -63,7 +63,7 @@ export async function openCsvOffThread(file: string, opts: OpenCsvOptions = {}):
   }
   const { t: _open, ...sniffed } = opened;
   const width = sniffed.headers.length;
-  const gap = sniffed.delimiter.length;
+  const { delimiter } = sniffed;
 
   async function* batches(): AsyncGenerator<RawRow[]> {
     try {
@@ -77,7 +77,7 @@ export async function openCsvOffThread(file: string, opts: OpenCsvOptions = {}):
         if (m.t !== 'batch') throw new Error(`reading thread: unexpected ${m.t}`);
         Atomics.add(taken, 0, 1);
         Atomics.notify(taken, 0);
-        yield unpack(m, width, gap);
+        yield unpack(m, width, delimiter);
       }
     } finally {
       if (!finished) close();
@@ -87,9 +87,14 @@ export async function openCsvOffThread(file: string, opts: OpenCsvOptions = {}):
   return { file, ...sniffed, rows: flatten(batched), batches: batched, close };
 }
 
-/** A batch as the reader packed it (`packBatch`), as rows again. `gap`: the delimiter's length. */
-function unpack(m: Extract<FromReader, { t: 'batch' }>, width: number, gap: number): RawRow[] {
-  const { text, ends, lines, clean } = m;
+/**
+ * A batch as the reader packed it (`packBatch`), as rows again. A row none of whose cells needs quotes or the formula
+ * guard gets its CSV record as it came: its cells joined (checked here, on the thread that has time to spare).
+ */
+function unpack(m: Extract<FromReader, { t: 'batch' }>, width: number, delimiter: string): RawRow[] {
+  const { text, ends, lines } = m;
+  const needsFormatting = cellFormatting(delimiter);
+  const gap = delimiter.length;
   const n = lines.length;
   const rows: RawRow[] = new Array(n);
   let k = 0;
@@ -97,13 +102,16 @@ function unpack(m: Extract<FromReader, { t: 'batch' }>, width: number, gap: numb
   for (let r = 0; r < n; r++) {
     const cells: string[] = new Array(width);
     let at = from;
+    let plain = true;
     for (let c = 0; c < width; c++) {
       const end = ends[k++]!;
-      cells[c] = text.slice(at, end);
+      const cell = text.slice(at, end);
+      if (plain && needsFormatting(cell)) plain = false;
+      cells[c] = cell;
       at = end + gap;
     }
     const to = at - gap;
-    rows[r] = clean[r] ? { index: m.index + r, line: lines[r]!, cells, csv: text.slice(from, to) } : { index: m.index + r, line: lines[r]!, cells };
+    rows[r] = plain ? { index: m.index + r, line: lines[r]!, cells, csv: text.slice(from, to) } : { index: m.index + r, line: lines[r]!, cells };
     from = to;
   }
   return rows;
@@ -111,27 +119,21 @@ function unpack(m: Extract<FromReader, { t: 'batch' }>, width: number, gap: numb
 
 /**
  * Rows packed to cross to another thread: each row's cells joined by the file's delimiter, run together in one string,
- * the offsets where each cell ends, and whether a row so joined is already its CSV record (`RawRow.csv`: no cell needs
- * quotes or the formula guard) — cheaper to post and to take apart than an array of arrays of strings (structured
- * clone copies each string apart), and the report need not format those cells again.
+ * and the offsets where each cell ends — cheaper to post and to take apart than an array of arrays of strings
+ * (structured clone copies each string apart), and a row so joined is often its CSV record already.
  */
 export function packBatch(batch: readonly RawRow[], width: number, delimiter: string): Extract<FromReader, { t: 'batch' }> {
   let text = '';
   const ends = new Uint32Array(batch.length * width);
   const lines = new Float64Array(batch.length);
-  const clean = new Uint8Array(batch.length);
   let k = 0;
   for (let r = 0; r < batch.length; r++) {
     const cells = batch[r]!.cells;
     lines[r] = batch[r]!.line;
-    let plain = 1;
     for (let c = 0; c < width; c++) {
-      const cell = cells[c]!;
-      if (plain && cellNeedsFormatting(cell, delimiter)) plain = 0;
-      text = c === 0 ? text + cell : text + delimiter + cell;
+      text = c === 0 ? text + cells[c]! : text + delimiter + cells[c]!;
       ends[k++] = text.length;
     }
-    clean[r] = plain;
   }
-  return { t: 'batch', index: batch[0]!.index, text, ends, lines, clean };
+  return { t: 'batch', index: batch[0]!.index, text, ends, lines };
 }

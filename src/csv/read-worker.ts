@@ -31,7 +31,7 @@ try {
       if (wait.async) await wait.value;
     }
     sent++;
-    post(packed, [packed.ends.buffer as ArrayBuffer, packed.lines.buffer as ArrayBuffer, packed.clean.buffer as ArrayBuffer]);
+    post(packed, [packed.ends.buffer as ArrayBuffer, packed.lines.buffer as ArrayBuffer]);
   }
   post({ t: 'end' });
 } catch (e) {
