@@ -6,7 +6,7 @@ import { Summary, type SummaryJson } from '../report/summary.js';
 import { YoungGenerationCap } from '../lib/young-generation.js';
 
 /** The young generation of the judging thread when the file is read on another (see YoungGenerationCap). */
-const YOUNG_MB = 16;
+const YOUNG_MB = 8;
 
 /** Columns validate adds after the input's own: the verdict, then the normalised values that would be sent. */
 export const VALIDATE_COLUMNS = ['status', 'errorCode', 'errorMessage', 'errorColumn', 'line', 'amountMinor', 'currencyCode', 'channelType', 'sendTo', 'expiresAt'] as const;
