@@ -1,9 +1,13 @@
+import v8 from 'node:v8';
 import { packError, unpackError, type PackedError } from '../errors/cross-thread.js';
 import { spawnThread } from '../lib/spawn-thread.js';
 import { flatten } from '../lib/flatten.js';
 import type { RawRow } from '../orders/types.js';
 import type { CsvSource, OpenCsvOptions } from './read.js';
 import { cellFormatting } from './write.js';
+
+/** The reading thread's young generation, MB. */
+const READER_YOUNG_MB = 8;
 
 /** What the reading thread is started with. `taken[0]`: batches the reader's consumer has taken (its flow control). */
 export interface ReaderSetup {
@@ -27,11 +31,16 @@ export type FromReader =
  */
 export async function openCsvOffThread(file: string, opts: OpenCsvOptions = {}): Promise<CsvSource> {
   const taken = new Int32Array(new SharedArrayBuffer(4));
+  // The thread's young generation starts at its full size (the limit below) instead of growing to it: the judging
+  // thread may hold this process's growth (YoungGenerationCap), which froze the reader's at whatever size it had then
+  // — 385 to 740 scavenges for 1M rows from one run to the next (--trace-gc); 500 every run since. V8 reads the flag
+  // when an isolate is created: threads already running keep theirs.
+  v8.setFlagsFromString(`--min-semi-space-size=${READER_YOUNG_MB}`);
   const worker = spawnThread(import.meta.url, 'read-worker', {
     workerData: { file, opts, taken } satisfies ReaderSetup,
-    // csv-parse's garbage dies young: a small young generation keeps the thread's memory small (2 MB cost ~1 s of GC
-    // on 1M rows, profiled; 8 MB a tenth of that).
-    resourceLimits: { maxYoungGenerationSizeMb: 8 },
+    // csv-parse's garbage dies young: a small young generation keeps the thread's memory small. (16 MB: 190
+    // scavenges instead of 500, ~0.1 s, for 8-10 MB more RSS: over the 150 MB target.)
+    resourceLimits: { maxYoungGenerationSizeMb: READER_YOUNG_MB },
   });
 
   const queue: FromReader[] = [];
