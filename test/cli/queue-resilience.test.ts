@@ -111,7 +111,10 @@ describe('queue mode when things go wrong', () => {
     sandbox = await startSandbox({ latencyMs: 50 });
     const { dir, prefix, file } = setupBatch(60);
     const env = shopEnv(sandbox.url, redis.url);
-    workers = [await startWorker(env, ['--concurrency', '3', '--prefix', prefix]), await startWorker(env, ['--concurrency', '3', '--prefix', prefix])];
+    // A job whose fetch the restart cut (moved to active, the answer lost) is orphaned until its lock lapses and
+    // BullMQ's stalled check hands it back: ~1 min with the default lock, 5-10 s with this one.
+    const args = ['--concurrency', '3', '--prefix', prefix, '--lock-ms', '5000'];
+    workers = [await startWorker(env, args), await startWorker(env, args)];
     const batch = (await runCli(['enqueue', file, '--rate', '25', '--prefix', prefix], { env })).stdout.trim();
     const report = spawnCli(['report', batch, '--prefix', prefix], { env });
     report.stdin!.end();
