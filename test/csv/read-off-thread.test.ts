@@ -51,6 +51,18 @@ describe('a file read on a second thread reads exactly as on this one', () => {
     expect(there.rows).toHaveLength(3000);
   });
 
+  it('the thread reads 64 KiB at a time but hands over batches as small as 16 KiB reads make', async () => {
+    const f = await fileWith('many.csv', 'invoice,name\n' + Array.from({ length: 20_000 }, (_, i) => `INV-${i},"Client ${i}, SARL"\n`).join(''));
+    const sizes = async (source: CsvSource) => {
+      const out: number[] = [];
+      for await (const batch of source.batches) out.push(batch.length);
+      return out;
+    };
+    const here = await sizes(await openCsv(f));
+    expect(here.length).toBeGreaterThan(20);
+    expect(await sizes(await openCsvOffThread(f))).toEqual(here);
+  });
+
   it('rows can be taken one by one too', async () => {
     const f = await fileWith('one.csv', 'invoice,amount\nA,1\nB,2\n');
     const rows: RawRow[] = [];
