@@ -1,27 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import iconv from 'iconv-lite';
 import { openCsv, type CsvSource } from '../../src/csv/read.js';
 import { openCsvOffThread } from '../../src/csv/read-off-thread.js';
 import { formatCsvRecord } from '../../src/csv/write.js';
-import { InputError, PaybatchError } from '../../src/errors/paybatch-error.js';
+import { PaybatchError } from '../../src/errors/paybatch-error.js';
 import type { RawRow } from '../../src/orders/types.js';
+import { tempFiles } from '../support/temp-files.js';
+import { failure } from '../support/failure.js';
 
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'paybatch-offthread-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function fileWith(name: string, content: string | Buffer): Promise<string> {
-  const p = join(dir, name);
-  await writeFile(p, content);
-  return p;
-}
+const { dir: tempDir, fileWith } = tempFiles('paybatch-offthread-');
 
 /** The rows without `csv` (which only the off-thread reader sets: checked apart). */
 async function read(source: CsvSource): Promise<{ format: object; rows: RawRow[] }> {
@@ -29,16 +17,6 @@ async function read(source: CsvSource): Promise<{ format: object; rows: RawRow[]
   for await (const batch of source.batches) for (const { csv: _csv, ...row } of batch) rows.push(row);
   const { headers, delimiter, encoding, bom, lineEnding, sepLine } = source;
   return { format: { headers, delimiter, encoding, bom, lineEnding, sepLine }, rows };
-}
-
-async function failure(p: Promise<unknown>): Promise<InputError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(InputError);
-    return e as InputError;
-  }
-  throw new Error('expected an InputError');
 }
 
 describe('a file read on a second thread reads exactly as on this one', () => {
@@ -109,7 +87,7 @@ describe('errors cross the thread as the same one-line errors', () => {
   });
 
   it('a missing file and an unknown --encoding fail before any row, as openCsv does', async () => {
-    const e = await failure(openCsvOffThread(join(dir, 'nope.csv')));
+    const e = await failure(openCsvOffThread(join(tempDir(), 'nope.csv')));
     expect(e.message).toMatch(/nope\.csv: no such file/);
     expect(PaybatchError.is(e)).toBe(true);
     await expect(openCsvOffThread(await fileWith('x.csv', 'a\n1\n'), { encoding: 'klingon' })).rejects.toThrow(/--encoding/);

@@ -1,42 +1,21 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import iconv from 'iconv-lite';
 import { openCsv, type CsvSource } from '../../src/csv/read.js';
-import { InputError, PaybatchError } from '../../src/errors/paybatch-error.js';
+import { PaybatchError } from '../../src/errors/paybatch-error.js';
 import type { RawRow } from '../../src/orders/types.js';
+import { tempFiles } from '../support/temp-files.js';
+import { failure } from '../support/failure.js';
 
 const spectrum = fileURLToPath(new URL('../fixtures/csv/spectrum/', import.meta.url));
-let dir: string;
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'paybatch-read-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function fileWith(name: string, content: string | Buffer): Promise<string> {
-  const p = join(dir, name);
-  await writeFile(p, content);
-  return p;
-}
+const { dir: tempDir, fileWith } = tempFiles('paybatch-read-');
 
 async function all(source: CsvSource): Promise<RawRow[]> {
   const rows: RawRow[] = [];
   for await (const r of source.rows) rows.push(r);
   return rows;
-}
-
-async function failure(p: Promise<unknown>): Promise<InputError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(InputError);
-    return e as InputError;
-  }
-  throw new Error('expected an InputError');
 }
 
 describe('the csv-spectrum cases read as their JSON says', async () => {
@@ -232,7 +211,7 @@ describe('malformed files fail with one line naming file and line', () => {
   });
 
   it('a file that does not exist', async () => {
-    const e = await failure(openCsv(join(dir, 'nope.csv')));
+    const e = await failure(openCsv(join(tempDir(), 'nope.csv')));
     expect(e.message).toMatch(/nope\.csv: no such file/);
     expect(PaybatchError.is(e)).toBe(true);
   });
@@ -241,7 +220,7 @@ describe('malformed files fail with one line naming file and line', () => {
 describe('streaming', () => {
   it('reads a 200 000-row file record by record, in order, with the right lines', async () => {
     const n = 200_000;
-    const f = join(dir, 'big.csv');
+    const f = join(tempDir(), 'big.csv');
     const { createWriteStream } = await import('node:fs');
     const out = createWriteStream(f);
     out.write('invoice,amount\n');
