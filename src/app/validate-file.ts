@@ -2,7 +2,7 @@ import { rename, rm } from 'node:fs/promises';
 import { cellNeedsFormatting, createCsvWriter, formatCsvRecord, type CsvWriter } from '../csv/write.js';
 import { judgeFile, type JudgeFileOptions } from '../orders/judge-file.js';
 import type { JudgedRow } from '../orders/types.js';
-import { Summary, type SummaryJson } from '../report/summary.js';
+import { Summary } from '../report/summary.js';
 import { YoungGenerationCap } from '../lib/young-generation.js';
 
 /** The young generation of the judging thread when the file is read on another (see YoungGenerationCap). */
@@ -19,7 +19,7 @@ export interface ValidateFiles {
 }
 
 export interface Validated {
-  summary: SummaryJson;
+  summary: Summary;
   /** The rows-to-fix file was written (some row is invalid). */
   fixWritten: boolean;
 }
@@ -102,5 +102,5 @@ export async function validateFile(file: string, opts: JudgeFileOptions, out: Va
   }
   await rename(reportTmp, out.report);
   if (fix) await rename(fixTmp, out.fix);
-  return { summary: summary.toJSON(), fixWritten: fix !== undefined };
+  return { summary, fixWritten: fix !== undefined };
 }

@@ -3,7 +3,6 @@ import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { ConfigError } from '../errors/paybatch-error.js';
 import { validateFile } from '../app/validate-file.js';
-import { formatSummary } from '../report/summary.js';
 import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-options.js';
 import { SENDING_KEYS, withJobFile } from './job-file.js';
 
@@ -60,11 +59,11 @@ async function validate(argv: ValidateArgs, now: Date): Promise<number> {
   const out = { report: reportPath, fix: fixPath };
   const { summary, fixWritten } = await validateFile(file, { ...judging, offThread: await bigFile(file) }, out);
 
-  const invalid = summary.statuses.INVALID ?? 0;
+  const invalid = summary.count('INVALID');
   if (argv.json) {
-    process.stdout.write(`${JSON.stringify({ file, report: reportPath, toFix: fixWritten ? fixPath : null, ...summary }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ file, report: reportPath, toFix: fixWritten ? fixPath : null, ...summary.toJSON() }, null, 2)}\n`);
   } else {
-    const lines = [`${file}: ${summary.rows} ${summary.rows === 1 ? 'row' : 'rows'} checked, nothing sent`, formatSummary(summary, ['VALID', 'INVALID']), `report: ${reportPath}`];
+    const lines = [`${file}: ${summary.total} ${summary.total === 1 ? 'row' : 'rows'} checked, nothing sent`, summary.format(['VALID', 'INVALID']), `report: ${reportPath}`];
     if (fixWritten) lines.push(`rows to fix (${invalid}, same format as the input): ${fixPath}`);
     process.stdout.write(`${lines.join('\n')}\n`);
   }

@@ -462,8 +462,7 @@ class ToUtf8 extends Transform {
     if (buf.length === 0) return;
     for (let i = buf.indexOf(this.newline); i !== -1; i = buf.indexOf(this.newline, i + 1)) this.newlines++;
     // A batch is the records of one chunk given to csv-parse: READ_BYTES at most, whatever was read at once.
-    if (buf.length <= READ_BYTES) this.push(buf);
-    else for (let at = 0; at < buf.length; at += READ_BYTES) this.push(buf.subarray(at, at + READ_BYTES));
+    for (let at = 0; at < buf.length; at += READ_BYTES) this.push(buf.subarray(at, at + READ_BYTES));
   }
 
   private notUtf8(chunk: Buffer): InputError {

@@ -58,13 +58,17 @@ export function neutraliseFormula(cell: string): string {
 
 /** `formatCsvRecord` writes this cell otherwise than as it is (it needs quotes, or the formula guard). */
 export function cellNeedsFormatting(cell: string, delimiter: string): boolean {
-  return cellFormatting(delimiter)(cell);
+  return needsFormatting(quoteTrigger(delimiter), cell);
 }
 
 /** `cellNeedsFormatting` for one delimiter, looked up once (for a loop over many cells). */
 export function cellFormatting(delimiter: string): (cell: string) => boolean {
   const trigger = quoteTrigger(delimiter);
-  return (cell) => trigger.test(cell) || neutraliseFormula(cell) !== cell;
+  return (cell) => needsFormatting(trigger, cell);
+}
+
+function needsFormatting(trigger: { test(cell: string): boolean }, cell: string): boolean {
+  return trigger.test(cell) || neutraliseFormula(cell) !== cell;
 }
 
 /** One CSV record (without line ending): quotes a cell only when it holds the delimiter, a quote, CR or LF. */

@@ -81,36 +81,36 @@ export class Summary {
     return { rows: this.rows, statuses: Object.fromEntries(this.statuses), errorCodes: Object.fromEntries(sortCounts(all)), errorCodesByStatus: byStatus, totals };
   }
 
-  /** The printed summary (see `formatSummary`). */
+  /**
+   * The printed summary, one fact per line:
+   * ```
+   * rows      12
+   * VALID      9   EUR 1234.56 (8 rows) · JPY 5000 (1 row)
+   * INVALID    3   INT_009 ×2 · PSP_1007 ×1
+   * ```
+   * `order` puts statuses first in that order (e.g. UNCERTAIN first for `run`); others follow as met.
+   */
   format(order: readonly string[] = []): string {
-    return formatSummary(this.toJSON(), order);
+    const json = this.toJSON();
+    const statuses = [...order.filter((s) => s in json.statuses), ...Object.keys(json.statuses).filter((s) => !order.includes(s))];
+    const width = Math.max(4, ...statuses.map((s) => s.length));
+    const numWidth = String(this.rows).length;
+    const lines = [`${'rows'.padEnd(width)}  ${String(this.rows).padStart(numWidth)}`];
+    for (const s of statuses) {
+      const parts: string[] = [];
+      const totals = json.totals[s];
+      if (totals) parts.push(Object.entries(totals).map(([c, t]) => `${c} ${t.major} (${t.rows} ${t.rows === 1 ? 'row' : 'rows'})`).join(' · '));
+      const codes = this.codesOf(s);
+      if (codes) parts.push(codes);
+      lines.push(`${s.padEnd(width)}  ${String(json.statuses[s]).padStart(numWidth)}${parts.length ? `   ${parts.join('   ')}` : ''}`);
+    }
+    return lines.join('\n');
   }
-}
 
-/**
- * The printed summary, one fact per line:
- * ```
- * rows      12
- * VALID      9   EUR 1234.56 (8 rows) · JPY 5000 (1 row)
- * INVALID    3   INT_009 ×2 · PSP_1007 ×1
- * ```
- * `order` puts statuses first in that order (e.g. UNCERTAIN first for `run`); others follow as met. From the JSON, so
- * a summary made on another thread prints the same.
- */
-export function formatSummary(json: SummaryJson, order: readonly string[] = []): string {
-  const statuses = [...order.filter((s) => s in json.statuses), ...Object.keys(json.statuses).filter((s) => !order.includes(s))];
-  const width = Math.max(4, ...statuses.map((s) => s.length));
-  const numWidth = String(json.rows).length;
-  const lines = [`${'rows'.padEnd(width)}  ${String(json.rows).padStart(numWidth)}`];
-  for (const s of statuses) {
-    const parts: string[] = [];
-    const totals = json.totals[s];
-    if (totals) parts.push(Object.entries(totals).map(([c, t]) => `${c} ${t.major} (${t.rows} ${t.rows === 1 ? 'row' : 'rows'})`).join(' · '));
-    const codes = Object.entries(json.errorCodesByStatus[s] ?? {}).map(([c, n]) => `${c} ×${n}`).join(' · ');
-    if (codes) parts.push(codes);
-    lines.push(`${s.padEnd(width)}  ${String(json.statuses[s]).padStart(numWidth)}${parts.length ? `   ${parts.join('   ')}` : ''}`);
+  private codesOf(status: string): string {
+    const byCode = this.codes.get(status);
+    return byCode ? sortCounts(byCode).map(([c, n]) => `${c} ×${n}`).join(' · ') : '';
   }
-  return lines.join('\n');
 }
 
 function sortCounts(m: Map<string, number>): [string, number][] {
