@@ -4,7 +4,7 @@ import { spawnThread } from '../lib/spawn-thread.js';
 import { flatten } from '../lib/flatten.js';
 import type { RawRow } from '../orders/types.js';
 import type { CsvSource, OpenCsvOptions } from './read.js';
-import { cellFormatting } from './write.js';
+import { cellFormatting, formatCsvRecord } from './write.js';
 
 /** The reading thread's young generation, MB. */
 const READER_YOUNG_MB = 8;
@@ -97,8 +97,9 @@ export async function openCsvOffThread(file: string, opts: OpenCsvOptions = {}):
 }
 
 /**
- * A batch as the reader packed it (`packBatch`), as rows again. A row none of whose cells needs quotes or the formula
- * guard gets its CSV record as it came: its cells joined (checked here, on the thread that has time to spare).
+ * A batch as the reader packed it (`packBatch`), as rows again, each with its CSV record (`formatCsvRecord` of its cells):
+ * the joined cells as they came, with only the cells that need quotes or the formula guard formatted (a customer name
+ * like "Client 1, SARL" is in most rows of a real file). Done here, on the thread that has time to spare.
  */
 function unpack(m: Extract<FromReader, { t: 'batch' }>, width: number, delimiter: string): RawRow[] {
   const { text, ends, lines } = m;
@@ -111,16 +112,22 @@ function unpack(m: Extract<FromReader, { t: 'batch' }>, width: number, delimiter
   for (let r = 0; r < n; r++) {
     const cells: string[] = new Array(width);
     let at = from;
-    let plain = true;
+    // The record so far, up to `copied` in `text`; undefined while every cell is as it came.
+    let csv: string | undefined;
+    let copied = from;
     for (let c = 0; c < width; c++) {
       const end = ends[k++]!;
       const cell = text.slice(at, end);
-      if (plain && needsFormatting(cell)) plain = false;
+      if (needsFormatting(cell)) {
+        csv = (csv ?? '') + text.slice(copied, at) + formatCsvRecord([cell], delimiter);
+        copied = end;
+      }
       cells[c] = cell;
       at = end + gap;
     }
     const to = at - gap;
-    rows[r] = plain ? { index: m.index + r, line: lines[r]!, cells, csv: text.slice(from, to) } : { index: m.index + r, line: lines[r]!, cells };
+    const record = csv === undefined ? text.slice(from, to) : csv + text.slice(copied, to);
+    rows[r] = { index: m.index + r, line: lines[r]!, cells, csv: record };
     from = to;
   }
   return rows;

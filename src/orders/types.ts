@@ -8,9 +8,9 @@ export interface RawRow {
   line: number;
   cells: string[];
   /**
-   * The cells as one CSV record in the file's delimiter — exactly what `formatCsvRecord` gives them, none needing
-   * quotes or the formula guard — when the reader had them so at hand (the off-thread reader joins them to post them):
-   * a report echoes it instead of formatting every cell again.
+   * The cells as one CSV record in the file's delimiter, exactly what `formatCsvRecord` gives them, when the reader has
+   * it at hand (the off-thread reader joins the cells to post them): a report echoes it instead of formatting every
+   * cell again.
    */
   csv?: string;
 }
