@@ -38,11 +38,13 @@ export interface OpenCsvOptions {
   encoding?: 'utf8' | 'windows-1252' | string;
   /** Force the delimiter (`--delimiter`): one character, or `comma`, `semicolon`, `tab`, `pipe`. */
   delimiter?: string;
-  /**
-   * Bytes read from the file at a time (default READ_BYTES). csv-parse is still given READ_BYTES at a time, so batches
-   * stay as small: bigger reads only mean fewer read calls (the reading thread uses 64 KiB).
-   */
+  /** Bytes read from the file at a time (default READ_BYTES): bigger reads mean fewer read calls. */
   readBytes?: number;
+  /**
+   * Bytes given to csv-parse at a time (default READ_BYTES, at most what was read at once): a batch is the records
+   * they end. The reading thread of `openCsvOffThread` reads 64 KiB and posts 32 KiB batches.
+   */
+  batchBytes?: number;
 }
 
 /** Bytes looked at to sniff the encoding, the delimiter and the line ending. */
@@ -94,7 +96,7 @@ export async function openCsv(file: string, opts: OpenCsvOptions = {}): Promise<
 
   const newline = crOnly ? 13 : 10;
   const reader = createReadStream(file, { highWaterMark: opts.readBytes ?? READ_BYTES });
-  const toUtf8 = new ToUtf8(file, encoding, newline);
+  const toUtf8 = new ToUtf8(file, encoding, newline, opts.batchBytes ?? READ_BYTES);
   const parser = new BatchingParser(newline === 13 ? '\r' : '\n', {
     delimiter,
     relax_column_count: true,
@@ -401,6 +403,8 @@ class ToUtf8 extends Transform {
     private readonly encoding: string,
     /** The byte that ends a line (LF, or CR for old Mac files). */
     private readonly newline: number,
+    /** Bytes handed on at a time (see OpenCsvOptions.batchBytes). */
+    private readonly batchBytes: number,
   ) {
     super();
     this.utf8 = encoding === 'utf8';
@@ -465,8 +469,8 @@ class ToUtf8 extends Transform {
   private emit1(buf: Buffer): void {
     if (buf.length === 0) return;
     for (let i = buf.indexOf(this.newline); i !== -1; i = buf.indexOf(this.newline, i + 1)) this.newlines++;
-    // A batch is the records of one chunk given to csv-parse: READ_BYTES at most, whatever was read at once.
-    for (let at = 0; at < buf.length; at += READ_BYTES) this.push(buf.subarray(at, at + READ_BYTES));
+    // A batch is the records of one chunk given to csv-parse: batchBytes at most, whatever was read at once.
+    for (let at = 0; at < buf.length; at += this.batchBytes) this.push(buf.subarray(at, at + this.batchBytes));
   }
 
   private notUtf8(chunk: Buffer): InputError {
