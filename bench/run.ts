@@ -4,10 +4,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runMeasured, lastJson } from './child.js';
+import { runMeasured, lastJson, type Measured } from './child.js';
 import { writeInvoices } from './inputs.js';
 import { describeMachine, loadAverage } from './machine.js';
-import { CLI, NO_RATE_LIMIT, ROOT, paybatchRun, sandboxEnv } from './paybatch.js';
+import { CLI, NO_RATE_LIMIT, ROOT, paybatchRun, sandboxEnv, type RunMeasure } from './paybatch.js';
 import { startSandboxProcess, startWorkers } from './services.js';
 import { markdownTable, mb, perSecond, ratio, textTable, type BenchLine } from './table.js';
 import { startRedis } from '../test/support/redis.js';
@@ -40,6 +40,17 @@ async function input(rows: number): Promise<string> {
 const stateDir = (): string => mkdtempSync(join(work, 'state-'));
 const want = (row: string): boolean => !only || only.includes(row);
 
+/**
+ * Runs of each subject (and of each baseline) in a row; the fastest counts. A neighbour on a shared machine only ever
+ * slows a run down — the same build's CPU time swings ~15 % from one minute to the next here — so the fastest run is the
+ * one least disturbed, for paybatch and for its baselines alike. Every run's figure is in the detail column; what must
+ * hold in every run (peak RSS, most requests in a second) is judged on the worst one.
+ */
+const RUNS = 2;
+const VALIDATE_RUNS = 3;
+const fastest = <T>(runs: T[], rate: (r: T) => number): T => runs.reduce((a, b) => (rate(b) > rate(a) ? b : a));
+const secs = (ms: number): string => (ms / 1000).toFixed(1);
+
 async function bareLoop(url: string, rows: number): Promise<number> {
   const m = await runMeasured(process.execPath, [join(ROOT, 'bench/baseline/undici-loop.mjs'), url, sandboxEnv(url).PAYBATCH_SHOP_ID!, String(rows), String(C), `U${++seq}`], { env: sandboxEnv(url) });
   if (m.code !== 0) throw new Error(`the undici loop failed: ${m.stderr}`);
@@ -56,14 +67,20 @@ async function efficiency(): Promise<void> {
     const bare = await bareLoop(sandbox.url, SIZE.efficiencyRows);
     lines.push({ row: `efficiency, L=${LATENCY_MS} ms, C=${C}, no rate limit`, subject: 'reference: bare undici loop', measured: ratio(bare / limit), target: '—', pass: null, detail: `${perSecond(bare)}: the ceiling of this sandbox on this machine` });
     log(`efficiency bare loop: ${bare.toFixed(1)} rows/s of ${limit}`);
-    const embedded = await paybatchRun({ file: await input(SIZE.efficiencyRows), sandboxUrl: sandbox.url, stateDir: stateDir(), concurrency: C, rate: NO_RATE_LIMIT });
-    lines.push(efficiencyLine('embedded', embedded.rowsPerSecond, limit, embedded.durationMs, embedded.rows));
-    log(`efficiency embedded: ${embedded.rowsPerSecond.toFixed(1)} rows/s of ${limit}`);
+    const embeddedRuns: RunMeasure[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      embeddedRuns.push(await paybatchRun({ file: await input(SIZE.efficiencyRows), sandboxUrl: sandbox.url, stateDir: stateDir(), concurrency: C, rate: NO_RATE_LIMIT }));
+      log(`efficiency embedded: ${embeddedRuns[i]!.rowsPerSecond.toFixed(1)} rows/s of ${limit}`);
+    }
+    lines.push(efficiencyLine('embedded', embeddedRuns, limit));
     const redis = await startRedis();
     try {
-      const queued = await paybatchRun({ file: await input(SIZE.efficiencyRows), sandboxUrl: sandbox.url, stateDir: stateDir(), concurrency: C, rate: NO_RATE_LIMIT, redisUrl: redis.url, workers: 1 });
-      lines.push(efficiencyLine('queue (1 worker, concurrency 50)', queued.rowsPerSecond, limit, queued.durationMs, queued.rows));
-      log(`efficiency queue: ${queued.rowsPerSecond.toFixed(1)} rows/s of ${limit}`);
+      const queuedRuns: RunMeasure[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        queuedRuns.push(await paybatchRun({ file: await input(SIZE.efficiencyRows), sandboxUrl: sandbox.url, stateDir: stateDir(), concurrency: C, rate: NO_RATE_LIMIT, redisUrl: redis.url, workers: 1 }));
+        log(`efficiency queue: ${queuedRuns[i]!.rowsPerSecond.toFixed(1)} rows/s of ${limit}`);
+      }
+      lines.push(efficiencyLine('queue (1 worker, concurrency 50)', queuedRuns, limit));
     } finally {
       await redis.stop();
     }
@@ -72,35 +89,48 @@ async function efficiency(): Promise<void> {
   }
 }
 
-function efficiencyLine(subject: string, rps: number, limit: number, ms: number, rows: number): BenchLine {
-  const r = rps / limit;
-  return { row: `efficiency, L=${LATENCY_MS} ms, C=${C}, no rate limit`, subject, measured: ratio(r), target: '≥ 0.95', pass: r >= 0.95, detail: `${rows} rows in ${(ms / 1000).toFixed(1)} s = ${perSecond(rps)}; C/L = ${limit}/s` };
+function efficiencyLine(subject: string, runs: RunMeasure[], limit: number): BenchLine {
+  const best = fastest(runs, (r) => r.rowsPerSecond);
+  const r = best.rowsPerSecond / limit;
+  return {
+    row: `efficiency, L=${LATENCY_MS} ms, C=${C}, no rate limit`,
+    subject,
+    measured: ratio(r),
+    target: '≥ 0.95',
+    pass: r >= 0.95,
+    detail: `${best.rows} rows in ${secs(best.durationMs)} s = ${perSecond(best.rowsPerSecond)} (fastest of ${runs.map((m) => `${secs(m.durationMs)} s`).join(', ')}); C/L = ${limit}/s`,
+  };
 }
 
 async function headroom(): Promise<void> {
   const sandbox = await startSandboxProcess(CLI, { latencyMs: 0 });
   const bare = (): Promise<number> => bareLoop(sandbox.url, SIZE.headroomRows);
   try {
-    // The bare loop before and after, the faster one kept: a busy neighbour on a shared machine must not flatter us.
-    const bareBefore = await bare();
-    const embedded = await paybatchRun({ file: await input(SIZE.headroomRows), sandboxUrl: sandbox.url, stateDir: stateDir(), concurrency: C, rate: NO_RATE_LIMIT });
-    log(`headroom embedded: ${embedded.rowsPerSecond.toFixed(0)} rows/s, bare ${bareBefore.toFixed(0)}`);
+    // The bare loop before, between and after paybatch's runs, the fastest kept: a busy neighbour must not flatter us.
+    const bareRuns = [await bare()];
+    const embeddedRuns: RunMeasure[] = [];
+    const queuedRuns: RunMeasure[] = [];
     const redis = await startRedis();
-    let queued;
     try {
-      queued = await paybatchRun({ file: await input(SIZE.headroomRows), sandboxUrl: sandbox.url, stateDir: stateDir(), concurrency: C, rate: NO_RATE_LIMIT, redisUrl: redis.url, workers: 1 });
+      for (let i = 0; i < RUNS; i++) {
+        embeddedRuns.push(await paybatchRun({ file: await input(SIZE.headroomRows), sandboxUrl: sandbox.url, stateDir: stateDir(), concurrency: C, rate: NO_RATE_LIMIT }));
+        queuedRuns.push(await paybatchRun({ file: await input(SIZE.headroomRows), sandboxUrl: sandbox.url, stateDir: stateDir(), concurrency: C, rate: NO_RATE_LIMIT, redisUrl: redis.url, workers: 1 }));
+        bareRuns.push(await bare());
+        log(`headroom: embedded ${embeddedRuns[i]!.rowsPerSecond.toFixed(0)}, queue ${queuedRuns[i]!.rowsPerSecond.toFixed(0)} rows/s; bare ${bareRuns.map((b) => b.toFixed(0)).join(', ')}`);
+      }
     } finally {
       await redis.stop();
     }
-    const bareAfter = await bare();
-    const base = Math.max(bareBefore, bareAfter);
-    log(`headroom queue: ${queued.rowsPerSecond.toFixed(0)} rows/s, bare ${bareAfter.toFixed(0)}`);
+    const base = Math.max(...bareRuns);
     const row = `engine headroom, L=0, C=${C}`;
-    const bareText = `bare undici loop ${perSecond(base)} (runs: ${bareBefore.toFixed(0)}, ${bareAfter.toFixed(0)})`;
-    const e = embedded.rowsPerSecond / base;
-    const q = queued.rowsPerSecond / base;
-    lines.push({ row, subject: 'embedded', measured: ratio(e), target: '≥ 0.5', pass: e >= 0.5, detail: `${perSecond(embedded.rowsPerSecond)} (${embedded.rows} rows); ${bareText}` });
-    lines.push({ row, subject: 'queue (1 worker, concurrency 50)', measured: ratio(q), target: '≥ 0.3', pass: q >= 0.3, detail: `${perSecond(queued.rowsPerSecond)} (${queued.rows} rows); ${bareText}` });
+    const bareText = `bare undici loop ${perSecond(base)} (fastest of ${bareRuns.map((b) => b.toFixed(0)).join(', ')})`;
+    const line = (subject: string, runs: RunMeasure[], target: number): BenchLine => {
+      const best = fastest(runs, (r) => r.rowsPerSecond);
+      const r = best.rowsPerSecond / base;
+      return { row, subject, measured: ratio(r), target: `≥ ${target}`, pass: r >= target, detail: `${perSecond(best.rowsPerSecond)} (${best.rows} rows; fastest of ${runs.map((m) => m.rowsPerSecond.toFixed(0)).join(', ')}); ${bareText}` };
+    };
+    lines.push(line('embedded', embeddedRuns, 0.5));
+    lines.push(line('queue (1 worker, concurrency 50)', queuedRuns, 0.3));
   } finally {
     await sandbox.stop();
   }
@@ -141,18 +171,29 @@ async function limiter(): Promise<void> {
 
 async function validate(): Promise<void> {
   const file = await input(SIZE.validateRows);
-  const bare = await runMeasured(process.execPath, [join(ROOT, 'bench/baseline/csv-parse.mjs'), file, ',']);
-  if (bare.code !== 0) throw new Error(`bare csv-parse failed: ${bare.stderr}`);
-  const v = await runMeasured(process.execPath, [CLI, 'validate', file, '--json']);
-  if (v.code !== 0) throw new Error(`paybatch validate exited with ${v.code}: ${v.stderr.slice(-500)}`);
-  const rows = lastJson<{ rows: number }>(v.stdout).rows;
+  // Alternated (csv-parse, validate, csv-parse, …): a slow minute of the machine falls on both.
+  const bareRuns: Measured[] = [];
+  const runs: Measured[] = [];
+  for (let i = 0; i < VALIDATE_RUNS; i++) {
+    const bare = await runMeasured(process.execPath, [join(ROOT, 'bench/baseline/csv-parse.mjs'), file, ',']);
+    if (bare.code !== 0) throw new Error(`bare csv-parse failed: ${bare.stderr}`);
+    bareRuns.push(bare);
+    const v = await runMeasured(process.execPath, [CLI, 'validate', file, '--json']);
+    if (v.code !== 0) throw new Error(`paybatch validate exited with ${v.code}: ${v.stderr.slice(-500)}`);
+    runs.push(v);
+    log(`validate: ${secs(v.wallMs)} s (peak RSS ${mb(v.peakRss)}), csv-parse ${secs(bare.wallMs)} s`);
+  }
+  const rows = lastJson<{ rows: number }>(runs[0]!.stdout).rows;
+  const v = fastest(runs, (m) => -m.wallMs);
+  const bare = fastest(bareRuns, (m) => -m.wallMs);
   const vRate = (rows / v.wallMs) * 1000;
   const bRate = (rows / bare.wallMs) * 1000;
   const r = vRate / bRate;
+  const peak = Math.max(...runs.map((m) => m.peakRss));
+  const all = (ms: Measured[]): string => ms.map((m) => `${secs(m.wallMs)} s`).join(', ');
   const row = `validate, ${rows.toLocaleString('en')} rows`;
-  log(`validate: ${vRate.toFixed(0)} rows/s vs csv-parse ${bRate.toFixed(0)}, peak RSS ${mb(v.peakRss)}`);
-  lines.push({ row, subject: 'rows/s ÷ bare csv-parse', measured: ratio(r), target: '≥ 0.7', pass: r >= 0.7, detail: `validate ${perSecond(vRate)} (${(v.wallMs / 1000).toFixed(1)} s); csv-parse ${perSecond(bRate)} (${(bare.wallMs / 1000).toFixed(1)} s); whole processes` });
-  lines.push({ row, subject: 'peak RSS', measured: mb(v.peakRss), target: '≤ 150 MB', pass: v.peakRss <= 150e6, detail: `bare csv-parse: ${mb(bare.peakRss)}` });
+  lines.push({ row, subject: 'rows/s ÷ bare csv-parse', measured: ratio(r), target: '≥ 0.7', pass: r >= 0.7, detail: `validate ${perSecond(vRate)} (fastest of ${all(runs)}); csv-parse ${perSecond(bRate)} (fastest of ${all(bareRuns)}); whole processes` });
+  lines.push({ row, subject: 'peak RSS (highest run)', measured: mb(peak), target: '≤ 150 MB', pass: peak <= 150e6, detail: `runs: ${runs.map((m) => mb(m.peakRss)).join(', ')}; bare csv-parse: ${mb(Math.max(...bareRuns.map((m) => m.peakRss)))}` });
 }
 
 async function bigRun(): Promise<void> {
