@@ -18,7 +18,7 @@ export interface ReaderSetup {
 
 /** Messages of the reading thread. A batch is its cells run together in one string, and where each cell ends. */
 export type FromReader =
-  | { t: 'open'; headers: string[]; delimiter: string; encoding: string; bom: boolean; lineEnding: '\r\n' | '\n'; sepLine: boolean }
+  | { t: 'open'; headers: string[]; delimiter: string; encoding: string; bom: boolean; lineEnding: '\r\n' | '\n'; sepLine: boolean; estimatedRows: number }
   | { t: 'batch'; index: number; text: string; ends: Uint32Array; lines: Float64Array }
   | { t: 'end' }
   | { t: 'fail'; error: PackedError };

@@ -23,8 +23,8 @@ try {
   // the young-generation cap overshooting to 16 MB, since fixed; what is left is within this machine's noise, at the
   // same peak RSS. 64 KiB batches went over the 150 MB target.)
   const source = await openCsv(file, { ...opts, readBytes: 64 * 1024, batchBytes: 32 * 1024 });
-  const { headers, delimiter, encoding, bom, lineEnding, sepLine } = source;
-  post({ t: 'open', headers, delimiter, encoding, bom, lineEnding, sepLine });
+  const { headers, delimiter, encoding, bom, lineEnding, sepLine, estimatedRows } = source;
+  post({ t: 'open', headers, delimiter, encoding, bom, lineEnding, sepLine, estimatedRows });
   let sent = 0;
   for await (const batch of source.batches) {
     if (batch.length === 0) continue;

@@ -15,8 +15,8 @@ const { dir: tempDir, fileWith } = tempFiles('paybatch-offthread-');
 async function read(source: CsvSource): Promise<{ format: object; rows: RawRow[] }> {
   const rows: RawRow[] = [];
   for await (const batch of source.batches) for (const { csv: _csv, ...row } of batch) rows.push(row);
-  const { headers, delimiter, encoding, bom, lineEnding, sepLine } = source;
-  return { format: { headers, delimiter, encoding, bom, lineEnding, sepLine }, rows };
+  const { headers, delimiter, encoding, bom, lineEnding, sepLine, estimatedRows } = source;
+  return { format: { headers, delimiter, encoding, bom, lineEnding, sepLine, estimatedRows }, rows };
 }
 
 describe('a file read on a second thread reads exactly as on this one', () => {

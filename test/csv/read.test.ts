@@ -236,6 +236,16 @@ describe('streaming', () => {
     expect(last).toEqual({ index: n - 1, line: n + 1, cells: [`INV-${n - 1}`, `${n - 1}.00`] });
   });
 
+  it('says about how many rows a file holds before reading it: a few percent off for a big file, exact for a small one', async () => {
+    // Invoice numbers and names grow longer down the file, as they do in real exports.
+    const big = await fileWith('estimate.csv', 'invoice,name,amount\n' + Array.from({ length: 50_000 }, (_, i) => `INV-${i},Client ${i * 7},${i}.00\n`).join(''));
+    const estimate = (await openCsv(big)).estimatedRows;
+    expect(estimate).toBeGreaterThan(50_000 * 0.95);
+    expect(estimate).toBeLessThan(50_000 * 1.25);
+    expect((await openCsv(await fileWith('small.csv', 'invoice,amount\nA,1\nB,2\nC,3'))).estimatedRows).toBe(3);
+    expect((await openCsv(await fileWith('header.csv', 'invoice,amount\n'))).estimatedRows).toBe(0);
+  });
+
   it('hands out the same records a batch at a time, lines and indexes included', async () => {
     const content = 'a,b\r\n' + Array.from({ length: 3000 }, (_, i) => (i % 7 === 0 ? `${i},"x\r\ny"\r\n\r\n` : `${i},${'z'.repeat(40)}\r\n`)).join('');
     const f = await fileWith('batches.csv', content);

@@ -28,6 +28,20 @@ describe('the orderIds met in a file (duplicates check, lean enough for a millio
     expect(s.size).toBe(ref.size);
   });
 
+  it('given the ids a file is sure to hold, starts with a table for them and does not grow while they come', () => {
+    expect(new OrderIdSet().capacity).toBe(512);
+    const s = new OrderIdSet(100_000);
+    const capacity = s.capacity;
+    expect(capacity).toBeGreaterThanOrEqual(100_000);
+    expect(capacity).toBeLessThan(200_000);
+    for (let i = 0; i < 100_000; i++) s.add(`INV-${i}`);
+    expect(s.capacity).toBe(capacity);
+    expect(s.has('INV-99999') && !s.has('INV-100000')).toBe(true);
+    s.add('INV-100000').add('INV-100001');
+    for (let i = 100_002; i < capacity + 1; i++) s.add(`INV-${i}`);
+    expect(s.capacity).toBe(capacity * 2);
+  });
+
   it('keeps ids with Latin-1 accents, other scripts, and very long ids exactly', () => {
     const s = new OrderIdSet();
     const ids = ['FACTURE-É1', 'FACTURE-E1', '請求書-1', '請求書-2', 'x'.repeat(300), 'x'.repeat(299)];
