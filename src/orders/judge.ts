@@ -22,6 +22,18 @@ export interface JudgeContext {
 
 export const MAX_ORDER_ID = 64;
 
+const NO_BCC: readonly string[] = [];
+
+/** A cell of the row, trimmed; '' for a field the file has no column for. Read as `cellOf(cells, cols.amount)`: a plain
+ * member per field (a lookup by a varying name was a cost of its own per row). */
+function cellOf(cells: readonly string[], c: ColumnRef | undefined): string {
+  return c ? (cells[c.index] ?? '').trim() : '';
+}
+
+function addProblem(problems: RowProblem[], cols: Mapping['columns'], code: string, field: FieldName, message: string): void {
+  problems.push({ code, field, column: cols[field]?.header, message });
+}
+
 /**
  * Judges one record: either the exact CreatePaymentOrder body it would send, or every problem found (the first is the
  * row's error code). Pure: the clock, the duplicates set and the region come in through `ctx`.
@@ -34,56 +46,56 @@ export function judgeRow(row: RawRow, mapping: Mapping, ctx: JudgeContext): Judg
   const problems: RowProblem[] = [];
   const d = mapping.defaults;
   const cols = mapping.columns;
-  const column = (f: FieldName) => cols[f]?.header;
-  // Read as `cell(cols.amount)`: a plain member per field (a lookup by a varying name was a cost of its own per row).
-  const cell = (c: ColumnRef | undefined): string => (c ? (row.cells[c.index] ?? '').trim() : '');
-  const problem = (code: string, field: FieldName, message: string) => problems.push({ code, field, column: column(field), message });
+  const cells = row.cells;
+  // Module functions (cellOf, addProblem), not closures over the row: three closures and their context were ~30 % of
+  // what judging a row allocated (sampling heap profile of 1M rows: 700 → 494 MB), and young-generation GC is the
+  // judging thread's largest cost.
   const timeZone = ctx.timeZone ?? 'UTC';
 
   // orderId: the idempotency key.
-  const orderId = cell(cols.orderId);
-  if (orderId === '') problem('INT_942', 'orderId', 'the invoice reference is empty: every row needs its own reference');
-  else if (orderId.length > MAX_ORDER_ID) problem('INT_013', 'orderId', `the invoice reference is ${orderId.length} characters long; the platform accepts at most ${MAX_ORDER_ID}`);
-  else if (!/^[\x20-\x7e]+$/.test(orderId)) problem('INT_013', 'orderId', `the invoice reference "${orderId}" contains accents or special characters the platform refuses: use letters, digits and - _ / .`);
-  else if (ctx.seen.has(orderId)) problem('PB_DUPLICATE_ORDER_ID', 'orderId', `the invoice ${orderId} already appears earlier in the file: this row would send it a second time, so it is not sent — remove it or give it its own reference`);
+  const orderId = cellOf(cells, cols.orderId);
+  if (orderId === '') addProblem(problems, cols, 'INT_942', 'orderId', 'the invoice reference is empty: every row needs its own reference');
+  else if (orderId.length > MAX_ORDER_ID) addProblem(problems, cols, 'INT_013', 'orderId', `the invoice reference is ${orderId.length} characters long; the platform accepts at most ${MAX_ORDER_ID}`);
+  else if (!/^[\x20-\x7e]+$/.test(orderId)) addProblem(problems, cols, 'INT_013', 'orderId', `the invoice reference "${orderId}" contains accents or special characters the platform refuses: use letters, digits and - _ / .`);
+  else if (ctx.seen.has(orderId)) addProblem(problems, cols, 'PB_DUPLICATE_ORDER_ID', 'orderId', `the invoice ${orderId} already appears earlier in the file: this row would send it a second time, so it is not sent — remove it or give it its own reference`);
   else ctx.seen.add(orderId);
 
   // currency, then amount in its minor units.
-  const currencyText = cell(cols.currency) || d.currency || '';
+  const currencyText = cellOf(cells, cols.currency) || d.currency || '';
   const currency = parseCurrency(currencyText);
-  if (currencyText === '') problem('INT_010', 'currency', 'the currency is empty: write an ISO code such as EUR, or pass --currency');
-  else if (!currency) problem('INT_010', 'currency', `"${currencyText}" is not a currency code: write an ISO 4217 code such as EUR, USD, GBP, XPF`);
+  if (currencyText === '') addProblem(problems, cols, 'INT_010', 'currency', 'the currency is empty: write an ISO code such as EUR, or pass --currency');
+  else if (!currency) addProblem(problems, cols, 'INT_010', 'currency', `"${currencyText}" is not a currency code: write an ISO 4217 code such as EUR, USD, GBP, XPF`);
   let amount: number | undefined;
   if (currency) {
-    const a = parseAmount(cell(cols.amount), currency);
+    const a = parseAmount(cellOf(cells, cols.amount), currency);
     if (a.ok) amount = a.minor;
-    else problem(a.code, 'amount', a.message);
+    else addProblem(problems, cols, a.code, 'amount', a.message);
   }
 
   // channel and the recipient it needs.
-  const channelText = cell(cols.channel);
+  const channelText = cellOf(cells, cols.channel);
   const channel: ChannelType | undefined = channelText ? parseChannel(channelText) : d.channel;
-  if (!channel) problem('INT_854', 'channel', `"${channelText}" is not a channel: write MAIL, SMS, WHATSAPP, INVOICE or URL`);
+  if (!channel) addProblem(problems, cols, 'INT_854', 'channel', `"${channelText}" is not a channel: write MAIL, SMS, WHATSAPP, INVOICE or URL`);
 
-  const localeText = cell(cols.locale);
+  const localeText = cellOf(cells, cols.locale);
   const locale = localeText ? parseLocale(localeText) : d.locale;
-  if (localeText && !locale) problem('INT_856', 'locale', `the language "${localeText}" cannot be read: write a language and a country such as fr_FR or en_GB`);
+  if (localeText && !locale) addProblem(problems, cols, 'INT_856', 'locale', `the language "${localeText}" cannot be read: write a language and a country such as fr_FR or en_GB`);
 
   let recipient = '';
   const channelOptions: ChannelOptions = { channelType: channel ?? 'URL' };
-  const message = cell(cols.message) || d.message;
+  const message = cellOf(cells, cols.message) || d.message;
   if (channel === 'MAIL') {
-    const email = cell(cols.email);
-    const subject = cell(cols.subject) || d.subject;
-    const template = cell(cols.template) || d.template;
-    if (email === '') problem('INT_850', 'email', 'the e-mail address is empty: a MAIL row needs the buyer\'s e-mail');
-    else if (!isEmail(email)) problem('PSP_1032', 'email', `"${email}" is not a valid e-mail address`);
+    const email = cellOf(cells, cols.email);
+    const subject = cellOf(cells, cols.subject) || d.subject;
+    const template = cellOf(cells, cols.template) || d.template;
+    if (email === '') addProblem(problems, cols, 'INT_850', 'email', 'the e-mail address is empty: a MAIL row needs the buyer\'s e-mail');
+    else if (!isEmail(email)) addProblem(problems, cols, 'PSP_1032', 'email', `"${email}" is not a valid e-mail address`);
     else recipient = email;
-    if (!subject && !template) problem('PSP_1019', 'subject', 'a MAIL row needs a subject: add a subject column, or pass --subject (or --template for a Back Office template)');
-    const bcc = cell(cols.bcc);
-    const bccs = bcc === '' ? [] : bcc.split(/[;,]/).map((b) => b.trim()).filter(Boolean);
-    const badBcc = bccs.find((b) => !isEmail(b));
-    if (badBcc !== undefined) problem('PB_BCC_INVALID', 'bcc', `the hidden copy address "${badBcc}" is not a valid e-mail address`);
+    if (!subject && !template) addProblem(problems, cols, 'PSP_1019', 'subject', 'a MAIL row needs a subject: add a subject column, or pass --subject (or --template for a Back Office template)');
+    const bcc = cellOf(cells, cols.bcc);
+    const bccs = bcc === '' ? NO_BCC : bcc.split(/[;,]/).map((b) => b.trim()).filter(Boolean);
+    const badBcc = bcc === '' ? undefined : bccs.find((b) => !isEmail(b));
+    if (badBcc !== undefined) addProblem(problems, cols, 'PB_BCC_INVALID', 'bcc', `the hidden copy address "${badBcc}" is not a valid e-mail address`);
     // Members set one by one in the body's order (no spreads: this runs for every row).
     const mailOptions: NonNullable<ChannelOptions['mailOptions']> = { recipient };
     if (subject) mailOptions.subject = subject;
@@ -92,17 +104,17 @@ export function judgeRow(row: RawRow, mapping: Mapping, ctx: JudgeContext): Judg
     if (bcc) mailOptions.bcc = bccs.join(';');
     channelOptions.mailOptions = mailOptions;
   } else if (channel === 'SMS' || channel === 'WHATSAPP') {
-    const phoneText = cell(cols.phone);
+    const phoneText = cellOf(cells, cols.phone);
     const sms = channel === 'SMS';
     if (phoneText === '') {
-      problem(sms ? 'INT_838' : 'INT_837', 'phone', `the phone number is empty: ${sms ? 'an SMS' : 'a WhatsApp'} row needs the buyer's mobile number`);
+      addProblem(problems, cols, sms ? 'INT_838' : 'INT_837', 'phone', `the phone number is empty: ${sms ? 'an SMS' : 'a WhatsApp'} row needs the buyer's mobile number`);
     } else {
       const forced = ctx.phoneRegion?.toUpperCase();
       const candidate = forced !== undefined && isSupportedCountry(forced) ? forced : regionOfLocale(locale);
       const region: CountryCode | undefined = candidate !== undefined && isSupportedCountry(candidate) ? candidate : undefined;
       const p = normalisePhone(phoneText, region);
       if (p.ok) recipient = p.e164;
-      else problem(p.reason === 'not-mobile' ? 'PB_PHONE_NOT_MOBILE' : sms ? 'PSP_1031' : 'PB_PHONE_INVALID', 'phone', p.message);
+      else addProblem(problems, cols, p.reason === 'not-mobile' ? 'PB_PHONE_NOT_MOBILE' : sms ? 'PSP_1031' : 'PB_PHONE_INVALID', 'phone', p.message);
     }
     if (sms) {
       const smsOptions: NonNullable<ChannelOptions['smsOptions']> = { phoneNumber: recipient };
@@ -112,33 +124,33 @@ export function judgeRow(row: RawRow, mapping: Mapping, ctx: JudgeContext): Judg
     else channelOptions.whatsAppOptions = { phoneNumber: recipient };
   }
 
-  const receipt = cell(cols.paymentReceiptEmail) || d.paymentReceiptEmail;
-  if (receipt && !isEmail(receipt)) problem('INT_851', 'paymentReceiptEmail', `the receipt e-mail "${receipt}" is not a valid e-mail address`);
+  const receipt = cellOf(cells, cols.paymentReceiptEmail) || d.paymentReceiptEmail;
+  if (receipt && !isEmail(receipt)) addProblem(problems, cols, 'INT_851', 'paymentReceiptEmail', `the receipt e-mail "${receipt}" is not a valid e-mail address`);
 
-  const taxRateText = cell(cols.taxRate);
+  const taxRateText = cellOf(cells, cols.taxRate);
   const taxRate = taxRateText ? parseTaxRate(taxRateText) : d.taxRate;
-  if (taxRateText && taxRate === undefined) problem('INT_858', 'taxRate', `the tax rate "${taxRateText}" cannot be read: write a percentage such as 20 or 5.5`);
+  if (taxRateText && taxRate === undefined) addProblem(problems, cols, 'INT_858', 'taxRate', `the tax rate "${taxRateText}" cannot be read: write a percentage such as 20 or 5.5`);
 
-  const taxAmountText = cell(cols.taxAmount);
+  const taxAmountText = cellOf(cells, cols.taxAmount);
   let taxAmount: number | undefined;
   if (taxAmountText && currency) {
     const t = parseAmount(taxAmountText, currency);
     if (t.ok) taxAmount = t.minor;
     else if (t.code === 'PSP_1024') taxAmount = 0;
-    else problem('INT_869', 'taxAmount', t.message.replace(/^the amount/, 'the tax amount'));
-    if (taxAmount !== undefined && amount !== undefined && taxAmount > amount) problem('INT_868', 'taxAmount', `the tax amount ${taxAmountText} is larger than the amount to pay`);
+    else addProblem(problems, cols, 'INT_869', 'taxAmount', t.message.replace(/^the amount/, 'the tax amount'));
+    if (taxAmount !== undefined && amount !== undefined && taxAmount > amount) addProblem(problems, cols, 'INT_868', 'taxAmount', `the tax amount ${taxAmountText} is larger than the amount to pay`);
   }
 
   // expiration: (now, now + 90 days].
   let expirationDate: string | undefined;
-  const expText = cell(cols.expirationDate);
+  const expText = cellOf(cells, cols.expirationDate);
   const now = ctx.now.getTime();
   if (expText) {
     const r = readDate(expText, timeZone);
-    if (!r.ok) problem('INT_855', 'expirationDate', r.message);
-    else if (r.instant <= now) problem('PSP_1007', 'expirationDate', `the expiration date ${expText} is already past: choose a date in the next 90 days, or leave it empty for the shop's default`);
+    if (!r.ok) addProblem(problems, cols, 'INT_855', 'expirationDate', r.message);
+    else if (r.instant <= now) addProblem(problems, cols, 'PSP_1007', 'expirationDate', `the expiration date ${expText} is already past: choose a date in the next 90 days, or leave it empty for the shop's default`);
     else if (r.instant > now + MAX_EXPIRY_MS) {
-      problem('PSP_1007', 'expirationDate', `the expiration date ${expText} is more than 90 days away${r.dateOnly ? ' (a date means the end of that day)' : ''}: the latest possible is ${isoWithOffset(now + MAX_EXPIRY_MS, timeZone).slice(0, 16).replace('T', ' ')}`);
+      addProblem(problems, cols, 'PSP_1007', 'expirationDate', `the expiration date ${expText} is more than 90 days away${r.dateOnly ? ' (a date means the end of that day)' : ''}: the latest possible is ${isoWithOffset(now + MAX_EXPIRY_MS, timeZone).slice(0, 16).replace('T', ' ')}`);
     } else expirationDate = isoWithOffset(r.instant, timeZone);
   } else if (d.expiresInMs) {
     expirationDate = isoWithOffset(now + d.expiresInMs, timeZone);
@@ -146,8 +158,8 @@ export function judgeRow(row: RawRow, mapping: Mapping, ctx: JudgeContext): Judg
 
   if (problems.length > 0) return { ok: false, problem: problems[0]!, problems };
 
-  const merchantComment = cell(cols.merchantComment);
-  const customerReference = cell(cols.customerReference);
+  const merchantComment = cellOf(cells, cols.merchantComment);
+  const customerReference = cellOf(cells, cols.customerReference);
   const request: PaymentOrderRequest = { amount: amount!, currency: currency!, orderId, channelOptions };
   if (expirationDate) request.expirationDate = expirationDate;
   if (locale) request.locale = locale;
