@@ -1,6 +1,6 @@
 import { rename, rm } from 'node:fs/promises';
 import { setFlagsFromString } from 'node:v8';
-import { cellNeedsFormatting, createCsvWriter, formatCsvRecord, type CsvWriter } from '../csv/write.js';
+import { createCsvWriter, formatCsvCell, formatCsvRecord, type CsvWriter } from '../csv/write.js';
 import { judgeFile, type JudgeFileOptions } from '../orders/judge-file.js';
 import type { JudgedRow } from '../orders/types.js';
 import { Summary } from '../report/summary.js';
@@ -46,7 +46,7 @@ export function verdictCsv(row: JudgedRow, delimiter: string): string {
   if (!j.ok) return formatCsvRecord(verdictCells(row), delimiter);
   const o = j.order;
   const d = delimiter;
-  const to = cellNeedsFormatting(o.recipient, d) ? formatCsvRecord([o.recipient], d) : o.recipient;
+  const to = formatCsvCell(o.recipient, d);
   return `VALID${d}${d}${d}${d}${row.line}${d}${o.amountMinor}${d}${o.currency}${d}${o.channel}${d}${to}${d}${o.expirationDate ?? ''}`;
 }
 

@@ -4,7 +4,7 @@ import { spawnThread } from '../lib/spawn-thread.js';
 import { flatten } from '../lib/flatten.js';
 import type { RawRow } from '../orders/types.js';
 import type { CsvSource, OpenCsvOptions } from './read.js';
-import { cellFormatting, formatCsvRecord } from './write.js';
+import { csvCellFormatter } from './write.js';
 
 /** The reading thread's young generation, MB. */
 const READER_YOUNG_MB = 8;
@@ -103,7 +103,7 @@ export async function openCsvOffThread(file: string, opts: OpenCsvOptions = {}):
  */
 function unpack(m: Extract<FromReader, { t: 'batch' }>, width: number, delimiter: string): RawRow[] {
   const { text, ends, lines } = m;
-  const needsFormatting = cellFormatting(delimiter);
+  const format = csvCellFormatter(delimiter);
   const gap = delimiter.length;
   const n = lines.length;
   const rows: RawRow[] = new Array(n);
@@ -118,8 +118,9 @@ function unpack(m: Extract<FromReader, { t: 'batch' }>, width: number, delimiter
     for (let c = 0; c < width; c++) {
       const end = ends[k++]!;
       const cell = text.slice(at, end);
-      if (needsFormatting(cell)) {
-        csv = (csv ?? '') + text.slice(copied, at) + formatCsvRecord([cell], delimiter);
+      const written = format(cell);
+      if (written !== cell) {
+        csv = (csv ?? '') + text.slice(copied, at) + written;
         copied = end;
       }
       cells[c] = cell;

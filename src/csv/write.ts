@@ -56,24 +56,28 @@ export function neutraliseFormula(cell: string): string {
   return cell;
 }
 
-/** `formatCsvRecord` writes this cell otherwise than as it is (it needs quotes, or the formula guard). */
-export function cellNeedsFormatting(cell: string, delimiter: string): boolean {
-  return needsFormatting(quoteTrigger(delimiter), cell);
-}
-
-/** `cellNeedsFormatting` for one delimiter, looked up once (for a loop over many cells). */
-export function cellFormatting(delimiter: string): (cell: string) => boolean {
-  const trigger = quoteTrigger(delimiter);
-  return (cell) => needsFormatting(trigger, cell);
-}
-
-function needsFormatting(trigger: { test(cell: string): boolean }, cell: string): boolean {
-  return trigger.test(cell) || neutraliseFormula(cell) !== cell;
-}
-
 /** One CSV record (without line ending): quotes a cell only when it holds the delimiter, a quote, CR or LF. */
 export function formatCsvRecord(cells: readonly string[], delimiter = ',', formulaGuard = true): string {
   return appendRecord('', cells, delimiter, formulaGuard);
+}
+
+/**
+ * One cell as `formatCsvRecord` writes it (formula guard, then quotes if needed): a record is its cells so written,
+ * joined by the delimiter. The cell itself when it needs neither.
+ */
+export function formatCsvCell(cell: string, delimiter = ',', formulaGuard = true): string {
+  return formatCell(cell, quoteTrigger(delimiter), formulaGuard);
+}
+
+/** `formatCsvCell` for one delimiter, looked up once (for a loop over many cells). */
+export function csvCellFormatter(delimiter: string): (cell: string) => string {
+  const trigger = quoteTrigger(delimiter);
+  return (cell) => formatCell(cell, trigger, true);
+}
+
+function formatCell(cell: string, needsQuotes: { test(cell: string): boolean }, formulaGuard: boolean): string {
+  const c = formulaGuard ? neutraliseFormula(cell) : cell;
+  return needsQuotes.test(c) ? `"${c.replace(/"/g, '""')}"` : c;
 }
 
 /**
@@ -84,8 +88,7 @@ function appendRecord(text: string, cells: readonly string[], delimiter: string,
   let out = text;
   const needsQuotes = quoteTrigger(delimiter);
   for (let k = 0; k < cells.length; k++) {
-    let cell = formulaGuard ? neutraliseFormula(cells[k]!) : cells[k]!;
-    if (needsQuotes.test(cell)) cell = `"${cell.replace(/"/g, '""')}"`;
+    const cell = formatCell(cells[k]!, needsQuotes, formulaGuard);
     out = k === 0 && !continued ? out + cell : out + delimiter + cell;
   }
   return out;

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import iconv from 'iconv-lite';
-import { createCsvWriter, formatCsvRecord, neutraliseFormula } from '../../src/csv/write.js';
+import { createCsvWriter, formatCsvCell, formatCsvRecord, neutraliseFormula } from '../../src/csv/write.js';
 import { openCsv } from '../../src/csv/read.js';
 
 let dir: string;
@@ -42,6 +42,13 @@ describe('cells a spreadsheet would run as a formula are neutralised (OWASP CSV 
     expect(formatCsvRecord(['a', '-2+3', 'b'])).toBe("a,'-2+3,b");
     expect(formatCsvRecord(['+33612345678', '-12.50', 'x'], ';')).toBe('+33612345678;-12.50;x');
     expect(formatCsvRecord([])).toBe('');
+  });
+
+  it('a record is its cells formatted one by one and joined; a cell that needs nothing comes back as it is', () => {
+    const cells = ['a', 'b;c', 'say "hi"', 'two\nlines', '=1;2', '+33612345678', '-2+3', ''];
+    expect(cells.map((c) => formatCsvCell(c, ';')).join(';')).toBe(formatCsvRecord(cells, ';'));
+    expect(formatCsvCell('INV-1')).toBe('INV-1');
+    expect(formatCsvCell('=x', ',', false)).toBe('=x');
   });
 });
 
