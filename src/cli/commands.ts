@@ -15,7 +15,11 @@ export const commandLoaders: Record<string, Loader> = {
   ipn: async () => (await import('./ipn.js')).ipnCommand,
   update: async () => (await import('./update.js')).updateCommand,
   cancel: async () => (await import('./cancel.js')).cancelCommand,
-  validate: async () => (await import('./validate.js')).validateCommand,
+  validate: async () => {
+    // Big files are read on a second thread: it boots while the rest of validate loads (see startReaderEarly).
+    (await import('../csv/reader-thread.js')).startReaderEarly();
+    return (await import('./validate.js')).validateCommand;
+  },
   enqueue: async () => (await import('./enqueue.js')).enqueueCommand,
   worker: async () => (await import('./worker.js')).workerCommand,
   report: async () => (await import('./report.js')).reportCommand,

@@ -1,7 +1,5 @@
 #!/usr/bin/env node
 import { setFlagsFromString } from 'node:v8';
-import yargs from 'yargs';
-import { hideBin } from 'yargs/helpers';
 import { commandsFor } from './commands.js';
 import { PaybatchError } from '../errors/paybatch-error.js';
 
@@ -28,6 +26,11 @@ function boundHeapGrowth(): void {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // The command's modules start loading before yargs does: a command may start work of its own meanwhile (validate
+  // boots its reading thread).
+  const commands = commandsFor(argv);
+  commands.catch(() => {}); // awaited below: not an unhandled rejection while yargs loads
+  const { default: yargs } = await import('yargs');
   let cli = yargs(argv)
     .scriptName('paybatch')
     .usage('$0 <command> [options]\n\nBulk Lyra payment orders (PayZen, Systempay, Sogecommerce, Scellius, Clic&Pay, Izipay …) from a CSV.')
@@ -44,11 +47,12 @@ async function main(argv: string[]): Promise<void> {
       if (err && (PaybatchError.is(err) || (err.name !== 'YError' && err.constructor !== Error))) throw err;
       throw new PaybatchError('PB_USAGE', `${err?.message ?? msg} (paybatch --help)`, 2);
     });
-  for (const c of await commandsFor(argv)) cli = cli.command(c);
+  for (const c of await commands) cli = cli.command(c);
   await cli.parseAsync();
 }
 
 boundHeapGrowth();
-main(hideBin(process.argv)).catch((e: unknown) => {
+// Not yargs/helpers' hideBin: under node it is slice(2), and loading it loads yargs' parser (~80 ms) before the command.
+main(process.argv.slice(2)).catch((e: unknown) => {
   process.exitCode = reportFatal(e);
 });

@@ -1,27 +1,9 @@
-import v8 from 'node:v8';
-import { packError, unpackError, type PackedError } from '../errors/cross-thread.js';
-import { spawnThread } from '../lib/spawn-thread.js';
+import { unpackError } from '../errors/cross-thread.js';
 import { flatten } from '../lib/flatten.js';
 import type { RawRow } from '../orders/types.js';
 import type { CsvSource, OpenCsvOptions } from './read.js';
+import { takeReaderThread, type FromReader } from './reader-thread.js';
 import { csvCellFormatter } from './write.js';
-
-/** The reading thread's young generation, MB. */
-const READER_YOUNG_MB = 8;
-
-/** What the reading thread is started with. `taken[0]`: batches the reader's consumer has taken (its flow control). */
-export interface ReaderSetup {
-  file: string;
-  opts: OpenCsvOptions;
-  taken: Int32Array;
-}
-
-/** Messages of the reading thread. A batch is its cells run together in one string, and where each cell ends. */
-export type FromReader =
-  | { t: 'open'; headers: string[]; delimiter: string; encoding: string; bom: boolean; lineEnding: '\r\n' | '\n'; sepLine: boolean; estimatedRows: number }
-  | { t: 'batch'; index: number; text: string; ends: Uint32Array; lines: Float64Array }
-  | { t: 'end' }
-  | { t: 'fail'; error: PackedError };
 
 /**
  * `openCsv` on a worker thread: reading, decoding and csv-parse (as much CPU as all the judging and writing that
@@ -30,39 +12,14 @@ export type FromReader =
  * For big files: the thread costs ~30 ms and a few MB to start.
  */
 export async function openCsvOffThread(file: string, opts: OpenCsvOptions = {}): Promise<CsvSource> {
-  const taken = new Int32Array(new SharedArrayBuffer(4));
-  // The thread's young generation starts at its full size (the limit below) instead of growing to it: the judging
-  // thread may hold this process's growth (YoungGenerationCap), which froze the reader's at whatever size it had then
-  // — 385 to 740 scavenges for 1M rows from one run to the next (--trace-gc); 500 every run since. V8 reads the flag
-  // when an isolate is created: threads already running keep theirs.
-  v8.setFlagsFromString(`--min-semi-space-size=${READER_YOUNG_MB}`);
-  const worker = spawnThread(import.meta.url, 'read-worker', {
-    workerData: { file, opts, taken } satisfies ReaderSetup,
-    // csv-parse's garbage dies young: a small young generation keeps the thread's memory small. (16 MB: 190
-    // scavenges instead of 500, ~0.1 s, for 8-10 MB more RSS: over the 150 MB target.)
-    resourceLimits: { maxYoungGenerationSizeMb: READER_YOUNG_MB },
-  });
-
-  const queue: FromReader[] = [];
-  let waiting: ((m: FromReader) => void) | undefined;
-  const deliver = (m: FromReader) => {
-    if (waiting) {
-      const w = waiting;
-      waiting = undefined;
-      w(m);
-    } else queue.push(m);
-  };
+  const thread = takeReaderThread();
+  thread.read(file, opts);
+  const { taken } = thread;
+  const next = () => thread.next();
   let finished = false;
-  worker.on('message', deliver);
-  worker.on('error', (e) => deliver({ t: 'fail', error: packError(e) }));
-  // A clean exit comes after the last message ('end' or 'fail'); any other is a failure.
-  worker.on('exit', (code) => {
-    if (code !== 0 && !finished) deliver({ t: 'fail', error: { kind: 'Error', message: `the thread reading ${file} stopped (exit code ${code})` } });
-  });
-  const next = (): Promise<FromReader> => (queue.length > 0 ? Promise.resolve(queue.shift()!) : new Promise((resolve) => (waiting = resolve)));
   const close = () => {
     finished = true;
-    void worker.terminate();
+    thread.close();
   };
 
   const opened = await next();
@@ -80,6 +37,7 @@ export async function openCsvOffThread(file: string, opts: OpenCsvOptions = {}):
         const m = await next();
         if (m.t === 'end') {
           finished = true;
+          thread.finish();
           return;
         }
         if (m.t === 'fail') throw unpackError(m.error);
@@ -99,7 +57,9 @@ export async function openCsvOffThread(file: string, opts: OpenCsvOptions = {}):
 /**
  * A batch as the reader packed it (`packBatch`), as rows again, each with its CSV record (`formatCsvRecord` of its cells):
  * the joined cells as they came, with only the cells that need quotes or the formula guard formatted (a customer name
- * like "Client 1, SARL" is in most rows of a real file). Done here, on the thread that has time to spare.
+ * like "Client 1, SARL" is in most rows of a real file). Done here although this thread is the busier one (the reader
+ * waits for it ~1.2 s of 5.7 for 1M rows): formatted on the reading thread, the records cost that thread more than they
+ * saved this one (building and posting them, and its GC: 0.1 → 0.9–1.2 s), measured.
  */
 function unpack(m: Extract<FromReader, { t: 'batch' }>, width: number, delimiter: string): RawRow[] {
   const { text, ends, lines } = m;

@@ -3,16 +3,20 @@
  * (`packBatch`). At most `AHEAD` batches are on their way before the consumer takes one: memory stays flat whichever
  * thread is faster.
  */
+import { once } from 'node:events';
 import { parentPort, workerData } from 'node:worker_threads';
 import { packError } from '../errors/cross-thread.js';
 import { openCsv } from './read.js';
-import { packBatch, type FromReader, type ReaderSetup } from './read-off-thread.js';
+import { packBatch } from './read-off-thread.js';
+import type { FromReader, ReaderSetup, ReaderTask } from './reader-thread.js';
 
 const AHEAD = 4;
 const port = parentPort!;
-const { file, opts, taken } = workerData as ReaderSetup;
+const { taken } = workerData as ReaderSetup;
 // Atomics.waitAsync does not keep a thread alive on its own: the port, listened to, does until it is closed.
 port.on('message', () => {});
+// The thread may be started before its file is known (startReaderEarly): the file comes in the first message.
+const [{ file, opts }] = (await once(port, 'message')) as [ReaderTask];
 /** ES2024 (Node 16+), not in this project's TypeScript lib yet. */
 const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: Promise<string> | string } }).waitAsync;
 const post = (m: FromReader, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import iconv from 'iconv-lite';
 import { openCsv, type CsvSource } from '../../src/csv/read.js';
 import { openCsvOffThread } from '../../src/csv/read-off-thread.js';
+import { dropEarlyReader, startReaderEarly, takeReaderThread } from '../../src/csv/reader-thread.js';
 import { formatCsvRecord } from '../../src/csv/write.js';
 import { PaybatchError } from '../../src/errors/paybatch-error.js';
 import type { RawRow } from '../../src/orders/types.js';
@@ -108,5 +109,28 @@ describe('stopping early', () => {
     const other = await openCsvOffThread(f);
     other.close();
     other.close();
+  });
+});
+
+describe('a thread started before its file is known (the CLI starts it while validate loads)', () => {
+  it('is the one the next file is read on, rows and errors as on a thread started for it', async () => {
+    const f = await fileWith('early.csv', 'invoice,name\n' + Array.from({ length: 5000 }, (_, i) => `INV-${i},"Client ${i}, SARL"\n`).join(''));
+    startReaderEarly();
+    const early = takeReaderThread();
+    startReaderEarly();
+    expect(await read(await openCsvOffThread(f))).toEqual(await read(await openCsv(f)));
+    // That read took the thread started second; the first is still free, and is given a file by hand here.
+    early.read(join(tempDir(), 'missing.csv'), {});
+    const m = await early.next();
+    expect(m.t === 'fail' && m.error.message).toMatch(/missing\.csv: no such file/);
+    early.close();
+  });
+
+  it('dropped unused, it leaves the next read a thread of its own', async () => {
+    startReaderEarly();
+    dropEarlyReader();
+    dropEarlyReader();
+    const f = await fileWith('after-drop.csv', 'a,b\n1,2\n');
+    expect((await read(await openCsvOffThread(f))).rows.map((r) => r.cells)).toEqual([['1', '2']]);
   });
 });
