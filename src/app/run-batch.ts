@@ -1,4 +1,5 @@
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
+import { replaceFile } from '../lib/replace-file.js';
 import { ConfigError } from '../errors/paybatch-error.js';
 import { runLocal, type LocalRun } from '../engine/local.js';
 import { prespawnWorkerThreads } from '../engine/worker-thread.js';
@@ -160,8 +161,8 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
       await report.close();
     }
     const { aborted } = await run.result;
-    await rename(partial.report, opts.files.report);
-    if (toFixRows > 0) await rename(partial.toFix, opts.files.toFix);
+    await replaceFile(partial.report, opts.files.report);
+    if (toFixRows > 0) await replaceFile(partial.toFix, opts.files.toFix);
     else await rm(partial.toFix, { force: true });
 
     const durationMs = now().getTime() - started.getTime();

@@ -1,4 +1,5 @@
-import { rename, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
+import { replaceFile } from '../lib/replace-file.js';
 import { setFlagsFromString } from 'node:v8';
 import { createCsvWriter, formatCsvCell, formatCsvRecord, type CsvWriter } from '../csv/write.js';
 import { judgeFile, type JudgeFileOptions } from '../orders/judge-file.js';
@@ -105,7 +106,7 @@ export async function validateFile(file: string, opts: JudgeFileOptions, out: Va
     await rm(fixTmp, { force: true });
     throw e;
   }
-  await rename(reportTmp, out.report);
-  if (fix) await rename(fixTmp, out.fix);
+  await replaceFile(reportTmp, out.report);
+  if (fix) await replaceFile(fixTmp, out.fix);
   return { summary, fixWritten: fix !== undefined };
 }

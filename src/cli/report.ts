@@ -1,4 +1,5 @@
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
+import { replaceFile } from '../lib/replace-file.js';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
@@ -170,9 +171,9 @@ async function report(argv: ReportArgs): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  await rename(tmp.report, reportPath);
+  await replaceFile(tmp.report, reportPath);
   const toFix = summary.count('INVALID') + summary.count('FAILED');
-  if (toFix > 0) await rename(tmp.toFix, fixPath);
+  if (toFix > 0) await replaceFile(tmp.toFix, fixPath);
   else await rm(tmp.toFix, { force: true });
 
   const exitCode = aborted ? 3 : summary.count('CREATED') === summary.total ? 0 : 1;
