@@ -92,9 +92,17 @@ export class BatchStoppedError extends Error {
   }
 }
 
-/** JSON without undefined or null members (Lua's cjson would turn null into a sentinel we never want stored). */
+/**
+ * JSON without undefined or null members (Lua's cjson would turn null into a sentinel we never want stored). A loop:
+ * entries → filter → fromEntries, three times a row, was ~1.5 % of a queue worker's CPU (profiled).
+ */
 function clean<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== null)) as Partial<T>;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(o)) {
+    const v = (o as Record<string, unknown>)[k];
+    if (v !== undefined && v !== null) out[k] = v;
+  }
+  return out as Partial<T>;
 }
 
 /**
