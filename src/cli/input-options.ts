@@ -1,5 +1,4 @@
 import type { Options } from 'yargs';
-import { isSupportedCountry } from 'libphonenumber-js/max';
 import { ConfigError } from '../errors/paybatch-error.js';
 import { FIELD_NAMES } from '../orders/fields.js';
 import type { JudgeFileOptions } from '../orders/judge-file.js';
@@ -66,8 +65,9 @@ export function parseMapFlags(values: readonly string[] | undefined): Record<str
 
 /** Checks the shared options once and turns them into judgeFile's options; `now` is the run's clock. */
 export function toJudgeFileOptions(argv: InputArgs, now: Date): JudgeFileOptions {
+  // Checked by judgeFile, where libphonenumber's metadata is loaded anyway (not here: validate hands its reading
+  // thread the file before loading the judging modules).
   const region = argv['phone-region']?.trim().toUpperCase();
-  if (region !== undefined && !isSupportedCountry(region)) throw new ConfigError('PB_OPTION', `--phone-region ${argv['phone-region']}: write a two-letter country code such as FR, GB or US`);
   const timeZone = argv.tz ?? machineTimeZone();
   if (!isTimeZone(timeZone)) throw new ConfigError('PB_OPTION', `--tz ${argv.tz}: not a time zone; write an IANA name such as Europe/Paris or UTC`);
   return {

@@ -1,9 +1,9 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
+import type { Validated } from '../app/validate-file.js';
 import { ConfigError } from '../errors/paybatch-error.js';
-import { validateFile } from '../app/validate-file.js';
-import { dropEarlyReader } from '../csv/reader-thread.js';
+import { dropEarlyReader, readEarly } from '../csv/reader-thread.js';
 import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-options.js';
 import { SENDING_KEYS, withJobFile } from './job-file.js';
 
@@ -59,8 +59,18 @@ async function validate(argv: ValidateArgs, now: Date): Promise<number> {
   const judging = toJudgeFileOptions(argv, now);
   const out = { report: reportPath, fix: fixPath };
   const offThread = bigFile(file);
-  if (!offThread) dropEarlyReader();
-  const { summary, fixWritten } = await validateFile(file, { ...judging, offThread }, out);
+  let validated: Validated;
+  try {
+    // The reading thread starts on the file before the judging modules load (libphonenumber's metadata, ~50 ms), and
+    // before yargs renders its help text once this handler has returned (see startReaderEarly).
+    if (offThread) readEarly(file, { encoding: judging.encoding, delimiter: judging.delimiter });
+    const { validateFile } = await import('../app/validate-file.js');
+    validated = await validateFile(file, { ...judging, offThread }, out);
+  } finally {
+    // Unless validateFile took it: a failure before (an option it refuses) must not leave it holding the process.
+    dropEarlyReader();
+  }
+  const { summary, fixWritten } = validated;
 
   const invalid = summary.count('INVALID');
   if (argv.json) {
@@ -81,8 +91,8 @@ const THREADS_FROM_BYTES = 4 * 1024 * 1024;
 
 function bigFile(file: string): boolean {
   // A file that cannot be stat'ed is read in-process, which names the problem (no such file, a folder …).
-  // Synchronous on purpose: from the handler to the reading thread being given its file (openCsvOffThread) nothing
-  // awaits, and the thread starts reading before yargs, which renders the help text (~40 ms) once the handler returns.
+  // Synchronous on purpose: from the handler to the reading thread being given its file (readEarly) nothing awaits, and
+  // the thread starts reading before yargs renders the help text (~40 ms), which it does once the handler returns.
   try {
     const s = statSync(file);
     return s.isFile() && s.size >= THREADS_FROM_BYTES;

@@ -12,7 +12,7 @@ import { csvCellFormatter } from './write.js';
  * For big files: the thread costs ~30 ms and a few MB to start.
  */
 export async function openCsvOffThread(file: string, opts: OpenCsvOptions = {}): Promise<CsvSource> {
-  const thread = takeReaderThread();
+  const thread = takeReaderThread(file, opts);
   thread.read(file, opts);
   const { taken } = thread;
   const next = () => thread.next();

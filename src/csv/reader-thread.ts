@@ -36,6 +36,7 @@ export class ReaderThread {
   private waiting: ((m: FromReader) => void) | undefined;
   private finished = false;
   private file: string | undefined;
+  private opts: OpenCsvOptions | undefined;
 
   constructor() {
     // The thread's young generation starts at its full size (the limit below) instead of growing to it: the judging
@@ -57,11 +58,29 @@ export class ReaderThread {
     });
   }
 
-  /** Gives the thread its file: it opens it and posts 'open', then its batches. The thread keeps the process alive from now. */
+  /**
+   * Gives the thread its file: it opens it and posts 'open', then its batches. The thread keeps the process alive from
+   * now. Given the same file and options again, does nothing (it is reading them already).
+   */
   read(file: string, opts: OpenCsvOptions): void {
+    if (this.file !== undefined) {
+      if (this.reads(file, opts)) return;
+      throw new Error(`reading thread: already reading ${this.file}, asked to read ${file}`);
+    }
     this.file = file;
+    this.opts = opts;
     this.worker.ref();
     this.worker.postMessage({ file, opts } satisfies ReaderTask);
+  }
+
+  /** It was given a file: `file` with the same options. */
+  reads(file: string, opts: OpenCsvOptions): boolean {
+    return this.file === file && this.opts?.encoding === opts.encoding && this.opts?.delimiter === opts.delimiter && this.opts?.readBytes === opts.readBytes && this.opts?.batchBytes === opts.batchBytes;
+  }
+
+  /** It was given no file yet. */
+  get idle(): boolean {
+    return this.file === undefined;
   }
 
   /** The thread's next message. */
@@ -109,15 +128,32 @@ export function startReaderEarly(): void {
   early.unref();
 }
 
+/**
+ * Gives the thread `startReaderEarly` started its file now, for the `openCsvOffThread` of that file and options that
+ * follows: `paybatch validate` does so before it loads its judging modules (libphonenumber's metadata, ~50 ms).
+ * Without such a thread, does nothing. Whatever happens before that open, `dropEarlyReader` must follow (a thread
+ * given a file keeps the process alive).
+ */
+export function readEarly(file: string, opts: OpenCsvOptions): void {
+  if (early?.idle) early.read(file, opts);
+}
+
 /** Stops the thread `startReaderEarly` started, if it was not taken. */
 export function dropEarlyReader(): void {
   early?.close();
   early = undefined;
 }
 
-/** The thread `startReaderEarly` started, or a new one. */
-export function takeReaderThread(): ReaderThread {
-  const thread = early ?? new ReaderThread();
+/**
+ * The thread for reading `file` with `opts`: the one `startReaderEarly` started if it is free or reading just that (see
+ * `readEarly`), else a new one. Call its `read(file, opts)` either way.
+ */
+export function takeReaderThread(file: string, opts: OpenCsvOptions): ReaderThread {
+  let thread = early;
   early = undefined;
-  return thread;
+  if (thread && !thread.idle && !thread.reads(file, opts)) {
+    thread.close();
+    thread = undefined;
+  }
+  return thread ?? new ReaderThread();
 }

@@ -5,6 +5,8 @@ import { judgeRow } from './judge.js';
 import { OrderIdSet } from './order-id-set.js';
 import type { JudgedRow } from './types.js';
 import { flatten } from '../lib/flatten.js';
+import { isSupportedCountry } from 'libphonenumber-js/max';
+import { ConfigError } from '../errors/paybatch-error.js';
 
 export interface JudgeFileOptions extends OpenCsvOptions, Omit<MappingOptions, 'file'> {
   /** The run's clock, read once: every row is judged against it. */
@@ -31,6 +33,9 @@ export interface JudgedFile {
  * duplicates). The header and the mapping are checked before the first row, so a wrong `--map` fails before any work.
  */
 export async function judgeFile(file: string, opts: JudgeFileOptions): Promise<JudgedFile> {
+  if (opts.phoneRegion !== undefined && !isSupportedCountry(opts.phoneRegion.toUpperCase())) {
+    throw new ConfigError('PB_OPTION', `--phone-region ${opts.phoneRegion}: write a two-letter country code such as FR, GB or US`);
+  }
   const csvOpts = { encoding: opts.encoding, delimiter: opts.delimiter };
   const source = await (opts.offThread ? openCsvOffThread(file, csvOpts) : openCsv(file, csvOpts));
   let mapping: Mapping;

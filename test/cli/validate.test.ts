@@ -170,4 +170,17 @@ describe('paybatch validate on a big export (read and parsed on a second thread)
     expect(existsSync(join(dir, 'bad-big.report.csv'))).toBe(false);
     expect(existsSync(join(dir, 'bad-big.report.csv.partial'))).toBe(false);
   });
+
+  it('an option refused after the reading thread was given the file (--phone-region XX) is one line, exit 2, and the process ends', async () => {
+    const lines = ['invoice,amount,currency,channel,phone,locale'];
+    for (let i = 0; i < 200_000; i++) lines.push(`INV-${i},12.00,EUR,SMS,+336${String(10_000_000 + i)},fr_FR`);
+    const f = join(dir, 'sms-big.csv');
+    await writeFile(f, lines.join('\n') + '\n');
+    const r = await runCli(['validate', f, '--phone-region', 'XX']);
+    expect([r.code, r.stderr.trim()]).toEqual([2, 'paybatch: --phone-region XX: write a two-letter country code such as FR, GB or US']);
+    expect(existsSync(join(dir, 'sms-big.report.csv'))).toBe(false);
+    const ok = await runCli(['validate', f, '--phone-region', 'fr', '--json']);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ rows: 200_000, statuses: { VALID: 200_000 } });
+  });
 });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import iconv from 'iconv-lite';
 import { openCsv, type CsvSource } from '../../src/csv/read.js';
 import { openCsvOffThread } from '../../src/csv/read-off-thread.js';
-import { dropEarlyReader, startReaderEarly, takeReaderThread } from '../../src/csv/reader-thread.js';
+import { dropEarlyReader, readEarly, startReaderEarly, takeReaderThread } from '../../src/csv/reader-thread.js';
 import { formatCsvRecord } from '../../src/csv/write.js';
 import { PaybatchError } from '../../src/errors/paybatch-error.js';
 import type { RawRow } from '../../src/orders/types.js';
@@ -113,10 +113,12 @@ describe('stopping early', () => {
 });
 
 describe('a thread started before its file is known (the CLI starts it while validate loads)', () => {
+  const big = () => fileWith('early.csv', 'invoice,name\n' + Array.from({ length: 5000 }, (_, i) => `INV-${i},"Client ${i}, SARL"\n`).join(''));
+
   it('is the one the next file is read on, rows and errors as on a thread started for it', async () => {
-    const f = await fileWith('early.csv', 'invoice,name\n' + Array.from({ length: 5000 }, (_, i) => `INV-${i},"Client ${i}, SARL"\n`).join(''));
+    const f = await big();
     startReaderEarly();
-    const early = takeReaderThread();
+    const early = takeReaderThread(f, {});
     startReaderEarly();
     expect(await read(await openCsvOffThread(f))).toEqual(await read(await openCsv(f)));
     // That read took the thread started second; the first is still free, and is given a file by hand here.
@@ -126,11 +128,31 @@ describe('a thread started before its file is known (the CLI starts it while val
     early.close();
   });
 
-  it('dropped unused, it leaves the next read a thread of its own', async () => {
+  it('given its file early (readEarly), the open of that file reads on it; the open of another file on a thread of its own', async () => {
+    const f = await big();
+    const other = await fileWith('other.csv', 'a;b\n1;2\n');
+    startReaderEarly();
+    readEarly(f, {});
+    expect(await read(await openCsvOffThread(f))).toEqual(await read(await openCsv(f)));
+    startReaderEarly();
+    readEarly(f, { delimiter: ',' });
+    // Not the options the early thread was given: it is stopped, and `other` is read as asked.
+    expect((await read(await openCsvOffThread(other, { delimiter: ';' }))).rows.map((r) => r.cells)).toEqual([['1', '2']]);
+    const thread = takeReaderThread(f, {});
+    thread.read(f, {});
+    thread.read(f, {});
+    expect(() => thread.read(other, {})).toThrow(/already reading/);
+    thread.close();
+  });
+
+  it('dropped unused (or given a file that was then not opened), it leaves the next read a thread of its own', async () => {
     startReaderEarly();
     dropEarlyReader();
     dropEarlyReader();
     const f = await fileWith('after-drop.csv', 'a,b\n1,2\n');
+    startReaderEarly();
+    readEarly(f, {});
+    dropEarlyReader();
     expect((await read(await openCsvOffThread(f))).rows.map((r) => r.cells)).toEqual([['1', '2']]);
   });
 });
