@@ -1,6 +1,8 @@
 import type { CommandModule } from 'yargs';
+import { queueWorkersAsked } from './queue-workers-asked.js';
 
-type Loader = () => Promise<CommandModule<any, any>>;
+/** Loads a command; `argv`, the whole command line, lets it start work of its own while the rest loads. */
+type Loader = (argv: readonly string[]) => Promise<CommandModule<any, any>>;
 
 /**
  * Every `paybatch` command, by name, loaded on demand. Each lives in its own file under src/cli/ (one line each here).
@@ -9,7 +11,13 @@ type Loader = () => Promise<CommandModule<any, any>>;
  */
 export const commandLoaders: Record<string, Loader> = {
   demo: async () => (await import('./demo.js')).demoCommand,
-  run: async () => (await import('./run.js')).runCommand,
+  run: async (argv) => {
+    // Queue mode's local worker threads load BullMQ, ioredis and undici (~0.5 s on a busy core): when the command line
+    // says queue mode, they start now, while the run's own modules load (~0.3 s), instead of when the run starts.
+    const workers = queueWorkersAsked(argv, process.env);
+    if (workers > 0) (await import('../engine/worker-thread.js')).prespawnWorkerThreads(workers);
+    return (await import('./run.js')).runCommand;
+  },
   sandbox: async () => (await import('./sandbox.js')).sandboxCommand,
   status: async () => (await import('./status.js')).statusCommand,
   ipn: async () => (await import('./ipn.js')).ipnCommand,
@@ -33,6 +41,6 @@ export const commandLoaders: Record<string, Loader> = {
 export async function commandsFor(argv: readonly string[]): Promise<CommandModule<any, any>[]> {
   const name = argv.find((a) => !a.startsWith('-'));
   const loader = name !== undefined ? commandLoaders[name] : undefined;
-  if (loader) return [await loader()];
-  return Promise.all(Object.values(commandLoaders).map((load) => load()));
+  if (loader) return [await loader(argv)];
+  return Promise.all(Object.values(commandLoaders).map((load) => load(argv)));
 }

@@ -1,0 +1,21 @@
+/**
+ * How many local queue workers a `paybatch run` command line asks for, read from the words themselves before yargs has
+ * parsed them: `--redis URL` (or `--redis=URL`, or REDIS_URL in the environment) and `--workers N` (default 1). 0 when
+ * the line does not say queue mode plainly (a --job file that does is read later, by yargs). Pure.
+ */
+export function queueWorkersAsked(argv: readonly string[], env: Record<string, string | undefined>): number {
+  let redis = Boolean(env.REDIS_URL);
+  let workers = 1;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') break;
+    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = inline ?? argv[i + 1];
+    if (flag === '--redis') redis = Boolean(value) && !value!.startsWith('-');
+    else if (flag === '--workers') {
+      const n = Number(value);
+      workers = Number.isInteger(n) && n >= 0 ? n : 1;
+    }
+  }
+  return redis ? workers : 0;
+}
