@@ -30,11 +30,13 @@ interface Spawned {
 
 function spawn(): Spawned {
   const thread = spawnThread(import.meta.url, 'worker-thread-main');
-  // A spare thread nobody took must not keep the process up.
-  thread.unref();
   const early: FromThread[] = [];
   let listener: ((m: FromThread) => void) | undefined;
   thread.on('message', (m: FromThread) => (listener ? listener(m) : early.push(m)));
+  // A spare thread nobody took must not keep the process up. After the 'message' listener: node refs a worker's port
+  // again when its first one is added, and a run that failed after spawning one (API unreachable, no such file) printed
+  // its error and never exited.
+  thread.unref();
   let ended: [Error, number?] | undefined;
   let onEnd: ((e: Error, exitCode?: number) => void) | undefined;
   const end = (e: Error, code?: number) => {

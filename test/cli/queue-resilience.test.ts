@@ -58,6 +58,19 @@ const duplicates = (s: Sandbox) => Object.entries(s.counters().ordersCreated).fi
 const created = (s: Sandbox) => s.counters().requests['Charge/CreatePaymentOrder'] ?? 0;
 
 describe('queue mode when things go wrong', () => {
+  it('a queue-mode run that fails before sending (no such file, the API unreachable) says so in one line, exit 2, and ends', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'paybatch-qfail-'));
+    dirs.push(dir);
+    // Its local worker thread, spawned as the command loads, must not keep the process up once the run has failed.
+    const missing = await runCli(['run', join(dir, 'nope.csv'), '--state-dir', dir], { env: shopEnv('http://127.0.0.1:9', redis.url) });
+    expect([missing.code, missing.stderr.trim()]).toEqual([2, `paybatch: ${join(dir, 'nope.csv')}: no such file`]);
+    const { file } = setupBatch(3);
+    const unreachable = await runCli(['run', file, '--redis', redis.url, '--workers', '2', '--state-dir', dir], { env: shopEnv('http://127.0.0.1:9', redis.url) });
+    expect(unreachable.code).toBe(2);
+    expect(unreachable.stderr.trim().split('\n')).toHaveLength(1);
+    expect(unreachable.stderr).toMatch(/does not answer the credential check.*Nothing was sent/);
+  });
+
   it('SIGTERM drains a worker: requests in flight finish and are recorded, the rest waits for another worker, nothing is sent twice', async () => {
     sandbox = await startSandbox({ latencyMs: 400 });
     const { dir, prefix, file } = setupBatch(20);
