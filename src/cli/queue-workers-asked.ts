@@ -9,7 +9,8 @@ export function queueWorkersAsked(argv: readonly string[], env: Record<string, s
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--') break;
-    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const eq = a.indexOf('=');
+    const [flag, inline] = eq === -1 ? [a, undefined] : [a.slice(0, eq), a.slice(eq + 1)];
     const value = inline ?? argv[i + 1];
     if (flag === '--redis') redis = Boolean(value) && !value!.startsWith('-');
     else if (flag === '--workers') {

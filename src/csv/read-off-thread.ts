@@ -15,14 +15,9 @@ export async function openCsvOffThread(file: string, opts: OpenCsvOptions = {}):
   const thread = takeReaderThread(file, opts);
   thread.read(file, opts);
   const { taken } = thread;
-  const next = () => thread.next();
-  let finished = false;
-  const close = () => {
-    finished = true;
-    thread.close();
-  };
+  const close = () => thread.close();
 
-  const opened = await next();
+  const opened = await thread.next();
   if (opened.t !== 'open') {
     close();
     throw opened.t === 'fail' ? unpackError(opened.error) : new Error(`reading thread: unexpected ${opened.t}`);
@@ -34,9 +29,8 @@ export async function openCsvOffThread(file: string, opts: OpenCsvOptions = {}):
   async function* batches(): AsyncGenerator<RawRow[]> {
     try {
       while (true) {
-        const m = await next();
+        const m = await thread.next();
         if (m.t === 'end') {
-          finished = true;
           thread.finish();
           return;
         }
@@ -47,7 +41,7 @@ export async function openCsvOffThread(file: string, opts: OpenCsvOptions = {}):
         yield unpack(m, width, delimiter);
       }
     } finally {
-      if (!finished) close();
+      if (!thread.finished) thread.close();
     }
   }
   const batched = batches();

@@ -34,7 +34,7 @@ export class ReaderThread {
   private readonly worker: Worker;
   private readonly queue: FromReader[] = [];
   private waiting: ((m: FromReader) => void) | undefined;
-  private finished = false;
+  private over = false;
   private file: string | undefined;
   private opts: OpenCsvOptions | undefined;
 
@@ -54,7 +54,7 @@ export class ReaderThread {
     this.worker.on('error', (e) => this.deliver({ t: 'fail', error: packError(e) }));
     // A clean exit comes after the last message ('end' or 'fail'); any other is a failure.
     this.worker.on('exit', (code) => {
-      if (code !== 0 && !this.finished) this.deliver({ t: 'fail', error: { kind: 'Error', message: `the thread reading ${this.file ?? 'a file'} stopped (exit code ${code})` } });
+      if (code !== 0 && !this.over) this.deliver({ t: 'fail', error: { kind: 'Error', message: `the thread reading ${this.file ?? 'a file'} stopped (exit code ${code})` } });
     });
   }
 
@@ -91,12 +91,17 @@ export class ReaderThread {
 
   /** Its messages are over ('end' came): the thread exits by itself. */
   finish(): void {
-    this.finished = true;
+    this.over = true;
+  }
+
+  /** `finish` or `close` was called: nothing more is to come from it. */
+  get finished(): boolean {
+    return this.over;
   }
 
   /** Stops the thread, whatever it is doing. */
   close(): void {
-    this.finished = true;
+    this.over = true;
     void this.worker.terminate();
   }
 
