@@ -1,4 +1,5 @@
 import { parsePhoneNumberFromString, type CountryCode, type PhoneNumber } from 'libphonenumber-js/max';
+import { plainE164 } from './e164.js';
 
 export type PhoneResult =
   | { ok: true; e164: string }
@@ -30,14 +31,14 @@ export function normalisePhone(text: string, region: CountryCode | undefined): P
   const cleaned = raw.replace(/^00(?=[1-9])/, '+');
   const candidates: Valid[] = [];
   if (cleaned.startsWith('+')) {
-    const p = valid(parsePhoneNumberFromString(cleaned));
+    const p = validIntl(cleaned);
     if (p) candidates.push(p);
   } else {
     const national = region ? parsePhoneNumberFromString(cleaned, region) : undefined;
     const nationalValid = valid(national);
     if (nationalValid) candidates.push(nationalValid);
     if (/^[1-9][\d .\-/()]*$/.test(cleaned)) {
-      const intl = valid(parsePhoneNumberFromString(`+${cleaned}`));
+      const intl = validIntl(`+${cleaned}`);
       if (intl && intl.p.number !== national?.number) candidates.push(intl);
     }
     if (candidates.length === 0 && !region) {
@@ -53,6 +54,11 @@ export function normalisePhone(text: string, region: CountryCode | undefined): P
     return { ok: false, reason: 'not-mobile', message: `${p.number} is not a mobile number (${(type ?? 'unknown type').toLowerCase().replace(/_/g, ' ')}): SMS and WhatsApp need a mobile number` };
   }
   return { ok: true, e164: p.number };
+}
+
+/** An international number, valid with its type: the plain `+` and digits without the general parser. */
+function validIntl(text: string): Valid | undefined {
+  return plainE164(text) ?? valid(parsePhoneNumberFromString(text));
 }
 
 /** A valid number and its type. */
