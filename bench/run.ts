@@ -48,6 +48,7 @@ const want = (row: string): boolean => !only || only.includes(row);
  */
 const RUNS = 2;
 const VALIDATE_RUNS = 3;
+const HEADROOM_RUNS = 3;
 const fastest = <T>(runs: T[], rate: (r: T) => number): T => runs.reduce((a, b) => (rate(b) > rate(a) ? b : a));
 const secs = (ms: number): string => (ms / 1000).toFixed(1);
 
@@ -106,16 +107,17 @@ async function headroom(): Promise<void> {
   const sandbox = await startSandboxProcess(CLI, { latencyMs: 0 });
   const bare = (): Promise<number> => bareLoop(sandbox.url, SIZE.headroomRows);
   try {
-    // The bare loop before, between and after paybatch's runs, the fastest kept: a busy neighbour must not flatter us.
-    const bareRuns = [await bare()];
+    // Rounds of bare loop, embedded, queue: as many runs of the baseline as of each subject, the fastest of each kept —
+    // a busy neighbour must not flatter us, and the baseline must not get more draws at a quiet moment than we do.
+    const bareRuns: number[] = [];
     const embeddedRuns: RunMeasure[] = [];
     const queuedRuns: RunMeasure[] = [];
     const redis = await startRedis();
     try {
-      for (let i = 0; i < RUNS; i++) {
+      for (let i = 0; i < HEADROOM_RUNS; i++) {
+        bareRuns.push(await bare());
         embeddedRuns.push(await paybatchRun({ file: await input(SIZE.headroomRows), sandboxUrl: sandbox.url, stateDir: stateDir(), concurrency: C, rate: NO_RATE_LIMIT }));
         queuedRuns.push(await paybatchRun({ file: await input(SIZE.headroomRows), sandboxUrl: sandbox.url, stateDir: stateDir(), concurrency: C, rate: NO_RATE_LIMIT, redisUrl: redis.url, workers: 1 }));
-        bareRuns.push(await bare());
         log(`headroom: embedded ${embeddedRuns[i]!.rowsPerSecond.toFixed(0)}, queue ${queuedRuns[i]!.rowsPerSecond.toFixed(0)} rows/s; bare ${bareRuns.map((b) => b.toFixed(0)).join(', ')}`);
       }
     } finally {
