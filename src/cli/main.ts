@@ -48,7 +48,21 @@ async function main(argv: string[]): Promise<void> {
       throw new PaybatchError('PB_USAGE', `${err?.message ?? msg} (paybatch --help)`, 2);
     });
   for (const c of await commands) cli = cli.command(c);
+  skipHelpCache(cli);
   await cli.parseAsync();
+}
+
+/**
+ * yargs renders the whole help text of a command right after calling its handler, to have it ready should the command
+ * fail later: 80–130 ms of CPU at the start of every `paybatch run`, while its credential check waits for the event
+ * loop to write it (the check reached the sandbox ~140 ms after the run started). Our `.fail` never shows that text,
+ * and `--help` renders its own. Through yargs' internal methods (not in its typings): if they change, the text is
+ * rendered again as before, nothing else.
+ */
+function skipHelpCache(cli: unknown): void {
+  const internal = cli as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } };
+  const usage = internal.getInternalMethods?.().getUsageInstance?.();
+  if (typeof usage?.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
 }
 
 boundHeapGrowth();

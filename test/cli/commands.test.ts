@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { commandLoaders, commandsFor } from '../../src/cli/commands.js';
+import { runCli } from '../support/cli.js';
 
 const commandsModule = new URL('../../src/cli/commands.ts', import.meta.url).href;
 const tsxLoader = new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url).href;
@@ -43,5 +44,22 @@ describe('the CLI loads only the command it runs', () => {
     expect(run).not.toContain('bullmq');
     // The probe sees what a command loads: every command together loads the logger and the HTTP client.
     expect(packagesLoadedFor([])).toEqual(expect.arrayContaining(['undici', 'pino']));
+  });
+});
+
+describe('help', () => {
+  it('is printed whole when asked for, and a command that fails still says one line (yargs does not render it ahead)', async () => {
+    const help = await runCli(['run', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^paybatch run \[file\]/);
+    expect(help.stdout).toContain('--concurrency');
+    expect(help.stdout).toContain('--redis');
+    const all = await runCli(['--help']);
+    expect(all.code).toBe(0);
+    expect(all.stdout).toContain('paybatch validate');
+    const failed = await runCli(['validate', 'no-such-file.csv'], { env: { PAYBATCH_SHOP_ID: undefined, PAYBATCH_PASSWORD: undefined } });
+    expect(failed.code).toBe(2);
+    expect(failed.stderr.trim().split('\n')).toEqual([expect.stringContaining('no-such-file.csv: no such file')]);
+    expect(failed.stdout).toBe('');
   });
 });
