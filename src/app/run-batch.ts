@@ -6,7 +6,8 @@ import { prespawnWorkerThreads } from '../engine/worker-thread.js';
 import type { RetryPolicy } from '../engine/job.js';
 import type { RowOutcome } from '../engine/outcome.js';
 import { newBatchId } from '../engine/batch-id.js';
-import type { RedisTarget } from '../engine/redis-preflight.js';
+import { connectRedis, type RedisTarget } from '../engine/redis-preflight.js';
+import type { Redis } from 'ioredis';
 import { drainInbox } from '../ipn/inbox.js';
 import { openFileLedger } from '../ledger/file-journal.js';
 import { openLedgerPatiently } from '../ledger/open-patiently.js';
@@ -75,9 +76,10 @@ const UNCERTAIN_LISTED = 20;
 export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
   const now = opts.now ?? (() => new Date());
   const started = now();
-  // Local queue workers' threads load their modules (BullMQ, ioredis, undici: half a second on a busy core) from the
-  // start, in parallel with everything before the first job; they get the credentials only once these are checked.
-  if (opts.redis) prespawnWorkerThreads(opts.localWorkers ?? 1);
+  // Local queue workers' threads load their modules (BullMQ, ioredis, undici: half a second on a busy core) and connect
+  // to Redis from the start, in parallel with everything before the first job; they get the credentials only once
+  // these are checked.
+  if (opts.redis) prespawnWorkerThreads(opts.localWorkers ?? 1, opts.redis);
   const mode = modeOfPassword(opts.lyra.password);
   if (!mode) throw new ConfigError('PB_CONFIG', 'the API password in PAYBATCH_PASSWORD does not start with testpassword_ or prodpassword_');
   const target = describeTarget(opts.lyra);
@@ -88,12 +90,19 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
   // or sent before it answers). A file error still wins: it is the one to fix first.
   const checked = opts.checkCredentials !== false ? checkCredentials(client, target) : Promise.resolve();
   checked.catch(() => undefined);
+  // The producer's Redis connection too (~50–90 ms for a first one: ioredis' code compiled on first use). Connecting
+  // writes nothing; a Redis that is down is still reported after the credentials, when the run takes the connection.
+  const producerRedis = opts.redis ? connectRedis(opts.redis, 'producer') : undefined;
+  producerRedis?.catch(() => undefined);
+  /** The queue run took the connection (it closes it); until then it is ours to drop. */
+  let redisTaken = false;
   let judged: Awaited<ReturnType<typeof judgeFile>>;
   try {
     judged = await judgeFile(opts.file, opts.judge);
   } catch (e) {
     await checked.catch(() => undefined);
     await client.close();
+    dropConnection(producerRedis);
     throw e;
   }
   let ledger: Ledger | undefined;
@@ -119,6 +128,7 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
         signal: opts.signal,
         source: opts.batchSource,
         ...(opts.retry ? { worker: { retry: opts.retry } } : {}),
+        ...(producerRedis ? { connection: producerRedis } : {}),
       });
     } else {
       const dir = opts.stateDir;
@@ -148,6 +158,8 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
       ? createProgress({ total: await estimateRows(opts.file), tty: opts.progress.tty, stream: opts.progress.stream })
       : undefined;
     try {
+      // Iterating starts the run, which takes the connection from its first step.
+      redisTaken = true;
       for await (const { row, outcome } of run) {
         await report.add(row, outcome);
         summary.add(summaryRow(row, outcome));
@@ -185,7 +197,13 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
   } finally {
     await ledger?.close();
     await client.close();
+    if (!redisTaken) dropConnection(producerRedis);
   }
+}
+
+/** A connection opened ahead that no run took (the credentials were refused, the file could not be read …). */
+function dropConnection(redis: Promise<Redis> | undefined): void {
+  redis?.then((r) => r.disconnect(), () => undefined);
 }
 
 export interface RunSummaryJson extends SummaryJson {

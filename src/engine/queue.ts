@@ -225,6 +225,8 @@ export interface RunQueuedOptions {
   pollMs?: number;
   /** Local worker tuning (lock, lease, retry policy). */
   worker?: Pick<QueueWorkerOptions, 'lockDurationMs' | 'stalledIntervalMs' | 'claimLeaseMs' | 'retry' | 'onEvent'>;
+  /** The producer's connection to `redis`, opened ahead (while the credentials were checked); the run owns and closes it. */
+  connection?: Promise<Redis>;
   /** Told after every chunk added to the queue. */
   onEnqueued?: (total: number) => void;
   /** Told when no row finished for 5 s: rows finished so far, and workers connected to the queue (0: nobody sends). */
@@ -255,7 +257,7 @@ function scopeOf(opts: { clientOptions: LyraClientOptions; prefix?: string }): Q
 async function* iterateQueued(opts: RunQueuedOptions, settle: (r: LocalRunResult) => void, fail: (e: unknown) => void): AsyncGenerator<LocalRunItem, LocalRunResult> {
   const scope = scopeOf(opts);
   const retry = <T>(what: string, fn: () => Promise<T>) => whileRedisRecovers(what, fn, { target: opts.redis });
-  const redis = await connectRedis(opts.redis, 'producer');
+  const redis = await (opts.connection ?? connectRedis(opts.redis, 'producer'));
   const timeoutMs = opts.clientOptions.timeoutMs ?? 30_000;
   const producer = openProducer(redis, scope, { claimLeaseMs: opts.worker?.claimLeaseMs ?? timeoutMs + 30_000 });
   const reader = new BatchReader(redis, scope, opts.batchId, producer.ledger);

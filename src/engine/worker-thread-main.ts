@@ -1,29 +1,50 @@
 /**
  * The thread of `startWorkerThread`: a queue worker with its own event loop, Redis connection and HTTP client. It loads
- * its modules at once and says `loaded`; told `start` (the setup, credentials included, only then), it starts the
+ * its modules at once and says `loaded`; told `connect` (where Redis is), it connects ahead; told `start` (the setup,
+ * credentials included, only then), it starts the
  * worker and says `ready`; told `close` (drain or force), it closes and says `closed`. Worker events go to the run as
  * messages.
  */
 import { parentPort } from 'node:worker_threads';
 import { packError } from '../errors/cross-thread.js';
 import { LyraClient } from '../lyra/client.js';
-import { connectRedis } from './redis-preflight.js';
+import type { Redis } from 'ioredis';
+import { connectRedis, type RedisTarget } from './redis-preflight.js';
 import type { FromThread, ToThread } from './worker-thread.js';
 import { startQueueWorker, type QueueWorker } from './worker.js';
 
 const port = parentPort!;
 const post = (m: FromThread) => port.postMessage(m);
 let running: { worker: QueueWorker; close: () => Promise<void> } | undefined;
+/** The connection asked for before the setup came (`connect`): it is in the making while the credentials are checked. */
+let early: { url: string; redis: Promise<Redis> } | undefined;
 
 port.on('message', (m: ToThread) => {
-  if (m.t === 'start') void start(m.setup);
+  if (m.t === 'connect') connectEarly(m.redis);
+  else if (m.t === 'start') void start(m.setup);
   else if (m.t === 'close') void close(m.force);
 });
 post({ t: 'loaded' });
 
+function connectEarly(target: RedisTarget): void {
+  if (early) return;
+  early = { url: target.url, redis: connectRedis(target, 'worker') };
+  // Its failure (Redis down) is reported by `start`, where it is awaited.
+  early.redis.catch(() => undefined);
+}
+
+/** The early connection if it is to the setup's Redis; otherwise a new one (and the other is dropped). */
+function connectionFor(target: RedisTarget): Promise<Redis> {
+  const e = early;
+  early = undefined;
+  if (e?.url === target.url) return e.redis;
+  e?.redis.then((r) => r.disconnect(), () => undefined);
+  return connectRedis(target, 'worker');
+}
+
 async function start(setup: Extract<ToThread, { t: 'start' }>['setup']): Promise<void> {
   try {
-    const redis = await connectRedis(setup.redis, 'worker');
+    const redis = await connectionFor(setup.redis);
     const client = new LyraClient(setup.clientOptions);
     try {
       const worker = await startQueueWorker({ ...setup.worker, redis, client, onEvent: (e) => post({ t: 'event', e }) });

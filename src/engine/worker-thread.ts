@@ -12,7 +12,7 @@ export interface ThreadSetup {
   worker: Omit<QueueWorkerOptions, 'redis' | 'client' | 'onEvent'>;
 }
 
-export type ToThread = { t: 'start'; setup: ThreadSetup } | { t: 'close'; force: boolean };
+export type ToThread = { t: 'connect'; redis: RedisTarget } | { t: 'start'; setup: ThreadSetup } | { t: 'close'; force: boolean };
 export type FromThread = { t: 'loaded' } | { t: 'ready' } | { t: 'failed'; error: PackedError } | { t: 'event'; e: WorkerEvent } | { t: 'closed' };
 
 export interface WorkerThread {
@@ -26,6 +26,8 @@ interface Spawned {
   listen(m: (msg: FromThread) => void): void;
   /** The thread ended (error or exit) before it was told to close. */
   onEnd(f: (e: Error, exitCode?: number) => void): void;
+  /** Told where Redis is: it connects while the credentials are checked (once; `start` uses it if it is the same). */
+  connecting: boolean;
 }
 
 function spawn(): Spawned {
@@ -48,6 +50,7 @@ function spawn(): Spawned {
   thread.on('exit', (code) => end(new Error(`the local worker thread stopped (exit code ${code})`), code));
   return {
     thread,
+    connecting: false,
     listen: (f) => {
       listener = f;
       for (const m of early.splice(0)) f(m);
@@ -63,10 +66,18 @@ const spare: Spawned[] = [];
 
 /**
  * Starts `n` worker threads loading their modules (BullMQ, ioredis, undici: ~0.3 s of CPU each) while the run checks
- * the credentials: they get the credentials only when `startWorkerThread` takes one. Unused ones end with the process.
+ * the credentials: they get the credentials only when `startWorkerThread` takes one. Given `redis`, they also connect
+ * to it meanwhile (a first connection costs ~50–80 ms: ioredis' code compiled on first use). Unused ones end with the
+ * process.
  */
-export function prespawnWorkerThreads(n: number): void {
+export function prespawnWorkerThreads(n: number, redis?: RedisTarget): void {
   while (spare.length < n) spare.push(spawn());
+  if (!redis) return;
+  for (const s of spare) {
+    if (s.connecting) continue;
+    s.connecting = true;
+    s.thread.postMessage({ t: 'connect', redis } satisfies ToThread);
+  }
 }
 
 /**
