@@ -39,7 +39,7 @@ export function normalisePhone(text: string, region: CountryCode | undefined): P
     if (nationalValid) candidates.push(nationalValid);
     if (/^[1-9][\d .\-/()]*$/.test(cleaned)) {
       const intl = validIntl(`+${cleaned}`);
-      if (intl && intl.p.number !== national?.number) candidates.push(intl);
+      if (intl && intl.number !== national?.number) candidates.push(intl);
     }
     if (candidates.length === 0 && !region) {
       return { ok: false, reason: 'no-region', message: `the phone number "${raw}" has no country code: write it as +CC… (e.g. +33 6 12 34 56 78), or give the row a locale such as fr_FR, or pass --phone-region FR` };
@@ -47,13 +47,13 @@ export function normalisePhone(text: string, region: CountryCode | undefined): P
   }
   if (candidates.length === 0) return { ok: false, reason: 'unreadable', message: `"${raw}" is not a valid phone number${region ? ` for ${region}` : ''}: write it with its country code, e.g. +33 6 12 34 56 78` };
   if (candidates.length > 1) {
-    return { ok: false, reason: 'ambiguous', message: `the phone number "${raw}" can be read as ${candidates.map((c) => c.p.number).join(' or ')}: write it with its + and country code` };
+    return { ok: false, reason: 'ambiguous', message: `the phone number "${raw}" can be read as ${candidates.map((c) => c.number).join(' or ')}: write it with its + and country code` };
   }
-  const { p, type } = candidates[0]!;
+  const { number, type } = candidates[0]!;
   if (!type || !MOBILE_TYPES.has(type)) {
-    return { ok: false, reason: 'not-mobile', message: `${p.number} is not a mobile number (${(type ?? 'unknown type').toLowerCase().replace(/_/g, ' ')}): SMS and WhatsApp need a mobile number` };
+    return { ok: false, reason: 'not-mobile', message: `${number} is not a mobile number (${(type ?? 'unknown type').toLowerCase().replace(/_/g, ' ')}): SMS and WhatsApp need a mobile number` };
   }
-  return { ok: true, e164: p.number };
+  return { ok: true, e164: number };
 }
 
 /** An international number, valid with its type: the plain `+` and digits without the general parser. */
@@ -61,9 +61,9 @@ function validIntl(text: string): Valid | undefined {
   return plainE164(text) ?? valid(parsePhoneNumberFromString(text));
 }
 
-/** A valid number and its type. */
+/** A valid number (E.164) and its type. */
 interface Valid {
-  p: PhoneNumber;
+  number: string;
   type: ReturnType<PhoneNumber['getType']>;
 }
 
@@ -75,5 +75,5 @@ interface Valid {
 function valid(p: PhoneNumber | undefined): Valid | undefined {
   if (!p) return undefined;
   const type = p.getType();
-  return type !== undefined || p.isValid() ? { p, type } : undefined;
+  return type !== undefined || p.isValid() ? { number: p.number, type } : undefined;
 }
