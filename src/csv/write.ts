@@ -113,6 +113,8 @@ const QUOTE_TRIGGERS = new Map<string, { test(cell: string): boolean }>();
  * write per record was a tenth of `paybatch validate`'s time (profiled on 200k rows). Memory stays flat.
  */
 const CHUNK_CHARS = 64 * 1024;
+/** Encoded bytes handed to the file stream at once. */
+const WRITE_BYTES = 256 * 1024;
 
 /** A streaming CSV writer: memory flat whatever the row count; honours the file stream's back-pressure. */
 export function createCsvWriter(file: string, opts: CsvWriterOptions): CsvWriter {
@@ -129,10 +131,24 @@ export function createCsvWriter(file: string, opts: CsvWriterOptions): CsvWriter
   let first = true;
   let pending = '';
   const encode = (text: string): Buffer => (encoding === 'utf8' ? Buffer.from(text, 'utf8') : iconv.encode(text, encoding));
+  // Encoded chunks wait here until WRITE_BYTES are ready: one write call a quarter as often (each cost ~0.1 ms of the
+  // caller's thread here, ~0.3 s for a 170 MB report). Not a bigger string instead: over ~128 KB V8 keeps a string
+  // in its large-object space, which only full collections free.
+  let encoded: Buffer[] = [];
+  let encodedBytes = 0;
 
-  const push = (text: string): Promise<void> => {
+  const push = (text: string, last = false): Promise<void> => {
     if (failure) return Promise.reject(failure);
-    if (out.write(encode(text))) return Promise.resolve();
+    if (text) {
+      const b = encode(text);
+      encoded.push(b);
+      encodedBytes += b.length;
+    }
+    if (encodedBytes < WRITE_BYTES && !last) return Promise.resolve();
+    const chunk = encoded.length === 1 ? encoded[0]! : Buffer.concat(encoded, encodedBytes);
+    encoded = [];
+    encodedBytes = 0;
+    if (chunk.length === 0 || out.write(chunk)) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const onDrain = () => {
         out.off('error', onError);
@@ -146,10 +162,10 @@ export function createCsvWriter(file: string, opts: CsvWriterOptions): CsvWriter
       out.once('error', onError);
     });
   };
-  const flush = (): Promise<void> => {
+  const flush = (last = false): Promise<void> => {
     const text = pending;
     pending = '';
-    return text ? push(text) : Promise.resolve();
+    return text || last ? push(text, last) : Promise.resolve();
   };
   const header = () => {
     if (!first) return '';
@@ -178,7 +194,7 @@ export function createCsvWriter(file: string, opts: CsvWriterOptions): CsvWriter
     },
     async close() {
       pending = header() + pending;
-      await flush();
+      await flush(true);
       if (failure) {
         out.destroy();
         throw failure;
