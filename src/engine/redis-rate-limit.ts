@@ -55,9 +55,13 @@ end
 return take()
 `);
 
-/** The answer came: the place is held one more window from now. */
+/**
+ * The answer came ARGV[5] ms ago (by the worker's clock, when it sent this call): the place is held one more window
+ * from then. Redis runs the call after it was sent, so "now − ago" is never before the answer: the guarantee holds,
+ * without the time the answer took to be recorded.
+ */
 const DONE = new RedisScript(`${PRELUDE}
-redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZADD', KEYS[1], now - math.max(0, tonumber(ARGV[5]) or 0), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], window + hold + 1000)
 return 0
 `);
@@ -92,6 +96,11 @@ export interface SharedRateLimiterOptions {
    */
   freshMs?: number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+/** Whole ms since `at` (performance.now()), rounded down so that the place is never freed early; 0 without `at`. */
+function sinceMs(at: number | undefined): number {
+  return at === undefined ? 0 : Math.max(0, Math.floor(performance.now() - at));
 }
 
 function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -215,9 +224,9 @@ export class SharedRateLimiter implements RateLimiter {
   }
 
   /** `done` as a step of another script's call (the worker's record of the answer). */
-  doneAlong(grant: string): RideAlong {
+  doneAlong(grant: string, answeredAt?: number): RideAlong {
     this.issued.delete(grant);
-    return { body: DONE.source, keys: this.keyList(), args: this.args(grant) };
+    return { body: DONE.source, keys: this.keyList(), args: [...this.args(grant), sinceMs(answeredAt)] };
   }
 
   private keyList(): string[] {
@@ -230,10 +239,10 @@ export class SharedRateLimiter implements RateLimiter {
     return [member, 1000 + slackMs, fallbackPerSecond, holdMs];
   }
 
-  /** The request got its answer (or failed): its place frees one window from now. */
-  async done(grant: string): Promise<void> {
+  /** The request got its answer (or failed) at `answeredAt` (performance.now(); default now): its place frees one window after it. */
+  async done(grant: string, answeredAt?: number): Promise<void> {
     this.issued.delete(grant);
-    await this.run(DONE, grant);
+    await DONE.run(this.opts.redis, this.keyList(), [...this.args(grant), sinceMs(answeredAt)]);
   }
 
   /** The grant will not be used (nothing was sent with it): its place is free at once. */

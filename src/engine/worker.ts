@@ -114,6 +114,8 @@ class ClaimTracker implements Ledger {
   marked = false;
   /** The grant of a POST that got its answer: the limiter's `done` goes with the record that follows (one call). */
   pendingDone: string | undefined;
+  /** When that answer came (performance.now()): the place is freed one window after it, not after the record. */
+  answeredAt: number | undefined;
   constructor(
     private readonly inner: RedisLedger,
     private readonly giveSlot: () => void,
@@ -162,14 +164,14 @@ class ClaimTracker implements Ledger {
   flushDone(): void {
     const g = this.pendingDone;
     this.pendingDone = undefined;
-    if (g) void this.limiter.done(g).catch(() => {});
+    if (g) void this.limiter.done(g, this.answeredAt).catch(() => {});
   }
   record: Ledger['record'] = async (id, token, o) => {
     try {
       const final = this.done.isFinal(o);
       const g = this.pendingDone;
       this.pendingDone = undefined;
-      const ok = await this.inner.record(id, token, o, undefined, final ? this.done : undefined, g ? this.limiter.doneAlong(g) : undefined);
+      const ok = await this.inner.record(id, token, o, undefined, final ? this.done : undefined, g ? this.limiter.doneAlong(g, this.answeredAt) : undefined);
       if (ok && final) this.marked = true;
       return ok;
     } finally {
@@ -246,8 +248,9 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
           tracked.flushDone();
           try {
             const answer = await client.createPaymentOrder(req, o);
-            // Answered: the record follows at once and carries the limiter's done (the place is held a few ms longer).
+            // Answered: the record follows at once and carries the limiter's done, dated from now.
             tracked.pendingDone = g;
+            tracked.answeredAt = performance.now();
             return answer;
           } catch (e) {
             // Another attempt may follow after a back-off: the place must not wait for it.

@@ -124,6 +124,29 @@ describe('one rate limit shared by every worker', () => {
     expect(slept.length).toBeGreaterThan(0);
     conn.disconnect();
   });
+  it('an answer recorded later frees its place one window after the answer, not after the record', async () => {
+    const keys = freshKeys();
+    const conn = new Redis(server.url);
+    const limiter = new SharedRateLimiter({ redis: conn, keys, fallbackPerSecond: 10 });
+    const redisNow = async () => {
+      const [s, us] = await conn.time();
+      return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+    };
+    const late = await limiter.acquire();
+    // The answer came 300 ms before its done is sent (a busy worker, a slow record).
+    await limiter.done(late, performance.now() - 300);
+    const after = await redisNow();
+    const lateScore = Number(await conn.zscore(keys.window, late));
+    expect(lateScore).toBeLessThanOrEqual(after - 300);
+    expect(lateScore).toBeGreaterThan(after - 400);
+    // Without an answer time (a failed request), from now.
+    const failed = await limiter.acquire();
+    const before = await redisNow();
+    await limiter.done(failed);
+    expect(Number(await conn.zscore(keys.window, failed))).toBeGreaterThanOrEqual(before);
+    conn.disconnect();
+  });
+
   it('many requests of one process waiting for places: one of them at a time asks Redis, the rest wait their turn', async () => {
     const keys = freshKeys();
     const conn = new Redis(server.url);
