@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import type { Validated } from '../app/validate-file.js';
 import { ConfigError } from '../errors/paybatch-error.js';
-import { dropEarlyReader, readEarly } from '../csv/reader-thread.js';
+import { dropEarlyReader, readEarly, readingOptions } from '../csv/reader-thread.js';
 import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-options.js';
 import { SENDING_KEYS, withJobFile } from './job-file.js';
 
@@ -63,7 +63,7 @@ async function validate(argv: ValidateArgs, now: Date): Promise<number> {
   try {
     // The reading thread starts on the file before the judging modules load (libphonenumber's metadata, ~50 ms), and
     // before yargs renders its help text once this handler has returned (see startReaderEarly).
-    if (offThread) readEarly(file, { encoding: judging.encoding, delimiter: judging.delimiter });
+    if (offThread) readEarly(file, readingOptions(judging));
     const { validateFile } = await import('../app/validate-file.js');
     validated = await validateFile(file, { ...judging, offThread }, out);
   } finally {

@@ -1,5 +1,6 @@
 import { openCsv, type CsvSource, type OpenCsvOptions } from '../csv/read.js';
 import { openCsvOffThread } from '../csv/read-off-thread.js';
+import { readingOptions } from '../csv/reader-thread.js';
 import { buildMapping, type Mapping, type MappingOptions } from './map.js';
 import { judgeRow } from './judge.js';
 import { OrderIdSet } from './order-id-set.js';
@@ -36,7 +37,7 @@ export async function judgeFile(file: string, opts: JudgeFileOptions): Promise<J
   if (opts.phoneRegion !== undefined && !isSupportedCountry(opts.phoneRegion.toUpperCase())) {
     throw new ConfigError('PB_OPTION', `--phone-region ${opts.phoneRegion}: write a two-letter country code such as FR, GB or US`);
   }
-  const csvOpts = { encoding: opts.encoding, delimiter: opts.delimiter };
+  const csvOpts = readingOptions(opts);
   const source = await (opts.offThread ? openCsvOffThread(file, csvOpts) : openCsv(file, csvOpts));
   let mapping: Mapping;
   try {
