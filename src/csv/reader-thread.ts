@@ -150,10 +150,6 @@ export function dropEarlyReader(): void {
 }
 
 /**
- * The thread for reading `file` with `opts`: the one `startReaderEarly` started if it is free or reading just that (see
- * `readEarly`), else a new one. Call its `read(file, opts)` either way.
- */
-/**
  * The options a file is read with, from the user's (`--encoding`, `--delimiter`). One function for `paybatch validate`,
  * which hands them to the early thread before the judging modules load, and for `judgeFile`, which takes that thread
  * only if they are the same (`reads`): two copies that drifted apart would lose the early start.
@@ -162,6 +158,10 @@ export function readingOptions(opts: { encoding?: string; delimiter?: string }):
   return { encoding: opts.encoding, delimiter: opts.delimiter };
 }
 
+/**
+ * The thread for reading `file` with `opts`: the one `startReaderEarly` started if it is free or reading just that (see
+ * `readEarly`), else a new one. Call its `read(file, opts)` either way.
+ */
 export function takeReaderThread(file: string, opts: OpenCsvOptions): ReaderThread {
   let thread = early;
   early = undefined;

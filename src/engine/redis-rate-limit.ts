@@ -226,7 +226,7 @@ export class SharedRateLimiter implements RateLimiter {
   /** `done` as a step of another script's call (the worker's record of the answer). */
   doneAlong(grant: string, answeredAt?: number): RideAlong {
     this.issued.delete(grant);
-    return { body: DONE.source, keys: this.keyList(), args: [...this.args(grant), sinceMs(answeredAt)] };
+    return { body: DONE.source, keys: this.keyList(), args: this.doneArgs(grant, answeredAt) };
   }
 
   private keyList(): string[] {
@@ -239,10 +239,15 @@ export class SharedRateLimiter implements RateLimiter {
     return [member, 1000 + slackMs, fallbackPerSecond, holdMs];
   }
 
+  /** DONE's: the grant's, then the ms since its answer. */
+  private doneArgs(grant: string, answeredAt: number | undefined): (string | number)[] {
+    return [...this.args(grant), sinceMs(answeredAt)];
+  }
+
   /** The request got its answer (or failed) at `answeredAt` (performance.now(); default now): its place frees one window after it. */
   async done(grant: string, answeredAt?: number): Promise<void> {
     this.issued.delete(grant);
-    await DONE.run(this.opts.redis, this.keyList(), [...this.args(grant), sinceMs(answeredAt)]);
+    await DONE.run(this.opts.redis, this.keyList(), this.doneArgs(grant, answeredAt));
   }
 
   /** The grant will not be used (nothing was sent with it): its place is free at once. */
