@@ -109,10 +109,14 @@ function quoteTrigger(delimiter: string): { test(cell: string): boolean } {
 const QUOTE_TRIGGERS = new Map<string, { test(cell: string): boolean }>();
 
 /**
- * Records are gathered into chunks of about this many characters before they go to the file: one Buffer and one stream
- * write per record was a tenth of `paybatch validate`'s time (profiled on 200k rows). Memory stays flat.
+ * Records are gathered into chunks of about this many characters before they are encoded: one Buffer and one stream
+ * write per record was a tenth of `paybatch validate`'s time (profiled on 200k rows). Memory stays flat. Not more: the
+ * records waiting as a string are a rope of slices of the rows' text, which keeps those rows' text alive, and every
+ * young-generation GC copies what is alive. With 64K, `paybatch validate` (a batch's records are ~50K characters, a
+ * `ready()` each) carried them over from one batch to the next: its judging thread's scavenges kept ~375 kB each and
+ * took 1.17 s for 1M rows; with 16K, ~130 kB and 0.6 s (--trace-gc-nvp). Encoded bytes are outside the JS heap.
  */
-const CHUNK_CHARS = 64 * 1024;
+const CHUNK_CHARS = 16 * 1024;
 /** Encoded bytes handed to the file stream at once. */
 const WRITE_BYTES = 256 * 1024;
 
