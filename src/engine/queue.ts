@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { Queue, type JobsOptions } from 'bullmq';
+import { Queue, type JobsOptions } from './bullmq.js';
 import type { Redis } from 'ioredis';
 import { PaybatchError } from '../errors/paybatch-error.js';
 import { orderFingerprint } from '../ledger/fingerprint.js';

@@ -1,4 +1,6 @@
 // ioredis is loaded by connectRedis, not here: the embedded run and validate import this module but never use Redis.
+import { createRequire } from 'node:module';
+import type * as IORedis from 'ioredis';
 import type { Redis, RedisOptions } from 'ioredis';
 import { ConfigError, PaybatchError } from '../errors/paybatch-error.js';
 
@@ -79,7 +81,9 @@ export async function checkRedisServer(redis: Redis, target: RedisTarget): Promi
  * hidden) and where it came from; never a stack trace.
  */
 export async function connectRedis(target: RedisTarget, role: RedisRole, extra: RedisOptions = {}): Promise<Redis> {
-  const { Redis } = await import('ioredis');
+  // required, not imported, as bullmq is (engine/bullmq.ts): an import first scans ioredis' sources for their export
+  // names, 40–58 ms even once bullmq has loaded it.
+  const { Redis } = createRequire(import.meta.url)('ioredis') as typeof IORedis;
   let redis: Redis;
   let everReady = false;
   try {

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, WaitingError, Worker, type Job } from './bullmq.js';
 import type { Redis } from 'ioredis';
 import type { ClaimRequest, ClaimResult, Ledger, Outcome } from '../ledger/ledger.js';
 import { BatchStoppedError, RedisLedger } from '../ledger/redis-ledger.js';
