@@ -19,7 +19,7 @@ port.on('message', () => {});
 const [{ file, opts }] = (await once(port, 'message')) as [ReaderTask];
 /** ES2024 (Node 16+), not in this project's TypeScript lib yet. */
 const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: Promise<string> | string } }).waitAsync;
-const post = (m: FromReader, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
+const post = (m: FromReader) => port.postMessage(m);
 
 try {
   // Fewer read calls (a quarter of them: ~0.2 s of 1M rows on this thread) and half as many batches as 16 KiB would
@@ -39,7 +39,10 @@ try {
       if (wait.async) await wait.value;
     }
     sent++;
-    post(packed, [packed.ends.buffer as ArrayBuffer, packed.lines.buffer as ArrayBuffer]);
+    // Copied, not transferred: a batch's offsets are ~15 kB, and transferring them cost this thread more than copying
+    // (a thread reading 1M rows and posting each batch to a consumer that only counts them: 3.70–3.92 s transferred,
+    // 3.45–3.56 s copied, 3.29–3.44 s not posting at all; `paybatch validate` 4.05–4.30 → 3.79–3.93 s; alternated runs).
+    post(packed);
   }
   post({ t: 'end' });
 } catch (e) {
