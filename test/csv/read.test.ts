@@ -154,6 +154,16 @@ describe('records, lines and ragged rows', () => {
     ]);
   });
 
+  it('counts only the line breaks of the file in quoted values: a lone CR in a LF file is not one, a LF after empty lines is', async () => {
+    const f = await fileWith('mixed.csv', 'a,b\n1,"x\ry"\n\n2,"p\nq"\n3,"\r"\n4,4\n');
+    expect((await all(await openCsv(f))).map((r) => [r.line, ...r.cells])).toEqual([
+      [2, '1', 'x\ry'],
+      [4, '2', 'p\nq'],
+      [6, '3', '\r'],
+      [7, '4', '4'],
+    ]);
+  });
+
   it('pads rows with fewer cells (Excel drops trailing empty cells) and drops empty extra cells (a trailing delimiter)', async () => {
     const f = await fileWith('ragged.csv', 'a;b;c\n1\n1;2;3;;\n');
     expect((await all(await openCsv(f))).map((r) => r.cells)).toEqual([
