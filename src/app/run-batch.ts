@@ -6,8 +6,7 @@ import { prespawnWorkerThreads } from '../engine/worker-thread.js';
 import type { RetryPolicy } from '../engine/job.js';
 import type { RowOutcome } from '../engine/outcome.js';
 import { newBatchId } from '../engine/batch-id.js';
-import { connectRedis, type RedisTarget } from '../engine/redis-preflight.js';
-import type { Redis } from 'ioredis';
+import { connectRedis, dropConnection, type RedisTarget } from '../engine/redis-preflight.js';
 import { drainInbox } from '../ipn/inbox.js';
 import { openFileLedger } from '../ledger/file-journal.js';
 import { openLedgerPatiently } from '../ledger/open-patiently.js';
@@ -199,11 +198,6 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
     await client.close();
     if (!redisTaken) dropConnection(producerRedis);
   }
-}
-
-/** A connection opened ahead that no run took (the credentials were refused, the file could not be read …). */
-function dropConnection(redis: Promise<Redis> | undefined): void {
-  redis?.then((r) => r.disconnect(), () => undefined);
 }
 
 export interface RunSummaryJson extends SummaryJson {

@@ -76,6 +76,11 @@ export async function checkRedisServer(redis: Redis, target: RedisTarget): Promi
   return { version };
 }
 
+/** Closes a connection opened ahead that nobody took, once it is open (one that failed to open needs nothing). */
+export function dropConnection(redis: Promise<Redis> | undefined): void {
+  redis?.then((r) => r.disconnect(), () => undefined);
+}
+
 /**
  * Connects for a role and checks the server. A Redis that cannot be reached is one line naming the URL (password
  * hidden) and where it came from; never a stack trace.

@@ -8,7 +8,7 @@ import { parentPort } from 'node:worker_threads';
 import { packError } from '../errors/cross-thread.js';
 import { LyraClient } from '../lyra/client.js';
 import type { Redis } from 'ioredis';
-import { connectRedis, type RedisTarget } from './redis-preflight.js';
+import { connectRedis, dropConnection, type RedisTarget } from './redis-preflight.js';
 import type { FromThread, ToThread } from './worker-thread.js';
 import { startQueueWorker, type QueueWorker } from './worker.js';
 
@@ -37,7 +37,7 @@ function connectionFor(target: RedisTarget): Promise<Redis> {
   const e = early;
   early = undefined;
   if (e?.url === target.url) return e.redis;
-  e?.redis.then((r) => r.disconnect(), () => undefined);
+  dropConnection(e?.redis);
   return connectRedis(target, 'worker');
 }
 
