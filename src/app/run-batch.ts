@@ -87,11 +87,15 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
   const client = new LyraClient(opts.lyra);
   // The credential check is one request at the platform's latency: the file is opened meanwhile (nothing is claimed
   // or sent before it answers). A file error still wins: it is the one to fix first.
-  const checked = opts.checkCredentials !== false ? checkCredentials(client, target) : Promise.resolve();
-  checked.catch(() => undefined);
-  // The producer's Redis connection too (~50–90 ms for a first one: ioredis' code compiled on first use). Connecting
-  // writes nothing; a Redis that is down is still reported after the credentials, when the run takes the connection.
-  const producerRedis = opts.redis ? connectRedis(opts.redis, 'producer') : undefined;
+  let onWire!: () => void;
+  const onTheWire = new Promise<void>((resolve) => (onWire = resolve));
+  const checked = opts.checkCredentials !== false ? checkCredentials(client, target, onWire) : Promise.resolve();
+  checked.then(onWire, onWire);
+  // The producer's Redis connection too. Connecting writes nothing; a Redis that is down is still reported after the
+  // credentials, when the run takes the connection. Its first one loads ioredis: ~80 ms of one synchronous require,
+  // which, issued at once, sat between the check's connect and its write (the check reached the API ~90 ms late).
+  const redisTarget = opts.redis;
+  const producerRedis = redisTarget ? onTheWire.then(() => connectRedis(redisTarget, 'producer')) : undefined;
   producerRedis?.catch(() => undefined);
   /** The queue run took the connection (it closes it); until then it is ours to drop. */
   let redisTaken = false;
@@ -218,9 +222,9 @@ function summaryRow(row: JudgedRow, outcome: RowOutcome) {
 }
 
 /** Nothing is claimed before the platform has accepted the credentials: a wrong key fails the run with exit 2. */
-async function checkCredentials(client: LyraClient, target: string): Promise<void> {
+async function checkCredentials(client: LyraClient, target: string, onSent: () => void): Promise<void> {
   try {
-    await client.sdkTest('paybatch');
+    await client.sdkTest('paybatch', { onSent });
   } catch (e) {
     if (!LyraApiError.is(e)) throw e;
     if (e.isAuthFailure) {

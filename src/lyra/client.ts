@@ -23,6 +23,8 @@ export interface LyraClientOptions {
 
 export interface CallOptions {
   signal?: AbortSignal;
+  /** Called once the whole request is written to the socket (not called if it never is). */
+  onSent?: () => void;
 }
 
 export const SERVICES = {
@@ -148,7 +150,7 @@ export class LyraClient {
 
   /** Any V4 web service: POST the body, return the SUCCESS answer, throw LyraApiError otherwise. */
   async call<A>(service: string, body: unknown, opts: CallOptions = {}): Promise<A> {
-    const res = await this.#send(service, JSON.stringify(body), opts.signal);
+    const res = await this.#send(service, JSON.stringify(body), opts.signal, opts.onSent);
     return this.#interpret<A>(service, res);
   }
 
@@ -192,7 +194,7 @@ export class LyraClient {
     return out.length > 500 ? `${out.slice(0, 500)}…` : out;
   }
 
-  #send(service: string, body: string, signal: AbortSignal | undefined): Promise<RawResponse> {
+  #send(service: string, body: string, signal: AbortSignal | undefined, onSent?: () => void): Promise<RawResponse> {
     const pool = this.#pool;
     if (!pool) return Promise.reject(this.#error(service, TransportCode.CLOSED, 'the Lyra client is closed', 'retry-safe'));
     if (signal?.aborted) return Promise.reject(this.#error(service, TransportCode.ABORTED, 'aborted before sending', 'retry-safe'));
@@ -237,6 +239,7 @@ export class LyraClient {
         },
         onRequestSent: () => {
           sent = true;
+          onSent?.();
         },
         onHeaders: (statusCode: number, rawHeaders: Buffer[]) => {
           status = statusCode;

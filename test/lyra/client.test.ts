@@ -163,6 +163,24 @@ describe('LyraClient against the sandbox', () => {
       expect(e).toMatchObject({ code: 'PB_CONN_REFUSED', kind: 'retry-safe' });
     });
 
+    it('onSent says when the request is on the wire: before its answer, and never for a call that could not connect', async () => {
+      const seen: string[] = [];
+      const value = client.sdkTest('wire', { onSent: () => seen.push('sent') }).then((v) => {
+        seen.push('answered');
+        return v;
+      });
+      expect(await value).toBe('wire');
+      expect(seen).toEqual(['sent', 'answered']);
+
+      const stopped = await startSandbox();
+      const url = stopped.url;
+      await stopped.stop();
+      let sent = 0;
+      const e = await failure(open({ baseUrl: url }).sdkTest('wire', { onSent: () => sent++ }));
+      expect(e.code).toBe('PB_CONN_REFUSED');
+      expect(sent).toBe(0);
+    });
+
     it('a call aborted while still queued for a connection never leaves: retry-safe, the sandbox never sees it', async () => {
       const single = open({ connections: 1, timeoutMs: 500 });
       sb.faults.forOrder('CL-HOLDER', 'timeout-before-create');
