@@ -64,7 +64,8 @@ export interface QueueWorker {
 
 /**
  * At most `size` rows of this worker hold a claim at once (`--concurrency`: after kill -9, at most that many read
- * UNCERTAIN). A job takes a slot right before its claim and gives it back once its record (or release) is done; BullMQ
+ * UNCERTAIN). A job takes a slot right before its claim and gives it back once its record is sent (Redis runs it before
+ * any claim sent after it on the same connection) or its release is done; BullMQ
  * runs a few more jobs than that, so fetching the next job, the batch check, marking a row done and BullMQ's own
  * bookkeeping happen while other rows' POSTs are in the air, not in a slot.
  */
@@ -166,12 +167,18 @@ class ClaimTracker implements Ledger {
     this.pendingDone = undefined;
     if (g) void this.limiter.done(g, this.answeredAt).catch(() => {});
   }
-  record: Ledger['record'] = async (id, token, o) => {
+  record: Ledger['record'] = async (id, token, o, onQueued) => {
     try {
       const final = this.done.isFinal(o);
       const g = this.pendingDone;
       this.pendingDone = undefined;
-      const ok = await this.inner.record(id, token, o, undefined, final ? this.done : undefined, g ? this.limiter.doneAlong(g, this.answeredAt) : undefined);
+      // The slot is free once the record is sent: the next job's claim follows it on the same connection, so Redis runs
+      // the record first and the claims never outnumber the slots, without the next claim waiting for its answer.
+      const queued = () => {
+        onQueued?.();
+        this.giveSlot();
+      };
+      const ok = await this.inner.record(id, token, o, queued, final ? this.done : undefined, g ? this.limiter.doneAlong(g, this.answeredAt) : undefined);
       if (ok && final) this.marked = true;
       return ok;
     } finally {

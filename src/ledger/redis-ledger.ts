@@ -186,14 +186,17 @@ export class RedisLedger implements Ledger {
 
   /**
    * `markDone` (queue workers): when recorded, the orderId also joins the batch's done set and the tick list is pushed,
-   * in the same atomic step (one round trip where a record and a markDone took two). `_onQueued` is not called: a
-   * claim on another connection is not ordered after this record (Ledger.record).
+   * in the same atomic step (one round trip where a record and a markDone took two). `onQueued` is called once the
+   * record's command is written to (or queued on) this ledger's connection: Redis runs a connection's commands in the
+   * order they were sent, so a claim this ledger sends after that moment runs after the record (AOF keeps that order).
+   * One exception: a record sent as NOSCRIPT to a Redis that restarted and lost its scripts is sent again, after any
+   * command sent meanwhile — a restart that, without `appendfsync always`, may also lose the last second of claims.
    */
-  async record(orderId: string, token: string, outcome: Outcome, _onQueued?: () => void, markDone?: { set: string; tick: string; ttlSeconds: number }, along?: RideAlong): Promise<boolean> {
+  async record(orderId: string, token: string, outcome: Outcome, onQueued?: () => void, markDone?: { set: string; tick: string; ttlSeconds: number }, along?: RideAlong): Promise<boolean> {
     // `along` runs whether or not the record is accepted. RECORD reads optional KEYS[3], KEYS[4] (markDone): a
     // ride-along's keys may only follow those.
     if (along && !markDone) {
-      const ok = await this.record(orderId, token, outcome);
+      const ok = await this.record(orderId, token, outcome, onQueued);
       await alone(along).run(this.redis, along.keys, along.args);
       return ok;
     }
@@ -202,10 +205,11 @@ export class RedisLedger implements Ledger {
     if (outcome.state === 'CREATED') fields.statusChangedAt = iso;
     const keys = markDone ? [...this.keyList, markDone.set, markDone.tick] : this.keyList;
     const args: (string | number)[] = markDone ? [orderId, token, JSON.stringify(fields), markDone.ttlSeconds] : [orderId, token, JSON.stringify(fields)];
-    const done = along
-      ? await recordThen.script(along, keys.length, args.length).run(this.redis, [...keys, ...along.keys], [...args, ...along.args])
-      : await scripts.record.run(this.redis, keys, args);
-    return done === 1;
+    const sent = along
+      ? recordThen.script(along, keys.length, args.length).run(this.redis, [...keys, ...along.keys], [...args, ...along.args])
+      : scripts.record.run(this.redis, keys, args);
+    onQueued?.();
+    return (await sent) === 1;
   }
 
   async release(orderId: string, token: string): Promise<void> {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClaimRequest } from '../../src/ledger/ledger.js';
-import { BatchStoppedError, openRedisLedger, type RedisLedger } from '../../src/ledger/redis-ledger.js';
+import { BatchStoppedError, openRedisLedger, redisLedgerKeys, type RedisLedger } from '../../src/ledger/redis-ledger.js';
 import { CLAIM } from '../../src/ledger/redis-ledger-scripts.js';
 import { RedisScript } from '../../src/ledger/redis-script.js';
 import { removeDir, startRedis, type RedisServer } from '../support/redis.js';
@@ -75,6 +75,32 @@ describe('the Redis ledger guards every invoice like the file ledger', () => {
     expect(await redis.sismember(done.set, 'INV-D')).toBe(1);
     expect(await redis.ttl(done.set)).toBeGreaterThan(0);
     expect(await redis.lrange(done.tick, 0, -1)).toEqual(['1']);
+  });
+
+  it('onQueued comes as soon as the record is sent, before its answer: what is sent from it runs after the record', async () => {
+    const prefix = `t-${randomUUID()}`;
+    const ledger = await openRedisLedger({ redis, shopId: '69876357', mode: 'TEST', prefix });
+    const claimsKey = redisLedgerKeys(prefix, '69876357', 'TEST').claims;
+    const a = await ledger.claim('INV-Q1', req());
+    if (a.kind !== 'claimed') throw new Error('not claimed');
+    const created = { state: 'CREATED' as const, attempts: 1, paymentOrderId: 'c'.repeat(32), paymentURL: 'https://secure.example/t/q', paymentOrderStatus: 'RUNNING' as const };
+    let sending = true;
+    let calledWhileSending: boolean | undefined;
+    let openBefore: Promise<number> | undefined;
+    let next: Promise<unknown> | undefined;
+    const ok = ledger.record('INV-Q1', a.token, created, () => {
+      calledWhileSending = sending;
+      // Sent on the same connection after the record: Redis has run it, so the claim on INV-Q1 is closed.
+      openBefore = redis.hlen(claimsKey);
+      next = ledger.claim('INV-Q2', req());
+    });
+    sending = false;
+    expect(await ok).toBe(true);
+    // Called in the call itself, as the command went out, not once Redis answered.
+    expect(calledWhileSending).toBe(true);
+    expect(await openBefore).toBe(0);
+    expect(await next).toMatchObject({ kind: 'claimed' });
+    expect(await redis.hkeys(claimsKey)).toEqual(['INV-Q2']);
   });
 
   it('a claim in a batch that was stopped is refused in the same step, and leaves nothing behind', async () => {
