@@ -61,13 +61,27 @@ return {'claimed', prevJson or false}
 
 /**
  * ARGV: orderId, token, outcome fields JSON (its `attempts` are this claim's POSTs, added to the total, as the file
- * ledger does). → 1 recorded, 0 the token no longer owns the order. Optionally (queue workers) KEYS[3], KEYS[4] and
+ * ledger does; its `updatedAt` is the call's own). → 1 recorded (or this very record already was, sent again after a
+ * reconnect), 0 the token no longer owns the order. Optionally (queue workers) KEYS[3], KEYS[4] and
  * ARGV[4]: the batch's done set, its tick list and the set's TTL — keys outside the ledger's hash slot, as queue mode
  * runs on one Redis (BullMQ's keys carry no hash tag either).
  */
 export const RECORD = `
 local claimJson = redis.call('HGET', KEYS[2], ARGV[1])
-if not claimJson then return 0 end
+if not claimJson then
+  -- This very record, sent again: ioredis resends a command left unanswered when the connection dropped (a Redis
+  -- restart), and Redis may have run it before going away. Then the entry holds this outcome, stamped with this call's
+  -- own updatedAt, and its claim is closed: recorded, not "no longer ours".
+  local cur = redis.call('HGET', KEYS[1], ARGV[1])
+  if not cur then return 0 end
+  local e = cjson.decode(cur)
+  local o = cjson.decode(ARGV[3])
+  if e.state == 'SENDING' or e.state ~= o.state or e.updatedAt ~= o.updatedAt or e.paymentOrderId ~= o.paymentOrderId or e.errorCode ~= o.errorCode then return 0 end
+  if KEYS[3] then
+    ${markDoneLua('KEYS[3]', 'KEYS[4]', 'ARGV[4]', 'ARGV[1]')}
+  end
+  return 1
+end
 local c = cjson.decode(claimJson)
 if c.token ~= ARGV[2] then return 0 end
 local cur = redis.call('HGET', KEYS[1], ARGV[1])

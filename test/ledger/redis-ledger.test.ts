@@ -103,6 +103,27 @@ describe('the Redis ledger guards every invoice like the file ledger', () => {
     expect(await redis.hkeys(claimsKey)).toEqual(['INV-Q2']);
   });
 
+  it('a record resent after a reconnect, which Redis had already run, still reads as recorded; another record does not', async () => {
+    const t = clock();
+    const ledger = await ledgerFor({ now: t.now });
+    const base = `t-${randomUUID()}`;
+    const done = { set: `${base}:done`, tick: `${base}:tick`, ttlSeconds: 60 };
+    const created = { state: 'CREATED' as const, attempts: 1, paymentOrderId: 'd'.repeat(32), paymentURL: 'https://secure.example/t/rs', paymentOrderStatus: 'RUNNING' as const };
+    const c = await ledger.claim('INV-RS', req());
+    if (c.kind !== 'claimed') throw new Error('not claimed');
+    expect(await ledger.record('INV-RS', c.token, created, undefined, done)).toBe(true);
+    await redis.srem(done.set, 'INV-RS');
+    // The same command again (same call, same stamp): what ioredis resends when the answer was lost with the connection.
+    expect(await ledger.record('INV-RS', c.token, created, undefined, done)).toBe(true);
+    expect(await redis.sismember(done.set, 'INV-RS')).toBe(1);
+    expect(await ledger.get('INV-RS')).toMatchObject({ state: 'CREATED', attempts: 1 });
+    // A later record of this order (another call, another moment) finds no claim of its own: refused, nothing changed.
+    t.advance(1);
+    expect(await ledger.record('INV-RS', c.token, { state: 'FAILED', attempts: 1, errorCode: 'PSP_099', errorMessage: 'x' })).toBe(false);
+    expect(await ledger.record('INV-RS', c.token, created)).toBe(false);
+    expect(await ledger.get('INV-RS')).toMatchObject({ state: 'CREATED', attempts: 1, paymentOrderId: 'd'.repeat(32) });
+  });
+
   it('a claim in a batch that was stopped is refused in the same step, and leaves nothing behind', async () => {
     const ledger = await ledgerFor();
     const batchKey = `t-${randomUUID()}:batch`;
