@@ -65,9 +65,9 @@ export interface QueueWorker {
 /**
  * At most `size` rows of this worker hold a claim at once (`--concurrency`: after kill -9, at most that many read
  * UNCERTAIN). A job takes a slot right before its claim and gives it back once its record is sent (Redis runs it before
- * any claim sent after it on the same connection) or its release is done; BullMQ
- * runs a few more jobs than that, so fetching the next job, the batch check, marking a row done and BullMQ's own
- * bookkeeping happen while other rows' POSTs are in the air, not in a slot.
+ * any claim sent after it on the same connection) or its release is done; BullMQ runs a few more jobs than that, so
+ * fetching the next job, the batch check, marking a row done and BullMQ's own bookkeeping happen while other rows'
+ * POSTs are in the air, not in a slot.
  */
 export class ClaimSlots {
   private free: number;
