@@ -68,38 +68,31 @@ return {'claimed', prevJson or false}
  */
 export const RECORD = `
 local claimJson = redis.call('HGET', KEYS[2], ARGV[1])
-if not claimJson then
-  -- This very record, sent again: ioredis resends a command left unanswered when the connection dropped (a Redis
-  -- restart), and Redis may have run it before going away. Then the entry holds this outcome, stamped with this call's
-  -- own updatedAt, and its claim is closed: recorded, not "no longer ours".
-  local cur = redis.call('HGET', KEYS[1], ARGV[1])
-  if not cur then return 0 end
-  local e = cjson.decode(cur)
-  local o = cjson.decode(ARGV[3])
-  if e.state == 'SENDING' or e.state ~= o.state or e.updatedAt ~= o.updatedAt or e.paymentOrderId ~= o.paymentOrderId or e.errorCode ~= o.errorCode then return 0 end
-  if KEYS[3] then
-    ${markDoneLua('KEYS[3]', 'KEYS[4]', 'ARGV[4]', 'ARGV[1]')}
-  end
-  return 1
-end
-local c = cjson.decode(claimJson)
-if c.token ~= ARGV[2] then return 0 end
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then return 0 end
 local e = cjson.decode(cur)
 local o = cjson.decode(ARGV[3])
-e.paymentOrderId = nil
-e.paymentURL = nil
-e.paymentOrderStatus = nil
-e.statusChangedAt = nil
-e.errorCode = nil
-e.errorMessage = nil
-e.detailedErrorCode = nil
-local before = tonumber(e.attempts) or 0
-for k, v in pairs(o) do e[k] = v end
-e.attempts = before + (tonumber(o.attempts) or 0)
-redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(e))
-redis.call('HDEL', KEYS[2], ARGV[1])
+if not claimJson then
+  -- This very record, sent again: ioredis resends a command left unanswered when the connection dropped (a Redis
+  -- restart), and Redis may have run it before going away. Then the entry holds this outcome, stamped with this call's
+  -- own updatedAt, and its claim is closed: recorded, not "no longer ours".
+  if e.state == 'SENDING' or e.state ~= o.state or e.updatedAt ~= o.updatedAt or e.paymentOrderId ~= o.paymentOrderId or e.errorCode ~= o.errorCode then return 0 end
+else
+  local c = cjson.decode(claimJson)
+  if c.token ~= ARGV[2] then return 0 end
+  e.paymentOrderId = nil
+  e.paymentURL = nil
+  e.paymentOrderStatus = nil
+  e.statusChangedAt = nil
+  e.errorCode = nil
+  e.errorMessage = nil
+  e.detailedErrorCode = nil
+  local before = tonumber(e.attempts) or 0
+  for k, v in pairs(o) do e[k] = v end
+  e.attempts = before + (tonumber(o.attempts) or 0)
+  redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(e))
+  redis.call('HDEL', KEYS[2], ARGV[1])
+end
 if KEYS[3] then
   -- The job ends with this answer: the row is done for its batch (KEYS[3], kept ARGV[4] s), and a tick (KEYS[4]) wakes
   -- whoever waits for the batch's outcomes — in the same step, so nobody sees the row done with its claim still open.
