@@ -2,7 +2,7 @@
  * The thread of `startWorkerThread`: a queue worker with its own event loop, Redis connection and HTTP client. It loads
  * its modules at once and says `loaded`; told `connect` (where Redis is), it connects ahead; told `start` (the setup,
  * credentials included, only then), it starts the worker and says `ready`; told `close` (drain or force), it closes
- * and says `closed`. Worker events go to the run as messages.
+ * and says `closed`. Worker events go to the run as messages, if it listens to them.
  */
 import { parentPort } from 'node:worker_threads';
 import { packError } from '../errors/cross-thread.js';
@@ -10,7 +10,7 @@ import { LyraClient } from '../lyra/client.js';
 import type { Redis } from 'ioredis';
 import { connectRedis, dropConnection, type RedisTarget } from './redis-preflight.js';
 import type { FromThread, ToThread } from './worker-thread.js';
-import { startQueueWorker, type QueueWorker } from './worker.js';
+import { startQueueWorker, type QueueWorker, type WorkerEvent } from './worker.js';
 
 const port = parentPort!;
 const post = (m: FromThread) => port.postMessage(m);
@@ -46,7 +46,7 @@ async function start(setup: Extract<ToThread, { t: 'start' }>['setup']): Promise
     const redis = await connectionFor(setup.redis);
     const client = new LyraClient(setup.clientOptions);
     try {
-      const worker = await startQueueWorker({ ...setup.worker, redis, client, onEvent: (e) => post({ t: 'event', e }) });
+      const worker = await startQueueWorker({ ...setup.worker, redis, client, ...(setup.events ? { onEvent: (e: WorkerEvent) => post({ t: 'event', e }) } : {}) });
       running = {
         worker,
         close: async () => {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLocal, type LocalRunItem } from '../../src/engine/local.js';
 import { runQueued } from '../../src/engine/queue.js';
 import { jobId, queueName } from '../../src/engine/queue-keys.js';
+import type { WorkerEvent } from '../../src/engine/worker.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { removeDir, startRedis, type RedisServer } from '../support/redis.js';
 import { PASSWORD, SHOP, invalidRow, order, rowsOf, setup, validRow } from './helpers.js';
@@ -93,6 +94,23 @@ describe('paybatch run --redis: the same job through BullMQ', () => {
     } finally {
       await sandbox.stop();
       await other.stop();
+    }
+  }, 30_000);
+
+  it('a listener of the local workers\' events hears every finished row once, with its status', async () => {
+    const sandbox = await startSandbox({ latencyMs: 0 });
+    try {
+      const prefix = `t-${randomUUID().slice(0, 8)}`;
+      const rows = rowsFor(12, 'EV');
+      const events: WorkerEvent[] = [];
+      const out = await collect(runQueued({ ...onThisRedis(sandbox.url), rows: rowsOf(rows), batchId: 'ev-1', concurrency: 4, localWorkers: 1, prefix, worker: { onEvent: (e) => events.push(e) } }));
+      expect(out.filter((i) => i.outcome.status === 'CREATED')).toHaveLength(11);
+      const valid = rows.filter((r) => r.judgement.ok).map((r) => (r.judgement.ok ? r.judgement.order.orderId : ''));
+      const done = events.filter((e): e is Extract<WorkerEvent, { type: 'done' }> => e.type === 'done');
+      expect(done.map((e) => e.orderId).sort()).toEqual([...valid].sort());
+      expect(done.every((e) => e.status === 'CREATED' && e.batchId === 'ev-1')).toBe(true);
+    } finally {
+      await sandbox.stop();
     }
   }, 30_000);
 
