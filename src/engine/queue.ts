@@ -32,8 +32,15 @@ export const FIRST_CHUNK = 50;
  * empty, the loop's next fetch comes back empty and it starts what it holds at once.
  */
 const FIRST_CHUNK_TAKE_MS = 300;
-/** Outcomes are read at most this often while waiting (every finished row wakes the reader). */
+/**
+ * Outcomes are read at most every MIN_POLL_GAP_MS while waiting (every finished row wakes the reader) once few rows are
+ * left, and less often while many are (POLL_GAP_MS_PER_ROW per row in the window, up to MAX_POLL_GAP_MS): only the
+ * last rows' outcomes decide when the run ends, and a read every 10 ms at 250 rows/s was a third of this thread's CPU
+ * over a run (L = 200 ms, 7500 rows, one local worker: 3.3–4.0 s; 2.2–2.7 s at 100 ms, alternated runs).
+ */
 const MIN_POLL_GAP_MS = 10;
+const MAX_POLL_GAP_MS = 100;
+const POLL_GAP_MS_PER_ROW = 0.1;
 /** How many open rows one read of outcomes asks about, at most (it asks about twice what the last read found, + 64). */
 const MAX_POLL_SLICE = 1000;
 
@@ -407,7 +414,8 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: LocalRunResult
         }
         lastProgress = Date.now();
       }
-      const gap = lastPoll + MIN_POLL_GAP_MS - Date.now();
+      const gapMs = Math.min(MAX_POLL_GAP_MS, Math.max(MIN_POLL_GAP_MS, window.length * POLL_GAP_MS_PER_ROW));
+      const gap = lastPoll + gapMs - Date.now();
       if (gap > 0) await delay(gap, undefined, opts.signal ? { signal: opts.signal } : {}).catch(() => undefined);
       await ticks.wait(pollMs, opts.signal);
       if (crashed) throw new PaybatchError('PB_WORKER_STOPPED', `the local worker stopped: ${crashed.message}. Every row sent so far is in the ledger; run the file again to send the rest`, 3);
