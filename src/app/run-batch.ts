@@ -7,10 +7,8 @@ import type { RetryPolicy } from '../engine/job.js';
 import type { RowOutcome } from '../engine/outcome.js';
 import { newBatchId } from '../engine/batch-id.js';
 import { connectRedis, dropConnection, type RedisTarget } from '../engine/redis-preflight.js';
-import { drainInbox } from '../ipn/inbox.js';
-import { openFileLedger } from '../ledger/file-journal.js';
-import { openLedgerPatiently } from '../ledger/open-patiently.js';
-import type { Ledger } from '../ledger/ledger.js';
+import type { OpenedLedger } from '../ledger/open-ledger.js';
+import { prepareLedger } from './prepare-ledger.js';
 import { LyraClient, type LyraClientOptions } from '../lyra/client.js';
 import { describeTarget } from '../lyra/config.js';
 import { LyraApiError } from '../lyra/errors.js';
@@ -26,8 +24,14 @@ export interface RunBatchOptions {
   file: string;
   judge: JudgeFileOptions;
   lyra: LyraClientOptions;
-  /** The embedded engine's ledger directory (ignored in queue mode: the ledger is in Redis). */
+  /** The state directory: the local ledger, and what this machine remembers of the ledger of record. */
   stateDir: string;
+  /** PAYBATCH_LEDGER / --ledger: where the ledger of record is (src/ledger/open-ledger.ts). */
+  ledgerSetting?: { value: string; source: string };
+  /** Earlier reports given with --previous-report: evidence of orders the ledger may not know (src/app/adopt-reports.ts). */
+  previousReports?: string[];
+  /** One line for the operator: what was carried over or adopted. */
+  onNotice?: (message: string) => void;
   /** Queue mode when set. */
   redis?: RedisTarget;
   /** Queue mode: workers started in this process (0 = only remote `paybatch worker`s send). */
@@ -108,12 +112,30 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
     dropConnection(producerRedis);
     throw e;
   }
-  let ledger: Ledger | undefined;
+  let opened: OpenedLedger | undefined;
   try {
     // BullMQ costs a third of a second to load: only queue mode pays it, while the credential check is in the air.
     const queueEngine = opts.redis ? import('../engine/queue.js') : undefined;
     queueEngine?.catch(() => undefined);
     await checked;
+    opened = await prepareLedger({
+      stateDir: opts.stateDir,
+      shopId: opts.lyra.shopId,
+      mode,
+      client,
+      ...(opts.ledgerSetting ? { setting: opts.ledgerSetting } : {}),
+      ...(opts.redis ? { queue: opts.redis } : {}),
+      reportBeside: opts.files.report,
+      ...(opts.previousReports ? { previousReports: opts.previousReports } : {}),
+      ...(opts.judge.map ? { map: opts.judge.map } : {}),
+      ...(opts.onNotice ? { onNotice: opts.onNotice } : {}),
+    });
+    const ledger = opened.ledger;
+    if (opts.redis) {
+      // The queue engine opens its own connections to the same Redis ledger.
+      await opened.close();
+      opened = undefined;
+    }
     const rows = opts.ipnTargetUrl ? withIpnTarget(judged.rows, opts.ipnTargetUrl) : judged.rows;
 
     let run: LocalRun;
@@ -134,12 +156,6 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
         ...(producerRedis ? { connection: producerRedis } : {}),
       });
     } else {
-      const dir = opts.stateDir;
-      const shopId = opts.lyra.shopId;
-      // `paybatch ipn` holds the ledger for milliseconds at a time: wait for it rather than refuse the run.
-      ledger = await openLedgerPatiently(() => openFileLedger({ dir, shopId, mode }));
-      // Payments the receiver journalled while no ledger was free: the report shows them (PAID …).
-      await drainInbox(dir, ledger);
       run = runLocal({
         rows,
         ctx: { client, ledger, batchId, retryUncertain: opts.retryUncertain, retry: opts.retry ?? DEFAULT_RETRY },
@@ -153,7 +169,7 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
     // Written under temporary names and renamed at the end: a crashed run never leaves a report that looks complete
     // (the ledger has the truth; a re-run writes the report again without sending anything twice).
     const partial = { report: `${opts.files.report}.partial`, toFix: `${opts.files.toFix}.partial` };
-    const report = createRunReport(judged.source, partial);
+    const report = createRunReport(judged.source, partial, { shopId: opts.lyra.shopId, mode, batchId });
     const summary = new Summary();
     const uncertain: string[] = [];
     let toFixRows = 0;
@@ -198,7 +214,7 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
     await writeFile(opts.files.summary, `${JSON.stringify(json, null, 2)}\n`);
     return { batchId, target, engine: json.engine, summary, uncertain, ...(aborted ? { aborted } : {}), files, durationMs, exitCode };
   } finally {
-    await ledger?.close();
+    await opened?.close();
     await client.close();
     if (!redisTaken) dropConnection(producerRedis);
   }

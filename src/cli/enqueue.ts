@@ -1,10 +1,15 @@
 import type { CommandModule } from 'yargs';
 import { ConfigError } from '../errors/paybatch-error.js';
 import { newBatchId } from '../engine/batch-id.js';
-import { requireRedisTarget } from '../engine/redis-preflight.js';
+import { MAY_LOSE_CLAIMS, requireRedisTarget } from '../engine/redis-preflight.js';
+import { prepareLedger } from '../app/prepare-ledger.js';
+import { ledgerSettingFrom } from '../follow/context.js';
+import { defaultStateDir } from '../ledger/state-dir.js';
+import { LyraClient } from '../lyra/client.js';
+import { siblingPath } from './validate.js';
 import { judgeFile } from '../orders/judge-file.js';
 import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-options.js';
-import { withLyraOptions, type LyraArgs } from './lyra-options.js';
+import { lyraOptionsFrom, withEnvFile, withLyraOptions, type LyraArgs } from './lyra-options.js';
 import { batchSource, scopeFromLyra, withIpnTarget } from './report.js';
 
 interface EnqueueArgs extends InputArgs, LyraArgs {
@@ -16,6 +21,10 @@ interface EnqueueArgs extends InputArgs, LyraArgs {
   batch?: string;
   'ipn-url'?: string;
   prefix?: string;
+  'state-dir'?: string;
+  ledger?: string;
+  'previous-report'?: string[];
+  'redis-may-lose-claims'?: boolean;
 }
 
 /**
@@ -36,6 +45,10 @@ export const enqueueCommand: CommandModule<object, EnqueueArgs> = {
         .option('retry-uncertain', { type: 'boolean', default: false, describe: 'send again rows whose earlier send got no definite answer (check the Back Office first)' })
         .option('ipn-url', { type: 'string', requiresArg: true, describe: 'sent as ipnTargetUrl with every order: where Lyra notifies payments' })
         .option('batch', { type: 'string', requiresArg: true, describe: 'batch id to use (default: generated); enqueueing the same batch again adds nothing twice' })
+        .option('state-dir', { type: 'string', describe: 'where this machine keeps its local ledger and remembers the ledger of record (env PAYBATCH_STATE_DIR)' })
+        .option('ledger', { type: 'string', requiresArg: true, describe: 'the ledger of record: must be this Redis in queue mode (env PAYBATCH_LEDGER)' })
+        .option('previous-report', { type: 'string', array: true, requiresArg: true, describe: 'an earlier report of this shop and mode: its CREATED and UNCERTAIN rows are not sent again' })
+        .option('redis-may-lose-claims', { type: 'boolean', describe: 'accept a Redis without appendfsync always (a crash of Redis may then duplicate orders)' })
         .option('prefix', { type: 'string', hidden: true }),
     ) as never,
   handler: async (argv) => {
@@ -46,10 +59,33 @@ export const enqueueCommand: CommandModule<object, EnqueueArgs> = {
 async function enqueue(argv: EnqueueArgs, now: Date): Promise<number> {
   if (argv.rate !== undefined && !(argv.rate > 0)) throw new ConfigError('PB_OPTION', `--rate ${argv.rate}: give a number of requests per second above 0`);
   if (argv.batch !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(argv.batch)) throw new ConfigError('PB_OPTION', `--batch ${argv.batch}: use letters, digits, dot, dash or underscore (at most 64)`);
+  if (argv['redis-may-lose-claims']) process.env[MAY_LOSE_CLAIMS] = 'yes';
   const target = requireRedisTarget(argv.redis, process.env);
   const scope = scopeFromLyra(argv);
   const batchId = argv.batch ?? newBatchId(now);
-  const { source, rows } = await judgeFile(argv.file, toJudgeFileOptions(argv, now));
+  const judgeOptions = toJudgeFileOptions(argv, now);
+  // The ledger of record must be the queue's Redis (what this machine sent locally is carried over first), and the
+  // orders earlier reports prove are adopted before any worker can claim a row.
+  const client = new LyraClient(lyraOptionsFrom(argv));
+  try {
+    const setting = argv.ledger ? { value: argv.ledger, source: '--ledger' } : ledgerSettingFrom(withEnvFile(argv.envFile));
+    const opened = await prepareLedger({
+      stateDir: argv['state-dir'] ?? defaultStateDir(withEnvFile(argv.envFile)),
+      shopId: scope.shopId,
+      mode: scope.mode,
+      client,
+      ...(setting ? { setting } : {}),
+      queue: target,
+      reportBeside: siblingPath(argv.file, 'report'),
+      ...(argv['previous-report'] ? { previousReports: argv['previous-report'] } : {}),
+      ...(judgeOptions.map ? { map: judgeOptions.map } : {}),
+      onNotice: (m) => process.stderr.write(`paybatch: ${m}\n`),
+    });
+    await opened.close();
+  } finally {
+    await client.close();
+  }
+  const { source, rows } = await judgeFile(argv.file, judgeOptions);
   let counts;
   try {
     const { enqueueBatch } = await import('../engine/queue.js');

@@ -1,6 +1,8 @@
 import type { CommandModule } from 'yargs';
 import { ConfigError } from '../errors/paybatch-error.js';
-import { openLedgerStore, shopAndMode } from '../follow/context.js';
+import { ledgerSettingFrom, openLedgerStore, shopAndMode } from '../follow/context.js';
+import { describeLedgerOfRecord } from '../ledger/open-ledger.js';
+import { resolveRedisTarget } from '../engine/redis-preflight.js';
 import { createInboxApplier } from '../ipn/applier.js';
 import { inboxPaths } from '../ipn/inbox.js';
 import { startIpnServer } from '../ipn/server.js';
@@ -39,7 +41,12 @@ export const ipnCommand: CommandModule<object, IpnArgs> = {
     const env = withEnvFile(argv.envFile);
     const stateDir = argv.stateDir ?? defaultStateDir(env);
     const logger = createLogger({ name: 'paybatch-ipn' });
-    const store = await openLedgerStore({ redis: argv.redis, stateDir, shopId, mode, env });
+    const ledgerSetting = ledgerSettingFrom(env);
+    const redisTarget = resolveRedisTarget(argv.redis, env);
+    const store = await openLedgerStore({ redis: argv.redis, stateDir, shopId, mode, env, onNotice: (m) => logger.info(m) });
+    // The ledger of record must be reachable before notices are accepted: a Redis that is down is one line, exit 2.
+    const first = await store.open();
+    await first.close();
     const applier = createInboxApplier({ stateDir, shopId, mode, openLedger: () => store.open({ patient: false }), logger });
     let server;
     try {
@@ -60,7 +67,7 @@ export const ipnCommand: CommandModule<object, IpnArgs> = {
       if (code === 'EADDRINUSE' || code === 'EACCES') throw new ConfigError('PB_IPN_LISTEN', `cannot listen on ${argv.host}:${argv.port} (${code}): choose another --port`);
       throw e;
     }
-    process.stdout.write(`paybatch ipn listening on ${server.url} for shop ${shopId} (${mode}); journal ${inboxPaths(stateDir, shopId, mode).journal}; ledger ${store.where}\n`);
+    process.stdout.write(`paybatch ipn listening on ${server.url} for shop ${shopId} (${mode}); journal ${inboxPaths(stateDir, shopId, mode).journal}; ledger ${await describeLedgerOfRecord({ stateDir, shopId, mode, ...(ledgerSetting ? { setting: ledgerSetting } : {}), ...(redisTarget ? { redis: redisTarget } : {}) })}\n`);
     // Notices journalled while no receiver or command applied them (a run held the ledger, a crash): apply them now.
     applier.kick();
     await untilStopSignal();

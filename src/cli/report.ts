@@ -126,7 +126,7 @@ async function report(argv: ReportArgs): Promise<number> {
   const summaryPath = argv['summary-out'] ?? `${siblingPath(file, 'report').replace(/\.(csv|txt|tsv)$/i, '')}.json`;
   for (const p of [reportPath, fixPath, summaryPath]) if (resolve(p) === resolve(file)) throw new ConfigError('PB_OPTION', `${p} is the input file itself: choose another name`);
   const tmp = { report: `${reportPath}.partial`, toFix: `${fixPath}.partial` };
-  const writer = createRunReport(csv, tmp);
+  const writer = createRunReport(csv, tmp, { shopId: scope.shopId, mode: scope.mode, batchId: argv.batch });
   const summary = new Summary();
   const stop = new AbortController();
   const onSignal = () => stop.abort();

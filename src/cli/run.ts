@@ -1,12 +1,13 @@
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { runBatch, type RunBatchResult } from '../app/run-batch.js';
-import { resolveRedisTarget } from '../engine/redis-preflight.js';
+import { MAY_LOSE_CLAIMS, resolveRedisTarget } from '../engine/redis-preflight.js';
+import { ledgerSettingFrom } from '../follow/context.js';
 import { ConfigError } from '../errors/paybatch-error.js';
 import { defaultStateDir } from '../ledger/state-dir.js';
 import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-options.js';
 import { withJobFile } from './job-file.js';
-import { lyraOptionsFrom, withLyraOptions, type LyraArgs } from './lyra-options.js';
+import { lyraOptionsFrom, withEnvFile, withLyraOptions, type LyraArgs } from './lyra-options.js';
 import { batchSource } from './report.js';
 import { onStopSignals } from './signals.js';
 import { siblingPath } from './validate.js';
@@ -21,6 +22,9 @@ export interface RunArgs extends InputArgs, LyraArgs {
   'fix-out'?: string;
   'summary-out'?: string;
   'ipn-url'?: string;
+  ledger?: string;
+  'previous-report'?: string[];
+  'redis-may-lose-claims'?: boolean;
   redis?: string;
   workers: number;
   progress?: boolean;
@@ -44,8 +48,11 @@ export const runCommand: CommandModule<object, RunArgs> = {
         .option('retry-uncertain', { type: 'boolean', default: false, group: 'Sending:', describe: 'send again the rows whose earlier outcome is unknown (UNCERTAIN): only after checking the Back Office, the buyer may get a second link' })
         .option('stop-after-failures', { type: 'number', default: 20, group: 'Sending:', describe: 'stop the run after this many technical failures in a row (timeouts, 5xx, resets): the API is down, do not keep piling up UNCERTAIN orders' })
         .option('state-dir', { type: 'string', group: 'Sending:', describe: 'where the ledger lives (env PAYBATCH_STATE_DIR)', defaultDescription: '~/.local/state/paybatch' })
+        .option('ledger', { type: 'string', requiresArg: true, group: 'Sending:', describe: 'the ledger of record of the shop: "local" (the state directory) or a Redis URL (env PAYBATCH_LEDGER; default: what this machine used last, else local)' })
+        .option('previous-report', { type: 'string', array: true, requiresArg: true, group: 'Sending:', describe: 'an earlier report of this shop and mode: its CREATED and UNCERTAIN rows are not sent again even if the ledger does not know them (the report beside the input is always read)' })
         .option('ipn-url', { type: 'string', group: 'Sending:', describe: 'notification URL sent with every order (ipnTargetUrl), e.g. where `paybatch ipn` listens' })
         .option('redis', { type: 'string', group: 'Queue mode:', describe: 'send through BullMQ workers on this Redis (env REDIS_URL)' })
+        .option('redis-may-lose-claims', { type: 'boolean', group: 'Queue mode:', describe: 'accept a Redis without appendfsync always: if it crashes, invoices sent in its last second may be sent again (env PAYBATCH_REDIS_MAY_LOSE_CLAIMS=yes)' })
         .option('workers', { type: 'number', default: 1, group: 'Queue mode:', describe: 'workers started by this command (0: only `paybatch worker` processes elsewhere send)' })
         .option('fix-out', { type: 'string', describe: 'rows to fix, in the input\'s own format (default FILE.tofix.csv)' })
         .option('summary-out', { type: 'string', describe: 'JSON summary (default FILE.report.json)' })
@@ -82,7 +89,9 @@ async function run(argv: RunArgs): Promise<number> {
     if (resolve(p) === resolve(file)) throw new ConfigError('PB_OPTION', `the ${flag} file ${p} is the input file itself: choose another name`);
   }
   const lyra = lyraOptionsFrom(argv);
+  if (argv['redis-may-lose-claims']) process.env[MAY_LOSE_CLAIMS] = 'yes';
   const redis = resolveRedisTarget(argv.redis, process.env);
+  const ledgerSetting = argv.ledger ? { value: argv.ledger, source: '--ledger' } : ledgerSettingFrom(withEnvFile(argv.envFile));
   const stateDir = argv['state-dir'] ?? defaultStateDir(process.env);
   const stop = new AbortController();
   const signals = onStopSignals(stop, (sig) =>
@@ -95,6 +104,9 @@ async function run(argv: RunArgs): Promise<number> {
       judge: toJudgeFileOptions(argv, started),
       lyra,
       stateDir,
+      ...(ledgerSetting ? { ledgerSetting } : {}),
+      ...(argv['previous-report'] ? { previousReports: argv['previous-report'] } : {}),
+      onNotice: (m) => process.stderr.write(`paybatch: ${m}\n`),
       redis,
       localWorkers: argv.workers,
       batchSource: batchSource(file, argv, started),

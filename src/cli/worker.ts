@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { ConfigError } from '../errors/paybatch-error.js';
-import { connectRedis, requireRedisTarget, safeRedisUrl } from '../engine/redis-preflight.js';
+import { connectRedis, MAY_LOSE_CLAIMS, requireRedisTarget, safeRedisUrl } from '../engine/redis-preflight.js';
 import { queueName } from '../engine/queue-keys.js';
 import type { WorkerEvent } from '../engine/worker.js';
 import { LyraClient } from '../lyra/client.js';
@@ -26,6 +26,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
     withLyraOptions(
       y
         .option('redis', { type: 'string', requiresArg: true, describe: 'Redis URL (env REDIS_URL), e.g. redis://queue-host:6379' })
+        .option('redis-may-lose-claims', { type: 'boolean', describe: 'accept a Redis without appendfsync always (a crash of Redis may then duplicate orders; env PAYBATCH_REDIS_MAY_LOSE_CLAIMS=yes)' })
         .option('concurrency', { type: 'number', default: 8, describe: 'requests in flight in this worker (the rate is the queue\'s, shared by all workers)' })
         .option('prefix', { type: 'string', hidden: true, describe: 'Redis key prefix (default paybatch)' })
         .option('lock-ms', { type: 'number', hidden: true, describe: 'BullMQ job lock (default max(30 s, 2 × timeout + 10 s))' })
@@ -38,6 +39,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
 
 async function runWorker(argv: WorkerArgs): Promise<number> {
   if (!Number.isInteger(argv.concurrency) || argv.concurrency < 1) throw new ConfigError('PB_OPTION', `--concurrency ${argv.concurrency}: give a whole number of at least 1`);
+  if ((argv as { 'redis-may-lose-claims'?: boolean })['redis-may-lose-claims']) process.env[MAY_LOSE_CLAIMS] = 'yes';
   const target = requireRedisTarget(argv.redis, process.env);
   const client = new LyraClient(lyraOptionsFrom(argv));
   const redis = await connectRedis(target, 'worker');

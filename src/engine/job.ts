@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { fingerprint } from '../ledger/fingerprint.js';
-import type { Ledger, LedgerEntry, Outcome, SentSummary } from '../ledger/ledger.js';
+import type { ClaimingLedger, LedgerEntry, Outcome, SentSummary } from '../ledger/ledger.js';
 import { LyraApiError } from '../lyra/errors.js';
 import type { PaymentOrder, PaymentOrderRequest } from '../lyra/types.js';
 import { RunAbortedError } from './errors.js';
@@ -25,7 +25,7 @@ export interface RetryPolicy {
 
 export interface JobContext {
   client: { createPaymentOrder(req: PaymentOrderRequest, opts?: { signal?: AbortSignal }): Promise<PaymentOrder> };
-  ledger: Ledger;
+  ledger: ClaimingLedger;
   /** This run: recorded on every claim, tells "created now" from "created by an earlier run". */
   batchId: string;
   /** The operator's --retry-uncertain. */

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { SentSummary } from '../ledger/ledger.js';
-import type { RedisLedger } from '../ledger/redis-ledger.js';
-import { markDoneLua } from '../ledger/redis-ledger-scripts.js';
-import { RedisScript } from '../ledger/redis-script.js';
+import type { RedisLedger } from '../ledger/redis/redis-ledger.js';
+import { markDoneLua } from '../ledger/redis/scripts.js';
+import { RedisScript } from '../ledger/redis/redis-script.js';
 import type { Mode, PaymentOrderRequest } from '../lyra/types.js';
 import { outcomeFromEntry } from './from-ledger.js';
 import type { RowOutcome } from './outcome.js';

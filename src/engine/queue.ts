@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { PaybatchError } from '../errors/paybatch-error.js';
 import { orderFingerprint } from '../ledger/fingerprint.js';
 import type { SentSummary } from '../ledger/ledger.js';
-import { RedisLedger } from '../ledger/redis-ledger.js';
+import { RedisLedger } from '../ledger/redis/redis-ledger.js';
 import type { LyraClientOptions } from '../lyra/client.js';
 import { modeOfPassword } from '../lyra/mode.js';
 import type { JudgedRow } from '../orders/types.js';

@@ -14,7 +14,7 @@ export type RedisRole = 'producer' | 'worker';
 /** Where the URL came from, so a message can name what to fix. */
 export interface RedisTarget {
   url: string;
-  source: '--redis' | 'REDIS_URL';
+  source: string;
 }
 
 export const MIN_REDIS_VERSION = [6, 2, 0] as const;
@@ -66,6 +66,7 @@ export async function checkRedisServer(redis: Redis, target: RedisTarget): Promi
   if (compareVersions(parts, MIN_REDIS_VERSION) < 0) {
     throw new ConfigError('PB_REDIS_VERSION', `Redis at ${safeRedisUrl(target.url)} (${target.source}) is version ${version}; queue mode needs Redis 6.2 or newer.`);
   }
+  await checkDurability(redis, target, info);
   const policy = infoField(info, 'maxmemory_policy') ?? 'noeviction';
   if (policy !== 'noeviction') {
     throw new ConfigError(
@@ -74,6 +75,37 @@ export async function checkRedisServer(redis: Redis, target: RedisTarget): Promi
     );
   }
   return { version };
+}
+
+/** Set to `yes` (or pass --redis-may-lose-claims) to accept a Redis that can forget the last writes when it crashes. */
+export const MAY_LOSE_CLAIMS = 'PAYBATCH_REDIS_MAY_LOSE_CLAIMS';
+
+/**
+ * A claim in Redis must be durable before the POST leaves, as it is in the local ledger: a Redis that crashes and
+ * comes back without it lets the next run send the invoice again. Redis makes a write durable before answering only
+ * with `appendonly yes` and `appendfsync always` (Redis 7.2's WAITAOF is not available on 7.0). Anything less is
+ * refused unless the operator accepts, by name, that a crash of Redis may duplicate orders.
+ */
+async function checkDurability(redis: Redis, target: RedisTarget, info: string): Promise<void> {
+  if ((process.env[MAY_LOSE_CLAIMS] ?? '').toLowerCase() === 'yes') return;
+  let appendonly: string | undefined;
+  let appendfsync: string | undefined;
+  try {
+    const got = (await redis.call('CONFIG', 'GET', 'append*')) as string[];
+    for (let i = 0; i + 1 < got.length; i += 2) {
+      if (got[i] === 'appendonly') appendonly = got[i + 1];
+      if (got[i] === 'appendfsync') appendfsync = got[i + 1];
+    }
+  } catch {
+    // CONFIG is often disabled on managed Redis: INFO tells whether the AOF is on, not how often it is synced.
+    appendonly = infoField(info, 'aof_enabled') === '1' ? 'yes' : 'no';
+  }
+  if (appendonly === 'yes' && appendfsync === 'always') return;
+  const now = appendonly !== 'yes' ? 'no append-only file (a crash loses every claim since the last snapshot)' : appendfsync ? `appendfsync ${appendfsync} (a crash can lose the last second of claims)` : 'an append-only file whose fsync policy cannot be read (CONFIG is disabled)';
+  throw new ConfigError(
+    'PB_REDIS_NOT_DURABLE',
+    `Redis at ${safeRedisUrl(target.url)} (${target.source}) has ${now}, and then a re-run would send those invoices again. Fix: redis-cli CONFIG SET appendonly yes; redis-cli CONFIG SET appendfsync always (and the same in redis.conf), or accept the risk with ${MAY_LOSE_CLAIMS}=yes / --redis-may-lose-claims`,
+  );
 }
 
 /** Closes a connection opened ahead that nobody took, once it is open (one that failed to open needs nothing). */

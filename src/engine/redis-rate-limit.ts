@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import { waitInLine } from '../lib/wait-in-line.js';
-import type { RideAlong } from '../ledger/redis-ledger.js';
-import { RedisScript } from '../ledger/redis-script.js';
+import type { RideAlong } from '../ledger/redis/redis-ledger.js';
+import { RedisScript } from '../ledger/redis/redis-script.js';
 import type { RateLimiter } from './rate-limit.js';
 
 /*

@@ -2,8 +2,8 @@ import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Queue, UnrecoverableError, WaitingError, Worker, type Job } from './bullmq.js';
 import type { Redis } from 'ioredis';
-import type { ClaimRequest, ClaimResult, Ledger, Outcome } from '../ledger/ledger.js';
-import { BatchStoppedError, RedisLedger } from '../ledger/redis-ledger.js';
+import type { ClaimRequest, ClaimResult, ClaimingLedger, Ledger, Outcome } from '../ledger/ledger.js';
+import { BatchStoppedError, RedisLedger } from '../ledger/redis/redis-ledger.js';
 import { LyraApiError } from '../lyra/errors.js';
 import type { Mode } from '../lyra/types.js';
 import { RunAbortedError } from './errors.js';
@@ -105,7 +105,7 @@ export function extraJobs(concurrency: number): number {
  * slot back once the claim is over, and rides the shared limiter on the ledger's calls: a place is asked for in the
  * claim's own call (taken only if the row is claimed), and the place of an answered POST is freed in its record's.
  */
-class ClaimTracker implements Ledger {
+class ClaimTracker implements ClaimingLedger {
   token: string | undefined;
   /** When the claim was sent (performance.now()). */
   claimSentAt = 0;
@@ -193,8 +193,6 @@ class ClaimTracker implements Ledger {
     }
   };
   observe: Ledger['observe'] = (id, obs) => this.inner.observe(id, obs);
-  entries: Ledger['entries'] = () => this.inner.entries();
-  close = async () => {};
 }
 
 /** The BullMQ processor's whole job: the shared job function, with Redis for ledger and limiter. */

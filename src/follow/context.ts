@@ -2,16 +2,15 @@ import type { Argv } from 'yargs';
 import { ConfigError } from '../errors/paybatch-error.js';
 import { withLyraOptions, lyraOptionsFrom, withEnvFile, type LyraArgs } from '../cli/lyra-options.js';
 import { createRateLimiter } from '../engine/rate-limit.js';
-import { connectRedis, resolveRedisTarget, safeRedisUrl } from '../engine/redis-preflight.js';
-import { openFileLedger } from '../ledger/file-journal.js';
-import { RedisLedger } from '../ledger/redis-ledger.js';
+import { resolveRedisTarget } from '../engine/redis-preflight.js';
+import { LEDGER_SETTING, openLedgerOfRecord, type OpenedLedger } from '../ledger/open-ledger.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { defaultStateDir } from '../ledger/state-dir.js';
 import { LyraClient } from '../lyra/client.js';
 import { modeOfPassword } from '../lyra/mode.js';
 import type { Mode } from '../lyra/types.js';
 import { drainInbox } from '../ipn/inbox.js';
-import { openLedgerPatiently } from '../ledger/open-patiently.js';
+import { openLedgerPatiently } from '../ledger/local/open-patiently.js';
 import type { CallLimiter } from './bulk.js';
 
 export interface FollowArgs extends LyraArgs {
@@ -60,30 +59,50 @@ export interface FollowContext {
   close(): Promise<void>;
 }
 
-/** Where the ledger of a shop + mode lives: the state directory (embedded engine) or Redis (queue mode). */
+/** The ledger of record of a shop + mode (src/ledger/open-ledger.ts), opened on demand. */
 export interface LedgerStore {
-  /** Opens the ledger; the file ledger waits a few seconds for a lock held by `paybatch ipn` unless `patient` is false. */
+  /** Opens the ledger; the local one waits a few seconds for a lock held by `paybatch ipn` unless `patient` is false. */
   open(opts?: { patient?: boolean }): Promise<Ledger>;
   /** The Redis connection, if any. */
   close(): Promise<void>;
-  readonly where: string;
 }
 
-/** `--redis` / REDIS_URL → the Redis ledger (as `run` in queue mode writes it); otherwise the file ledger of the state dir. */
-export async function openLedgerStore(o: { redis?: string; stateDir: string; shopId: string; mode: Mode; env: Record<string, string | undefined> }): Promise<LedgerStore> {
+/**
+ * `--redis` / REDIS_URL name a Redis in play; the ledger of record may still be elsewhere (PAYBATCH_LEDGER, or what
+ * this machine remembers): open-ledger decides, and refuses when it cannot reach it.
+ */
+export async function openLedgerStore(o: { redis?: string; stateDir: string; shopId: string; mode: Mode; env: Record<string, string | undefined>; onNotice?: (m: string) => void }): Promise<LedgerStore> {
   const target = resolveRedisTarget(o.redis, o.env);
-  if (!target) {
-    const openFile = () => openFileLedger({ dir: o.stateDir, shopId: o.shopId, mode: o.mode });
-    return { where: o.stateDir, open: (x) => (x?.patient === false ? openFile() : openLedgerPatiently(openFile)), close: async () => undefined };
-  }
-  const redis = await connectRedis(target, 'producer');
+  const setting = ledgerSettingFrom(o.env);
+  let shared: OpenedLedger | undefined;
   return {
-    where: safeRedisUrl(target.url),
-    open: async () => new RedisLedger({ redis, shopId: o.shopId, mode: o.mode }),
+    open: async (x) => {
+      if (shared) return shared.ledger;
+      const opened = await openLedgerOfRecord({
+        stateDir: o.stateDir,
+        shopId: o.shopId,
+        mode: o.mode,
+        ...(setting ? { setting } : {}),
+        ...(target ? { redis: target } : {}),
+        ...(o.onNotice ? { onNotice: o.onNotice } : {}),
+        patient: x?.patient !== false,
+      });
+      if (opened.kind === 'redis') {
+        // One connection for the command's life; the ledger's own close() leaves it open.
+        shared = opened;
+      }
+      return opened.ledger;
+    },
     close: async () => {
-      await redis.quit().catch(() => redis.disconnect());
+      await shared?.close();
     },
   };
+}
+
+/** PAYBATCH_LEDGER from the environment (or the env file), with its source for messages. */
+export function ledgerSettingFrom(env: Record<string, string | undefined>): { value: string; source: string } | undefined {
+  const v = env[LEDGER_SETTING]?.trim();
+  return v ? { value: v, source: LEDGER_SETTING } : undefined;
 }
 
 export { openLedgerPatiently };
@@ -116,7 +135,7 @@ export async function openFollow(argv: FollowArgs, opts: { api: boolean; env?: N
   let ledger: Ledger;
   let store: LedgerStore;
   try {
-    store = await openLedgerStore({ redis: argv.redis, stateDir, shopId, mode, env: withEnvFile(argv.envFile, env) });
+    store = await openLedgerStore({ redis: argv.redis, stateDir, shopId, mode, env: withEnvFile(argv.envFile, env), onNotice: (m) => process.stderr.write(`paybatch: ${m}\n`) });
     try {
       ledger = await store.open();
     } catch (e) {

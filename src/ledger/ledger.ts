@@ -1,4 +1,5 @@
 import type { ChannelType, Mode, PaymentOrderStatus } from '../lyra/types.js';
+import type { MergeReport } from './merge.js';
 
 /**
  * The durable state of every order of one shop in one mode, keyed by orderId. It is the only guard against
@@ -76,9 +77,15 @@ export interface Observation {
   at: string;
 }
 
+/**
+ * One ledger of record per shop and mode (src/ledger/open-ledger.ts chooses it): the embedded database in the state
+ * directory (local/) or Redis (redis/). Every command and both engines go through this interface.
+ */
 export interface Ledger {
   readonly shopId: string;
   readonly mode: Mode;
+  /** Where it is, for messages: a file path or a Redis URL without its password. */
+  readonly where: string;
   get(orderId: string): Promise<LedgerEntry | undefined>;
   /** Atomically: if the order may be sent, mark it SENDING and make that durable before resolving. */
   claim(orderId: string, req: ClaimRequest): Promise<ClaimResult>;
@@ -94,5 +101,15 @@ export interface Ledger {
   release(orderId: string, token: string): Promise<void>;
   observe(orderId: string, obs: Observation): Promise<LedgerEntry | undefined>;
   entries(): AsyncIterable<LedgerEntry>;
+  /** Takes in entries of another ledger or of an earlier report by the one merge rule (merge.ts); durable on return. */
+  merge(entries: readonly LedgerEntry[]): Promise<MergeReport>;
+  /**
+   * Forgets the buyer's e-mail address or phone number of orders that are over (paid, refused, expired, cancelled,
+   * failed) and unchanged since `before`. What the guard needs — orderId, state, fingerprint, ids, amount — stays.
+   */
+  purgePersonalData(before: Date): Promise<number>;
   close(): Promise<void>;
 }
+
+/** What the job function needs of a ledger to send one row: the claim protocol, nothing else. */
+export type ClaimingLedger = Pick<Ledger, 'shopId' | 'mode' | 'get' | 'claim' | 'record' | 'release' | 'observe'>;

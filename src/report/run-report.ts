@@ -21,7 +21,18 @@ export const RUN_COLUMNS = [
   'sendTo',
   'expiresAt',
   'note',
+  // Where the row was sent: an earlier report is evidence for the ledger only for the same shop and mode.
+  'shopId',
+  'mode',
+  'batchId',
 ] as const;
+
+/** The shop, mode and batch a report's rows were sent to or judged for. */
+export interface ReportScope {
+  shopId: string;
+  mode: string;
+  batchId: string;
+}
 
 /** Our columns, renamed `paybatch_<name>` all together if the input already has a column of that name. */
 export function reportColumns(inputHeaders: readonly string[]): string[] {
@@ -30,7 +41,7 @@ export function reportColumns(inputHeaders: readonly string[]): string[] {
   return RUN_COLUMNS.map((c) => (clash ? `paybatch_${c}` : c));
 }
 
-export function outcomeCells(row: JudgedRow, outcome: RowOutcome): string[] {
+export function outcomeCells(row: JudgedRow, outcome: RowOutcome, scope: ReportScope): string[] {
   const order = row.judgement.ok ? row.judgement.order : undefined;
   const j = row.judgement;
   // An INVALID row may break several rules: say them all, as validate does.
@@ -51,6 +62,9 @@ export function outcomeCells(row: JudgedRow, outcome: RowOutcome): string[] {
     order?.recipient ?? '',
     order?.expirationDate ?? '',
     outcome.note ?? '',
+    scope.shopId,
+    scope.mode,
+    scope.batchId,
   ];
 }
 
@@ -70,7 +84,7 @@ export interface RunReportWriter {
  * Streams the report and the rows-to-fix file as rows come (the engine yields them in input order), so memory does not
  * grow with the file.
  */
-export function createRunReport(source: CsvSource, files: RunReportFiles): RunReportWriter {
+export function createRunReport(source: CsvSource, files: RunReportFiles, scope: ReportScope): RunReportWriter {
   const width = source.headers.length;
   const report: CsvWriter = createCsvWriter(files.report, {
     headers: [...source.headers, ...reportColumns(source.headers)],
@@ -92,7 +106,7 @@ export function createRunReport(source: CsvSource, files: RunReportFiles): RunRe
   return {
     async add(row, outcome) {
       const cells = row.cells.length >= width ? row.cells.slice(0, Math.max(width, row.cells.length)) : [...row.cells, ...Array(width - row.cells.length).fill('')];
-      await report.write([...cells.slice(0, width), ...outcomeCells(row, outcome)]);
+      await report.write([...cells.slice(0, width), ...outcomeCells(row, outcome, scope)]);
       if (outcome.status === 'INVALID' || outcome.status === 'FAILED') await toFix.write(cells.slice(0, width));
     },
     async close() {

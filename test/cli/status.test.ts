@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { RedisLedger } from '../../src/ledger/redis-ledger.js';
+import { RedisLedger } from '../../src/ledger/redis/redis-ledger.js';
 import { runCli } from '../support/cli.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { inDays, makeWorld, type World } from '../follow/world.js';

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JobContext, OrderToSend } from '../../src/engine/job.js';
-import { openFileLedger } from '../../src/ledger/file-journal.js';
+import { openSqliteLedger } from '../../src/ledger/local/sqlite-ledger.js';
 import type { Ledger } from '../../src/ledger/ledger.js';
 import { LyraClient } from '../../src/lyra/client.js';
 import type { ChannelType, PaymentOrderRequest } from '../../src/lyra/types.js';
@@ -44,7 +44,7 @@ export async function* rowsOf(rows: JudgedRow[]): AsyncGenerator<JudgedRow> {
 export async function setup(baseUrl: string, opts: { password?: string; timeoutMs?: number } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'paybatch-engine-'));
   const client = new LyraClient({ baseUrl, shopId: SHOP, password: opts.password ?? PASSWORD, timeoutMs: opts.timeoutMs ?? 2000 });
-  let ledger: Ledger = await openFileLedger({ dir, shopId: SHOP, mode: 'TEST' });
+  let ledger: Ledger = await openSqliteLedger({ dir, shopId: SHOP, mode: 'TEST' });
   const ctx = (over: Partial<JobContext> = {}): JobContext => ({
     client,
     ledger,
@@ -63,7 +63,7 @@ export async function setup(baseUrl: string, opts: { password?: string; timeoutM
     /** Closes and reopens the ledger, as a later run would. */
     async reopen() {
       await ledger.close();
-      ledger = await openFileLedger({ dir, shopId: SHOP, mode: 'TEST' });
+      ledger = await openSqliteLedger({ dir, shopId: SHOP, mode: 'TEST' });
     },
     async done() {
       await ledger.close();

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runLocal, type LocalRunItem } from '../../src/engine/local.js';
-import { INTERRUPTED_CODE, openFileLedger } from '../../src/ledger/file-journal.js';
+import { INTERRUPTED_CODE, openSqliteLedger } from '../../src/ledger/local/sqlite-ledger.js';
 import { LyraClient } from '../../src/lyra/client.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { order, PASSWORD, rowsOf, SHOP, validRow } from './helpers.js';
@@ -49,7 +49,7 @@ it('kill -9 in the middle of a run, then a re-run: no orderId is created twice a
   });
 
   // The re-run: same state directory, a new batch.
-  const ledger = await openFileLedger({ dir, shopId: SHOP, mode: 'TEST' });
+  const ledger = await openSqliteLedger({ dir, shopId: SHOP, mode: 'TEST' });
   const client = new LyraClient({ baseUrl: sandbox.url, shopId: SHOP, password: PASSWORD });
   const rows = Array.from({ length: N }, (_, i) => validRow(i, order(`K-${String(i).padStart(4, '0')}`)));
   const items: LocalRunItem[] = [];

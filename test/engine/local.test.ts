@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runLocal, type LocalRunItem } from '../../src/engine/local.js';
-import { openFileLedger } from '../../src/ledger/file-journal.js';
+import { openSqliteLedger } from '../../src/ledger/local/sqlite-ledger.js';
 import type { LedgerEntry } from '../../src/ledger/ledger.js';
 import type { JudgedRow } from '../../src/orders/types.js';
 import { engineWorld, invalidRow, order, rowsOf, setup, SHOP, validRow } from './helpers.js';
@@ -44,7 +44,7 @@ describe('runLocal: the embedded engine', () => {
   it('one row at a time: each outcome and the next row\'s claim share one fsync, and every outcome is durable when reported', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'paybatch-commits-'));
     const commits: number[] = [];
-    const ledger = await openFileLedger({ dir, shopId: SHOP, mode: 'TEST', onCommit: (lines) => commits.push(lines) });
+    const ledger = await openSqliteLedger({ dir, shopId: SHOP, mode: 'TEST', onCommit: (lines) => commits.push(lines) });
     try {
       const seenDurable: boolean[] = [];
       for await (const item of runLocal({ rows: rowsOf(rowsFor(ids(20, 'ONE'))), ctx: world.t.ctx({ ledger }), concurrency: 1 })) {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { openFileLedger } from '../../src/ledger/file-journal.js';
+import { openSqliteLedger } from '../../src/ledger/local/sqlite-ledger.js';
 import type { Ledger, LedgerEntry } from '../../src/ledger/ledger.js';
 import { fingerprint } from '../../src/ledger/fingerprint.js';
 import { LyraClient } from '../../src/lyra/client.js';
@@ -38,7 +38,7 @@ export async function makeWorld(opts: Omit<SandboxOptions, 'now' | 'port'> = {})
   const sandbox = await startSandbox({ port: 0, now: () => clock.now, ipnRetryDelaysMs: [], ...opts });
   const client = new LyraClient({ baseUrl: sandbox.url, shopId: DEMO_SHOP_ID, password: DEMO_TEST_PASSWORD, timeoutMs: 5000 });
   const withLedger = async <T>(fn: (l: Ledger) => Promise<T>): Promise<T> => {
-    const l = await openFileLedger({ dir: stateDir, shopId: DEMO_SHOP_ID, mode: 'TEST' });
+    const l = await openSqliteLedger({ dir: stateDir, shopId: DEMO_SHOP_ID, mode: 'TEST' });
     try {
       return await fn(l);
     } finally {

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createInboxApplier, type InboxApplier } from '../../src/ipn/applier.js';
 import { inboxPaths } from '../../src/ipn/inbox.js';
 import { startIpnServer, type IpnServer } from '../../src/ipn/server.js';
-import { openFileLedger } from '../../src/ledger/file-journal.js';
+import { openSqliteLedger } from '../../src/ledger/local/sqlite-ledger.js';
 import type { Ledger } from '../../src/ledger/ledger.js';
 import { createLogger } from '../../src/log/logger.js';
 import { verifyIpn } from '../../src/lyra/ipn.js';
@@ -46,7 +46,7 @@ describe('the IPN receiver records payments told by Lyra, and only those', () =>
   let logs: string;
 
   async function seedOrder(orderId: string): Promise<void> {
-    const ledger = await openFileLedger({ dir, shopId: SHOP, mode: 'TEST' });
+    const ledger = await openSqliteLedger({ dir, shopId: SHOP, mode: 'TEST' });
     try {
       const claim = await ledger.claim(orderId, { fingerprint: 'f', sent: { amountMinor: 4500, currency: 'EUR', channel: 'URL', recipient: '' }, retryUncertain: false });
       if (claim.kind !== 'claimed') throw new Error('seed: not claimed');
@@ -57,7 +57,7 @@ describe('the IPN receiver records payments told by Lyra, and only those', () =>
   }
 
   async function ledgerEntry(orderId: string) {
-    const ledger = await openFileLedger({ dir, shopId: SHOP, mode: 'TEST' });
+    const ledger = await openSqliteLedger({ dir, shopId: SHOP, mode: 'TEST' });
     try {
       return await ledger.get(orderId);
     } finally {
@@ -84,7 +84,7 @@ describe('the IPN receiver records payments told by Lyra, and only those', () =>
     const sink = new PassThrough();
     sink.on('data', (d: Buffer) => (logs += d.toString()));
     const logger = createLogger({ destination: sink, level: 'info' });
-    applier = createInboxApplier({ stateDir: dir, shopId: SHOP, mode: 'TEST', openLedger: () => openFileLedger({ dir, shopId: SHOP, mode: 'TEST' }), logger, retryMs: 20, maxRetryMs: 50 });
+    applier = createInboxApplier({ stateDir: dir, shopId: SHOP, mode: 'TEST', openLedger: () => openSqliteLedger({ dir, shopId: SHOP, mode: 'TEST' }), logger, retryMs: 20, maxRetryMs: 50 });
     server = await startIpnServer({ verify: (f) => verifyIpn(f, { password: PASSWORD }), shopId: SHOP, mode: 'TEST', stateDir: dir, logger, onAccepted: () => applier.kick() });
   });
 
@@ -154,7 +154,7 @@ describe('the IPN receiver records payments told by Lyra, and only those', () =>
 
   it('answers at once while a run holds the ledger, and records the payment when the ledger is free', async () => {
     await seedOrder('INV-5');
-    const held: Ledger = await openFileLedger({ dir, shopId: SHOP, mode: 'TEST' });
+    const held: Ledger = await openSqliteLedger({ dir, shopId: SHOP, mode: 'TEST' });
     const busy = once(applier.events, 'busy');
     const res = await post(server.url, signedForm(answer({ orderId: 'INV-5', orderStatus: 'PAID', detailed: 'AUTHORISED', at: '2026-03-02T11:00:00+00:00' })));
     expect(res.status).toBe(200);

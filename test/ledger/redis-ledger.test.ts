@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClaimRequest } from '../../src/ledger/ledger.js';
-import { BatchStoppedError, openRedisLedger, redisLedgerKeys, type RedisLedger } from '../../src/ledger/redis-ledger.js';
-import { CLAIM } from '../../src/ledger/redis-ledger-scripts.js';
-import { RedisScript } from '../../src/ledger/redis-script.js';
+import { BatchStoppedError, openRedisLedger, redisLedgerKeys, type RedisLedger } from '../../src/ledger/redis/redis-ledger.js';
+import { CLAIM } from '../../src/ledger/redis/scripts.js';
+import { RedisScript } from '../../src/ledger/redis/redis-script.js';
 import { removeDir, startRedis, type RedisServer } from '../support/redis.js';
 
 let server: RedisServer;

@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -28,6 +31,9 @@ export function spawnCli(args: string[], opts: CliOptions = {}): ChildProcess {
   const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...opts.env };
   // The parent's credentials must never leak into a test run by accident.
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
+  // A command that names no state folder gets a fresh one: the user's own (~/.local/state) is never touched, and no
+  // test inherits what another one's ledger remembers. A sequence that needs one ledger passes --state-dir.
+  if (!('PAYBATCH_STATE_DIR' in (opts.env ?? {})) && !args.includes('--state-dir')) env.PAYBATCH_STATE_DIR = mkdtempSync(join(tmpdir(), 'paybatch-state-'));
   return spawn(process.execPath, useDist ? [built, ...args] : ['--import', tsxLoader, main, ...args], {
     cwd: opts.cwd ?? root,
     env: env as NodeJS.ProcessEnv,

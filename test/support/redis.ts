@@ -36,7 +36,7 @@ export async function startRedis(extraArgs: string[] = []): Promise<RedisServer>
     new Promise<void>((resolve, reject) => {
       proc = spawn(
         'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--maxmemory-policy', 'noeviction', ...extraArgs],
+        ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction', ...extraArgs],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
       let out = '';

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { PaybatchError } from '../errors/paybatch-error.js';
-import type { Ledger } from './ledger.js';
+import { PaybatchError } from '../../errors/paybatch-error.js';
+import type { Ledger } from '../ledger.js';
 
 /**
  * `paybatch ipn` holds the file ledger for a few milliseconds at a time while it applies notifications: a lock found

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { Mode } from '../lyra/types.js';
-import type { ClaimRequest, ClaimResult, Ledger, LedgerEntry, Observation, Outcome } from './ledger.js';
-import { applyObservation } from './apply-observation.js';
-import { CLAIM, RECORD, RELEASE, RENEW, REPLACE_IF_SAME } from './redis-ledger-scripts.js';
+import type { Mode } from '../../lyra/types.js';
+import type { ClaimRequest, ClaimResult, Ledger, LedgerEntry, Observation, Outcome } from '../ledger.js';
+import { applyObservation } from '../apply-observation.js';
+import { countVerdict, emptyMergeReport, mergeEntry, type MergeReport } from '../merge.js';
+import { CLAIM, RECORD, RELEASE, RENEW, REPLACE_IF_SAME } from './scripts.js';
 import { RedisScript, chainLua, shiftLua } from './redis-script.js';
 
 export interface RedisLedgerOptions {
@@ -20,6 +21,8 @@ export interface RedisLedgerOptions {
   claimLeaseMs?: number;
   /** The clock (tests inject one). */
   now?: () => Date;
+  /** Where it is, for messages (a URL without its password). */
+  where?: string;
 }
 
 /** Where a claim stands, for waiting on a batch: a live claim means a POST may still be in the air. */
@@ -113,6 +116,7 @@ function clean<T extends object>(o: T): Partial<T> {
 export class RedisLedger implements Ledger {
   readonly shopId: string;
   readonly mode: Mode;
+  readonly where: string;
   private readonly redis: Redis;
   private readonly keys: { entries: string; claims: string };
   private readonly leaseMs: number;
@@ -122,6 +126,7 @@ export class RedisLedger implements Ledger {
     this.redis = opts.redis;
     this.shopId = opts.shopId;
     this.mode = opts.mode;
+    this.where = opts.where ?? 'Redis';
     this.keys = redisLedgerKeys(opts.prefix ?? 'paybatch', opts.shopId, opts.mode);
     this.leaseMs = opts.claimLeaseMs ?? 120_000;
     this.now = opts.now ?? (() => new Date());
@@ -253,6 +258,54 @@ export class RedisLedger implements Ledger {
       cursor = next;
       for (let i = 1; i < flat.length; i += 2) yield JSON.parse(flat[i]!) as LedgerEntry;
     } while (cursor !== '0');
+  }
+
+  /** Each entry by the merge rule: HSETNX where the order is unknown, a compare-and-set where it is known. */
+  async merge(entries: readonly LedgerEntry[]): Promise<MergeReport> {
+    const report = emptyMergeReport();
+    const nowIso = this.now().toISOString();
+    for (let i = 0; i < entries.length; i += 500) {
+      const chunk = entries.slice(i, i + 500);
+      const added = (await this.redis.multi(chunk.map((e) => ['hsetnx', this.keys.entries, e.orderId, JSON.stringify(clean(mergeEntry(undefined, e, nowIso).next!))])).exec()) ?? [];
+      for (let j = 0; j < chunk.length; j++) {
+        const incoming = chunk[j]!;
+        if (added[j]?.[1] === 1) {
+          countVerdict(report, incoming.orderId, 'added');
+          continue;
+        }
+        for (;;) {
+          const raw = await this.redis.hget(this.keys.entries, incoming.orderId);
+          const { verdict, next } = mergeEntry(raw ? (JSON.parse(raw) as LedgerEntry) : undefined, incoming, nowIso);
+          if (!next) {
+            countVerdict(report, incoming.orderId, verdict);
+            break;
+          }
+          const written = raw
+            ? await scripts.replaceIfSame.run(this.redis, [this.keys.entries], [incoming.orderId, raw, JSON.stringify(clean(next))])
+            : await this.redis.hsetnx(this.keys.entries, incoming.orderId, JSON.stringify(clean(next)));
+          if (written === 1) {
+            countVerdict(report, incoming.orderId, verdict);
+            break;
+          }
+        }
+      }
+    }
+    return report;
+  }
+
+  async purgePersonalData(before: Date): Promise<number> {
+    const limit = before.toISOString();
+    let purged = 0;
+    for await (const e of this.entries()) {
+      const settled = e.state === 'FAILED' || ['PAID', 'REFUSED', 'EXPIRED', 'CANCELLED'].includes(e.paymentOrderStatus ?? '');
+      if (!settled || e.updatedAt >= limit || !e.sent.recipient) continue;
+      const raw = await this.redis.hget(this.keys.entries, e.orderId);
+      if (!raw) continue;
+      const cur = JSON.parse(raw) as LedgerEntry;
+      const written = await scripts.replaceIfSame.run(this.redis, [this.keys.entries], [e.orderId, raw, JSON.stringify({ ...cur, sent: { ...cur.sent, recipient: '' } })]);
+      if (written === 1) purged++;
+    }
+    return purged;
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import { link, readFile, unlink, writeFile } from 'node:fs/promises';
-import { PaybatchError } from '../errors/paybatch-error.js';
+import { PaybatchError } from '../../errors/paybatch-error.js';
 
 export interface HeldLock {
   readonly path: string;

@@ -4,9 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { INTERRUPTED_CODE, journalPath, openFileLedger } from '../../src/ledger/file-journal.js';
-import type { ClaimRequest, Ledger, LedgerEntry } from '../../src/ledger/ledger.js';
-import { PaybatchError } from '../../src/errors/paybatch-error.js';
+import Database from 'better-sqlite3';
+import { INTERRUPTED_CODE, openSqliteLedger, sqliteLedgerPath } from '../../../src/ledger/local/sqlite-ledger.js';
+import { legacyJournalPath } from '../../../src/ledger/local/legacy-journal.js';
+import type { ClaimRequest, Ledger, LedgerEntry } from '../../../src/ledger/ledger.js';
+import { PaybatchError } from '../../../src/errors/paybatch-error.js';
 
 const SHOP = '69876357';
 const req = (over: Partial<ClaimRequest> = {}): ClaimRequest => ({
@@ -20,12 +22,20 @@ const created = (id: string) => ({ state: 'CREATED' as const, attempts: 1, payme
 
 let dir: string;
 let open: Ledger[] = [];
-const openLedger = async (extra: Partial<Parameters<typeof openFileLedger>[0]> = {}): Promise<Ledger> => {
-  const l = await openFileLedger({ dir, shopId: SHOP, mode: 'TEST', ...extra });
+const openLedger = async (extra: Partial<Parameters<typeof openSqliteLedger>[0]> = {}): Promise<Ledger> => {
+  const l = await openSqliteLedger({ dir, shopId: SHOP, mode: 'TEST', ...extra });
   open.push(l);
   return l;
 };
-const journalLines = async (): Promise<string[]> => (await readFile(journalPath(dir, SHOP, 'TEST'), 'utf8')).split('\n').filter(Boolean);
+/** What another process reading the database sees: only committed (and fsync'd) transactions. */
+const onDisk = (): LedgerEntry[] => {
+  const db = new Database(sqliteLedgerPath(dir, SHOP, 'TEST'), { readonly: true });
+  try {
+    return (db.prepare('SELECT entry FROM orders ORDER BY id').all() as { entry: string }[]).map((r) => JSON.parse(r.entry) as LedgerEntry);
+  } finally {
+    db.close();
+  }
+};
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'paybatch-ledger-'));
@@ -36,13 +46,12 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('file ledger: an invoice is sent at most once', () => {
+describe('local ledger: an invoice is sent at most once', () => {
   it('a claimed order is SENDING on disk before claim() resolves, and CREATED after record(), across a reopen', async () => {
     const l = await openLedger();
     const c = await l.claim('INV-1', req());
     expect(c.kind).toBe('claimed');
-    const onDisk = (await journalLines()).map((s) => JSON.parse(s) as LedgerEntry);
-    expect(onDisk).toEqual([expect.objectContaining({ orderId: 'INV-1', state: 'SENDING', batchId: 'batch-1' })]);
+    expect(onDisk()).toEqual([expect.objectContaining({ orderId: 'INV-1', state: 'SENDING', batchId: 'batch-1' })]);
     if (c.kind !== 'claimed') return;
     expect(await l.record('INV-1', c.token, created('INV-1'))).toBe(true);
     await l.close();
@@ -115,38 +124,55 @@ describe('file ledger: an invoice is sent at most once', () => {
     const e = await again.get('INV-7');
     expect(e).toMatchObject({ state: 'UNCERTAIN', errorCode: INTERRUPTED_CODE, attempts: 1 });
     expect(e!.errorMessage).toMatch(/check the Back Office.*--retry-uncertain/);
-    expect(JSON.parse((await journalLines()).at(-1)!)).toMatchObject({ orderId: 'INV-7', state: 'UNCERTAIN' });
+    expect(onDisk()).toEqual([expect.objectContaining({ orderId: 'INV-7', state: 'UNCERTAIN' })]);
     expect(await again.claim('INV-7', req())).toMatchObject({ kind: 'refused' });
   });
 });
 
-describe('file ledger: crashes', () => {
-  it('a torn last line (partial JSON) is ignored at replay and cut off, so later appends stay readable', async () => {
-    const l = await openLedger();
-    const c = await l.claim('INV-1', req());
-    if (c.kind !== 'claimed') throw new Error('not claimed');
-    await l.record('INV-1', c.token, created('INV-1'));
-    await l.close();
-    const path = journalPath(dir, SHOP, 'TEST');
-    const intact = (await stat(path)).size;
-    await appendFile(path, '{"orderId":"INV-2","state":"SEND');
+describe('local ledger: the journal of earlier versions', () => {
+  const line = (e: Partial<LedgerEntry>) => JSON.stringify({ attempts: 1, fingerprint: 'x', sent: req().sent, updatedAt: '2026-01-01T00:00:00.000Z', ...e });
 
-    const again = await openLedger();
-    expect(await again.get('INV-2')).toBeUndefined();
-    expect((await stat(path)).size).toBe(intact);
-    await again.claim('INV-3', req());
-    await again.close();
-    const third = await openLedger();
-    expect((await third.get('INV-1'))!.state).toBe('CREATED');
-    expect((await third.get('INV-3'))!.state).toBe('UNCERTAIN');
+  it('is carried over once at the first open: the newest line of each order wins, SENDING becomes UNCERTAIN, a torn last line is ignored', async () => {
+    const path = legacyJournalPath(dir, SHOP, 'TEST');
+    const notices: string[] = [];
+    await writeFile(
+      path,
+      [
+        line({ orderId: 'INV-1', state: 'SENDING' }),
+        line({ orderId: 'INV-1', state: 'CREATED', paymentOrderId: 'po-1', paymentURL: 'https://pay.example/1', paymentOrderStatus: 'RUNNING' }),
+        line({ orderId: 'INV-2', state: 'SENDING' }),
+        line({ orderId: 'INV-3', state: 'FAILED', errorCode: 'PSP_021', errorMessage: 'bad currency' }),
+        line({ orderId: 'INV-4', state: 'CREATED' }),
+        JSON.stringify({ orderId: 'INV-4', deleted: true }),
+      ].join('\n') + '\n{"orderId":"INV-5","state":"SEND',
+    );
+    const l = await openLedger({ onNotice: (m) => notices.push(m) });
+    expect(await l.get('INV-1')).toMatchObject({ state: 'CREATED', paymentOrderId: 'po-1' });
+    expect(await l.get('INV-2')).toMatchObject({ state: 'UNCERTAIN', errorCode: INTERRUPTED_CODE });
+    expect(await l.get('INV-3')).toMatchObject({ state: 'FAILED' });
+    expect(await l.get('INV-4')).toBeUndefined();
+    expect(await l.get('INV-5')).toBeUndefined();
+    expect(notices).toEqual([expect.stringContaining(`carried 3 orders over from the journal ${path}`)]);
+    await expect(stat(path)).rejects.toThrow();
+    expect((await stat(`${path}.imported`)).isFile()).toBe(true);
+    expect(await l.claim('INV-1', req({ retryUncertain: true }))).toMatchObject({ kind: 'refused' });
+    expect(await l.claim('INV-2', req())).toMatchObject({ kind: 'refused' });
+    await l.close();
+    notices.length = 0;
+    const again = await openLedger({ onNotice: (m) => notices.push(m) });
+    expect(notices).toEqual([]);
+    expect(await again.get('INV-1')).toMatchObject({ state: 'CREATED' });
   });
 
   it('an unreadable line in the middle stops the open with a clear error instead of guessing', async () => {
-    const path = journalPath(dir, SHOP, 'TEST');
-    await writeFile(path, 'garbage\n{"orderId":"INV-1","state":"CREATED","attempts":1,"fingerprint":"x","sent":{},"updatedAt":"2026-01-01T00:00:00Z"}\n');
+    const path = legacyJournalPath(dir, SHOP, 'TEST');
+    await writeFile(path, `garbage\n${line({ orderId: 'INV-1', state: 'CREATED' })}\n`);
     await expect(openLedger()).rejects.toThrow(/line 1 is unreadable/);
+    expect((await stat(path)).isFile()).toBe(true);
   });
+});
 
+describe('local ledger: crashes', () => {
   it('kill -9 of a process claiming in a loop loses nothing: every claimed order is there, recorded or UNCERTAIN', async () => {
     const script = fileURLToPath(new URL('./fixtures/claim-loop.ts', import.meta.url));
     const child = spawn(process.execPath, ['--import', 'tsx', script, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -188,20 +214,20 @@ describe('file ledger: crashes', () => {
   });
 });
 
-describe('file ledger: group commit', () => {
+describe('local ledger: group commit', () => {
   it('claims that arrive together share one write + fsync instead of one each', async () => {
     const commits: number[] = [];
-    const l = await openLedger({ onCommit: (lines) => commits.push(lines) });
+    const l = await openLedger({ onCommit: (writes) => commits.push(writes) });
     const ids = Array.from({ length: 200 }, (_, i) => `INV-${i}`);
     const results = await Promise.all(ids.map((id) => l.claim(id, req())));
     expect(results.every((r) => r.kind === 'claimed')).toBe(true);
     expect(commits.reduce((a, b) => a + b, 0)).toBe(200);
     expect(commits.length).toBeLessThanOrEqual(3);
-    expect(await journalLines()).toHaveLength(200);
+    expect(onDisk()).toHaveLength(200);
   });
 });
 
-describe('file ledger: one process at a time', () => {
+describe('local ledger: one process at a time', () => {
   it('a second open of the same shop and mode is refused with the pid of the holder', async () => {
     await openLedger();
     const err = await openLedger().catch((e: unknown) => e);
@@ -209,7 +235,7 @@ describe('file ledger: one process at a time', () => {
     expect((err as PaybatchError).code).toBe('PB_LEDGER_LOCKED');
     expect((err as Error).message).toContain(`another paybatch run (pid ${process.pid}) is using ${dir}`);
     // Another mode is another ledger.
-    const prod = await openFileLedger({ dir, shopId: SHOP, mode: 'PRODUCTION' });
+    const prod = await openSqliteLedger({ dir, shopId: SHOP, mode: 'PRODUCTION' });
     await prod.close();
   });
 
@@ -226,7 +252,7 @@ describe('file ledger: one process at a time', () => {
   });
 });
 
-describe('file ledger: follow-ups', () => {
+describe('local ledger: follow-ups', () => {
   const createdLedger = async (): Promise<Ledger> => {
     const l = await openLedger();
     const c = await l.claim('INV-1', req());
@@ -260,26 +286,42 @@ describe('file ledger: follow-ups', () => {
     expect(await l.claim('INV-9', req({ retryUncertain: true }))).toMatchObject({ kind: 'refused' });
   });
 
-  it('entries() lists every order once; compaction at open keeps them all in a smaller journal', async () => {
+  it('entries() lists every order once, across pages, while writes go on', async () => {
     const l = await openLedger();
-    for (let round = 0; round < 4; round++) {
+    for (let round = 0; round < 2; round++) {
       await Promise.all(
-        Array.from({ length: 50 }, async (_, i) => {
+        Array.from({ length: 1500 }, async (_, i) => {
           const c = await l.claim(`INV-${i}`, req());
           if (c.kind !== 'claimed') throw new Error('not claimed');
-          await l.record(`INV-${i}`, c.token, round < 3 ? { state: 'FAILED', attempts: 1, errorCode: 'PSP_106', errorMessage: 'limit' } : created(`INV-${i}`));
+          await l.record(`INV-${i}`, c.token, round < 1 ? { state: 'FAILED', attempts: 1, errorCode: 'PSP_106', errorMessage: 'limit' } : created(`INV-${i}`));
         }),
       );
     }
-    await l.close();
-    const before = (await journalLines()).length;
-    expect(before).toBe(400);
-    const again = await openLedger({ compaction: { minLines: 100, ratio: 3 } });
-    expect((await journalLines()).length).toBe(50);
     const all: LedgerEntry[] = [];
-    for await (const e of again.entries()) all.push(e);
-    expect(all).toHaveLength(50);
-    expect(all.every((e) => e.state === 'CREATED' && e.attempts === 4)).toBe(true);
-    expect(await again.get('INV-7')).toMatchObject({ paymentOrderId: 'po-INV-7' });
+    for await (const e of l.entries()) {
+      all.push(e);
+      if (all.length === 10) await l.observe('INV-1400', { paymentOrderStatus: 'PAID', at: '2026-03-01T10:00:00Z' });
+    }
+    expect(all).toHaveLength(1500);
+    expect(new Set(all.map((e) => e.orderId)).size).toBe(1500);
+    expect(all.every((e) => e.state === 'CREATED' && e.attempts === 2)).toBe(true);
+    expect(all.find((e) => e.orderId === 'INV-1400')).toMatchObject({ paymentOrderStatus: 'PAID' });
+  });
+
+  it('purging personal data forgets the recipient of settled orders only; the guard stays', async () => {
+    let now = new Date('2026-01-01T00:00:00Z');
+    const l = await openLedger({ now: () => now });
+    for (const id of ['OLD-PAID', 'OLD-RUNNING', 'NEW-PAID']) {
+      if (id === 'NEW-PAID') now = new Date('2026-06-01T00:00:00Z');
+      const c = await l.claim(id, req());
+      if (c.kind !== 'claimed') throw new Error('not claimed');
+      await l.record(id, c.token, created(id));
+      if (id !== 'OLD-RUNNING') await l.observe(id, { paymentOrderStatus: 'PAID', at: now.toISOString() });
+    }
+    expect(await l.purgePersonalData(new Date('2026-03-01T00:00:00Z'))).toBe(1);
+    expect(await l.get('OLD-PAID')).toMatchObject({ state: 'CREATED', paymentOrderId: 'po-OLD-PAID', sent: { recipient: '', amountMinor: 12345 } });
+    expect((await l.get('OLD-RUNNING'))!.sent.recipient).toBe('jane@example.com');
+    expect((await l.get('NEW-PAID'))!.sent.recipient).toBe('jane@example.com');
+    expect(await l.claim('OLD-PAID', req({ retryUncertain: true }))).toMatchObject({ kind: 'refused' });
   });
 });
