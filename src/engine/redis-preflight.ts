@@ -15,14 +15,17 @@ export type RedisRole = 'producer' | 'worker';
 export interface RedisTarget {
   url: string;
   source: string;
+  /** The operator accepted a Redis that may lose the last writes when it crashes (--redis-may-lose-claims). */
+  mayLoseClaims?: boolean;
 }
 
 export const MIN_REDIS_VERSION = [6, 2, 0] as const;
 
 /** `--redis` wins over `REDIS_URL`; undefined when neither is set (then the embedded engine runs). */
 export function resolveRedisTarget(flag: string | undefined, env: Record<string, string | undefined>): RedisTarget | undefined {
-  if (flag) return { url: flag, source: '--redis' };
-  if (env.REDIS_URL) return { url: env.REDIS_URL, source: 'REDIS_URL' };
+  const mayLoseClaims = (env[MAY_LOSE_CLAIMS] ?? '').toLowerCase() === 'yes' ? { mayLoseClaims: true } : {};
+  if (flag) return { url: flag, source: '--redis', ...mayLoseClaims };
+  if (env.REDIS_URL) return { url: env.REDIS_URL, source: 'REDIS_URL', ...mayLoseClaims };
   return undefined;
 }
 
@@ -87,7 +90,7 @@ export const MAY_LOSE_CLAIMS = 'PAYBATCH_REDIS_MAY_LOSE_CLAIMS';
  * refused unless the operator accepts, by name, that a crash of Redis may duplicate orders.
  */
 async function checkDurability(redis: Redis, target: RedisTarget, info: string): Promise<void> {
-  if ((process.env[MAY_LOSE_CLAIMS] ?? '').toLowerCase() === 'yes') return;
+  if (target.mayLoseClaims || (process.env[MAY_LOSE_CLAIMS] ?? '').toLowerCase() === 'yes') return;
   let appendonly: string | undefined;
   let appendfsync: string | undefined;
   try {

@@ -273,6 +273,7 @@ function withoutPassword(url: string): string {
 
 /** A remembered URL has no password: take it from the Redis the command was given when that is the same server. */
 function withCredentials(target: RedisTarget, given: RedisTarget | undefined): RedisTarget {
-  if (given && sameRedis(given.url, target.url)) return { ...target, url: given.url };
-  return target;
+  const risk = given?.mayLoseClaims ? { mayLoseClaims: true } : {};
+  if (given && sameRedis(given.url, target.url)) return { ...target, url: given.url, ...risk };
+  return { ...target, ...risk };
 }

@@ -1,0 +1,256 @@
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DEMO_PROD_PASSWORD, DEMO_SHOP_ID, DEMO_TEST_PASSWORD, startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import { readReport } from '../cli/queue-support.js';
+import { runCli, spawnCli } from '../support/cli.js';
+import { startRedis, type RedisServer } from '../support/redis.js';
+
+// The crossings users make without thinking — embedded ↔ queue, another state folder, another machine, a Redis that
+// crashed — each counted at the platform: every invoice is created exactly once.
+
+let sandbox: Sandbox;
+let redis: RedisServer;
+let dir: string;
+const CREATE = 'Charge/CreatePaymentOrder';
+
+beforeAll(async () => {
+  [sandbox, redis] = await Promise.all([startSandbox({ port: 0 }), startRedis()]);
+});
+afterAll(async () => {
+  await Promise.all([sandbox.stop(), redis.stop()]);
+});
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'paybatch-crossing-'));
+  sandbox.resetCounters();
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function env(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  return {
+    PAYBATCH_API_URL: sandbox.url,
+    PAYBATCH_PLATFORM: undefined,
+    PAYBATCH_SHOP_ID: DEMO_SHOP_ID,
+    PAYBATCH_PASSWORD: DEMO_TEST_PASSWORD,
+    PAYBATCH_STATE_DIR: join(dir, 'state-A'),
+    PAYBATCH_LEDGER: undefined,
+    REDIS_URL: undefined,
+    ...extra,
+  };
+}
+
+let tagCount = 0;
+function invoices(n: number, name = 'invoices.csv'): { file: string; ids: string[] } {
+  const tag = `X${++tagCount}${Date.now().toString(36).slice(-4)}`;
+  const ids = Array.from({ length: n }, (_, i) => `${tag}-${String(i + 1).padStart(3, '0')}`);
+  const file = join(dir, name);
+  writeFileSync(file, `invoice,amount,currency,channel\n${ids.map((id, i) => `${id},${(10 + i).toFixed(2)},EUR,URL`).join('\n')}\n`);
+  return { file, ids };
+}
+
+/** Orders the sandbox created for these ids, per id. */
+const createdOf = (ids: string[]) => ids.map((id) => sandbox.counters().ordersCreated[id] ?? 0);
+const creates = () => sandbox.counters().requests[CREATE] ?? 0;
+
+describe('one invoice, one order: switching engines on one machine', () => {
+  it('embedded, then the same file in queue mode: nothing is sent again; the local orders are carried over to Redis once, and said', async () => {
+    const { file, ids } = invoices(12);
+    const first = await runCli(['run', file], { env: env() });
+    expect(first.code).toBe(0);
+    expect(createdOf(ids)).toEqual(ids.map(() => 1));
+
+    const queued = await runCli(['run', file, '--redis', redis.url, '--json'], { env: env() });
+    expect(queued.stderr).toContain('carried the 12 orders of shop 69876357 TEST over from');
+    expect(queued.stderr).toMatch(/ledger of record of shop 69876357 TEST is redis:\/\/127\.0\.0\.1:\d+ from now on/);
+    expect(queued.code).toBe(0);
+    expect(JSON.parse(queued.stdout)).toMatchObject({ engine: 'queue', statuses: { CREATED: 12 } });
+    expect(createdOf(ids)).toEqual(ids.map(() => 1));
+    expect(readReport(join(dir, 'invoices.report.csv')).map((r) => r.status)).toEqual(ids.map(() => 'CREATED'));
+
+    // And back: the embedded engine follows the ledger of record this machine remembers (the Redis).
+    const back = await runCli(['run', file, '--json'], { env: env() });
+    expect(back.code).toBe(0);
+    expect(JSON.parse(back.stdout)).toMatchObject({ engine: 'embedded', statuses: { CREATED: 12 } });
+    expect(back.stderr).not.toContain('carried');
+    expect(createdOf(ids)).toEqual(ids.map(() => 1));
+  }, 60_000);
+
+  it('queue mode first, then without --redis: the embedded run and status use the Redis ledger; with Redis down, one line and exit 2, never NOT_SENT', async () => {
+    const own = await startRedis();
+    try {
+      const { file, ids } = invoices(8);
+      const queued = await runCli(['run', file, '--redis', own.url], { env: env() });
+      expect(queued.code).toBe(0);
+      const embedded = await runCli(['run', file, '--json'], { env: env() });
+      expect(embedded.code).toBe(0);
+      expect(JSON.parse(embedded.stdout)).toMatchObject({ engine: 'embedded', statuses: { CREATED: 8 } });
+      expect(createdOf(ids)).toEqual(ids.map(() => 1));
+
+      const status = await runCli(['status', file], { env: env() });
+      expect(status.stderr).toBe('');
+      expect(status.stdout).not.toContain('NOT_SENT');
+      expect(status.stdout).toContain('RUNNING');
+
+      await own.stop();
+      const down = await runCli(['status', file], { env: env() });
+      expect(down.code).toBe(2);
+      expect(down.stderr.trim().split('\n')).toHaveLength(1);
+      expect(down.stderr).toMatch(/^paybatch: the ledger of record of shop 69876357 TEST is the Redis remembered in .*ledger-of-record\.json/);
+      const rerun = await runCli(['run', file], { env: env() });
+      expect(rerun.code).toBe(2);
+      expect(createdOf(ids)).toEqual(ids.map(() => 1));
+    } finally {
+      await own.stop();
+    }
+  }, 60_000);
+
+  it('PAYBATCH_LEDGER=local after the orders moved to Redis is refused with the way back', async () => {
+    const { file } = invoices(3);
+    expect((await runCli(['run', file], { env: env() })).code).toBe(0);
+    expect((await runCli(['run', file, '--redis', redis.url], { env: env() })).code).toBe(0);
+    const local = await runCli(['run', file], { env: env({ PAYBATCH_LEDGER: 'local' }) });
+    expect(local.code).toBe(2);
+    expect(local.stderr).toMatch(/were carried over to redis:\/\/.* which is their ledger of record now/);
+    expect(creates()).toBe(3);
+  }, 60_000);
+});
+
+describe('one invoice, one order: another state folder, another machine', () => {
+  it('state folder A, then B with the report beside the input: CREATED rows are confirmed with the platform and adopted, nothing is sent', async () => {
+    const { file, ids } = invoices(10);
+    expect((await runCli(['run', file], { env: env() })).code).toBe(0);
+    const firstReport = readReport(join(dir, 'invoices.report.csv'));
+    expect(firstReport[0]).toMatchObject({ shopId: DEMO_SHOP_ID, mode: 'TEST' });
+
+    const b = await runCli(['run', file, '--json'], { env: env({ PAYBATCH_STATE_DIR: join(dir, 'state-B') }) });
+    expect(b.stderr).toContain('10 order(s) unknown to the ledger');
+    expect(b.code).toBe(0);
+    expect(createdOf(ids)).toEqual(ids.map(() => 1));
+    const again = readReport(join(dir, 'invoices.report.csv'));
+    expect(again.map((r) => r.paymentOrderId)).toEqual(firstReport.map((r) => r.paymentOrderId));
+    // Adopted for good: a third run in B needs no report.
+    rmSync(join(dir, 'invoices.report.csv'));
+    expect((await runCli(['run', file], { env: env({ PAYBATCH_STATE_DIR: join(dir, 'state-B') }) })).code).toBe(0);
+    expect(createdOf(ids)).toEqual(ids.map(() => 1));
+  }, 60_000);
+
+  it('a report of another mode is never trusted: its rows are sent in this mode', async () => {
+    const { file, ids } = invoices(4);
+    expect((await runCli(['run', file], { env: env({ PAYBATCH_PASSWORD: DEMO_PROD_PASSWORD }) })).code).toBe(0);
+    const test = await runCli(['run', file], { env: env({ PAYBATCH_STATE_DIR: join(dir, 'state-B') }) });
+    expect(test.stderr).toContain('4 row(s) were sent to another shop or mode: not used as evidence for shop 69876357 TEST');
+    expect(test.code).toBe(0);
+    // One order per mode: the PRODUCTION one and the TEST one.
+    expect(createdOf(ids)).toEqual(ids.map(() => 2));
+  }, 60_000);
+
+  it('a report whose payment orders the platform does not know: the rows are not sent, they are UNCERTAIN with the reason', async () => {
+    const other = await startSandbox({ port: 0 });
+    try {
+      const { file, ids } = invoices(3);
+      expect((await runCli(['run', file], { env: env({ PAYBATCH_API_URL: other.url }) })).code).toBe(0);
+      const r = await runCli(['run', file, '--json'], { env: env({ PAYBATCH_STATE_DIR: join(dir, 'state-B') }) });
+      expect(r.code).toBe(1);
+      expect(JSON.parse(r.stdout)).toMatchObject({ statuses: { UNCERTAIN: 3 } });
+      expect(createdOf(ids)).toEqual(ids.map(() => 0));
+      const rows = readReport(join(dir, 'invoices.report.csv'));
+      expect(rows.map((x) => x.errorCode)).toEqual(ids.map(() => 'PB_REPORTED_NOT_FOUND'));
+      expect(rows[0]!.errorMessage).toMatch(/says CREATED as .* but the platform does not know that payment order \(PSP_1000\)/);
+    } finally {
+      await other.stop();
+    }
+  }, 60_000);
+
+  it('a report given with --previous-report counts as well, and a missing one is one line, exit 2', async () => {
+    const { file, ids } = invoices(5);
+    expect((await runCli(['run', file], { env: env() })).code).toBe(0);
+    const kept = join(dir, 'kept.report.csv');
+    copyFileSync(join(dir, 'invoices.report.csv'), kept);
+    rmSync(join(dir, 'invoices.report.csv'));
+    const missing = await runCli(['run', file, '--previous-report', join(dir, 'nope.csv')], { env: env({ PAYBATCH_STATE_DIR: join(dir, 'state-B') }) });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^paybatch: the earlier report .*nope\.csv cannot be read/);
+    const r = await runCli(['run', file, '--previous-report', kept], { env: env({ PAYBATCH_STATE_DIR: join(dir, 'state-B') }) });
+    expect(r.code).toBe(0);
+    expect(createdOf(ids)).toEqual(ids.map(() => 1));
+  }, 60_000);
+});
+
+describe('one invoice, one order: Redis', () => {
+  it('a Redis that could forget claims is refused before anything is sent, unless the operator accepts the risk by name', async () => {
+    const loose = await startRedis(['--appendfsync', 'everysec']);
+    try {
+      const { file, ids } = invoices(2);
+      const r = await runCli(['run', file, '--redis', loose.url], { env: env() });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^paybatch: Redis at .* has appendfsync everysec \(a crash can lose the last second of claims\).*appendfsync always/);
+      expect(creates()).toBe(0);
+      const accepted = await runCli(['run', file, '--redis', loose.url, '--redis-may-lose-claims'], { env: env() });
+      expect(accepted.code).toBe(0);
+      expect(createdOf(ids)).toEqual([1, 1]);
+    } finally {
+      await loose.stop();
+    }
+  }, 60_000);
+
+  it('redis-server killed with SIGKILL mid-run and restarted on its AOF: the run finishes, the re-run sends nothing, every invoice once', async () => {
+    const own = await startRedis();
+    const slow = await startSandbox({ port: 0, latencyMs: 40 });
+    try {
+      const { file, ids } = invoices(150);
+      const e = env({ PAYBATCH_API_URL: slow.url });
+      const child = spawnCli(['run', file, '--redis', own.url, '--rate', '100', '--concurrency', '4', '--json'], { env: e });
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      const start = Date.now();
+      while (Object.keys(slow.counters().ordersCreated).length < 30) {
+        if (Date.now() - start > 20_000) throw new Error(`no progress: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await own.stop(true);
+      await new Promise((r) => setTimeout(r, 300));
+      await own.restart();
+      const code = await exited;
+      expect(stderr).not.toContain('internal error');
+      expect([0, 1]).toContain(code);
+      const counts = ids.map((id) => slow.counters().ordersCreated[id] ?? 0);
+      expect(counts.filter((n) => n > 1)).toEqual([]);
+
+      const rerun = await runCli(['run', file, '--redis', own.url, '--json'], { env: e });
+      expect([0, 1]).toContain(rerun.code);
+      const after = ids.map((id) => slow.counters().ordersCreated[id] ?? 0);
+      expect(after.filter((n) => n > 1)).toEqual([]);
+      // Whatever was UNCERTAIN stays so (never re-sent); everything else exists exactly once.
+      const report = readReport(join(dir, 'invoices.report.csv'));
+      for (const [i, row] of report.entries()) {
+        if (row.status === 'CREATED') expect(after[i], row.invoice).toBe(1);
+        else expect(row.status, `${row.invoice}: ${row.errorMessage}`).toBe('UNCERTAIN');
+      }
+      expect(report.filter((r) => r.status === 'CREATED').length).toBeGreaterThan(140);
+      expect(stdout.length).toBeGreaterThan(0);
+    } finally {
+      await Promise.all([own.stop(), slow.stop()]);
+    }
+  }, 120_000);
+});
+
+describe('the report carries where it was sent', () => {
+  it('shopId, mode and batchId on every row, so a later run can tell evidence from noise', async () => {
+    const { file } = invoices(2);
+    const r = await runCli(['run', file, '--json'], { env: env() });
+    const batchId = JSON.parse(r.stdout).batchId as string;
+    const rows = readReport(join(dir, 'invoices.report.csv'));
+    expect(rows.map((x) => [x.shopId, x.mode, x.batchId])).toEqual([
+      [DEMO_SHOP_ID, 'TEST', batchId],
+      [DEMO_SHOP_ID, 'TEST', batchId],
+    ]);
+    expect(existsSync(join(dir, 'state-A', `${DEMO_SHOP_ID}-TEST.sqlite`))).toBe(true);
+    expect(readFileSync(join(dir, 'invoices.report.csv'), 'utf8')).not.toContain('testpassword_');
+  }, 30_000);
+});
