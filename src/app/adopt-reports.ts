@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import { openCsv, type CsvSource } from '../csv/read.js';
+import { restoreFormula } from '../csv/write.js';
 import { ConfigError } from '../errors/paybatch-error.js';
 import { findOrderIdColumn } from '../follow/select.js';
 import type { Ledger, LedgerEntry } from '../ledger/ledger.js';
@@ -112,7 +113,7 @@ async function readEvidence(path: string, o: AdoptOptions): Promise<Evidence[] |
     const out: Evidence[] = [];
     let others = 0;
     for await (const row of source.rows) {
-      const cell = (i: number) => (i >= 0 ? unguard(row.cells[i] ?? '').trim() : '');
+      const cell = (i: number) => (i >= 0 ? restoreFormula(row.cells[i] ?? '').trim() : '');
       const status = cell(at.status);
       if (status !== 'CREATED' && status !== 'UNCERTAIN') continue;
       if (cell(at.shopId) !== o.shopId || cell(at.mode) !== o.mode) {
@@ -143,11 +144,6 @@ async function readEvidence(path: string, o: AdoptOptions): Promise<Evidence[] |
   } finally {
     source.close();
   }
-}
-
-/** The report's formula guard: a leading apostrophe before = + - @ (or a tab / CR) was added by paybatch. */
-function unguard(cell: string): string {
-  return /^'[=+\-@\t\r＝＋－＠]/.test(cell) ? cell.slice(1) : cell;
 }
 
 async function adopt(rows: Evidence[], path: string, o: AdoptOptions): Promise<AdoptResult> {

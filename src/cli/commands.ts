@@ -31,6 +31,7 @@ export const commandLoaders: Record<string, Loader> = {
   enqueue: async () => (await import('./enqueue.js')).enqueueCommand,
   worker: async () => (await import('./worker.js')).workerCommand,
   report: async () => (await import('./report.js')).reportCommand,
+  ledger: async () => (await import('./ledger.js')).ledgerCommand,
 };
 
 /**

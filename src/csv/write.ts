@@ -56,6 +56,11 @@ export function neutraliseFormula(cell: string): string {
   return cell;
 }
 
+/** The cell as it was before `neutraliseFormula`: what paybatch reads back from its own reports and exports. */
+export function restoreFormula(cell: string): string {
+  return cell.length > 1 && cell[0] === "'" && neutraliseFormula(cell.slice(1)) === cell ? cell.slice(1) : cell;
+}
+
 /** One CSV record (without line ending): quotes a cell only when it holds the delimiter, a quote, CR or LF. */
 export function formatCsvRecord(cells: readonly string[], delimiter = ',', formulaGuard = true): string {
   return appendRecord('', cells, delimiter, formulaGuard);

@@ -1,0 +1,169 @@
+import { open } from 'node:fs/promises';
+import { openCsv } from '../csv/read.js';
+import { createCsvWriter, restoreFormula } from '../csv/write.js';
+import { InputError } from '../errors/paybatch-error.js';
+import type { ChannelType, PaymentOrderStatus } from '../lyra/types.js';
+import { currencyExponent, formatMinor } from '../orders/currencies.js';
+import type { LedgerEntry, LedgerState } from './ledger.js';
+
+/**
+ * The exchange formats of a ledger, for `paybatch ledger export` and `import`: moving to a new machine, restoring a
+ * backup, merging two ledgers. JSON Lines is the entry as stored, one per line. CSV is for people and spreadsheets:
+ * the amount as money in its currency, the cells formula-guarded; it reads back to the same entries.
+ */
+export const EXPORT_COLUMNS = [
+  'orderId',
+  'state',
+  'paymentOrderId',
+  'paymentOrderStatus',
+  'amount',
+  'currency',
+  'channel',
+  'recipient',
+  'expirationDate',
+  'paymentURL',
+  'attempts',
+  'batchId',
+  'firstSentAt',
+  'updatedAt',
+  'statusChangedAt',
+  'errorCode',
+  'errorMessage',
+  'detailedErrorCode',
+  'fingerprint',
+] as const;
+
+export type ExportFormat = 'csv' | 'jsonl';
+
+export async function writeExport(entries: AsyncIterable<LedgerEntry>, file: string, format: ExportFormat): Promise<number> {
+  let n = 0;
+  if (format === 'jsonl') {
+    const fh = await open(file, 'w', 0o600);
+    try {
+      let buf = '';
+      for await (const e of entries) {
+        buf += `${JSON.stringify(e)}\n`;
+        n++;
+        if (buf.length > 1 << 20) {
+          await fh.write(buf);
+          buf = '';
+        }
+      }
+      await fh.write(buf);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    return n;
+  }
+  const w = createCsvWriter(file, { headers: [...EXPORT_COLUMNS], bom: true });
+  for await (const e of entries) {
+    await w.write([
+      e.orderId,
+      e.state,
+      e.paymentOrderId ?? '',
+      e.paymentOrderStatus ?? '',
+      formatMinor(e.sent.amountMinor, e.sent.currency),
+      e.sent.currency,
+      e.sent.channel,
+      e.sent.recipient,
+      e.sent.expirationDate ?? '',
+      e.paymentURL ?? '',
+      String(e.attempts),
+      e.batchId ?? '',
+      e.firstSentAt ?? '',
+      e.updatedAt,
+      e.statusChangedAt ?? '',
+      e.errorCode ?? '',
+      e.errorMessage ?? '',
+      e.detailedErrorCode ?? '',
+      e.fingerprint,
+    ]);
+    n++;
+  }
+  await w.close();
+  return n;
+}
+
+const STATES: ReadonlySet<string> = new Set<LedgerState>(['SENDING', 'CREATED', 'FAILED', 'UNCERTAIN']);
+
+/** Reads an export back: JSON Lines (a file whose first character is `{`) or the CSV above. */
+export async function* readExport(file: string): AsyncGenerator<LedgerEntry> {
+  const fh = await open(file, 'r');
+  const head = Buffer.alloc(4);
+  await fh.read(head, 0, 4, 0);
+  await fh.close();
+  const text = head.toString('utf8').replace(/^\uFEFF/, '');
+  if (text.startsWith('{')) yield* readJsonLines(file);
+  else yield* readCsvExport(file);
+}
+
+async function* readJsonLines(file: string): AsyncGenerator<LedgerEntry> {
+  const fh = await open(file, 'r');
+  let line = 0;
+  try {
+    for await (const text of fh.readLines()) {
+      line++;
+      if (text.trim() === '') continue;
+      let v: LedgerEntry;
+      try {
+        v = JSON.parse(text) as LedgerEntry;
+      } catch {
+        throw new InputError('PB_LEDGER_IMPORT', 'not a JSON ledger entry', { file, line });
+      }
+      if (typeof v.orderId !== 'string' || !STATES.has(v.state) || typeof v.sent !== 'object') throw new InputError('PB_LEDGER_IMPORT', 'not a ledger entry (orderId, state and sent are required)', { file, line });
+      yield v;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+async function* readCsvExport(file: string): AsyncGenerator<LedgerEntry> {
+  const source = await openCsv(file);
+  try {
+    const at = new Map(source.headers.map((h, i) => [h, i]));
+    const missing = ['orderId', 'state', 'amount', 'currency', 'channel'].filter((c) => !at.has(c));
+    if (missing.length) throw new InputError('PB_LEDGER_IMPORT', `not a paybatch ledger export: no ${missing.join(', ')} column`, { file });
+    for await (const row of source.rows) {
+      const cell = (name: string): string => restoreFormula(row.cells[at.get(name) ?? -1] ?? '');
+      const state = cell('state');
+      if (!STATES.has(state)) throw new InputError('PB_LEDGER_IMPORT', `state "${state}" is not SENDING, CREATED, FAILED or UNCERTAIN`, { file, line: row.line, column: 'state' });
+      const currency = cell('currency');
+      const amountMinor = parseMoney(cell('amount'), currency);
+      if (amountMinor === undefined) throw new InputError('PB_LEDGER_IMPORT', `amount "${cell('amount')}" is not an amount in ${currency}`, { file, line: row.line, column: 'amount' });
+      const opt = <K extends string>(k: K, name: string) => (cell(name) ? ({ [k]: cell(name) } as Record<K, string>) : {});
+      yield {
+        orderId: cell('orderId'),
+        state: state as LedgerState,
+        attempts: Number.parseInt(cell('attempts'), 10) || 0,
+        fingerprint: cell('fingerprint'),
+        sent: { amountMinor, currency, channel: cell('channel') as ChannelType, recipient: cell('recipient'), ...opt('expirationDate', 'expirationDate') },
+        ...opt('paymentOrderId', 'paymentOrderId'),
+        ...opt('paymentURL', 'paymentURL'),
+        ...(cell('paymentOrderStatus') ? { paymentOrderStatus: cell('paymentOrderStatus') as PaymentOrderStatus } : {}),
+        ...opt('batchId', 'batchId'),
+        ...opt('firstSentAt', 'firstSentAt'),
+        updatedAt: cell('updatedAt') || new Date().toISOString(),
+        ...opt('statusChangedAt', 'statusChangedAt'),
+        ...opt('errorCode', 'errorCode'),
+        ...opt('errorMessage', 'errorMessage'),
+        ...opt('detailedErrorCode', 'detailedErrorCode'),
+      };
+    }
+  } finally {
+    source.close();
+  }
+}
+
+/** "1234.56" in EUR → 123456; exact, and refused when it has more decimals than the currency. */
+function parseMoney(text: string, currency: string): number | undefined {
+  const exp = currencyExponent(currency);
+  const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(text.trim());
+  if (exp === undefined || !m) return undefined;
+  const frac = m[3] ?? '';
+  if (frac.length > exp) return undefined;
+  const n = Number(`${m[2]}${frac.padEnd(exp, '0')}`);
+  return Number.isSafeInteger(n) ? (m[1] ? -n : n) : undefined;
+}
+
