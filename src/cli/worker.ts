@@ -67,6 +67,14 @@ async function runWorker(argv: WorkerArgs): Promise<number> {
     } else if (e.type === 'throttled') process.stderr.write(`paybatch worker: the platform asks to slow down; every worker pauses ${e.pauseMs} ms\n`);
     else if (e.type === 'error' && process.env.PAYBATCH_DEBUG === '1') process.stderr.write(`paybatch worker: ${e.message}\n`);
   };
+  // Before the worker takes jobs.
+  try {
+    if (argv.healthFile) await checkHealthFile(argv.healthFile);
+  } catch (e) {
+    await client.close();
+    redis.disconnect();
+    throw e;
+  }
   const { startQueueWorker } = await import('../engine/worker.js');
   const worker = await startQueueWorker({
     redis,
@@ -125,6 +133,16 @@ async function runWorker(argv: WorkerArgs): Promise<number> {
 
 const HEALTH_INTERVAL_MS = 10_000;
 
+/** Writes and removes the health file once: a path that cannot be written is a setting to fix, not a worker never healthy. */
+async function checkHealthFile(path: string): Promise<void> {
+  try {
+    await writeFile(path, '');
+    await rm(path, { force: true });
+  } catch (e) {
+    throw new ConfigError('PB_OPTION', `--health-file ${path}: cannot be written (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
 /**
  * A worker is healthy while its event loop runs and its Redis answers: every 10 s a PING, and when it answers, the
  * file's time is renewed. While Redis is away the PING waits (the worker's connection queues commands) and the file
@@ -133,12 +151,15 @@ const HEALTH_INTERVAL_MS = 10_000;
 function startHealthFile(path: string, redis: Redis): { stop(): Promise<void> } {
   let pinging = false;
   let stopped = false;
+  let writing: Promise<void> | undefined;
   const beat = async () => {
     if (pinging) return;
     pinging = true;
     try {
       await redis.ping();
-      if (!stopped) await writeFile(path, `${new Date().toISOString()}\n`);
+      if (stopped) return;
+      writing = writeFile(path, `${new Date().toISOString()}\n`);
+      await writing;
     } catch {
       // No answer, or the file cannot be written: the file grows old and the health check says so.
     } finally {
@@ -152,6 +173,7 @@ function startHealthFile(path: string, redis: Redis): { stop(): Promise<void> } 
     async stop() {
       stopped = true;
       clearInterval(timer);
+      await writing?.catch(() => undefined);
       await rm(path, { force: true });
     },
   };

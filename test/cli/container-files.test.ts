@@ -232,6 +232,14 @@ describe('the worker health check, as the compose file runs it', () => {
     expect(r.stdout).toMatch(/^paybatch worker: settings OK: shop 69876357, http:\/\/127\.0\.0\.1:\d+, Redis redis:\/\/127\.0\.0\.1:\d+\n$/);
   });
 
+  it('a health file that cannot be written is one line and exit 2, before any job is taken', async () => {
+    const file = join(tmp, 'no-such-dir', 'worker.health');
+    const r = await runCli(['worker', '--health-file', file], { env: await shop() });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`paybatch: --health-file ${file}: cannot be written (ENOENT)\n`);
+  });
+
   it('is unhealthy before the worker is ready, healthy while it runs, unhealthy once it stopped', async () => {
     expect((await healthcheck()).code).not.toBe(0);
     const command = compose.services.worker!.command!.map((a) => interpolate(a, {}).replace(/^\/tmp\//, `${tmp}/`));
