@@ -1,3 +1,5 @@
+import { rm, writeFile } from 'node:fs/promises';
+import type { Redis } from 'ioredis';
 import type { CommandModule } from 'yargs';
 import { ConfigError } from '../errors/paybatch-error.js';
 import { connectRedis, MAY_LOSE_CLAIMS, requireRedisTarget, safeRedisUrl } from '../engine/redis-preflight.js';
@@ -12,6 +14,8 @@ interface WorkerArgs extends LyraArgs {
   prefix?: string;
   'lock-ms'?: number;
   'lease-ms'?: number;
+  check: boolean;
+  healthFile?: string;
 }
 
 /**
@@ -28,6 +32,8 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
         .option('redis', { type: 'string', requiresArg: true, describe: 'Redis URL (env REDIS_URL), e.g. redis://queue-host:6379' })
         .option('redis-may-lose-claims', { type: 'boolean', describe: 'accept a Redis without appendfsync always (a crash of Redis may then duplicate orders; env PAYBATCH_REDIS_MAY_LOSE_CLAIMS=yes)' })
         .option('concurrency', { type: 'number', default: 8, describe: 'requests in flight in this worker (the rate is the queue\'s, shared by all workers)' })
+        .option('check', { type: 'boolean', default: false, describe: 'check the settings and Redis, then exit (0: a worker would start; 2: what to fix)' })
+        .option('health-file', { type: 'string', requiresArg: true, describe: 'touch this file every 10 s while Redis answers (a container health check reads its age)' })
         .option('prefix', { type: 'string', hidden: true, describe: 'Redis key prefix (default paybatch)' })
         .option('lock-ms', { type: 'number', hidden: true, describe: 'BullMQ job lock (default max(30 s, 2 × timeout + 10 s))' })
         .option('lease-ms', { type: 'number', hidden: true, describe: 'ledger claim lease (default timeout + 30 s)' }),
@@ -41,8 +47,15 @@ async function runWorker(argv: WorkerArgs): Promise<number> {
   if (!Number.isInteger(argv.concurrency) || argv.concurrency < 1) throw new ConfigError('PB_OPTION', `--concurrency ${argv.concurrency}: give a whole number of at least 1`);
   if ((argv as { 'redis-may-lose-claims'?: boolean })['redis-may-lose-claims']) process.env[MAY_LOSE_CLAIMS] = 'yes';
   const target = requireRedisTarget(argv.redis, process.env);
-  const client = new LyraClient(lyraOptionsFrom(argv));
+  const lyra = lyraOptionsFrom(argv);
+  const client = new LyraClient(lyra);
   const redis = await connectRedis(target, 'worker');
+  if (argv.check) {
+    await client.close();
+    redis.disconnect();
+    process.stdout.write(`paybatch worker: settings OK: shop ${lyra.shopId}, ${lyra.baseUrl}, Redis ${safeRedisUrl(target.url)}\n`);
+    return 0;
+  }
   const counts: Record<string, number> = {};
   let abortedBy: { code: string; message: string } | undefined;
   let stopRequested!: () => void;
@@ -56,6 +69,14 @@ async function runWorker(argv: WorkerArgs): Promise<number> {
     } else if (e.type === 'throttled') process.stderr.write(`paybatch worker: the platform asks to slow down; every worker pauses ${e.pauseMs} ms\n`);
     else if (e.type === 'error' && process.env.PAYBATCH_DEBUG === '1') process.stderr.write(`paybatch worker: ${e.message}\n`);
   };
+  // Before the worker takes jobs.
+  try {
+    if (argv.healthFile) await checkHealthFile(argv.healthFile);
+  } catch (e) {
+    await client.close();
+    redis.disconnect();
+    throw e;
+  }
   const { startQueueWorker } = await import('../engine/worker.js');
   const worker = await startQueueWorker({
     redis,
@@ -93,8 +114,10 @@ async function runWorker(argv: WorkerArgs): Promise<number> {
     told = now;
   }, 30_000);
   heartbeat.unref();
+  const health = argv.healthFile ? startHealthFile(argv.healthFile, redis) : undefined;
   await stop;
   clearInterval(heartbeat);
+  await health?.stop();
   await worker.close({ force: forced });
   await client.close();
   redis.disconnect();
@@ -108,4 +131,52 @@ async function runWorker(argv: WorkerArgs): Promise<number> {
     return 3;
   }
   return 0;
+}
+
+const HEALTH_INTERVAL_MS = 10_000;
+
+/** Writes and removes the health file once: a path that cannot be written is a setting to fix, not a worker never healthy. */
+async function checkHealthFile(path: string): Promise<void> {
+  try {
+    await writeFile(path, '');
+    await rm(path, { force: true });
+  } catch (e) {
+    throw new ConfigError('PB_OPTION', `--health-file ${path}: cannot be written (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/**
+ * A worker is healthy while its event loop runs and its Redis answers: every 10 s a PING, and when it answers, the
+ * file's time is renewed. While Redis is away the PING waits (the worker's connection queues commands) and the file
+ * grows old, which is what a health check reading its age sees. The file goes when the worker stops.
+ */
+function startHealthFile(path: string, redis: Redis): { stop(): Promise<void> } {
+  let pinging = false;
+  let stopped = false;
+  let writing: Promise<void> | undefined;
+  const beat = async () => {
+    if (pinging) return;
+    pinging = true;
+    try {
+      await redis.ping();
+      if (stopped) return;
+      writing = writeFile(path, `${new Date().toISOString()}\n`);
+      await writing;
+    } catch {
+      // No answer, or the file cannot be written: the file grows old and the health check says so.
+    } finally {
+      pinging = false;
+    }
+  };
+  void beat();
+  const timer = setInterval(() => void beat(), HEALTH_INTERVAL_MS);
+  timer.unref();
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await writing?.catch(() => undefined);
+      await rm(path, { force: true });
+    },
+  };
 }

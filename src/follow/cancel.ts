@@ -27,7 +27,7 @@ export interface ActionRun {
   aborted: boolean;
 }
 
-/** The platform's "not RUNNING any more" refusals: Finalized (paid/refused), Expired, Cancelled (lyra-api.md §7). */
+/** The platform's "not RUNNING any more" refusals: Finalized (paid/refused), Expired, Cancelled (docs/lyra-api.md §7). */
 export const NOT_RUNNING_CODES = new Set(['PSP_1005', 'PSP_1006', 'PSP_1101']);
 const FINAL: ReadonlySet<PaymentOrderStatus> = new Set(['PAID', 'REFUSED', 'EXPIRED', 'CANCELLED']);
 

@@ -7,7 +7,7 @@ import type { FollowClient, FollowResult } from './types.js';
 
 /**
  * States no later event changes: read once, never again (a daily `status` of a large file costs only the open
- * orders). REFUSED is read again: whether a buyer may retry a refused link is not documented (lyra-api.md Q4).
+ * orders). REFUSED is read again: whether a buyer may retry a refused link is not documented (docs/lyra-api.md Q4).
  */
 const SETTLED: ReadonlySet<PaymentOrderStatus> = new Set(['PAID', 'EXPIRED', 'CANCELLED']);
 

@@ -34,7 +34,7 @@ type Done = { plan: UpdatePlan; order: PaymentOrder; updates: number; settledByR
  * than the order holds (or with a run-wide change), `PaymentOrder/Update`. Each order is read first (Get): the
  * diff is against what the platform holds, which also catches orders paid or expired since the last status.
  *
- * An Update with no definite answer is not sent again blindly (it could send the buyer a second message, Q6):
+ * An Update with no definite answer is not sent again blindly (it could send the buyer a second message, docs/lyra-api.md Q6):
  * the order is read again, and if it already holds the new values the row is done; otherwise UNCERTAIN.
  */
 export async function updateOrders(opts: UpdateOptions): Promise<ActionRun> {

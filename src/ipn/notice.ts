@@ -10,7 +10,7 @@ export interface IpnNotice {
   mode: Mode;
   /** `orderDetails.orderId`: the invoice reference the order was created with. */
   orderId?: string;
-  /** Where the platform puts it is undocumented (lyra-api.md Q2): looked for in the usual places. */
+  /** Where the platform puts it is undocumented (docs/lyra-api.md Q2): looked for in the usual places. */
   paymentOrderId?: string;
   /**
    * The payment order's state this notification proves, or undefined when it proves no change (the buyer

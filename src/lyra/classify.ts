@@ -1,7 +1,7 @@
 import type { LyraErrorKind } from './errors.js';
 
 /**
- * Codes from shared/lyra-api.md §10 whose answer says "nothing happened, the same call may be repeated".
+ * Codes from docs/lyra-api.md §10 whose answer says "nothing happened, the same call may be repeated".
  * Only PSP_106 (throttling) and the "transaction not created" incidents qualify: for a payment order an ERROR
  * envelope means nothing was created, but the §10 "technical incident" codes (PSP_513 …, PSP_99x, PSP_1001,
  * PSP_1028, PSP_1044) say "read first" — the platform itself does not promise that nothing happened, so they

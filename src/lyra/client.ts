@@ -10,7 +10,7 @@ import type { Envelope, Mode, PaymentOrder, PaymentOrderRequest, PaymentOrderUpd
 export interface LyraClientOptions {
   /** Scheme + host (+ optional path of a reverse proxy), e.g. https://api.payzen.eu. */
   baseUrl: string;
-  /** Inserted between baseUrl and the service name. Default `/api-payment/V4` (Q13: some old pages say /api-rest/V4). */
+  /** Inserted between baseUrl and the service name. Default `/api-payment/V4` (docs/lyra-api.md Q13: some old pages say /api-rest/V4). */
   pathPrefix?: string;
   shopId: string;
   /** REST password: `testpassword_…` or `prodpassword_…`; the prefix decides the mode. */
@@ -136,7 +136,7 @@ export class LyraClient {
     return this.call<PaymentOrder>(SERVICES.update, req, opts).then((a) => this.#paymentOrder(SERVICES.update, a));
   }
 
-  /** Q5: the Cancel body/answer are undocumented; we send `{paymentOrderId}` and expect the V4/PaymentOrder back. */
+  /** docs/lyra-api.md Q5: the Cancel body/answer are undocumented; we send `{paymentOrderId}` and expect the V4/PaymentOrder back. */
   cancelPaymentOrder(paymentOrderId: string, opts?: CallOptions): Promise<PaymentOrder> {
     return this.call<PaymentOrder>(SERVICES.cancel, { paymentOrderId }, opts).then((a) => this.#paymentOrder(SERVICES.cancel, a));
   }
@@ -340,7 +340,7 @@ export class LyraClient {
 
     const envelope = parseEnvelope(res.body);
     if (res.status === 401) {
-      // Q1: Lyra answers bad credentials with HTTP 200 + INT_905; the PHP SDK also reads a 401. Either way: auth failure.
+      // docs/lyra-api.md Q1: Lyra answers bad credentials with HTTP 200 + INT_905; the PHP SDK also reads a 401. Either way: auth failure.
       const a = envelope?.status === 'ERROR' ? (envelope.answer as Partial<WebServiceError>) : undefined;
       return this.#throw(service, typeof a?.errorCode === 'string' ? a.errorCode : 'INT_905', typeof a?.errorMessage === 'string' ? a.errorMessage : 'bad username or password (HTTP 401)', 'permanent', 401, {
         detailedCode: a?.detailedErrorCode ?? null,

@@ -10,7 +10,7 @@ export interface IpnFields {
 
 export type IpnVerdict = { ok: true; answer: unknown } | { ok: false; reason: string };
 
-/** Lowercase hex HMAC-SHA-256 of the exact kr-answer string (shared/lyra-api.md §9). */
+/** Lowercase hex HMAC-SHA-256 of the exact kr-answer string (docs/lyra-api.md §9). */
 export function signIpn(answer: string, key: string): string {
   return createHmac('sha256', key).update(answer, 'utf8').digest('hex');
 }

@@ -1,5 +1,5 @@
 /**
- * REST hosts of the brands running the Lyra platform (shared/lyra-api.md §2). The API path
+ * REST hosts of the brands running the Lyra platform (docs/lyra-api.md §2). The API path
  * (`/api-payment/V4`) is appended by the client. PayZen Brazil uses api.payzen.com.br: Lyra's own flask
  * `.env.example` swaps it with the static host (Q9); every client that works uses this one.
  */

@@ -1,4 +1,4 @@
-/** Types of the Lyra REST API V4 payment-order services (see shared/lyra-api.md §5–§8). */
+/** Types of the Lyra REST API V4 payment-order services (see docs/lyra-api.md §5–§8). */
 
 export type ChannelType = 'URL' | 'MAIL' | 'SMS' | 'WHATSAPP' | 'INVOICE';
 export const CHANNEL_TYPES: readonly ChannelType[] = ['URL', 'MAIL', 'SMS', 'WHATSAPP', 'INVOICE'];
@@ -6,7 +6,7 @@ export const CHANNEL_TYPES: readonly ChannelType[] = ['URL', 'MAIL', 'SMS', 'WHA
 /** TEST or PRODUCTION: chosen by the password prefix (`testpassword_…` / `prodpassword_…`). */
 export type Mode = 'TEST' | 'PRODUCTION';
 
-/** Statuses of a payment order. Lyra's spelling of the cancelled state is unverified (Q3): we use CANCELLED. */
+/** Statuses of a payment order. Lyra's spelling of the cancelled state is unverified (docs/lyra-api.md Q3): we use CANCELLED. */
 export type PaymentOrderStatus = 'RUNNING' | 'PAID' | 'REFUSED' | 'EXPIRED' | 'CANCELLED';
 
 export interface MailOptions {

@@ -4,7 +4,7 @@
  * Aliases are unique across fields. `--map FIELD=HEADER` names any other header.
  */
 export interface FieldSpec {
-  /** Where it goes in the CreatePaymentOrder body (shared/lyra-api.md §5). */
+  /** Where it goes in the CreatePaymentOrder body (docs/lyra-api.md §5). */
   api: string;
   doc: string;
   aliases: readonly string[];

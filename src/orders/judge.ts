@@ -38,7 +38,7 @@ function addProblem(problems: RowProblem[], cols: Mapping['columns'], code: stri
  * Judges one record: either the exact CreatePaymentOrder body it would send, or every problem found (the first is the
  * row's error code). Pure: the clock, the duplicates set and the region come in through `ctx`.
  *
- * Codes are the API's own where it has one (shared/lyra-api.md §10) so a row fails the same way before sending as the
+ * Codes are the API's own where it has one (docs/lyra-api.md §10) so a row fails the same way before sending as the
  * platform would fail it after; `PB_…` codes cover what the platform does not check (duplicates in a file, numbers
  * that are not mobiles).
  */
@@ -168,7 +168,7 @@ export function judgeRow(row: RawRow, mapping: Mapping, ctx: JudgeContext): Judg
   if (taxAmount !== undefined) request.taxAmount = taxAmount;
   if (receipt) request.paymentReceiptEmail = receipt;
   if (customerReference) request.customer = { reference: customerReference };
-  // The INVOICE channel works through the hosted data-collection form (shared/lyra-api.md §5).
+  // The INVOICE channel works through the hosted data-collection form (docs/lyra-api.md §5).
   if (channel === 'INVOICE') request.dataCollectionForm = true;
   const order = { orderId, channel: channel!, amountMinor: amount!, currency: currency!, recipient } as OrderDraft;
   if (expirationDate) order.expirationDate = expirationDate;

@@ -15,10 +15,10 @@ export interface IpnDelivery {
   fields: Record<string, string>;
 }
 
-/** Lyra counts these as a delivered IPN (newer docs, Q7); anything else is retried. */
+/** Lyra counts these as a delivered IPN (docs/lyra-api.md Q7); anything else is retried. */
 const DELIVERED = new Set([200, 201, 202, 203, 204, 205, 206, 301, 302, 303, 307, 308]);
 
-/** The `V4/Payment` answer for a settled order (§9). Q2: paymentOrderId sits in `orderDetails.paymentOrderId`. */
+/** The `V4/Payment` answer for a settled order (docs/lyra-api.md §9). Q2: paymentOrderId sits in `orderDetails.paymentOrderId`. */
 export function paymentAnswer(s: StoredOrder, now: number): string {
   const o = s.order;
   const answer = {

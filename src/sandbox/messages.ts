@@ -1,4 +1,4 @@
-/** errorMessage texts the sandbox answers with (paraphrased from the official lists, shared/lyra-api.md §10). */
+/** errorMessage texts the sandbox answers with (paraphrased from the official lists, docs/lyra-api.md §10). */
 export const ERROR_MESSAGES: Record<string, string> = {
   INT_009: 'invalid amount',
   INT_010: 'invalid currency',

@@ -12,7 +12,7 @@ import { payPage } from './pay-page.js';
 import { hexId, seededRandom } from './random.js';
 import { OrderStore, type Outcome, type StoredOrder } from './store.js';
 
-/** The public demo shop of the Lyra docs (shared/lyra-api.md §1). */
+/** The public demo shop of the Lyra docs (docs/lyra-api.md §1). */
 export const DEMO_SHOP_ID = '69876357';
 export const DEMO_TEST_PASSWORD = 'testpassword_DEMOPRIVATEKEY23G4475zXZQ2UA5x7M';
 /** Invented: the real demo shop has no public production key. Lets tests exercise TEST/PRODUCTION isolation. */
@@ -49,7 +49,7 @@ export interface SandboxOptions {
   ipnRetryDelaysMs?: readonly number[];
   /** Clock for dates and expiry (ms since epoch). Default Date.now. Latency and rate counting use real time. */
   now?: () => number;
-  /** HTTP status of an INT_905 answer: 200 (default; Lyra's documented behaviour) or 401 (Q1). */
+  /** HTTP status of an INT_905 answer: 200 (default; Lyra's documented behaviour) or 401 (docs/lyra-api.md Q1). */
   authFailureStatus?: 200 | 401;
   /** What Get/Update/Cancel answer for an order of the other mode. Default PSP_1000 ("invisible"). */
   crossModeCode?: 'PSP_1000' | 'PSP_1011';
@@ -106,7 +106,7 @@ class HttpError extends Error {
   }
 }
 
-/** Starts a Lyra payment-order sandbox (shared/lyra-api.md §12) on a real HTTP port. */
+/** Starts a Lyra payment-order sandbox (docs/lyra-api.md §12) on a real HTTP port. */
 export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
   const now = opts.now ?? Date.now;
   const prefix = (opts.pathPrefix ?? '/api-payment/V4').replace(/\/+$/, '');

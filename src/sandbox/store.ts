@@ -29,7 +29,7 @@ export interface StoreOptions {
   /** Base of the short links, e.g. http://127.0.0.1:4010 → http://127.0.0.1:4010/t/ab12cd34. */
   linkBase: () => string;
   now: () => number;
-  /** Expiry when the request gives none (Q12: a shop setting on the real platform). Default 7 days. */
+  /** Expiry when the request gives none (docs/lyra-api.md Q12: a shop setting on the real platform). Default 7 days. */
   defaultExpiryMs?: number;
   /** What Get/Update/Cancel answer for an order of the other mode: PSP_1000 (invisible, default) or PSP_1011. */
   crossModeCode?: 'PSP_1000' | 'PSP_1011';
@@ -45,7 +45,7 @@ type Body = Record<string, any>;
 
 /**
  * The sandbox's orders: one space per (shop, mode), so TEST orders are invisible to PRODUCTION keys.
- * Implements the lifecycle of shared/lyra-api.md §7: RUNNING → PAID / REFUSED / EXPIRED / CANCELLED.
+ * Implements the lifecycle of docs/lyra-api.md §7: RUNNING → PAID / REFUSED / EXPIRED / CANCELLED.
  */
 export class OrderStore {
   private readonly byId = new Map<string, StoredOrder>();
@@ -152,7 +152,7 @@ export class OrderStore {
     if (b.taxAmount !== undefined) o.taxAmount = b.taxAmount;
     if (b.merchantComment !== undefined) o.merchantComment = b.merchantComment;
     if (b.dataCollectionForm !== undefined) o.dataCollectionForm = b.dataCollectionForm === true || b.dataCollectionForm === 'true';
-    // Q6: an Update without expirationDate keeps the old one (nothing says it resets).
+    // docs/lyra-api.md Q6: an Update without expirationDate keeps the old one (nothing says it resets).
     if (b.expirationDate) o.expirationDate = isoUtc(parseIsoWithOffset(b.expirationDate)!);
     if (b.ipnTargetUrl) found.ipnTargetUrl = b.ipnTargetUrl;
     if (b.channelOptions) o.channelDetails = channelDetails(channel, { ...b, orderId: o.orderId }, o.paymentURL);
@@ -172,7 +172,7 @@ export class OrderStore {
     return { ok: copy(found.order) };
   }
 
-  /** The buyer pays (or is refused). Q4: REFUSED is final, like the Back Office's red "Finalized". */
+  /** The buyer pays (or is refused). docs/lyra-api.md Q4: REFUSED is final, like the Back Office's red "Finalized". */
   settle(paymentOrderId: string, refuse: boolean): { ok: StoredOrder } | { error: SandboxFault } {
     const s = this.byId.get(paymentOrderId);
     if (!s) return { error: { code: 'PSP_1000' } };
@@ -255,7 +255,7 @@ function isDefaultCardDetails(t: unknown): boolean {
   return c?.manualValidation === 'NO' && c.captureDelay === 0;
 }
 
-/** §7 matrix: only RUNNING may be updated or cancelled. */
+/** docs/lyra-api.md §7: only RUNNING may be updated or cancelled. */
 function guardOpen(status: PaymentOrderStatus): SandboxFault | null {
   switch (status) {
     case 'RUNNING':
@@ -281,7 +281,7 @@ function money(amount: number, currency: string): string {
   return `${(amount / 10 ** digits).toFixed(digits)} ${currency}`;
 }
 
-/** What the gateway generates and returns, so a merchant can reuse the text (§6). */
+/** What the gateway generates and returns, so a merchant can reuse the text (docs/lyra-api.md §6). */
 function channelDetails(type: ChannelType, b: Body, url: string): ChannelDetails {
   const ref = b.orderId ? ` ${b.orderId}` : '';
   const text = `Payment order${ref}: ${money(b.amount, b.currency)}. Pay here: ${url}`;

@@ -3,7 +3,7 @@ import type { SandboxFault } from './messages.js';
 
 /**
  * Request checks of Charge/CreatePaymentOrder and Charge/PaymentOrder/Update, with the codes the reference lists
- * (shared/lyra-api.md §5, §8, §10). Pure: takes the parsed body and the clock's `now`, returns the first problem.
+ * (docs/lyra-api.md §5, §8, §10). Pure: takes the parsed body and the clock's `now`, returns the first problem.
  */
 
 const CREATE_FIELDS = new Set([

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { paymentOrderStatusOf, readIpnAnswer } from '../../src/ipn/notice.js';
 
-// The worked example of shared/lyra-api.md §9, byte for byte.
+// The worked example of docs/lyra-api.md §9, byte for byte.
 const PAID_ANSWER =
   '{"shopId":"69876357","orderCycle":"CLOSED","orderStatus":"PAID","serverDate":"2025-03-04T09:30:12+00:00","orderDetails":{"orderTotalAmount":4500,"orderEffectiveAmount":4500,"orderCurrency":"EUR","mode":"TEST","orderId":"INV-2025-0042","_type":"V4/OrderDetails"},"transactions":[{"uuid":"5b1f0c2e9a7d4c1f8e3b2a6d9c0f1e23","amount":4500,"currency":"EUR","paymentMethodType":"CARD","status":"PAID","detailedStatus":"AUTHORISED","operationType":"DEBIT","_type":"V4/PaymentTransaction"}],"_type":"V4/Payment"}';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { classifyErrorCode } from '../../src/lyra/classify.js';
 
-describe('what an ERROR answer means for the order (reference §10)', () => {
+describe('what an ERROR answer means for the order (docs/lyra-api.md §10)', () => {
   it('throttling and "transaction not created" are retry-safe', () => {
     expect(classifyErrorCode('PSP_106')).toBe('retry-safe');
     expect(classifyErrorCode('PSP_648')).toBe('retry-safe');

@@ -22,7 +22,7 @@ describe('Lyra settings from the environment and flags', () => {
     expect(c).toEqual({ baseUrl: 'https://api.systempay.fr', pathPrefix: '/api-payment/V4', shopId: '69876357', password: PW });
   });
 
-  it('knows every brand the issue names', () => {
+  it('knows every brand of docs/lyra-api.md §2', () => {
     for (const id of ['payzen-eu', 'payzen-latam', 'payzen-br', 'payzen-in', 'systempay', 'sogecommerce', 'scellius', 'lyra-collect', 'clicandpay', 'micuentaweb', 'epaync', 'osb']) {
       expect(PLATFORMS).toHaveProperty(id);
     }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { signIpn, verifyIpn } from '../../src/lyra/ipn.js';
 
-// The worked example of shared/lyra-api.md §9, byte for byte.
+// The worked example of docs/lyra-api.md §9, byte for byte.
 const PASSWORD = 'testpassword_DEMOPRIVATEKEY23G4475zXZQ2UA5x7M';
 const HMAC_KEY = '38453613e7f44dc58732bad3dca2bca3';
 const ANSWER =

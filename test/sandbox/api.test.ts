@@ -7,7 +7,7 @@ const GET = 'Charge/PaymentOrder/Get';
 const UPDATE = 'Charge/PaymentOrder/Update';
 const CANCEL = 'Charge/PaymentOrder/Cancel';
 
-// Keys of the official examples in shared/lyra-api.md §4 (envelope, error answer) and §6 (V4/PaymentOrder).
+// Keys of the official examples in docs/lyra-api.md §4 (envelope, error answer) and §6 (V4/PaymentOrder).
 const ENVELOPE_KEYS = ['webService', 'version', 'applicationVersion', 'status', 'answer', 'ticket', 'serverDate', 'applicationProvider', 'metadata', '_type'];
 const ERROR_KEYS = ['errorCode', 'errorMessage', 'detailedErrorCode', 'detailedErrorMessage', 'ticket', '_type'];
 const ORDER_KEYS = [
