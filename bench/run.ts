@@ -11,6 +11,7 @@ import { CLI, NO_RATE_LIMIT, ROOT, paybatchRun, sandboxEnv, type RunMeasure } fr
 import { startSandboxProcess, startWorkers } from './services.js';
 import { markdownTable, mb, perSecond, ratio, textTable, type BenchLine } from './table.js';
 import { startRedis } from '../test/support/redis.js';
+import { ledgerWithHistory } from './ledger-history.js';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
@@ -18,8 +19,8 @@ const skipBuild = process.argv.includes('--no-build');
 
 /** Sizes per mode: quick keeps every row, on smaller inputs (< 3 min on 2 cores). */
 const SIZE = quick
-  ? { efficiencyRows: 2_500, headroomRows: 5_000, limiterSeconds: 10, validateRows: 100_000, bigRunRows: 50_000 }
-  : { efficiencyRows: 7_500, headroomRows: 20_000, limiterSeconds: 20, validateRows: 1_000_000, bigRunRows: 1_000_000 };
+  ? { efficiencyRows: 2_500, headroomRows: 5_000, limiterSeconds: 10, validateRows: 100_000, bigRunRows: 50_000, historyOrders: 100_000 }
+  : { efficiencyRows: 7_500, headroomRows: 20_000, limiterSeconds: 20, validateRows: 1_000_000, bigRunRows: 1_000_000, historyOrders: 1_000_000 };
 const C = 50;
 const LATENCY_MS = 200;
 const LIMITER_RATE = 100;
@@ -51,6 +52,7 @@ const want = (row: string): boolean => !only || only.includes(row);
 const EFFICIENCY_RUNS = quick ? 2 : 3;
 const VALIDATE_RUNS = 3;
 const HEADROOM_RUNS = 3;
+const HISTORY_RUNS = 5;
 const fastest = <T>(runs: T[], rate: (r: T) => number): T => runs.reduce((a, b) => (rate(b) > rate(a) ? b : a));
 const secs = (ms: number): string => (ms / 1000).toFixed(1);
 
@@ -113,16 +115,21 @@ async function headroom(): Promise<void> {
     const bareRuns: number[] = [];
     const embeddedRuns: RunMeasure[] = [];
     const queuedRuns: RunMeasure[] = [];
+    const looseRuns: RunMeasure[] = [];
+    // The queue's claims are durable only with appendfsync always (what paybatch requires); the same runs on a Redis
+    // that fsyncs every second show what that durability costs.
     const redis = await startRedis();
+    const loose = await startRedis(['--appendfsync', 'everysec']);
     try {
       for (let i = 0; i < HEADROOM_RUNS; i++) {
         bareRuns.push(await bare());
         embeddedRuns.push(await paybatchRun({ file: await input(SIZE.headroomRows), sandboxUrl: sandbox.url, stateDir: stateDir(), concurrency: C, rate: NO_RATE_LIMIT }));
         queuedRuns.push(await paybatchRun({ file: await input(SIZE.headroomRows), sandboxUrl: sandbox.url, stateDir: stateDir(), concurrency: C, rate: NO_RATE_LIMIT, redisUrl: redis.url, workers: 1 }));
-        log(`headroom: embedded ${embeddedRuns[i]!.rowsPerSecond.toFixed(0)}, queue ${queuedRuns[i]!.rowsPerSecond.toFixed(0)} rows/s; bare ${bareRuns.map((b) => b.toFixed(0)).join(', ')}`);
+        looseRuns.push(await paybatchRun({ file: await input(SIZE.headroomRows), sandboxUrl: sandbox.url, stateDir: stateDir(), concurrency: C, rate: NO_RATE_LIMIT, redisUrl: loose.url, workers: 1, extraArgs: ['--redis-may-lose-claims'] }));
+        log(`headroom: embedded ${embeddedRuns[i]!.rowsPerSecond.toFixed(0)}, queue ${queuedRuns[i]!.rowsPerSecond.toFixed(0)} (everysec ${looseRuns[i]!.rowsPerSecond.toFixed(0)}) rows/s; bare ${bareRuns.map((b) => b.toFixed(0)).join(', ')}`);
       }
     } finally {
-      await redis.stop();
+      await Promise.all([redis.stop(), loose.stop()]);
     }
     const base = Math.max(...bareRuns);
     const row = `engine headroom, L=0, C=${C}`;
@@ -134,6 +141,48 @@ async function headroom(): Promise<void> {
     };
     lines.push(line('embedded', embeddedRuns, 0.5));
     lines.push(line('queue (1 worker, concurrency 50)', queuedRuns, 0.3));
+    const durable = fastest(queuedRuns, (r) => r.rowsPerSecond).rowsPerSecond;
+    const everysec = fastest(looseRuns, (r) => r.rowsPerSecond).rowsPerSecond;
+    lines.push({
+      row: 'price of durable claims, queue, L=0',
+      subject: 'appendfsync always ÷ everysec',
+      measured: ratio(durable / everysec),
+      target: '—',
+      pass: null,
+      detail: `always ${perSecond(durable)}; everysec ${perSecond(everysec)} (fastest of ${looseRuns.map((m) => m.rowsPerSecond.toFixed(0)).join(', ')}), a Redis that may forget its last second of claims`,
+    });
+  } finally {
+    await sandbox.stop();
+  }
+}
+
+/**
+ * A run's cost must not grow with the ledger's history: 10-row runs against a state directory whose ledger already holds
+ * SIZE.historyOrders past orders, alternated with the same runs against an empty one; the fastest of each, and the
+ * highest peak RSS of each.
+ */
+async function history(): Promise<void> {
+  const sandbox = await startSandboxProcess(CLI, { latencyMs: 0 });
+  try {
+    const full = join(work, 'history');
+    const t = Date.now();
+    await ledgerWithHistory(full, SIZE.historyOrders);
+    log(`history: a ledger of ${SIZE.historyOrders} orders written in ${secs(Date.now() - t)} s`);
+    const empty: RunMeasure[] = [];
+    const old: RunMeasure[] = [];
+    for (let i = 0; i < HISTORY_RUNS; i++) {
+      empty.push(await paybatchRun({ file: await input(10), sandboxUrl: sandbox.url, stateDir: stateDir(), concurrency: C, rate: NO_RATE_LIMIT }));
+      old.push(await paybatchRun({ file: await input(10), sandboxUrl: sandbox.url, stateDir: full, concurrency: C, rate: NO_RATE_LIMIT }));
+      log(`history: ${empty[i]!.durationMs} ms / ${mb(empty[i]!.peakRss)} empty, ${old[i]!.durationMs} ms / ${mb(old[i]!.peakRss)} with history`);
+    }
+    const row = `10-row run, ledger of ${SIZE.historyOrders.toLocaleString('en')} past orders`;
+    const bestMs = (runs: RunMeasure[]) => Math.min(...runs.map((r) => r.durationMs));
+    const peak = (runs: RunMeasure[]) => Math.max(...runs.map((r) => r.peakRss));
+    const time = bestMs(old) / bestMs(empty);
+    const mem = peak(old) / peak(empty);
+    const all = (runs: RunMeasure[]) => runs.map((r) => `${r.durationMs} ms`).join(', ');
+    lines.push({ row, subject: 'time ÷ empty ledger', measured: ratio(time), target: '≤ 1.2', pass: time <= 1.2, detail: `${bestMs(old)} ms (fastest of ${all(old)}); empty ledger ${bestMs(empty)} ms (fastest of ${all(empty)})` });
+    lines.push({ row, subject: 'peak RSS ÷ empty ledger', measured: ratio(mem), target: '≤ 1.2', pass: mem <= 1.2, detail: `${mb(peak(old))} (highest run); empty ledger ${mb(peak(empty))}` });
   } finally {
     await sandbox.stop();
   }
@@ -261,6 +310,7 @@ async function main(): Promise<void> {
   const steps: [string, () => Promise<void>][] = [
     ['efficiency', efficiency],
     ['headroom', headroom],
+    ['history', history],
     ['limiter', limiter],
     ['validate', validate],
     ['run', bigRun],
