@@ -212,6 +212,26 @@ describe('paybatch run', () => {
     expect(maxPerSecond.create).toBeGreaterThanOrEqual(10);
   });
 
+  it('one request that hangs holds only its own place: every other row is sent meanwhile, with no timer warnings', async () => {
+    const file = join(dir, 'hang.csv');
+    await writeFile(file, invoices('HANG', 30));
+    sandbox.faults.forOrder('HANG-0001', 'timeout');
+    const child = spawnCli(['run', file, '--rate', '10', '--timeout-ms', '9000'], { env: env() });
+    child.stdin!.end();
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const closed = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
+    // 30 rows at 10 a second take about 3 s; the hung request keeps its place for 9 s.
+    await waitUntil(() => creates() >= 30, 'every row sent while one request hangs', { timeoutMs: 7000 });
+    expect(child.exitCode).toBeNull();
+    expect(await closed).toBe(1);
+    expect(stderr).not.toContain('TimeoutOverflowWarning');
+    const report = await readReport(join(dir, 'hang.report.csv'));
+    expect(report.filter((x) => x.status === 'CREATED')).toHaveLength(29);
+    expect(report[0].status).toBe('UNCERTAIN');
+    expect(sandbox.counters().maxPerSecond.create).toBeLessThanOrEqual(10);
+  });
+
   it('bad credentials: stops before anything is claimed or sent, exit 2, one line naming the settings', async () => {
     const file = join(dir, 'auth.csv');
     await writeFile(file, invoices('AUTH', 3));
