@@ -1,6 +1,7 @@
-import { rm, writeFile } from 'node:fs/promises';
+import { rm, stat, writeFile } from 'node:fs/promises';
+import { checkWritablePaths } from './preflight-paths.js';
 import { replaceFile } from '../lib/replace-file.js';
-import { ConfigError } from '../errors/paybatch-error.js';
+import { ConfigError, PaybatchError } from '../errors/paybatch-error.js';
 import { runLocal, type LocalRun } from '../engine/local.js';
 import { prespawnWorkerThreads } from '../engine/worker-thread.js';
 import type { RetryPolicy } from '../engine/job.js';
@@ -102,6 +103,10 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
   let judged: Awaited<ReturnType<typeof judgeFile>>;
   try {
     judged = await judgeFile(opts.file, opts.judge);
+    await checkRunPaths(opts).catch((e: unknown) => {
+      judged.source.close();
+      throw e;
+    });
   } catch (e) {
     await checked.catch(() => undefined);
     await client.close();
@@ -170,6 +175,8 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
         if (outcome.status === 'INVALID' || outcome.status === 'FAILED') toFixRows += 1;
         if (outcome.status === 'UNCERTAIN' && uncertain.length < UNCERTAIN_LISTED && row.judgement.ok) uncertain.push(row.judgement.order.orderId);
       }
+    } catch (e) {
+      throw reportNotWritten(e);
     } finally {
       progress?.stop();
       judged.source.close();
@@ -195,7 +202,9 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
       files,
       ...summary.toJSON(),
     };
-    await writeFile(opts.files.summary, `${JSON.stringify(json, null, 2)}\n`);
+    await writeFile(opts.files.summary, `${JSON.stringify(json, null, 2)}\n`).catch((e: NodeJS.ErrnoException) => {
+      throw reportNotWritten(new PaybatchError('PB_WRITE', `${opts.files.summary}: cannot write the file (${e.code ?? e.message})`));
+    });
     return { batchId, target, engine: json.engine, summary, uncertain, ...(aborted ? { aborted } : {}), files, durationMs, exitCode };
   } finally {
     await ledger?.close();
@@ -214,6 +223,26 @@ export interface RunSummaryJson extends SummaryJson {
   exitCode: number;
   aborted?: { code: string; message: string };
   files: { report: string; toFix?: string; summary: string };
+}
+
+/** Every file the run writes, and the state folder of the embedded engine's ledger: writable before anything is sent. */
+async function checkRunPaths(opts: RunBatchOptions): Promise<void> {
+  const inputBytes = (await stat(opts.file)).size;
+  const files = [
+    { path: opts.files.report, setting: '--out', atLeastBytes: inputBytes },
+    { path: opts.files.toFix, setting: '--fix-out' },
+    { path: opts.files.summary, setting: '--summary-out' },
+  ];
+  await checkWritablePaths(files, opts.redis ? undefined : { path: opts.stateDir, setting: '--state-dir or PAYBATCH_STATE_DIR' });
+}
+
+/**
+ * A report that cannot be written once sending began (the disk filled up meanwhile): not the exit 2 of "nothing was
+ * sent". The ledger has every order: running the same command again writes the report without sending twice.
+ */
+function reportNotWritten(e: unknown): unknown {
+  if (!PaybatchError.is(e) || e.code !== 'PB_WRITE') return e;
+  return new PaybatchError('PB_WRITE', `${e.message}; orders were sent and are in the ledger: run the same command again once it can be written (nothing is sent twice)`, 3);
 }
 
 function summaryRow(row: JudgedRow, outcome: RowOutcome) {

@@ -4,6 +4,7 @@ import { openLedgerStore, shopAndMode } from '../follow/context.js';
 import { createInboxApplier } from '../ipn/applier.js';
 import { inboxPaths } from '../ipn/inbox.js';
 import { startIpnServer } from '../ipn/server.js';
+import { checkStateFolder } from '../app/preflight-paths.js';
 import { defaultStateDir } from '../ledger/state-dir.js';
 import { createLogger } from '../log/logger.js';
 import { verifyIpn } from '../lyra/ipn.js';
@@ -39,6 +40,7 @@ export const ipnCommand: CommandModule<object, IpnArgs> = {
     const env = withEnvFile(argv.envFile);
     const stateDir = argv.stateDir ?? defaultStateDir(env);
     const logger = createLogger({ name: 'paybatch-ipn' });
+    await checkStateFolder(stateDir, '--state-dir or PAYBATCH_STATE_DIR');
     const store = await openLedgerStore({ redis: argv.redis, stateDir, shopId, mode, env });
     const applier = createInboxApplier({ stateDir, shopId, mode, openLedger: () => store.open({ patient: false }), logger });
     let server;

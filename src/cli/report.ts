@@ -3,6 +3,7 @@ import { replaceFile } from '../lib/replace-file.js';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
+import { checkWritablePaths } from '../app/preflight-paths.js';
 import { ConfigError, PaybatchError } from '../errors/paybatch-error.js';
 import { countDone, readBatchInfo } from '../engine/queue-batch.js';
 import type { QueueScope } from '../engine/queue-keys.js';
@@ -125,6 +126,14 @@ async function report(argv: ReportArgs): Promise<number> {
   const fixPath = argv['fix-out'] ?? siblingPath(file, 'tofix');
   const summaryPath = argv['summary-out'] ?? `${siblingPath(file, 'report').replace(/\.(csv|txt|tsv)$/i, '')}.json`;
   for (const p of [reportPath, fixPath, summaryPath]) if (resolve(p) === resolve(file)) throw new ConfigError('PB_OPTION', `${p} is the input file itself: choose another name`);
+  await checkWritablePaths([
+    { path: reportPath, setting: '--out' },
+    { path: fixPath, setting: '--fix-out' },
+    { path: summaryPath, setting: '--summary-out' },
+  ]).catch((e: unknown) => {
+    csv.close();
+    throw e;
+  });
   const tmp = { report: `${reportPath}.partial`, toFix: `${fixPath}.partial` };
   const writer = createRunReport(csv, tmp);
   const summary = new Summary();

@@ -7,6 +7,7 @@ import { openFileLedger } from '../ledger/file-journal.js';
 import { RedisLedger } from '../ledger/redis-ledger.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { defaultStateDir } from '../ledger/state-dir.js';
+import { checkStateFolder } from '../app/preflight-paths.js';
 import { LyraClient } from '../lyra/client.js';
 import { modeOfPassword } from '../lyra/mode.js';
 import type { Mode } from '../lyra/types.js';
@@ -116,6 +117,7 @@ export async function openFollow(argv: FollowArgs, opts: { api: boolean; env?: N
   let ledger: Ledger;
   let store: LedgerStore;
   try {
+    if (!argv.redis) await checkStateFolder(stateDir, '--state-dir or PAYBATCH_STATE_DIR');
     store = await openLedgerStore({ redis: argv.redis, stateDir, shopId, mode, env: withEnvFile(argv.envFile, env) });
     try {
       ledger = await store.open();

@@ -1,4 +1,5 @@
-import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -230,6 +231,49 @@ describe('paybatch run', () => {
     expect(report.filter((x) => x.status === 'CREATED')).toHaveLength(29);
     expect(report[0].status).toBe('UNCERTAIN');
     expect(sandbox.counters().maxPerSecond.create).toBeLessThanOrEqual(10);
+  });
+
+  it('an output path that cannot take the report is refused before anything is sent: exit 2, one line naming it', async () => {
+    const file = join(dir, 'outs.csv');
+    await writeFile(file, invoices('OUTS', 5));
+    const target = join(dir, 'kept.csv');
+    await writeFile(target, 'kept\n');
+    await symlink(target, join(dir, 'link.csv'));
+    execFileSync('mkfifo', [join(dir, 'pipe.csv')]);
+    await mkdir(join(dir, 'folder'));
+    const cases: [string[], RegExp][] = [
+      [['--out', join(dir, 'missing', 'r.csv')], /--out .*missing.*the folder .* does not exist/],
+      [['--out', join(dir, 'link.csv')], /--out .*link\.csv is a symbolic link/],
+      [['--out', join(dir, 'pipe.csv')], /--out .*pipe\.csv is a FIFO/],
+      [['--out', join(dir, 'folder')], /--out .*folder is a folder/],
+      [['--fix-out', join(dir, 'missing', 'f.csv')], /--fix-out .*does not exist/],
+      [['--summary-out', join(dir, 'kept.csv', 's.json')], /--summary-out .*not a folder/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runCli(['run', file, ...args], { env: env() });
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toContain('Nothing was sent');
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    expect(creates()).toBe(0);
+    expect((await lstat(join(dir, 'link.csv'))).isSymbolicLink()).toBe(true);
+    expect(await readFile(target, 'utf8')).toBe('kept\n');
+    expect((await lstat(join(dir, 'pipe.csv'))).isFIFO()).toBe(true);
+  });
+
+  it('a state folder that cannot hold the ledger is refused before anything is sent: exit 2, naming the setting', async () => {
+    const file = join(dir, 'state.csv');
+    await writeFile(file, invoices('STATE', 3));
+    await writeFile(join(dir, 'not-a-folder'), '');
+    for (const stateDir of [join(dir, 'not-a-folder'), join(dir, 'not-a-folder', 'state')]) {
+      const r = await runCli(['run', file], { env: env({ PAYBATCH_STATE_DIR: stateDir }) });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`the state folder ${stateDir} (--state-dir or PAYBATCH_STATE_DIR)`);
+      expect(r.stderr).not.toContain('internal error');
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    expect(creates()).toBe(0);
   });
 
   it('bad credentials: stops before anything is claimed or sent, exit 2, one line naming the settings', async () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFile, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, lstat, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,6 +104,22 @@ describe('paybatch validate refuses a file it cannot read, with one line and exi
     expect(r.stderr).toMatch(/^paybatch: .*broken\.csv, line 3(, column amount)?: a double quote opened in this record is never closed; close it, or remove it\n$/);
     expect(existsSync(join(dir, 'broken.report.csv'))).toBe(false);
     expect(existsSync(join(dir, 'broken.report.csv.partial'))).toBe(false);
+  });
+
+  it('--out on a symbolic link or a FIFO is refused and left as it is: exit 2, one line', async () => {
+    const kept = join(dir, 'kept.txt');
+    await writeFile(kept, 'kept\n');
+    await symlink(kept, join(dir, 'link.report.csv'));
+    execFileSync('mkfifo', [join(dir, 'pipe.report.csv')]);
+    for (const [out, kind] of [['link.report.csv', 'a symbolic link'], ['pipe.report.csv', 'a FIFO']] as const) {
+      const r = await runCli(['validate', join(dir, 'invoices.csv'), '--out', join(dir, out)]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`--out ${join(dir, out)} is ${kind}`);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    expect((await lstat(join(dir, 'link.report.csv'))).isSymbolicLink()).toBe(true);
+    expect(await readFile(kept, 'utf8')).toBe('kept\n');
+    expect((await lstat(join(dir, 'pipe.report.csv'))).isFIFO()).toBe(true);
   });
 
   it('a missing column, an unknown --map field, a missing file', async () => {
