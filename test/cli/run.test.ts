@@ -276,6 +276,22 @@ describe('paybatch run', () => {
     expect(creates()).toBe(0);
   });
 
+  it('an orderId a spreadsheet would run as a formula is INVALID, never sent; the report reads back as the orders sent', async () => {
+    const file = join(dir, 'formula.csv');
+    await writeFile(file, invoices('FORM', 5, (i) => ['', '=1+1,11.00,EUR,URL,,', '@SUM(1),12.00,EUR,URL,,', '-1+A1,13.00,EUR,URL,,', '-12,14.00,EUR,URL,,'][i - 1] ?? ''));
+    const r = await runCli(['run', file], { env: env() });
+    expect(r.code).toBe(1);
+    const report = await readReport(join(dir, 'formula.report.csv'));
+    expect(report.map((x) => [x.status, x.errorCode])).toEqual([['CREATED', ''], ['INVALID', 'INT_013'], ['INVALID', 'INT_013'], ['INVALID', 'INT_013'], ['CREATED', '']]);
+    expect(report[1].errorMessage).toContain('formula');
+    expect(sandbox.counters().ordersCreated['=1+1']).toBeUndefined();
+    expect(creates()).toBe(2);
+    // What was sent reads back from the report as the same orderId: status finds them RUNNING, none NOT_SENT.
+    const status = await runCli(['status', join(dir, 'formula.report.csv'), '--out', join(dir, 'formula.status.csv')], { env: env() });
+    const rows = await readReport(join(dir, 'formula.status.csv'));
+    expect(rows.filter((x) => x.paymentOrderStatus === 'RUNNING').map((x) => x.orderId), status.stderr).toEqual(['FORM-0001', '-12']);
+  });
+
   it('bad credentials: stops before anything is claimed or sent, exit 2, one line naming the settings', async () => {
     const file = join(dir, 'auth.csv');
     await writeFile(file, invoices('AUTH', 3));
