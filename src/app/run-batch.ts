@@ -251,7 +251,7 @@ function summaryRow(row: JudgedRow, outcome: RowOutcome) {
 }
 
 /** Nothing is claimed before the platform has accepted the credentials: a wrong key fails the run with exit 2. */
-async function checkCredentials(client: LyraClient, target: string, onSent: () => void): Promise<void> {
+export async function checkCredentials(client: LyraClient, target: string, onSent: () => void): Promise<void> {
   try {
     await client.sdkTest('paybatch', { onSent });
   } catch (e) {

@@ -4,7 +4,10 @@ import { newBatchId } from '../engine/batch-id.js';
 import { requireRedisTarget } from '../engine/redis-preflight.js';
 import { judgeFile } from '../orders/judge-file.js';
 import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-options.js';
-import { withLyraOptions, type LyraArgs } from './lyra-options.js';
+import { lyraOptionsFrom, withLyraOptions, type LyraArgs } from './lyra-options.js';
+import { checkCredentials } from '../app/run-batch.js';
+import { LyraClient } from '../lyra/client.js';
+import { describeTarget } from '../lyra/config.js';
 import { batchSource, scopeFromLyra, withIpnTarget } from './report.js';
 
 interface EnqueueArgs extends InputArgs, LyraArgs {
@@ -52,6 +55,17 @@ async function enqueue(argv: EnqueueArgs, now: Date): Promise<number> {
   const { source, rows } = await judgeFile(argv.file, toJudgeFileOptions(argv, now));
   let counts;
   try {
+    // Nothing is queued before the platform accepted these credentials; the batch is sealed with them, and workers
+    // (which send with their own) refuse a batch whose seal their password does not give.
+    const lyra = lyraOptionsFrom(argv);
+    const client = new LyraClient(lyra);
+    let seal: string;
+    try {
+      await checkCredentials(client, describeTarget(lyra), () => undefined);
+      seal = client.sealBatch(batchId);
+    } finally {
+      await client.close();
+    }
     const { enqueueBatch } = await import('../engine/queue.js');
     counts = await enqueueBatch({
       redis: target,
@@ -59,6 +73,7 @@ async function enqueue(argv: EnqueueArgs, now: Date): Promise<number> {
       batchId,
       rows: withIpnTarget(rows, argv['ipn-url']),
       retryUncertain: argv['retry-uncertain'],
+      seal,
       ...(argv.rate !== undefined ? { perSecond: argv.rate } : {}),
       ...(argv['rate-margin-ms'] !== undefined ? { rateMarginMs: argv['rate-margin-ms'] } : {}),
       source: batchSource(argv.file, argv, now),

@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { batchSeal } from '../lyra/batch-seal.js';
 import { Queue, type JobsOptions } from './bullmq.js';
 import type { Redis } from 'ioredis';
 import { PaybatchError } from '../errors/paybatch-error.js';
@@ -305,6 +306,7 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: LocalRunResult
         batchId: opts.batchId,
         shopId: scope.shopId,
         mode: scope.mode,
+        seal: batchSeal(opts.clientOptions.password, scope, opts.batchId),
         createdAt: new Date().toISOString(),
         state: 'enqueuing',
         retryUncertain: opts.retryUncertain,
@@ -557,6 +559,8 @@ export interface EnqueueBatchOptions {
   batchId: string;
   rows: AsyncIterable<JudgedRow>;
   retryUncertain: boolean;
+  /** The batch's seal (lyra/batch-seal.ts), made once the platform accepted the enqueuer's credentials. */
+  seal: string;
   perSecond?: number;
   rateMarginMs?: number;
   source?: unknown;
@@ -575,6 +579,7 @@ export async function enqueueBatch(opts: EnqueueBatchOptions): Promise<{ rows: n
         batchId: opts.batchId,
         shopId: opts.scope.shopId,
         mode: opts.scope.mode,
+        seal: opts.seal,
         createdAt: new Date().toISOString(),
         state: 'enqueuing',
         retryUncertain: opts.retryUncertain,
