@@ -19,7 +19,7 @@ import { modeOfPassword } from '../lyra/mode.js';
 import { judgeFile, type JudgeFileOptions } from '../orders/judge-file.js';
 import type { JudgedRow } from '../orders/types.js';
 import { estimateRows } from '../report/estimate-rows.js';
-import { createProgress, type Progress } from '../report/progress.js';
+import { createProgress, queueWaitingNote, type Progress } from '../report/progress.js';
 import { createRunReport } from '../report/run-report.js';
 import { Summary, type SummaryJson } from '../report/summary.js';
 
@@ -135,6 +135,7 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
         localWorkers: opts.localWorkers,
         signal: opts.signal,
         source: opts.batchSource,
+        onWaiting: (_done, workers, inFlight) => progress?.note(queueWaitingNote(workers, inFlight)),
         ...(opts.retry ? { worker: { retry: opts.retry } } : {}),
         ...(producerRedis ? { connection: producerRedis } : {}),
       });

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { checkWritablePaths } from '../app/preflight-paths.js';
+import { queueWaitingNote } from '../report/progress.js';
 import { ConfigError, PaybatchError } from '../errors/paybatch-error.js';
 import { countDone, readBatchInfo } from '../engine/queue-batch.js';
 import type { QueueScope } from '../engine/queue-keys.js';
@@ -150,12 +151,7 @@ async function report(argv: ReportArgs): Promise<number> {
       batchId: argv.batch,
       rows: withIpnTarget(rows, source.ipnTargetUrl),
       signal: stop.signal,
-      onWaiting: (done, valid, workers) =>
-        process.stderr.write(
-          workers > 0
-            ? `batch ${argv.batch}: ${done} of ${valid ?? '?'} rows finished, ${workers} worker${workers === 1 ? '' : 's'} sending…\n`
-            : `batch ${argv.batch}: ${done} of ${valid ?? '?'} rows finished; no worker is connected to this shop's queue — start one: paybatch worker --redis URL\n`,
-        ),
+      onWaiting: (done, valid, workers, inFlight) => process.stderr.write(`batch ${argv.batch}: ${done} of ${valid ?? '?'} rows finished; ${queueWaitingNote(workers, inFlight)}\n`),
     });
     for (;;) {
       const n = await it.next();

@@ -237,8 +237,11 @@ export interface RunQueuedOptions {
   connection?: Promise<Redis>;
   /** Told after every chunk added to the queue. */
   onEnqueued?: (total: number) => void;
-  /** Told when no row finished for 5 s: rows finished so far, and workers connected to the queue (0: nobody sends). */
-  onWaiting?: (done: number, workers: number) => void;
+  /**
+   * Told when no row finished for 5 s: rows finished so far, workers connected to the queue (0: nobody sends), and the
+   * queue's rows taken by a worker and not finished (a dead worker's among them until their lock lapses).
+   */
+  onWaiting?: (done: number, workers: number, inFlight: number) => void;
 }
 
 interface Slot {
@@ -411,8 +414,8 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: LocalRunResult
         const state = await retry('checking a job', () => producer.queue.getJobState(jobId(scope, opts.batchId, head.orderId)));
         if (state === 'unknown') await retry('adding a lost job', () => addChunk(producer, opts.batchId, [head], opts.retryUncertain));
         if (opts.onWaiting) {
-          const [done, count] = await retry('counting', () => Promise.all([countDone(redis, scope, opts.batchId), producer.queue.getWorkersCount()]));
-          opts.onWaiting(done, count);
+          const [done, count, inFlight] = await retry('counting', () => Promise.all([countDone(redis, scope, opts.batchId), producer.queue.getWorkersCount(), producer.queue.getActiveCount()]));
+          opts.onWaiting(done, count, inFlight);
         }
         lastProgress = Date.now();
       }
@@ -483,8 +486,8 @@ export interface FollowBatchOptions {
   pollMs?: number;
   lookahead?: number;
   signal?: AbortSignal;
-  /** Told while waiting (every 5 s at most): rows finished so far, the batch's valid rows, workers connected to the queue. */
-  onWaiting?: (done: number, valid: number | undefined, workers: number) => void;
+  /** Told while waiting (every 5 s at most): rows finished so far, the batch's valid rows, workers connected to the queue, rows taken and not finished. */
+  onWaiting?: (done: number, valid: number | undefined, workers: number, inFlight: number) => void;
 }
 
 /**
@@ -539,8 +542,8 @@ export async function* followBatch(opts: FollowBatchOptions): AsyncGenerator<Loc
       if (!yielded) {
         if (opts.onWaiting && Date.now() - lastTold > 5_000) {
           lastTold = Date.now();
-          const [done, workers] = await retry('counting', () => Promise.all([countDone(redis, opts.scope, opts.batchId), queue.getWorkersCount()]));
-          opts.onWaiting(done, info?.valid, workers);
+          const [done, workers, inFlight] = await retry('counting', () => Promise.all([countDone(redis, opts.scope, opts.batchId), queue.getWorkersCount(), queue.getActiveCount()]));
+          opts.onWaiting(done, info?.valid, workers, inFlight);
         }
         await delay(opts.pollMs ?? 250, undefined, opts.signal ? { signal: opts.signal } : {}).catch(() => undefined);
       }

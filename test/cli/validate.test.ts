@@ -146,7 +146,7 @@ describe('paybatch validate refuses a file it cannot read, with one line and exi
   }, 60_000);
 
   it('a byte that is not UTF-8 after the first 64 KiB is reported on its own line, also when a read chunk starts mid-character', async () => {
-    const lines = [Buffer.from('invoice,amount,currency,channel,message\n')];
+    const lines: Buffer[] = [Buffer.from('invoice,amount,currency,channel,message\n')];
     let size = lines[0]!.length;
     let n = 1;
     const add = (b: Buffer) => {
