@@ -1,6 +1,7 @@
-import { rm, writeFile } from 'node:fs/promises';
+import { rm, stat, writeFile } from 'node:fs/promises';
+import { checkWritablePaths } from './preflight-paths.js';
 import { replaceFile } from '../lib/replace-file.js';
-import { ConfigError } from '../errors/paybatch-error.js';
+import { ConfigError, PaybatchError } from '../errors/paybatch-error.js';
 import { runLocal, type LocalRun } from '../engine/local.js';
 import { prespawnWorkerThreads } from '../engine/worker-thread.js';
 import type { RetryPolicy } from '../engine/job.js';
@@ -16,7 +17,7 @@ import { modeOfPassword } from '../lyra/mode.js';
 import { judgeFile, type JudgeFileOptions } from '../orders/judge-file.js';
 import type { JudgedRow } from '../orders/types.js';
 import { estimateRows } from '../report/estimate-rows.js';
-import { createProgress, type Progress } from '../report/progress.js';
+import { createProgress, queueWaitingNote, type Progress } from '../report/progress.js';
 import { createRunReport } from '../report/run-report.js';
 import { Summary, type SummaryJson } from '../report/summary.js';
 
@@ -106,6 +107,10 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
   let judged: Awaited<ReturnType<typeof judgeFile>>;
   try {
     judged = await judgeFile(opts.file, opts.judge);
+    await checkRunPaths(opts).catch((e: unknown) => {
+      judged.source.close();
+      throw e;
+    });
   } catch (e) {
     await checked.catch(() => undefined);
     await client.close();
@@ -152,6 +157,7 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
         localWorkers: opts.localWorkers,
         signal: opts.signal,
         source: opts.batchSource,
+        onWaiting: (_done, workers, inFlight) => progress?.note(queueWaitingNote(workers, inFlight)),
         ...(opts.retry ? { worker: { retry: opts.retry } } : {}),
         ...(producerRedis ? { connection: producerRedis } : {}),
       });
@@ -186,6 +192,8 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
         if (outcome.status === 'INVALID' || outcome.status === 'FAILED') toFixRows += 1;
         if (outcome.status === 'UNCERTAIN' && uncertain.length < UNCERTAIN_LISTED && row.judgement.ok) uncertain.push(row.judgement.order.orderId);
       }
+    } catch (e) {
+      throw reportNotWritten(e);
     } finally {
       progress?.stop();
       judged.source.close();
@@ -211,7 +219,9 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
       files,
       ...summary.toJSON(),
     };
-    await writeFile(opts.files.summary, `${JSON.stringify(json, null, 2)}\n`);
+    await writeFile(opts.files.summary, `${JSON.stringify(json, null, 2)}\n`).catch((e: NodeJS.ErrnoException) => {
+      throw reportNotWritten(new PaybatchError('PB_WRITE', `${opts.files.summary}: cannot write the file (${e.code ?? e.message})`));
+    });
     return { batchId, target, engine: json.engine, summary, uncertain, ...(aborted ? { aborted } : {}), files, durationMs, exitCode };
   } finally {
     await opened?.close();
@@ -232,13 +242,33 @@ export interface RunSummaryJson extends SummaryJson {
   files: { report: string; toFix?: string; summary: string };
 }
 
+/** Every file the run writes, and the state folder of the embedded engine's ledger: writable before anything is sent. */
+async function checkRunPaths(opts: RunBatchOptions): Promise<void> {
+  const inputBytes = (await stat(opts.file)).size;
+  const files = [
+    { path: opts.files.report, setting: '--out', atLeastBytes: inputBytes },
+    { path: opts.files.toFix, setting: '--fix-out' },
+    { path: opts.files.summary, setting: '--summary-out' },
+  ];
+  await checkWritablePaths(files, opts.redis ? undefined : { path: opts.stateDir, setting: '--state-dir or PAYBATCH_STATE_DIR' });
+}
+
+/**
+ * A report that cannot be written once sending began (the disk filled up meanwhile): not the exit 2 of "nothing was
+ * sent". The ledger has every order: running the same command again writes the report without sending twice.
+ */
+function reportNotWritten(e: unknown): unknown {
+  if (!PaybatchError.is(e) || e.code !== 'PB_WRITE') return e;
+  return new PaybatchError('PB_WRITE', `${e.message}; orders were sent and are in the ledger: run the same command again once it can be written (nothing is sent twice)`, 3);
+}
+
 function summaryRow(row: JudgedRow, outcome: RowOutcome) {
   const order = row.judgement.ok ? row.judgement.order : undefined;
   return { status: outcome.status, errorCode: outcome.errorCode, currency: order?.currency, amountMinor: order?.amountMinor };
 }
 
 /** Nothing is claimed before the platform has accepted the credentials: a wrong key fails the run with exit 2. */
-async function checkCredentials(client: LyraClient, target: string, onSent: () => void): Promise<void> {
+export async function checkCredentials(client: LyraClient, target: string, onSent: () => void): Promise<void> {
   try {
     await client.sdkTest('paybatch', { onSent });
   } catch (e) {

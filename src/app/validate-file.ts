@@ -1,4 +1,5 @@
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
+import { checkWritablePaths } from './preflight-paths.js';
 import { replaceFile } from '../lib/replace-file.js';
 import { setFlagsFromString } from 'node:v8';
 import { createCsvWriter, formatCsvCell, formatCsvRecord, type CsvWriter } from '../csv/write.js';
@@ -58,6 +59,13 @@ export function verdictCsv(row: JudgedRow, delimiter: string): string {
  */
 export async function validateFile(file: string, opts: JudgeFileOptions, out: ValidateFiles): Promise<Validated> {
   const { source, batches } = await judgeFile(file, opts);
+  await checkWritablePaths([
+    { path: out.report, setting: '--out', atLeastBytes: (await stat(file)).size },
+    { path: out.fix, setting: '--fix-out' },
+  ]).catch((e: unknown) => {
+    source.close();
+    throw e;
+  });
   const reportTmp = `${out.report}.partial`;
   const fixTmp = `${out.fix}.partial`;
   const report = createCsvWriter(reportTmp, {

@@ -10,6 +10,8 @@ import { siblingPath } from './validate.js';
 import { judgeFile } from '../orders/judge-file.js';
 import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-options.js';
 import { lyraOptionsFrom, withEnvFile, withLyraOptions, type LyraArgs } from './lyra-options.js';
+import { checkCredentials } from '../app/run-batch.js';
+import { describeTarget } from '../lyra/config.js';
 import { batchSource, scopeFromLyra, withIpnTarget } from './report.js';
 
 interface EnqueueArgs extends InputArgs, LyraArgs {
@@ -64,10 +66,16 @@ async function enqueue(argv: EnqueueArgs, now: Date): Promise<number> {
   const scope = scopeFromLyra(argv);
   const batchId = argv.batch ?? newBatchId(now);
   const judgeOptions = toJudgeFileOptions(argv, now);
-  // The ledger of record must be the queue's Redis (what this machine sent locally is carried over first), and the
-  // orders earlier reports prove are adopted before any worker can claim a row.
-  const client = new LyraClient(lyraOptionsFrom(argv));
+  // Nothing is queued before the platform accepted these credentials; the batch is sealed with them, and workers
+  // (which send with their own) refuse a batch whose seal their password does not give. Then the ledger of record
+  // must be the queue's Redis (what this machine sent locally is carried over first), and the orders earlier reports
+  // prove are adopted before any worker can claim a row.
+  const lyra = lyraOptionsFrom(argv);
+  const client = new LyraClient(lyra);
+  let seal: string;
   try {
+    await checkCredentials(client, describeTarget(lyra), () => undefined);
+    seal = client.sealBatch(batchId);
     const setting = argv.ledger ? { value: argv.ledger, source: '--ledger' } : ledgerSettingFrom(withEnvFile(argv.envFile));
     const opened = await prepareLedger({
       stateDir: argv['state-dir'] ?? defaultStateDir(withEnvFile(argv.envFile)),
@@ -95,6 +103,7 @@ async function enqueue(argv: EnqueueArgs, now: Date): Promise<number> {
       batchId,
       rows: withIpnTarget(rows, argv['ipn-url']),
       retryUncertain: argv['retry-uncertain'],
+      seal,
       ...(argv.rate !== undefined ? { perSecond: argv.rate } : {}),
       ...(argv['rate-margin-ms'] !== undefined ? { rateMarginMs: argv['rate-margin-ms'] } : {}),
       source: batchSource(argv.file, argv, now),

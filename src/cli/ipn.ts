@@ -6,6 +6,8 @@ import { resolveRedisTarget } from '../engine/redis-preflight.js';
 import { createInboxApplier } from '../ipn/applier.js';
 import { inboxPaths } from '../ipn/inbox.js';
 import { startIpnServer } from '../ipn/server.js';
+import { entryOfNotice } from '../ipn/apply.js';
+import { checkStateFolder } from '../app/preflight-paths.js';
 import { defaultStateDir } from '../ledger/state-dir.js';
 import { createLogger } from '../log/logger.js';
 import { verifyIpn } from '../lyra/ipn.js';
@@ -41,6 +43,7 @@ export const ipnCommand: CommandModule<object, IpnArgs> = {
     const env = withEnvFile(argv.envFile);
     const stateDir = argv.stateDir ?? defaultStateDir(env);
     const logger = createLogger({ name: 'paybatch-ipn' });
+    await checkStateFolder(stateDir, '--state-dir or PAYBATCH_STATE_DIR');
     const ledgerSetting = ledgerSettingFrom(env);
     const redisTarget = resolveRedisTarget(argv.redis, env);
     const store = await openLedgerStore({ redis: argv.redis, stateDir, shopId, mode, env, onNotice: (m) => logger.info(m) });
@@ -59,6 +62,19 @@ export const ipnCommand: CommandModule<object, IpnArgs> = {
         stateDir,
         logger,
         maxBodyBytes: argv.maxBody,
+        knowsOrder: async (notice) => {
+          let ledger;
+          try {
+            ledger = await store.open({ patient: false });
+          } catch {
+            return undefined; // a run holds the ledger: journalled, sorted out when applied
+          }
+          try {
+            return (await entryOfNotice(ledger, notice)) !== undefined;
+          } finally {
+            await ledger.close();
+          }
+        },
         onAccepted: () => applier.kick(),
       });
     } catch (e) {

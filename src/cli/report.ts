@@ -3,6 +3,8 @@ import { replaceFile } from '../lib/replace-file.js';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
+import { checkWritablePaths } from '../app/preflight-paths.js';
+import { queueWaitingNote } from '../report/progress.js';
 import { ConfigError, PaybatchError } from '../errors/paybatch-error.js';
 import { countDone, readBatchInfo } from '../engine/queue-batch.js';
 import type { QueueScope } from '../engine/queue-keys.js';
@@ -125,6 +127,14 @@ async function report(argv: ReportArgs): Promise<number> {
   const fixPath = argv['fix-out'] ?? siblingPath(file, 'tofix');
   const summaryPath = argv['summary-out'] ?? `${siblingPath(file, 'report').replace(/\.(csv|txt|tsv)$/i, '')}.json`;
   for (const p of [reportPath, fixPath, summaryPath]) if (resolve(p) === resolve(file)) throw new ConfigError('PB_OPTION', `${p} is the input file itself: choose another name`);
+  await checkWritablePaths([
+    { path: reportPath, setting: '--out' },
+    { path: fixPath, setting: '--fix-out' },
+    { path: summaryPath, setting: '--summary-out' },
+  ]).catch((e: unknown) => {
+    csv.close();
+    throw e;
+  });
   const tmp = { report: `${reportPath}.partial`, toFix: `${fixPath}.partial` };
   const writer = createRunReport(csv, tmp, { shopId: scope.shopId, mode: scope.mode, batchId: argv.batch });
   const summary = new Summary();
@@ -141,12 +151,7 @@ async function report(argv: ReportArgs): Promise<number> {
       batchId: argv.batch,
       rows: withIpnTarget(rows, source.ipnTargetUrl),
       signal: stop.signal,
-      onWaiting: (done, valid, workers) =>
-        process.stderr.write(
-          workers > 0
-            ? `batch ${argv.batch}: ${done} of ${valid ?? '?'} rows finished, ${workers} worker${workers === 1 ? '' : 's'} sending…\n`
-            : `batch ${argv.batch}: ${done} of ${valid ?? '?'} rows finished; no worker is connected to this shop's queue — start one: paybatch worker --redis URL\n`,
-        ),
+      onWaiting: (done, valid, workers, inFlight) => process.stderr.write(`batch ${argv.batch}: ${done} of ${valid ?? '?'} rows finished; ${queueWaitingNote(workers, inFlight)}\n`),
     });
     for (;;) {
       const n = await it.next();

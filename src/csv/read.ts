@@ -49,6 +49,14 @@ export interface OpenCsvOptions {
   batchBytes?: number;
 }
 
+/**
+ * Bounds of a file of invoices, far above any real export: beyond them the file is not one (a binary, a log, a quote
+ * left open), and reading on would take minutes and gigabytes before saying so.
+ */
+export const MAX_LINE_BYTES = 1024 * 1024;
+export const MAX_RECORD_CHARS = 4 * 1024 * 1024;
+export const MAX_COLUMNS = 1000;
+
 /** Bytes looked at to sniff the encoding, the delimiter and the line ending. */
 const SAMPLE_BYTES = 64 * 1024;
 /**
@@ -79,7 +87,7 @@ export async function openCsv(file: string, opts: OpenCsvOptions = {}): Promise<
   const { sample, size } = await readSample(file);
   if (sample.length === 0) throw new InputError('PB_EMPTY_FILE', 'the file is empty: its first line must name the columns (orderId, amount, …)', { file });
 
-  const { encoding, bom } = detectEncoding(sample, opts.encoding);
+  const { encoding, bom } = detectEncoding(sample, opts.encoding, file);
   const complete = sample.length < SAMPLE_BYTES;
   let text = iconv.decode(sample, encoding, { stripBOM: true });
   if (!complete) {
@@ -105,9 +113,14 @@ export async function openCsv(file: string, opts: OpenCsvOptions = {}): Promise<
     relax_column_count: true,
     skip_empty_lines: true,
     bom: false,
+    max_record_size: MAX_RECORD_CHARS,
   });
   // pipeline() destroys every stage when one fails or the consumer stops early; the parser's iterator rethrows.
   pipeline(reader, toUtf8, parser, () => {});
+  const close = () => {
+    reader.destroy();
+    parser.destroy();
+  };
   const batchesIn = parser[Symbol.asyncIterator]() as AsyncIterator<ParsedBatch>;
 
   const fail = (e: unknown, headers?: string[]): never => {
@@ -145,6 +158,10 @@ export async function openCsv(file: string, opts: OpenCsvOptions = {}): Promise<
     if (first === undefined) throw new InputError('PB_EMPTY_FILE', 'the file has no header row after its sep= line: the header row must name the columns (orderId, amount, …)', { file });
   }
   const headers = first;
+  if (headers.length > MAX_COLUMNS) {
+    close();
+    throw new InputError('PB_TOO_MANY_COLUMNS', `the header row names ${headers.length} columns; paybatch reads at most ${MAX_COLUMNS}: is this the file of invoices, with the right delimiter?`, { file, line: current.lines[at - 1] ?? 1 });
+  }
 
   let index = 0;
   const toRows = (batch: ParsedBatch, from: number): RawRow[] => {
@@ -175,10 +192,6 @@ export async function openCsv(file: string, opts: OpenCsvOptions = {}): Promise<
   }
   const batched = batches();
 
-  const close = () => {
-    reader.destroy();
-    parser.destroy();
-  };
   return { file, headers, delimiter, encoding, bom, lineEnding, sepLine, estimatedRows, rows: flatten(batched), batches: batched, close };
 }
 
@@ -309,7 +322,7 @@ export function normaliseEncoding(name: string): string {
   return n;
 }
 
-function detectEncoding(sample: Buffer, forced: string | undefined): { encoding: string; bom: boolean } {
+function detectEncoding(sample: Buffer, forced: string | undefined, file: string): { encoding: string; bom: boolean } {
   const utf8Bom = sample[0] === 0xef && sample[1] === 0xbb && sample[2] === 0xbf;
   const utf16le = sample[0] === 0xff && sample[1] === 0xfe;
   const utf16be = sample[0] === 0xfe && sample[1] === 0xff;
@@ -318,6 +331,10 @@ function detectEncoding(sample: Buffer, forced: string | undefined): { encoding:
   if (utf8Bom) return { encoding: 'utf8', bom };
   if (utf16le) return { encoding: 'utf-16le', bom };
   if (utf16be) return { encoding: 'utf-16be', bom };
+  const utf16 = utf16WithoutBom(sample);
+  if (utf16) {
+    throw new InputError('PB_ENCODING', `the file looks like ${utf16 === 'utf-16le' ? 'UTF-16 little-endian' : 'UTF-16 big-endian'} text without a byte-order mark (every other byte is zero); pass --encoding ${utf16}, or re-save it as "CSV UTF-8"`, { file });
+  }
   try {
     // stream: true tolerates a multi-byte character cut by the end of the sample.
     new TextDecoder('utf-8', { fatal: true }).decode(sample, { stream: sample.length >= SAMPLE_BYTES });
@@ -325,6 +342,24 @@ function detectEncoding(sample: Buffer, forced: string | undefined): { encoding:
   } catch {
     return { encoding: 'windows-1252', bom: false };
   }
+}
+
+/**
+ * UTF-16 text without a BOM: ASCII characters put a zero byte beside every character, which no CSV in a single-byte
+ * encoding or UTF-8 has. Read as UTF-8 it would be every value with NULs in it: say which encoding it is instead.
+ */
+function utf16WithoutBom(sample: Buffer): 'utf-16le' | 'utf-16be' | undefined {
+  const pairs = Math.floor(Math.min(sample.length, 4096) / 2);
+  if (pairs < 2) return undefined;
+  let zeroEven = 0;
+  let zeroOdd = 0;
+  for (let i = 0; i < pairs; i++) {
+    if (sample[2 * i] === 0) zeroEven++;
+    if (sample[2 * i + 1] === 0) zeroOdd++;
+  }
+  if (zeroOdd >= pairs * 0.4 && zeroEven <= pairs * 0.05) return 'utf-16le';
+  if (zeroEven >= pairs * 0.4 && zeroOdd <= pairs * 0.05) return 'utf-16be';
+  return undefined;
 }
 
 function parseDelimiterOption(d: string): string {
@@ -424,6 +459,8 @@ class ToUtf8 extends Transform {
   private atStart = true;
   /** Line breaks handed on so far (to name the line of a byte that is not UTF-8). */
   private newlines = 0;
+  /** Bytes handed on since the last line break (a line longer than MAX_LINE_BYTES stops the reading). */
+  private lineBytes = 0;
 
   constructor(
     private readonly file: string,
@@ -441,14 +478,19 @@ class ToUtf8 extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     let out: Buffer;
     if (this.utf8) {
-      if (!this.validUtf8(chunk)) return done(this.notUtf8(chunk));
+      const bad = this.firstInvalid(chunk);
+      if (bad >= 0) return done(this.notUtf8(chunk, bad));
       out = chunk;
       if (this.atStart && out[0] === 0xef && out[1] === 0xbb && out[2] === 0xbf) out = out.subarray(3);
     } else {
       out = Buffer.from(this.decoder!.write(chunk), 'utf8');
     }
     this.atStart = false;
-    this.emit1(out);
+    try {
+      this.emit1(out);
+    } catch (e) {
+      return done(e as Error);
+    }
     done();
   }
 
@@ -459,24 +501,29 @@ class ToUtf8 extends Transform {
       }
     } else {
       const rest = this.decoder!.end();
-      if (rest) this.emit1(Buffer.from(rest, 'utf8'));
+      try {
+        if (rest) this.emit1(Buffer.from(rest, 'utf8'));
+      } catch (e) {
+        return done(e as Error);
+      }
     }
     done();
   }
 
   /**
-   * Whether the chunk continues valid UTF-8. `isUtf8` checks bytes without making a string (a fatal TextDecoder made one
-   * per chunk only to throw it away: 10 times the time); a character cut by the chunk's end is checked with the next.
+   * Where the chunk stops continuing valid UTF-8 (-1: it does all along). `isUtf8` checks bytes without making a string
+   * (a fatal TextDecoder made one per chunk only to throw it away: 10 times the time); a character cut by the chunk's
+   * end is checked with the next.
    */
-  private validUtf8(chunk: Buffer): boolean {
+  private firstInvalid(chunk: Buffer): number {
     let start = 0;
     if (this.tail) {
       const need = utf8Length(this.tail[0]!) - this.tail.length;
       if (chunk.length < need) {
         this.tail = Buffer.concat([this.tail, chunk]);
-        return true;
+        return -1;
       }
-      if (!isUtf8(Buffer.concat([this.tail, chunk.subarray(0, need)]))) return false;
+      if (!isUtf8(Buffer.concat([this.tail, chunk.subarray(0, need)]))) return 0;
       this.tail = undefined;
       start = need;
     }
@@ -488,32 +535,33 @@ class ToUtf8 extends Transform {
       if (utf8Length(b) > chunk.length - k) cut = k;
       break;
     }
-    if (!isUtf8(chunk.subarray(start, cut))) return false;
+    if (!isUtf8(chunk.subarray(start, cut))) return firstInvalidFrom(chunk, start);
     if (cut < chunk.length) this.tail = Buffer.from(chunk.subarray(cut));
-    return true;
+    return -1;
   }
 
   private emit1(buf: Buffer): void {
     if (buf.length === 0) return;
-    for (let i = buf.indexOf(this.newline); i !== -1; i = buf.indexOf(this.newline, i + 1)) this.newlines++;
+    let lineStart = 0;
+    for (let i = buf.indexOf(this.newline); i !== -1; i = buf.indexOf(this.newline, i + 1)) {
+      this.checkLineLength(this.lineBytes + i - lineStart);
+      this.lineBytes = 0;
+      lineStart = i + 1;
+      this.newlines++;
+    }
+    this.lineBytes += buf.length - lineStart;
+    this.checkLineLength(this.lineBytes);
     // A batch is the records of one chunk given to csv-parse: batchBytes at most, whatever was read at once.
     for (let at = 0; at < buf.length; at += this.batchBytes) this.push(buf.subarray(at, at + this.batchBytes));
   }
 
-  private notUtf8(chunk: Buffer): InputError {
-    // Find the first byte that is not valid UTF-8 in this chunk to name its line.
-    let bad = 0;
-    for (let i = 0; i < chunk.length; ) {
-      const b = chunk[i]!;
-      const len = utf8Length(b);
-      let ok = len > 0 && i + len <= chunk.length;
-      for (let k = 1; ok && k < len; k++) ok = (chunk[i + k]! & 0xc0) === 0x80;
-      if (!ok) {
-        bad = i;
-        break;
-      }
-      i += len;
-    }
+  private checkLineLength(bytes: number): void {
+    if (bytes <= MAX_LINE_BYTES) return;
+    throw new InputError('PB_LINE_TOO_LONG', `this line is longer than ${MAX_LINE_BYTES / (1024 * 1024)} MiB; a line holds one invoice: is this the file of invoices, with the right line endings?`, { file: this.file, line: this.newlines + 1 });
+  }
+
+  /** The error for the byte at `bad`, the first of the chunk that is not UTF-8, naming its line. */
+  private notUtf8(chunk: Buffer, bad: number): InputError {
     let line = this.newlines + 1;
     for (let i = 0; i < bad; i++) if (chunk[i] === this.newline) line++;
     return new InputError(
@@ -522,6 +570,16 @@ class ToUtf8 extends Transform {
       { file: this.file, line },
     );
   }
+}
+
+/** The first byte from `start` on that does not begin a valid UTF-8 character (the chunk's length if none). */
+function firstInvalidFrom(chunk: Buffer, start: number): number {
+  for (let i = start; i < chunk.length; ) {
+    const len = utf8Length(chunk[i]!);
+    if (len === 0 || i + len > chunk.length || !isUtf8(chunk.subarray(i, i + len))) return i;
+    i += len;
+  }
+  return chunk.length;
 }
 
 /** The length of the UTF-8 sequence a byte starts (1 for ASCII; 0 for a byte that cannot start one). */
@@ -535,7 +593,7 @@ const CSV_ERROR_WORDS: Record<string, string> = {
   INVALID_OPENING_QUOTE: 'a double quote appears inside a value that is not in quotes; put the whole value in quotes and double the quotes inside it ("")',
   CSV_INVALID_OPENING_QUOTE: 'a double quote appears inside a value that is not in quotes; put the whole value in quotes and double the quotes inside it ("")',
   CSV_RECORD_INCONSISTENT_FIELDS_LENGTH: 'this record does not have as many values as the header row',
-  CSV_MAX_RECORD_SIZE: 'this record is too long; is a quote left open?',
+  CSV_MAX_RECORD_SIZE: `this record is longer than ${MAX_RECORD_CHARS / (1024 * 1024)} MiB; is a quote left open?`,
 };
 
 function toInputError(e: unknown, file: string, line: number, headers: string[] | undefined): Error {

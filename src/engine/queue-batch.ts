@@ -38,6 +38,8 @@ export interface BatchInfo {
   invalid: number;
   /** Opaque to the engine: how the CLI judged the file (file path + options), to judge it again for the report. */
   source?: unknown;
+  /** The batch's seal (lyra/batch-seal.ts): workers send its jobs only if their own password gives the same. */
+  seal?: string;
   /** Why the batch stopped (auth failure …), as a one-line message. */
   abortCode?: string;
   abortMessage?: string;
@@ -63,6 +65,12 @@ export async function readBatchInfo(redis: Redis, scope: QueueScope, batchId: st
 export async function readBatchState(redis: Redis, scope: QueueScope, batchId: string): Promise<BatchState | undefined> {
   const raw = await redis.hget(queueKeys(scope).batch(batchId), 'state');
   return raw ? (JSON.parse(raw) as BatchState) : undefined;
+}
+
+/** Only the batch's seal, read once per batch by each worker. */
+export async function readBatchSeal(redis: Redis, scope: QueueScope, batchId: string): Promise<string | undefined> {
+  const raw = await redis.hget(queueKeys(scope).batch(batchId), 'seal');
+  return raw ? (JSON.parse(raw) as string) : undefined;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { batchSeal } from '../lyra/batch-seal.js';
 import { Queue, type JobsOptions } from './bullmq.js';
 import type { Redis } from 'ioredis';
 import { PaybatchError } from '../errors/paybatch-error.js';
@@ -236,8 +237,11 @@ export interface RunQueuedOptions {
   connection?: Promise<Redis>;
   /** Told after every chunk added to the queue. */
   onEnqueued?: (total: number) => void;
-  /** Told when no row finished for 5 s: rows finished so far, and workers connected to the queue (0: nobody sends). */
-  onWaiting?: (done: number, workers: number) => void;
+  /**
+   * Told when no row finished for 5 s: rows finished so far, workers connected to the queue (0: nobody sends), and the
+   * queue's rows taken by a worker and not finished (a dead worker's among them until their lock lapses).
+   */
+  onWaiting?: (done: number, workers: number, inFlight: number) => void;
 }
 
 interface Slot {
@@ -305,6 +309,7 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: LocalRunResult
         batchId: opts.batchId,
         shopId: scope.shopId,
         mode: scope.mode,
+        seal: batchSeal(opts.clientOptions.password, scope, opts.batchId),
         createdAt: new Date().toISOString(),
         state: 'enqueuing',
         retryUncertain: opts.retryUncertain,
@@ -409,8 +414,8 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: LocalRunResult
         const state = await retry('checking a job', () => producer.queue.getJobState(jobId(scope, opts.batchId, head.orderId)));
         if (state === 'unknown') await retry('adding a lost job', () => addChunk(producer, opts.batchId, [head], opts.retryUncertain));
         if (opts.onWaiting) {
-          const [done, count] = await retry('counting', () => Promise.all([countDone(redis, scope, opts.batchId), producer.queue.getWorkersCount()]));
-          opts.onWaiting(done, count);
+          const [done, count, inFlight] = await retry('counting', () => Promise.all([countDone(redis, scope, opts.batchId), producer.queue.getWorkersCount(), producer.queue.getActiveCount()]));
+          opts.onWaiting(done, count, inFlight);
         }
         lastProgress = Date.now();
       }
@@ -481,8 +486,8 @@ export interface FollowBatchOptions {
   pollMs?: number;
   lookahead?: number;
   signal?: AbortSignal;
-  /** Told while waiting (every 5 s at most): rows finished so far, the batch's valid rows, workers connected to the queue. */
-  onWaiting?: (done: number, valid: number | undefined, workers: number) => void;
+  /** Told while waiting (every 5 s at most): rows finished so far, the batch's valid rows, workers connected to the queue, rows taken and not finished. */
+  onWaiting?: (done: number, valid: number | undefined, workers: number, inFlight: number) => void;
 }
 
 /**
@@ -537,8 +542,8 @@ export async function* followBatch(opts: FollowBatchOptions): AsyncGenerator<Loc
       if (!yielded) {
         if (opts.onWaiting && Date.now() - lastTold > 5_000) {
           lastTold = Date.now();
-          const [done, workers] = await retry('counting', () => Promise.all([countDone(redis, opts.scope, opts.batchId), queue.getWorkersCount()]));
-          opts.onWaiting(done, info?.valid, workers);
+          const [done, workers, inFlight] = await retry('counting', () => Promise.all([countDone(redis, opts.scope, opts.batchId), queue.getWorkersCount(), queue.getActiveCount()]));
+          opts.onWaiting(done, info?.valid, workers, inFlight);
         }
         await delay(opts.pollMs ?? 250, undefined, opts.signal ? { signal: opts.signal } : {}).catch(() => undefined);
       }
@@ -557,6 +562,8 @@ export interface EnqueueBatchOptions {
   batchId: string;
   rows: AsyncIterable<JudgedRow>;
   retryUncertain: boolean;
+  /** The batch's seal (lyra/batch-seal.ts), made once the platform accepted the enqueuer's credentials. */
+  seal: string;
   perSecond?: number;
   rateMarginMs?: number;
   source?: unknown;
@@ -575,6 +582,7 @@ export async function enqueueBatch(opts: EnqueueBatchOptions): Promise<{ rows: n
         batchId: opts.batchId,
         shopId: opts.scope.shopId,
         mode: opts.scope.mode,
+        seal: opts.seal,
         createdAt: new Date().toISOString(),
         state: 'enqueuing',
         retryUncertain: opts.retryUncertain,

@@ -39,14 +39,16 @@ export interface LocalRateLimiter extends RateLimiter {
 }
 
 /**
- * A sliding-window limiter: never more than N starts in any window. It keeps the last N start times in a ring; the
- * next start waits until the oldest of them is a full window old. Unlike a token bucket it has no burst beyond N,
- * and unlike a fixed tick it runs at N per window when requests are ready (close to N, never above).
+ * A sliding-window limiter: never more than N starts in any window. It has N places; a request takes a place that
+ * has been free for a full window, so no window holds more than N starts. Unlike a token bucket it has no burst
+ * beyond N, and unlike a fixed tick it runs at N per window when requests are ready (close to N, never above).
  * Waiters are served in arrival order.
  *
  * Why `begin()/end()`: our start is not the platform's arrival. Arrival lies between the start and the end of the
- * request; measuring the window from the end (capped: a slow answer must not collapse the rate) keeps the
- * guarantee at the server. The price is at most `holdCapMs` per window when the API is slow.
+ * request; a place held from the start and counted from the end keeps the guarantee at the server (two requests
+ * of one place can never arrive within one window, whatever their delays). `holdCapMs` bounds the hold (a slow
+ * answer then cannot collapse the rate); with an infinite cap a hung request holds its own place until it ends,
+ * and the next start takes any other place that is free: one request never holds back the others.
  */
 export function createRateLimiter(opts: RateLimiterOptions): LocalRateLimiter {
   if (!Number.isFinite(opts.perSecond) || opts.perSecond <= 0) throw new RangeError(`perSecond must be a positive number, got ${opts.perSecond}`);
@@ -58,22 +60,36 @@ export function createRateLimiter(opts: RateLimiterOptions): LocalRateLimiter {
   const cap = opts.holdCapMs ?? 100;
   const now = opts.now ?? (() => performance.now());
   const sleep = opts.sleep ?? ((ms: number, signal?: AbortSignal) => delay(ms, undefined, { signal }));
-  /** When each of the last N requests counts from: its start, its end, or NaN while it is in flight. */
-  const ring = new Float64Array(n);
+  /** When each place's last request counts from: its start, its end, or NaN while it is in flight. */
+  const countsFrom = new Float64Array(n).fill(Number.NEGATIVE_INFINITY);
   const startedAt = new Float64Array(n);
-  let count = 0;
-  let head = 0; // oldest slot when count === n
+  /** Bumped whenever a place is taken: an `end()` of an earlier holder must not touch the new one. */
+  const generation = new Uint32Array(n);
   let pausedUntil = Number.NEGATIVE_INFINITY;
   let tail: Promise<void> = Promise.resolve();
   let ended: (() => void) | undefined;
 
-  /** Waits for `ms`, or less if an in-flight request ends meanwhile (the head may become free sooner). */
+  /** When a place can be taken again (Infinity: held by a request in flight, with no cap). */
+  const freeAt = (place: number): number => {
+    const from = countsFrom[place]!;
+    return (Number.isNaN(from) ? startedAt[place]! + cap : from) + windowMs;
+  };
+
+  /**
+   * Waits for `ms` (Infinity: with no timer at all), or less if an in-flight request ends meanwhile (its place may
+   * become free sooner).
+   */
   const waitFor = async (ms: number, signal?: AbortSignal): Promise<void> => {
     const local = new AbortController();
     const woke = new Promise<void>((r) => (ended = r));
     const both = signal ? AbortSignal.any([signal, local.signal]) : local.signal;
+    const aborted = new Promise<never>((_, reject) => {
+      if (both.aborted) reject(both.reason);
+      else both.addEventListener('abort', () => reject(both.reason), { once: true });
+    });
+    aborted.catch(() => undefined);
     try {
-      await Promise.race([sleep(ms, both), woke]);
+      await Promise.race([Number.isFinite(ms) ? sleep(ms, both) : aborted, woke]);
     } catch (e) {
       if (!local.signal.aborted) throw e;
     } finally {
@@ -86,22 +102,21 @@ export function createRateLimiter(opts: RateLimiterOptions): LocalRateLimiter {
     for (;;) {
       signal?.throwIfAborted();
       const t = now();
-      let free = t;
-      if (count === n) {
-        const from = Number.isNaN(ring[head]!) ? startedAt[head]! + cap : ring[head]!;
-        free = from + windowMs;
+      let place = 0;
+      let free = freeAt(0);
+      for (let i = 1; i < n && free > t; i++) {
+        const f = freeAt(i);
+        if (f < free) {
+          free = f;
+          place = i;
+        }
       }
       const at = Math.max(free, pausedUntil);
       if (at <= t) {
-        let slot: number;
-        if (count < n) slot = (head + count++) % n;
-        else {
-          slot = head;
-          head = (head + 1) % n;
-        }
-        startedAt[slot] = t;
-        ring[slot] = hold ? Number.NaN : t;
-        return slot;
+        startedAt[place] = t;
+        countsFrom[place] = hold ? Number.NaN : t;
+        generation[place]!++;
+        return place;
       }
       await waitFor(at - t, signal);
     }
@@ -128,14 +143,15 @@ export function createRateLimiter(opts: RateLimiterOptions): LocalRateLimiter {
       await queue(() => take(false, signal), signal);
     },
     async begin(signal) {
-      const slot = await queue(() => take(true, signal), signal);
-      const started = startedAt[slot]!;
+      const place = await queue(() => take(true, signal), signal);
+      const started = startedAt[place]!;
+      const held = generation[place]!;
       let done = false;
       return () => {
         if (done) return;
         done = true;
-        // The slot may have been reused only after it ended or its cap passed; then this end is moot.
-        if (startedAt[slot] === started && Number.isNaN(ring[slot]!)) ring[slot] = Math.min(now(), started + cap);
+        // The place may have been taken again only after its cap passed; then this end is moot.
+        if (generation[place] === held) countsFrom[place] = Math.min(now(), started + cap);
         ended?.();
       };
     },

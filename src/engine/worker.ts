@@ -4,12 +4,14 @@ import { Queue, UnrecoverableError, WaitingError, Worker, type Job } from './bul
 import type { Redis } from 'ioredis';
 import type { ClaimRequest, ClaimResult, ClaimingLedger, Ledger, Outcome } from '../ledger/ledger.js';
 import { BatchStoppedError, RedisLedger } from '../ledger/redis/redis-ledger.js';
+import type { LyraClient } from '../lyra/client.js';
 import { LyraApiError } from '../lyra/errors.js';
 import type { Mode } from '../lyra/types.js';
 import { RunAbortedError } from './errors.js';
 import { sendOrder, type JobContext, type RetryPolicy } from './job.js';
 import type { RowOutcome } from './outcome.js';
-import { BATCH_TTL_SECONDS, markDone, writeBatchInfo, type QueuedOrder } from './queue-batch.js';
+import { BATCH_TTL_SECONDS, markDone, readBatchSeal, writeBatchInfo, type QueuedOrder } from './queue-batch.js';
+import { sameSeal } from '../lyra/batch-seal.js';
 import { queueKeys, queueName, type QueueScope } from './queue-keys.js';
 import { SharedRateLimiter } from './redis-rate-limit.js';
 import { waitInLine } from '../lib/wait-in-line.js';
@@ -25,7 +27,7 @@ export interface QueueWorkerOptions {
   /** A worker-role connection (`maxRetriesPerRequest: null`, see redis-preflight); BullMQ duplicates it for blocking calls. */
   redis: Redis;
   /** The Lyra client of this shop+mode: it decides which queue this worker serves. */
-  client: JobContext['client'] & { readonly shopId: string; readonly mode: Mode; readonly timeoutMs: number };
+  client: JobContext['client'] & Pick<LyraClient, 'shopId' | 'mode' | 'timeoutMs' | 'sealBatch' | 'sdkTest'>;
   /** Key prefix (default `paybatch`). */
   prefix?: string;
   /** Jobs in flight in this process (default 8). */
@@ -209,6 +211,36 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
   const drain = new AbortController();
   const emit = (e: WorkerEvent) => opts.onEvent?.(e);
 
+  /**
+   * Each batch's seal, checked once per batch (lyra/batch-seal.ts): a batch whose seal this worker's password does not
+   * give is stopped unsent. Which side is wrong is told by this worker's own credential check.
+   */
+  const seals = new Map<string, Promise<void>>();
+  const verifySeal = async (batchId: string): Promise<void> => {
+    const found = await readBatchSeal(redis, scope, batchId);
+    if (sameSeal(found, client.sealBatch(batchId))) return;
+    try {
+      await client.sdkTest('paybatch');
+    } catch (e) {
+      if (LyraApiError.is(e) && e.isAuthFailure) throw new RunAbortedError('PB_AUTH', `${e.code}: the platform refused the shop id or password of this worker; no order was sent with them — fix the credentials and start it again`);
+      throw e;
+    }
+    throw new RunAbortedError('PB_BATCH_NOT_SEALED', `batch ${batchId} was not queued with this shop's password (${found ? 'its seal does not match' : 'it has no seal'}): none of its orders is sent by this worker; queue it again with paybatch enqueue and the shop's credentials`);
+  };
+  const checkSeal = (batchId: string): Promise<void> => {
+    let verdict = seals.get(batchId);
+    if (!verdict) {
+      if (seals.size >= 1000) seals.clear();
+      verdict = verifySeal(batchId);
+      seals.set(batchId, verdict);
+      // A verdict stands; a failure to reach Redis or the platform is asked again by the job's next attempt.
+      verdict.catch((e: unknown) => {
+        if (!RunAbortedError.is(e)) seals.delete(batchId);
+      });
+    }
+    return verdict;
+  };
+
   const throttle = (err: LyraApiError) => {
     if (!THROTTLED.has(err.code)) return;
     const pauseMs = Math.max(250, Math.min(err.retryAfterMs ?? 1_000, 60_000));
@@ -283,6 +315,7 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
     };
     let outcome: RowOutcome;
     try {
+      await checkSeal(data.batchId);
       outcome = await sendOrder(ctx, { orderId: data.orderId, request: data.request, sent: data.sent, ...(data.fingerprint ? { fingerprint: data.fingerprint } : {}) });
     } catch (e) {
       tracked.finish();

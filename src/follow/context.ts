@@ -6,6 +6,7 @@ import { resolveRedisTarget } from '../engine/redis-preflight.js';
 import { LEDGER_SETTING, openLedgerOfRecord, type OpenedLedger } from '../ledger/open-ledger.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { defaultStateDir } from '../ledger/state-dir.js';
+import { checkStateFolder } from '../app/preflight-paths.js';
 import { LyraClient } from '../lyra/client.js';
 import { modeOfPassword } from '../lyra/mode.js';
 import type { Mode } from '../lyra/types.js';
@@ -135,6 +136,7 @@ export async function openFollow(argv: FollowArgs, opts: { api: boolean; env?: N
   let ledger: Ledger;
   let store: LedgerStore;
   try {
+    if (!argv.redis) await checkStateFolder(stateDir, '--state-dir or PAYBATCH_STATE_DIR');
     store = await openLedgerStore({ redis: argv.redis, stateDir, shopId, mode, env: withEnvFile(argv.envFile, env), onNotice: (m) => process.stderr.write(`paybatch: ${m}\n`) });
     try {
       ledger = await store.open();

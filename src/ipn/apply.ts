@@ -17,8 +17,7 @@ export type ApplyResult =
 
 /** Records one verified notice in the ledger, by orderId, or by paymentOrderId when the notice has no orderId. */
 export async function applyNotice(ledger: Ledger, notice: IpnNotice): Promise<ApplyResult> {
-  let entry = notice.orderId ? await ledger.get(notice.orderId) : undefined;
-  if (!entry && notice.paymentOrderId) entry = await findByPaymentOrderId(ledger, notice.paymentOrderId);
+  const entry = await entryOfNotice(ledger, notice);
   if (!entry) return { kind: 'unknown-order', orderId: notice.orderId };
   const orderId = entry.orderId;
   if (entry.paymentOrderId && notice.paymentOrderId && entry.paymentOrderId !== notice.paymentOrderId) {
@@ -32,6 +31,13 @@ export async function applyNotice(ledger: Ledger, notice: IpnNotice): Promise<Ap
     at: notice.at,
   });
   return { kind: 'recorded', orderId, entry: updated };
+}
+
+/** The ledger's entry a notice is about: by orderId, or by paymentOrderId when the notice has no orderId. */
+export async function entryOfNotice(ledger: Ledger, notice: IpnNotice): Promise<LedgerEntry | undefined> {
+  const entry = notice.orderId ? await ledger.get(notice.orderId) : undefined;
+  if (entry || !notice.paymentOrderId) return entry;
+  return findByPaymentOrderId(ledger, notice.paymentOrderId);
 }
 
 async function findByPaymentOrderId(ledger: Ledger, paymentOrderId: string): Promise<LedgerEntry | undefined> {

@@ -72,6 +72,44 @@ export async function repairInboxTail(stateDir: string, shopId: string, mode: Mo
   }
 }
 
+/** Bytes read from the journal's end to find its last hashes: lines are a few hundred bytes. */
+const RECENT_TAIL_BYTES = 8 * 1024 * 1024;
+
+/** The kr-hash of the journal's last `count` complete lines (oldest first): what a restarted receiver has seen. */
+export async function recentInboxHashes(stateDir: string, shopId: string, mode: Mode, count: number): Promise<string[]> {
+  const { journal } = inboxPaths(stateDir, shopId, mode);
+  let fh;
+  try {
+    fh = await open(journal, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  let text: string;
+  try {
+    const { size } = await fh.stat();
+    const from = Math.max(0, size - RECENT_TAIL_BYTES);
+    const buf = Buffer.alloc(size - from);
+    await fh.read(buf, 0, buf.length, from);
+    text = buf.toString('utf8');
+    // Started mid-line: that first fragment is not a line.
+    if (from > 0) text = text.slice(text.indexOf('\n') + 1);
+  } finally {
+    await fh.close();
+  }
+  const hashes: string[] = [];
+  for (const raw of text.split('\n')) {
+    if (raw.trim() === '') continue;
+    try {
+      const hash = (JSON.parse(raw) as Partial<InboxLine>).hash;
+      if (typeof hash === 'string') hashes.push(hash);
+    } catch {
+      // a torn line (repaired at start): no hash to remember
+    }
+  }
+  return hashes.slice(-count);
+}
+
 /** True when the journal holds complete lines not yet applied: only then is the ledger worth opening. */
 export async function hasPendingNotices(stateDir: string, shopId: string, mode: Mode): Promise<boolean> {
   const { journal, cursor } = inboxPaths(stateDir, shopId, mode);

@@ -3,7 +3,7 @@ import { listen } from '../lib/listen.js';
 import type { Logger } from '../log/logger.js';
 import type { Mode } from '../lyra/types.js';
 import { BodyTooLargeError, parseFormFields, readBoundedBody } from './body.js';
-import { appendToInbox, repairInboxTail } from './inbox.js';
+import { appendToInbox, recentInboxHashes, repairInboxTail } from './inbox.js';
 import { IpnAnswerError, readIpnAnswer, type IpnNotice } from './notice.js';
 
 /** The signature check (src/lyra/ipn.ts `verifyIpn`, bound to the shop's keys by the caller). */
@@ -22,6 +22,11 @@ export interface IpnServerOptions {
   logger: Logger;
   /** Bodies above this are refused with 413 before being buffered. Default 64 KiB (a V4/Payment is ~2–8 KiB). */
   maxBodyBytes?: number;
+  /**
+   * Whether the ledger holds the order a notice is about: false for one it does not (nothing is journalled for it),
+   * undefined when it cannot tell now (a run holds the ledger: the notice is journalled, and dropped when applied).
+   */
+  knowsOrder?: (notice: IpnNotice) => Promise<boolean | undefined>;
   /** Called after a notice is durably in the journal (the applier's `kick`). */
   onAccepted?: (notice: IpnNotice) => void;
   now?: () => Date;
@@ -49,7 +54,8 @@ export async function startIpnServer(opts: IpnServerOptions): Promise<IpnServer>
   const limit = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const now = opts.now ?? (() => new Date());
   const log = opts.logger;
-  const seen = new Set<string>();
+  // The replay check outlives a restart: it starts from the hashes of the journal's last lines.
+  const seen = new Set<string>(await recentInboxHashes(opts.stateDir, opts.shopId, opts.mode, DEDUPE_SIZE));
 
   const remember = (hash: string): void => {
     seen.add(hash);
@@ -105,6 +111,11 @@ export async function startIpnServer(opts: IpnServerOptions): Promise<IpnServer>
     const key = hash.toLowerCase();
     if (seen.has(key)) {
       log.info({ event: 'ipn.duplicate', ...who }, 're-delivered notification: already recorded');
+      return send(res, 200, 'OK');
+    }
+    if ((await opts.knowsOrder?.(notice)) === false) {
+      // An order this ledger never sent (another tool on the same shop): acknowledged so Lyra stops, not recorded.
+      log.info({ event: 'ipn.unknown_order', ...who }, 'authentic notification for an order this ledger does not hold: not recorded');
       return send(res, 200, 'OK');
     }
     await appendToInbox(opts.stateDir, { v: 1, receivedAt: now().toISOString(), hash: key, notice });

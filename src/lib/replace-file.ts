@@ -1,4 +1,6 @@
-import { rename, rm } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { lstat, rename, rm } from 'node:fs/promises';
+import { PaybatchError } from '../errors/paybatch-error.js';
 
 /**
  * Moves a finished file (`from`, written under a temporary name) to `to`, replacing the one there. Not one rename over
@@ -6,8 +8,28 @@ import { rename, rm } from 'node:fs/promises';
  * 1M-row report of 170 MB, measured, every time a file is checked or run again. Removing the old file first costs
  * ~40 ms and the rename nothing. Meanwhile `to` does not exist; a crash there leaves the new file complete under
  * `from`. Reports are derived (a run's can be written again from the ledger: `paybatch report`), not synced either way.
+ *
+ * Only a regular file is replaced: a symbolic link, a FIFO or a device node in the way is refused (commands check
+ * this before they start, see app/preflight-paths.ts; this is the last word should one appear meanwhile).
  */
 export async function replaceFile(from: string, to: string): Promise<void> {
+  const there = await lstat(to).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return undefined;
+    throw e;
+  });
+  const kind = there && notRegular(there);
+  if (kind) throw new PaybatchError('PB_OUTPUT', `${to} is ${kind}: paybatch replaces only regular files; the new file is left complete as ${from}`, 3);
   await rm(to, { force: true });
   await rename(from, to);
+}
+
+/** What a non-regular file is, in words for a message; undefined for a regular file. */
+export function notRegular(s: Stats): string | undefined {
+  if (s.isFile()) return undefined;
+  if (s.isDirectory()) return 'a folder';
+  if (s.isSymbolicLink()) return 'a symbolic link';
+  if (s.isFIFO()) return 'a FIFO (named pipe)';
+  if (s.isSocket()) return 'a socket';
+  if (s.isCharacterDevice() || s.isBlockDevice()) return 'a device';
+  return 'not a regular file';
 }

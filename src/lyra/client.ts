@@ -1,4 +1,5 @@
 import { Pool } from 'undici';
+import { batchSeal } from './batch-seal.js';
 import type { Dispatcher } from 'undici';
 import { ConfigError } from '../errors/paybatch-error.js';
 import { classifyErrorCode } from './classify.js';
@@ -139,6 +140,11 @@ export class LyraClient {
   /** docs/lyra-api.md Q5: the Cancel body/answer are undocumented; we send `{paymentOrderId}` and expect the V4/PaymentOrder back. */
   cancelPaymentOrder(paymentOrderId: string, opts?: CallOptions): Promise<PaymentOrder> {
     return this.call<PaymentOrder>(SERVICES.cancel, { paymentOrderId }, opts).then((a) => this.#paymentOrder(SERVICES.cancel, a));
+  }
+
+  /** This shop's seal of a queued batch (see batch-seal.ts), with the client's own password. */
+  sealBatch(batchId: string): string {
+    return batchSeal(this.#password, this, batchId);
   }
 
   /** Credential check: echoes `value`. Throws LyraApiError (isAuthFailure) on bad credentials. */

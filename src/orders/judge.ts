@@ -7,6 +7,7 @@ import { parseAmount } from './amount.js';
 import { normalisePhone, regionOfLocale } from './phone.js';
 import { isEmail, parseChannel, parseCurrency, parseLocale, parseTaxRate } from './values.js';
 import { isoWithOffset, readDate } from './dates.js';
+import { neutraliseFormula } from '../csv/write.js';
 import { isSupportedCountry, type CountryCode } from 'libphonenumber-js/max';
 
 export interface JudgeContext {
@@ -57,6 +58,9 @@ export function judgeRow(row: RawRow, mapping: Mapping, ctx: JudgeContext): Judg
   if (orderId === '') addProblem(problems, cols, 'INT_942', 'orderId', 'the invoice reference is empty: every row needs its own reference');
   else if (orderId.length > MAX_ORDER_ID) addProblem(problems, cols, 'INT_013', 'orderId', `the invoice reference is ${orderId.length} characters long; the platform accepts at most ${MAX_ORDER_ID}`);
   else if (!/^[\x20-\x7e]+$/.test(orderId)) addProblem(problems, cols, 'INT_013', 'orderId', `the invoice reference "${orderId}" contains accents or special characters the platform refuses: use letters, digits and - _ / .`);
+  // The report guards cells a spreadsheet would run (`'=1+1`): such a reference could not be read back from it as
+  // itself, and status, cancel and update take their orderIds from the report.
+  else if (neutraliseFormula(orderId) !== orderId) addProblem(problems, cols, 'INT_013', 'orderId', `the invoice reference "${orderId}" starts with "${orderId[0]}", which a spreadsheet runs as a formula: the report could not show it as it is; start it with a letter or a digit`);
   else if (ctx.seen.has(orderId)) addProblem(problems, cols, 'PB_DUPLICATE_ORDER_ID', 'orderId', `the invoice ${orderId} already appears earlier in the file: this row would send it a second time, so it is not sent — remove it or give it its own reference`);
   else ctx.seen.add(orderId);
 

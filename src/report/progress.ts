@@ -4,8 +4,21 @@ import type { RowStatus } from '../engine/outcome.js';
 export interface Progress {
   /** One row is done with this status. */
   tick(status: RowStatus): void;
+  /** Why no row finished lately (queue mode: see `queueWaitingNote`): a line, or on a terminal beside the bar until the next row. */
+  note(text: string | undefined): void;
   /** Stops the bar or the timer; prints nothing more. */
   stop(): void;
+}
+
+/**
+ * What a queue-mode run or report waits for when no row finished for a while: no worker at all, or rows held by
+ * workers — and a worker that died holds its rows until their lock lapses (BullMQ's stalled check then hands them to
+ * another worker: up to twice the lock time, about two minutes with the default), which otherwise looks like a hang.
+ */
+export function queueWaitingNote(workers: number, inFlight: number): string {
+  if (workers === 0) return "no worker is connected to this shop's queue — start one: paybatch worker --redis URL";
+  if (inFlight === 0) return `waiting for ${workers} worker${workers === 1 ? '' : 's'} to take the next rows`;
+  return `${inFlight} row${inFlight === 1 ? '' : 's'} taken by workers and not finished; if a worker stopped, its rows go back to the queue once their lock lapses (up to about two minutes with the default lock) and another worker sends them — never twice`;
 }
 
 export interface ProgressOptions {
@@ -48,6 +61,9 @@ export function createProgress(opts: ProgressOptions): Progress {
     );
     bar.start(total, 0, { speed: '0.0', counts: countsText() });
     return {
+      note(text) {
+        bar.update(done, { counts: text ? `${countsText()} | ${text}` : countsText() });
+      },
       tick(status) {
         counts[status] += 1;
         done += 1;
@@ -75,6 +91,9 @@ export function createProgress(opts: ProgressOptions): Progress {
   const timer = setInterval(line, opts.intervalMs ?? 5000);
   timer.unref();
   return {
+    note(text) {
+      if (text) opts.stream.write(`paybatch: ${done} rows done — ${text}\n`);
+    },
     tick(status) {
       counts[status] += 1;
       done += 1;

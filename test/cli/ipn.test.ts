@@ -6,6 +6,7 @@ import { inboxPaths } from '../../src/ipn/inbox.js';
 import { signIpn } from '../../src/lyra/ipn.js';
 import { runCli, spawnCli } from '../support/cli.js';
 import { inDays, makeWorld, waitForLine, type World } from '../follow/world.js';
+import { DEMO_SHOP_ID, DEMO_TEST_PASSWORD } from '../../src/sandbox/server.js';
 
 function post(url: string, fields: Record<string, string>): Promise<Response> {
   return fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
@@ -121,5 +122,75 @@ describe('a payment journalled by the receiver is never lost, even if the receiv
     expect(r.stderr).toMatch(/1 payment notification\(s\) received by paybatch ipn applied/);
     expect(r.stdout).toContain('EUR: paid 60.00, outstanding 0.00');
     expect((await w.entry('INV-J-1'))?.paymentOrderStatus).toBe('PAID');
+  });
+});
+
+describe('what the receiver keeps across a restart, and what it never records', () => {
+  let w: World;
+
+  beforeAll(async () => {
+    w = await makeWorld();
+  });
+  afterAll(() => w.close());
+
+  async function startReceiver(): Promise<{ receiver: ChildProcess; url: string; stderr: () => string }> {
+    const receiver = spawnCli(['ipn', '--port', '0'], { env: w.env });
+    receiver.stdin!.end();
+    let stderr = '';
+    receiver.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const url = /listening on (\S+)/.exec(await waitForLine(receiver, 'stdout', /listening on/))![1]!;
+    return { receiver, url, stderr: () => stderr };
+  }
+  async function stop(receiver: ChildProcess): Promise<void> {
+    receiver.kill('SIGTERM');
+    await once(receiver, 'exit');
+  }
+  const journalLines = (): string[] => {
+    try {
+      return readFileSync(inboxPaths(w.stateDir, DEMO_SHOP_ID, 'TEST').journal, 'utf8').trim().split('\n').filter(Boolean);
+    } catch {
+      return [];
+    }
+  };
+
+  it('a notification re-delivered after the receiver restarted is not journalled again', async () => {
+    const first = await startReceiver();
+    const order = await w.send({ orderId: 'INV-RST-1', amount: 2500, currency: 'EUR', expirationDate: inDays(30), channelOptions: { channelType: 'URL' }, ipnTargetUrl: first.url });
+    const recorded = waitForLine(first.receiver, 'stderr', /"event":"ipn.recorded".*INV-RST-1/);
+    const paid = await w.sandbox.pay(order.paymentOrderId);
+    await recorded;
+    await stop(first.receiver);
+    expect(journalLines()).toHaveLength(1);
+
+    const second = await startReceiver();
+    const duplicate = waitForLine(second.receiver, 'stderr', /ipn.duplicate/);
+    const again = await post(second.url, paid.ipn!.fields);
+    expect(again.status).toBe(200);
+    await duplicate;
+    await stop(second.receiver);
+    expect(journalLines()).toHaveLength(1);
+    expect((await w.entry('INV-RST-1'))?.paymentOrderStatus).toBe('PAID');
+  });
+
+  it('an authentic notification for an order this ledger never sent: 200, logged, nothing journalled or recorded', async () => {
+    const { receiver, url, stderr } = await startReceiver();
+    const before = journalLines().length;
+    const at = new Date(w.clock.now).toISOString();
+    const answer = JSON.stringify({
+      shopId: DEMO_SHOP_ID,
+      orderStatus: 'PAID',
+      serverDate: at,
+      orderDetails: { mode: 'TEST', orderId: 'NOT-OURS-1', paymentOrderId: 'a'.repeat(32) },
+      transactions: [{ uuid: 'e'.repeat(32), status: 'PAID', detailedStatus: 'AUTHORISED', creationDate: at }],
+    });
+    const logged = waitForLine(receiver, 'stderr', /ipn.unknown_order.*NOT-OURS-1/);
+    const res = await post(url, { 'kr-hash': signIpn(answer, DEMO_TEST_PASSWORD), 'kr-hash-algorithm': 'sha256_hmac', 'kr-hash-key': 'password', 'kr-answer-type': 'V4/Payment', 'kr-answer': answer });
+    expect(res.status).toBe(200);
+    await logged;
+    await stop(receiver);
+    expect(journalLines()).toHaveLength(before);
+    expect(journalLines().join('\n')).not.toContain('NOT-OURS-1');
+    expect(await w.entry('NOT-OURS-1')).toBeUndefined();
+    expect(stderr()).not.toContain('ipn.accepted');
   });
 });

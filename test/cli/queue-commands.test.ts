@@ -6,7 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { runCli } from '../support/cli.js';
 import { freePort, removeDir, startRedis, type RedisServer } from '../support/redis.js';
-import { readReport, shopEnv, writeInvoices } from './queue-support.js';
+import { readReport, shopEnv, startWorker, writeInvoices } from './queue-support.js';
+import { Redis } from 'ioredis';
+import { DEMO_SHOP_ID } from '../../src/sandbox/server.js';
+import { queueKeys } from '../../src/engine/queue-keys.js';
 
 let redis: RedisServer;
 let sandbox: Sandbox;
@@ -78,6 +81,46 @@ describe('a batch nobody can send', () => {
     expect(rep.stdout).toContain('STOPPED');
     const rows = readReport(join(sub, 'invoices.report.csv')).filter((r) => r.status !== 'INVALID');
     expect(rows.map((r) => r.status)).toEqual(Array(6).fill('PENDING'));
+    expect(sandbox.counters().ordersCreated).toEqual(before);
+  }, 30_000);
+});
+
+describe('only a shop that authenticated gets its orders sent', () => {
+  it('enqueue with a password the platform refuses: exit 2 in one line, nothing queued', async () => {
+    const prefix = `t${randomUUID().slice(0, 8)}`;
+    const env = shopEnv(sandbox.url, redis.url, { PAYBATCH_PASSWORD: 'testpassword_NOTTHEONE' });
+    const r = await runCli(['enqueue', writeInvoices(mkdtempSync(join(dir, 'enq-')), 3, 'EA'), '--prefix', prefix], { env });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/refused the shop id and password/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).not.toContain('NOTTHEONE');
+    const client = new Redis(redis.url);
+    try {
+      expect(await client.keys(`${prefix}*`)).toEqual([]);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('a batch whose seal is not the shop\'s (forged in Redis): the worker sends none of it, exits 3 naming the batch', async () => {
+    const prefix = `t${randomUUID().slice(0, 8)}`;
+    const env = shopEnv(sandbox.url, redis.url);
+    const sub = mkdtempSync(join(dir, 'seal-'));
+    const batch = (await runCli(['enqueue', writeInvoices(sub, 4, 'SE'), '--prefix', prefix], { env })).stdout.trim();
+    const client = new Redis(redis.url);
+    try {
+      const key = queueKeys({ shopId: DEMO_SHOP_ID, mode: 'TEST', prefix }).batch(batch);
+      expect(await client.hget(key, 'seal')).toMatch(/^"[0-9a-f]{64}"$/);
+      await client.hset(key, 'seal', JSON.stringify('0'.repeat(64)));
+    } finally {
+      client.disconnect();
+    }
+    const before = sandbox.counters().ordersCreated;
+    const worker = await startWorker(env, ['--prefix', prefix]);
+    const exited = await worker.exited;
+    expect(exited.code).toBe(3);
+    expect(worker.output()).toContain(`batch ${batch} was not queued with this shop's password`);
     expect(sandbox.counters().ordersCreated).toEqual(before);
   }, 30_000);
 });

@@ -120,6 +120,31 @@ describe('queue mode when things go wrong', () => {
     expect(rows.map((r) => r.status)).toEqual(Array(18).fill('CREATED'));
   }, 40_000);
 
+  it('a worker killed mid-run: the run\'s progress says its rows wait for their lock to lapse, then the run ends', async () => {
+    sandbox = await startSandbox({ latencyMs: 1000 });
+    const { dir, file } = setupBatch(8);
+    const env = shopEnv(sandbox.url, redis.url);
+    // Queue mode on the default prefix (run has no --prefix): this test's own shop queue in this Redis.
+    const dying = await startWorker(env, ['--concurrency', '4', '--lock-ms', '8000', '--lease-ms', '4000']);
+    workers.push(dying);
+    const run = spawnCli(['run', file, '--redis', redis.url, '--workers', '0', '--state-dir', dir], { env });
+    run.stdin!.end();
+    let stderr = '';
+    run.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const ended = new Promise<number | null>((resolve) => run.on('exit', (code) => resolve(code)));
+    await until(() => created(sandbox!) >= 4, 'four orders in flight at the first worker');
+    dying.child.kill('SIGKILL');
+    await dying.exited;
+    workers.push(await startWorker(env, ['--concurrency', '4', '--lock-ms', '8000']));
+    await until(() => /taken by workers and not finished; if a worker stopped, its rows go back to the queue once their lock lapses/.test(stderr), 'the progress line naming the lapsing lock', 20_000);
+    expect(await ended).not.toBeNull();
+    expect(stderr).not.toContain('internal error');
+    const rows = readReport(join(dir, 'invoices.report.csv')).filter((r) => r.status !== 'INVALID');
+    expect(rows).toHaveLength(8);
+    expect(rows.every((r) => r.status === 'CREATED' || r.status === 'UNCERTAIN')).toBe(true);
+    expect(duplicates(sandbox)).toEqual([]);
+  }, 60_000);
+
   it('Redis restarting mid-run: workers and the waiting report recover on their own; no row lost or doubled', async () => {
     sandbox = await startSandbox({ latencyMs: 50 });
     const { dir, prefix, file } = setupBatch(60);

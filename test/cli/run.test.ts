@@ -1,4 +1,5 @@
-import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -210,6 +211,85 @@ describe('paybatch run', () => {
     const { maxPerSecond } = sandbox.counters();
     expect(maxPerSecond.create).toBeLessThanOrEqual(15);
     expect(maxPerSecond.create).toBeGreaterThanOrEqual(10);
+  });
+
+  it('one request that hangs holds only its own place: every other row is sent meanwhile, with no timer warnings', async () => {
+    const file = join(dir, 'hang.csv');
+    await writeFile(file, invoices('HANG', 30));
+    sandbox.faults.forOrder('HANG-0001', 'timeout');
+    const child = spawnCli(['run', file, '--rate', '10', '--timeout-ms', '9000'], { env: env() });
+    child.stdin!.end();
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const closed = new Promise<number | null>((res) => child.on('close', (code) => res(code)));
+    // 30 rows at 10 a second take about 3 s; the hung request keeps its place for 9 s.
+    await waitUntil(() => creates() >= 30, 'every row sent while one request hangs', { timeoutMs: 7000 });
+    expect(child.exitCode).toBeNull();
+    expect(await closed).toBe(1);
+    expect(stderr).not.toContain('TimeoutOverflowWarning');
+    const report = await readReport(join(dir, 'hang.report.csv'));
+    expect(report.filter((x) => x.status === 'CREATED')).toHaveLength(29);
+    expect(report[0].status).toBe('UNCERTAIN');
+    expect(sandbox.counters().maxPerSecond.create).toBeLessThanOrEqual(10);
+  });
+
+  it('an output path that cannot take the report is refused before anything is sent: exit 2, one line naming it', async () => {
+    const file = join(dir, 'outs.csv');
+    await writeFile(file, invoices('OUTS', 5));
+    const target = join(dir, 'kept.csv');
+    await writeFile(target, 'kept\n');
+    await symlink(target, join(dir, 'link.csv'));
+    execFileSync('mkfifo', [join(dir, 'pipe.csv')]);
+    await mkdir(join(dir, 'folder'));
+    const cases: [string[], RegExp][] = [
+      [['--out', join(dir, 'missing', 'r.csv')], /--out .*missing.*the folder .* does not exist/],
+      [['--out', join(dir, 'link.csv')], /--out .*link\.csv is a symbolic link/],
+      [['--out', join(dir, 'pipe.csv')], /--out .*pipe\.csv is a FIFO/],
+      [['--out', join(dir, 'folder')], /--out .*folder is a folder/],
+      [['--fix-out', join(dir, 'missing', 'f.csv')], /--fix-out .*does not exist/],
+      [['--summary-out', join(dir, 'kept.csv', 's.json')], /--summary-out .*not a folder/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runCli(['run', file, ...args], { env: env() });
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toContain('Nothing was sent');
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    expect(creates()).toBe(0);
+    expect((await lstat(join(dir, 'link.csv'))).isSymbolicLink()).toBe(true);
+    expect(await readFile(target, 'utf8')).toBe('kept\n');
+    expect((await lstat(join(dir, 'pipe.csv'))).isFIFO()).toBe(true);
+  });
+
+  it('a state folder that cannot hold the ledger is refused before anything is sent: exit 2, naming the setting', async () => {
+    const file = join(dir, 'state.csv');
+    await writeFile(file, invoices('STATE', 3));
+    await writeFile(join(dir, 'not-a-folder'), '');
+    for (const stateDir of [join(dir, 'not-a-folder'), join(dir, 'not-a-folder', 'state')]) {
+      const r = await runCli(['run', file], { env: env({ PAYBATCH_STATE_DIR: stateDir }) });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`the state folder ${stateDir} (--state-dir or PAYBATCH_STATE_DIR)`);
+      expect(r.stderr).not.toContain('internal error');
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    expect(creates()).toBe(0);
+  });
+
+  it('an orderId a spreadsheet would run as a formula is INVALID, never sent; the report reads back as the orders sent', async () => {
+    const file = join(dir, 'formula.csv');
+    await writeFile(file, invoices('FORM', 5, (i) => ['', '=1+1,11.00,EUR,URL,,', '@SUM(1),12.00,EUR,URL,,', '-1+A1,13.00,EUR,URL,,', '-12,14.00,EUR,URL,,'][i - 1] ?? ''));
+    const r = await runCli(['run', file], { env: env() });
+    expect(r.code).toBe(1);
+    const report = await readReport(join(dir, 'formula.report.csv'));
+    expect(report.map((x) => [x.status, x.errorCode])).toEqual([['CREATED', ''], ['INVALID', 'INT_013'], ['INVALID', 'INT_013'], ['INVALID', 'INT_013'], ['CREATED', '']]);
+    expect(report[1].errorMessage).toContain('formula');
+    expect(sandbox.counters().ordersCreated['=1+1']).toBeUndefined();
+    expect(creates()).toBe(2);
+    // What was sent reads back from the report as the same orderId: status finds them RUNNING, none NOT_SENT.
+    const status = await runCli(['status', join(dir, 'formula.report.csv'), '--out', join(dir, 'formula.status.csv')], { env: env() });
+    const rows = await readReport(join(dir, 'formula.status.csv'));
+    expect(rows.filter((x) => x.paymentOrderStatus === 'RUNNING').map((x) => x.orderId), status.stderr).toEqual(['FORM-0001', '-12']);
   });
 
   it('bad credentials: stops before anything is claimed or sent, exit 2, one line naming the settings', async () => {

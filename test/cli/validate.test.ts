@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFile, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, lstat, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,6 +104,82 @@ describe('paybatch validate refuses a file it cannot read, with one line and exi
     expect(r.stderr).toMatch(/^paybatch: .*broken\.csv, line 3(, column amount)?: a double quote opened in this record is never closed; close it, or remove it\n$/);
     expect(existsSync(join(dir, 'broken.report.csv'))).toBe(false);
     expect(existsSync(join(dir, 'broken.report.csv.partial'))).toBe(false);
+  });
+
+  it('--out on a symbolic link or a FIFO is refused and left as it is: exit 2, one line', async () => {
+    const kept = join(dir, 'kept.txt');
+    await writeFile(kept, 'kept\n');
+    await symlink(kept, join(dir, 'link.report.csv'));
+    execFileSync('mkfifo', [join(dir, 'pipe.report.csv')]);
+    for (const [out, kind] of [['link.report.csv', 'a symbolic link'], ['pipe.report.csv', 'a FIFO']] as const) {
+      const r = await runCli(['validate', join(dir, 'invoices.csv'), '--out', join(dir, out)]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`--out ${join(dir, out)} is ${kind}`);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    expect((await lstat(join(dir, 'link.report.csv'))).isSymbolicLink()).toBe(true);
+    expect(await readFile(kept, 'utf8')).toBe('kept\n');
+    expect((await lstat(join(dir, 'pipe.report.csv'))).isFIFO()).toBe(true);
+  });
+
+  it('a file that is no file of invoices (a 50 MB header line, too many columns, a line of megabytes) fails fast in one line', async () => {
+    const wide = join(dir, 'wide.csv');
+    await writeFile(wide, `${'c,'.repeat(25_000_000)}c\n`);
+    const started = Date.now();
+    const r1 = await runCli(['validate', wide]);
+    expect(r1.code).toBe(2);
+    expect(r1.stderr.trim()).toBe(`paybatch: ${wide}, line 1: this line is longer than 1 MiB; a line holds one invoice: is this the file of invoices, with the right line endings?`);
+    expect(Date.now() - started).toBeLessThan(15_000);
+
+    const columns = join(dir, 'columns.csv');
+    await writeFile(columns, `invoice,amount,${Array.from({ length: 2000 }, (_, i) => `x${i}`).join(',')}\nA-1,1.00\n`);
+    const r2 = await runCli(['validate', columns]);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toContain(`${columns}, line 1: the header row names 2002 columns; paybatch reads at most 1000`);
+
+    const long = join(dir, 'long.csv');
+    await writeFile(long, `invoice,amount,currency,channel,message\nA-1,1.00,EUR,URL,hello\nA-2,1.00,EUR,URL,${'x'.repeat(2 * 1024 * 1024)}\n`);
+    const r3 = await runCli(['validate', long]);
+    expect(r3.code).toBe(2);
+    expect(r3.stderr).toMatch(new RegExp(`${long.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, line 3: this line is longer than 1 MiB`));
+    expect(existsSync(join(dir, 'long.report.csv'))).toBe(false);
+  }, 60_000);
+
+  it('a byte that is not UTF-8 after the first 64 KiB is reported on its own line, also when a read chunk starts mid-character', async () => {
+    const lines: Buffer[] = [Buffer.from('invoice,amount,currency,channel,message\n')];
+    let size = lines[0]!.length;
+    let n = 1;
+    const add = (b: Buffer) => {
+      lines.push(b);
+      size += b.length;
+      n++;
+    };
+    while (size < 65_000) add(Buffer.from(`A-${n + 1},1.00,EUR,URL,cafe\n`));
+    // An "é" whose two bytes straddle byte 65536, where a read chunk ends.
+    const head = `A-${n + 1},1.00,EUR,URL,`;
+    add(Buffer.from(`${head}${'x'.repeat(65_535 - size - head.length)}é\n`, 'utf8'));
+    for (let i = 0; i < 100; i++) add(Buffer.from(`A-${n + 1},1.00,EUR,URL,cafe\n`));
+    // Then one Windows-1252 "é" on the next line.
+    add(Buffer.concat([Buffer.from(`A-${n + 1},1.00,EUR,URL,caf`), Buffer.from([0xe9, 0x0a])]));
+    const badLine = n;
+    for (let i = 0; i < 10; i++) add(Buffer.from(`A-${n + 1},1.00,EUR,URL,cafe\n`));
+    const file = join(dir, 'late-latin1.csv');
+    await writeFile(file, Buffer.concat(lines));
+    const r = await runCli(['validate', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`paybatch: ${file}, line ${badLine}: this line is not valid UTF-8 although the start of the file is; re-save the file as "CSV UTF-8", or pass --encoding windows-1252`);
+  });
+
+  it('UTF-16 without a byte-order mark names the encoding and the fix, and reads with it', async () => {
+    const text = 'invoice,amount,currency,channel\nU-1,10.00,EUR,URL\nU-2,12.50,EUR,URL\n';
+    const le = join(dir, 'utf16le.csv');
+    await writeFile(le, Buffer.from(text, 'utf16le'));
+    const r = await runCli(['validate', le]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`paybatch: ${le}: the file looks like UTF-16 little-endian text without a byte-order mark (every other byte is zero); pass --encoding utf-16le, or re-save it as "CSV UTF-8"`);
+    const ok = await runCli(['validate', le, '--encoding', 'utf-16le']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/2 rows checked/);
   });
 
   it('a missing column, an unknown --map field, a missing file', async () => {

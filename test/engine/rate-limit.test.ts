@@ -102,6 +102,43 @@ describe('rate limiter (injected clock)', () => {
     expect(clock.now()).toBe(2200);
   });
 
+  it('begin() with no hold cap: a hung request holds its own place, the others keep the rate', async () => {
+    const clock = fakeClock();
+    const slept: number[] = [];
+    const limiter = createRateLimiter({ perSecond: 2, holdCapMs: Number.POSITIVE_INFINITY, now: clock.now, sleep: async (ms) => { slept.push(ms); clock.advance(ms); } });
+    await limiter.begin(); // hangs: never ends
+    const starts: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const end = await limiter.begin();
+      starts.push(clock.now());
+      clock.advance(10);
+      end();
+    }
+    // One place is held for good; the other is taken once a second, a window after its last request ended.
+    expect(starts).toEqual([0, 1010, 2020, 3030]);
+    expect(slept.every((ms) => Number.isFinite(ms))).toBe(true);
+  });
+
+  it('begin() with no hold cap: with every place in flight, the next start waits for an end, with no timer', async () => {
+    const clock = fakeClock();
+    const slept: number[] = [];
+    const limiter = createRateLimiter({ perSecond: 1, holdCapMs: Number.POSITIVE_INFINITY, now: clock.now, sleep: async (ms) => { slept.push(ms); clock.advance(ms); } });
+    const end = await limiter.begin();
+    let started = false;
+    const next = limiter.begin().then(() => (started = true));
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    expect(started).toBe(false);
+    expect(slept).toEqual([]);
+    clock.advance(5000);
+    end();
+    await next;
+    expect(clock.now()).toBe(6000);
+    const ac = new AbortController();
+    const waiting = limiter.begin(ac.signal);
+    ac.abort(new Error('stop'));
+    await expect(waiting).rejects.toThrow('stop');
+  });
+
   it('--rate 0.5 means one start every two seconds; a zero or negative rate is refused', async () => {
     const clock = fakeClock();
     const limiter = createRateLimiter({ perSecond: 0.5, now: clock.now, sleep: clock.sleep });
