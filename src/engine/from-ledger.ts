@@ -1,3 +1,4 @@
+import { formatMoney } from '../orders/currencies.js';
 import type { LedgerEntry, SentSummary } from '../ledger/ledger.js';
 import type { RowOutcome } from './outcome.js';
 
@@ -58,7 +59,7 @@ function differenceNote(entry: LedgerEntry, sent: SentSummary | undefined): stri
   const diffs: string[] = [];
   if (sent) {
     const was = entry.sent;
-    if (was.amountMinor !== sent.amountMinor || was.currency !== sent.currency) diffs.push(`amount ${was.amountMinor} ${was.currency} → ${sent.amountMinor} ${sent.currency} (minor units)`);
+    if (was.amountMinor !== sent.amountMinor || was.currency !== sent.currency) diffs.push(`amount ${formatMoney(was.amountMinor, was.currency)} → ${formatMoney(sent.amountMinor, sent.currency)}`);
     if (was.channel !== sent.channel) diffs.push(`channel ${was.channel} → ${sent.channel}`);
     if (was.recipient !== sent.recipient) diffs.push('recipient changed');
     if ((was.expirationDate ?? '') !== (sent.expirationDate ?? '')) diffs.push(`expiration ${was.expirationDate ?? 'default'} → ${sent.expirationDate ?? 'default'}`);

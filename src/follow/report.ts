@@ -1,13 +1,13 @@
 import { basename, dirname, join } from 'node:path';
 import { createCsvWriter } from '../csv/write.js';
 import { followExitCode } from './exit-code.js';
-import { formatMinor } from './money.js';
+import { formatMinor } from '../orders/currencies.js';
 import { tallyResults } from './tally.js';
 import type { ActionRow } from './cancel.js';
 import type { StatusRow } from './status.js';
 
-export const STATUS_COLUMNS = ['orderId', 'result', 'ledgerState', 'paymentOrderId', 'paymentURL', 'paymentOrderStatus', 'amount', 'amountMinor', 'currency', 'lastChange', 'errorCode', 'errorMessage'] as const;
-export const ACTION_COLUMNS = ['orderId', 'result', 'paymentOrderId', 'paymentOrderStatus', 'amount', 'amountMinor', 'currency', 'changes', 'errorCode', 'errorMessage', 'attempts'] as const;
+export const STATUS_COLUMNS = ['orderId', 'result', 'ledgerState', 'paymentOrderId', 'paymentURL', 'paymentOrderStatus', 'amount', 'currency', 'lastChange', 'errorCode', 'errorMessage'] as const;
+export const ACTION_COLUMNS = ['orderId', 'result', 'paymentOrderId', 'paymentOrderStatus', 'amount', 'currency', 'changes', 'errorCode', 'errorMessage', 'attempts'] as const;
 
 /** `invoices.csv` / `invoices.report.csv` → `invoices.<kind>.csv` beside it. */
 export function defaultReportPath(file: string, kind: 'status' | 'update' | 'cancel'): string {
@@ -18,11 +18,11 @@ export function defaultReportPath(file: string, kind: 'status' | 'update' | 'can
 const amount = (minor: number | undefined, currency: string | undefined): string => (minor !== undefined && currency ? formatMinor(minor, currency) : '');
 
 export function statusCells(r: StatusRow): string[] {
-  return [r.orderId, r.result, r.ledgerState ?? '', r.paymentOrderId ?? '', r.paymentURL ?? '', r.paymentOrderStatus ?? '', amount(r.amountMinor, r.currency), r.amountMinor?.toString() ?? '', r.currency ?? '', r.lastChange ?? '', r.errorCode ?? '', r.errorMessage ?? ''];
+  return [r.orderId, r.result, r.ledgerState ?? '', r.paymentOrderId ?? '', r.paymentURL ?? '', r.paymentOrderStatus ?? '', amount(r.amountMinor, r.currency), r.currency ?? '', r.lastChange ?? '', r.errorCode ?? '', r.errorMessage ?? ''];
 }
 
 export function actionCells(r: ActionRow): string[] {
-  return [r.orderId, r.result, r.paymentOrderId ?? '', r.paymentOrderStatus ?? '', amount(r.amountMinor, r.currency), r.amountMinor?.toString() ?? '', r.currency ?? '', r.changes ?? '', r.errorCode ?? '', r.errorMessage ?? '', r.attempts?.toString() ?? ''];
+  return [r.orderId, r.result, r.paymentOrderId ?? '', r.paymentOrderStatus ?? '', amount(r.amountMinor, r.currency), r.currency ?? '', r.changes ?? '', r.errorCode ?? '', r.errorMessage ?? '', r.attempts?.toString() ?? ''];
 }
 
 /** Writes a follow-up report (UTF-8, comma, formula-guarded like every paybatch report). */

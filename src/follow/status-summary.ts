@@ -1,4 +1,4 @@
-import { formatMinor } from './money.js';
+import { formatMinor } from '../orders/currencies.js';
 import type { StatusRow } from './status.js';
 
 export interface StatusTotal {

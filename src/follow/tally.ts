@@ -1,4 +1,4 @@
-import { formatMinor } from './money.js';
+import { formatMoney } from '../orders/currencies.js';
 import type { FollowResult } from './types.js';
 
 const ORDER: FollowResult[] = ['OK', 'WOULD', 'UNCHANGED', 'SKIPPED', 'NOT_SENT', 'FAILED', 'UNCERTAIN', 'PENDING'];
@@ -14,6 +14,6 @@ export function tallyResults(rows: readonly { result: FollowResult }[]): string 
 export function describeAmounts(items: readonly { amountMinor?: number; currency?: string }[]): string {
   const sums = new Map<string, number>();
   for (const i of items) if (i.currency && i.amountMinor !== undefined) sums.set(i.currency, (sums.get(i.currency) ?? 0) + i.amountMinor);
-  const money = [...sums.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([c, v]) => `${formatMinor(v, c)} ${c}`).join(' + ');
+  const money = [...sums.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([c, v]) => formatMoney(v, c)).join(' + ');
   return `${items.length} order${items.length === 1 ? '' : 's'}${money ? `, ${money}` : ''}`;
 }

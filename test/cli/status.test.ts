@@ -46,7 +46,7 @@ describe('paybatch status: which invoices are paid, which are still outstanding'
     expect(by['INV-REFUSED']).toMatchObject({ result: 'OK', paymentOrderStatus: 'REFUSED' });
     expect(by['INV-EXPIRES']).toMatchObject({ result: 'OK', paymentOrderStatus: 'EXPIRED' });
     expect(by['INV-CANCELLED']).toMatchObject({ result: 'OK', paymentOrderStatus: 'CANCELLED' });
-    expect(by['INV-OPEN']).toMatchObject({ result: 'OK', paymentOrderStatus: 'RUNNING', amount: '45.50', amountMinor: '4550' });
+    expect(by['INV-OPEN']).toMatchObject({ result: 'OK', paymentOrderStatus: 'RUNNING', amount: '45.50' });
     expect(by['INV-NEVER']).toMatchObject({ result: 'NOT_SENT', paymentOrderStatus: '' });
     expect(rows.map((x) => x.orderId)).toEqual(['INV-PAID', 'INV-REFUSED', 'INV-EXPIRES', 'INV-CANCELLED', 'INV-OPEN', 'INV-NEVER']);
     expect(rows.every((x) => x.paymentURL !== '' || x.result === 'NOT_SENT')).toBe(true);
