@@ -6,7 +6,7 @@ import { ConfigError } from '../errors/paybatch-error.js';
 import { defaultStateDir } from '../ledger/state-dir.js';
 import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-options.js';
 import { withJobFile } from './job-file.js';
-import { lyraOptionsFrom, withLyraOptions, type LyraArgs } from './lyra-options.js';
+import { lyraOptionsFrom, withEnvFile, withLyraOptions, type LyraArgs } from './lyra-options.js';
 import { batchSource } from './report.js';
 import { onStopSignals } from './signals.js';
 import { siblingPath } from './validate.js';
@@ -81,9 +81,10 @@ async function run(argv: RunArgs): Promise<number> {
   for (const [flag, p] of Object.entries(files)) {
     if (resolve(p) === resolve(file)) throw new ConfigError('PB_OPTION', `the ${flag} file ${p} is the input file itself: choose another name`);
   }
+  const settings = withEnvFile(argv.envFile);
   const lyra = lyraOptionsFrom(argv);
-  const redis = resolveRedisTarget(argv.redis, process.env);
-  const stateDir = argv['state-dir'] ?? defaultStateDir(process.env);
+  const redis = resolveRedisTarget(argv.redis, settings);
+  const stateDir = argv['state-dir'] ?? defaultStateDir(settings);
   const stop = new AbortController();
   const signals = onStopSignals(stop, (sig) =>
     process.stderr.write(`\npaybatch: ${sig}: no new order is sent; waiting for the requests in flight, then writing the report (again to force quit)\n`),

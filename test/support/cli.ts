@@ -23,12 +23,12 @@ export interface CliOptions {
   input?: string;
 }
 
-/** Starts the real CLI as a child process, the way a user runs it. */
+/** Starts the real CLI as a child process, the way a user runs it (`--` as in bin/paybatch.js: the arguments are ours, not Node's). */
 export function spawnCli(args: string[], opts: CliOptions = {}): ChildProcess {
   const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...opts.env };
   // The parent's credentials must never leak into a test run by accident.
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
-  return spawn(process.execPath, useDist ? [built, ...args] : ['--import', tsxLoader, main, ...args], {
+  return spawn(process.execPath, useDist ? ['--', built, ...args] : ['--import', tsxLoader, '--', main, ...args], {
     cwd: opts.cwd ?? root,
     env: env as NodeJS.ProcessEnv,
     stdio: ['pipe', 'pipe', 'pipe'],
