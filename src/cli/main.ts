@@ -65,7 +65,20 @@ function skipHelpCache(cli: unknown): void {
   if (typeof usage?.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
 }
 
+/**
+ * `paybatch status … | head`: the reader left, and what is left to print has no one to read it. The command still
+ * finishes its work (report, ledger) and its exit code stands; only the printing stops, without a stack trace.
+ */
+function ignoreClosedPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
+    });
+  }
+}
+
 boundHeapGrowth();
+ignoreClosedPipes();
 // Not yargs/helpers' hideBin: under node it is slice(2), and loading it loads yargs' parser (~80 ms) before the command.
 main(process.argv.slice(2)).catch((e: unknown) => {
   process.exitCode = reportFatal(e);

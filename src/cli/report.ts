@@ -1,3 +1,4 @@
+import { signalExitCode } from './signals.js';
 import { rm, writeFile } from 'node:fs/promises';
 import { replaceFile } from '../lib/replace-file.js';
 import { existsSync } from 'node:fs';
@@ -129,7 +130,11 @@ async function report(argv: ReportArgs): Promise<number> {
   const writer = createRunReport(csv, tmp);
   const summary = new Summary();
   const stop = new AbortController();
-  const onSignal = () => stop.abort();
+  let stoppedBy: NodeJS.Signals = 'SIGINT';
+  const onSignal = (sig: NodeJS.Signals) => {
+    stoppedBy = sig;
+    stop.abort();
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let aborted: { code: string; message: string } | undefined;
@@ -160,7 +165,7 @@ async function report(argv: ReportArgs): Promise<number> {
       summary.add({ status: outcome.status, errorCode: outcome.errorCode, ...(order ? { currency: order.currency, amountMinor: order.amountMinor } : {}) });
     }
     await writer.close();
-    if (stop.signal.aborted) throw new PaybatchError('PB_INTERRUPTED', `report interrupted: the batch goes on; run paybatch report ${argv.batch} again to wait for it`, 130);
+    if (stop.signal.aborted) throw new PaybatchError('PB_INTERRUPTED', `report interrupted: the batch goes on; run paybatch report ${argv.batch} again to wait for it`, signalExitCode(stoppedBy));
   } catch (e) {
     csv.close();
     await writer.close().catch(() => {});

@@ -1,3 +1,4 @@
+import { signalExitCode } from './signals.js';
 import type { CommandModule } from 'yargs';
 import { ConfigError } from '../errors/paybatch-error.js';
 import { connectRedis, requireRedisTarget, safeRedisUrl } from '../engine/redis-preflight.js';
@@ -75,7 +76,7 @@ async function runWorker(argv: WorkerArgs): Promise<number> {
     } else {
       forced = true;
       process.stderr.write('paybatch worker: stopping now; requests in flight stay SENDING and will be reported UNCERTAIN\n');
-      void worker.close({ force: true }).finally(() => process.exit(130));
+      void worker.close({ force: true }).finally(() => process.exit(signalExitCode(sig)));
     }
   };
   process.on('SIGTERM', onSignal);

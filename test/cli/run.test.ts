@@ -339,4 +339,24 @@ describe('paybatch run', () => {
       await slow.stop();
     }
   });
+  it('a second SIGTERM quits at once with 143, as a shell reports a process ended by SIGTERM', async () => {
+    const slow = await startSandbox({ port: 0, latencyMs: 3000 });
+    try {
+      const file = join(dir, 'twice.csv');
+      await writeFile(file, invoices('TWICE', 10));
+      const child = spawnCli(['run', file, '--concurrency', '2'], { env: env({ PAYBATCH_API_URL: slow.url }) });
+      child.stdin!.end();
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      await waitUntil(() => (slow.counters().requests[CREATE] ?? 0) >= 1, 'an order in flight');
+      child.kill('SIGTERM');
+      await waitUntil(() => stderr.includes('SIGTERM: no new order is sent'), 'the first SIGTERM acknowledged');
+      child.kill('SIGTERM');
+      const code = await new Promise((r) => child.on('close', r));
+      expect(code).toBe(143);
+      expect(stderr).toContain('SIGTERM again: quitting now');
+    } finally {
+      await slow.stop();
+    }
+  });
 });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { RedisLedger } from '../../src/ledger/redis-ledger.js';
-import { runCli } from '../support/cli.js';
+import { runCli, spawnCli } from '../support/cli.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
 import { inDays, makeWorld, type World } from '../follow/world.js';
 
@@ -150,6 +150,38 @@ describe('paybatch status in queue mode: the ledger is in Redis', () => {
       expect(await w.entry('Q-1')).toBeUndefined();
     } finally {
       conn.disconnect();
+    }
+  });
+});
+
+describe('paybatch status | head', () => {
+  let w: World;
+
+  beforeAll(async () => {
+    w = await makeWorld();
+  });
+  afterAll(() => w.close());
+
+  it('a reader that stops early gets no EPIPE stack trace: the report is written, the exit code is the command\'s', async () => {
+    const url = { channelOptions: { channelType: 'URL' as const } };
+    const lines = ['orderId,amount,currency,channel'];
+    for (let i = 1; i <= 30; i++) {
+      const orderId = `PIPE-${i}`;
+      await w.send({ orderId, amount: 1000 + i, currency: 'EUR', expirationDate: inDays(30), ...url });
+      lines.push(`${orderId},${(1000 + i) / 100},EUR,URL`);
+    }
+    const input = w.file('piped.csv', `${lines.join('\n')}\n`);
+    for (let round = 0; round < 3; round++) {
+      const child = spawnCli(['status', input, '--offline'], { env: w.env });
+      child.stdin!.end();
+      // `head -0`: the reading end is closed before the command prints anything.
+      child.stdout!.destroy();
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise((r) => child.on('close', r));
+      expect(stderr).not.toMatch(/EPIPE|Error/);
+      expect(code).toBe(0);
+      expect(csvRows(`${w.dir}/piped.status.csv`)).toHaveLength(30);
     }
   });
 });
