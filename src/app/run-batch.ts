@@ -3,7 +3,7 @@ import { replaceFile } from '../lib/replace-file.js';
 import { ConfigError } from '../errors/paybatch-error.js';
 import { runLocal, type LocalRun } from '../engine/local.js';
 import { prespawnWorkerThreads } from '../engine/worker-thread.js';
-import type { RetryPolicy } from '../engine/job.js';
+import { DEFAULT_RETRY, type RetryPolicy } from '../engine/job.js';
 import type { RowOutcome } from '../engine/outcome.js';
 import { newBatchId } from '../engine/batch-id.js';
 import { connectRedis, dropConnection, type RedisTarget } from '../engine/redis-preflight.js';
@@ -63,7 +63,6 @@ export interface RunBatchResult {
   exitCode: 0 | 1 | 3;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, baseDelayMs: 250, maxDelayMs: 8000 };
 const UNCERTAIN_LISTED = 20;
 
 /**

@@ -86,6 +86,14 @@ describe('paybatch validate FILE', () => {
     expect(text).toContain(',+33612345678,');
   });
 
+  it('neutralises the full-width formula signs ＝ ＋ － ＠ as well', async () => {
+    await writeFile(join(dir, 'wide.csv'), 'invoice,amount,currency,channel,comment\nW-1,10,EUR,URL,＝1+1\nW-2,10,EUR,URL,＋cmd|x\nW-3,10,EUR,URL,－SUM(A1)\nW-4,10,EUR,URL,＠SUM(A1)\nW-5,10,EUR,URL,－12.50\n');
+    const r = await runCli(['validate', join(dir, 'wide.csv'), '--out', join(dir, 'wide.out.csv')]);
+    expect(r.code, r.stderr).toBe(0);
+    const comments = (await readFile(join(dir, 'wide.out.csv'), 'utf8')).split(/\r?\n/).slice(1, 6).map((l) => l.split(',')[4]);
+    expect(comments).toEqual(["'＝1+1", "'＋cmd|x", "'－SUM(A1)", "'＠SUM(A1)", '－12.50']);
+  });
+
   it('--json prints the summary as JSON', async () => {
     const r = await runCli(['validate', join(dir, 'errors.csv'), '--json', '--out', join(dir, 'e2.csv'), '--fix-out', join(dir, 'e2-fix.csv')]);
     expect(r.code).toBe(1);
