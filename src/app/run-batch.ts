@@ -19,7 +19,7 @@ import { judgeFile, type JudgeFileOptions } from '../orders/judge-file.js';
 import type { JudgedRow } from '../orders/types.js';
 import { estimateRows } from '../report/estimate-rows.js';
 import { createProgress, type Progress } from '../report/progress.js';
-import { createRunReport } from '../report/run-report.js';
+import { createRunReport, summaryRow } from '../report/run-report.js';
 import { Summary, type SummaryJson } from '../report/summary.js';
 
 export interface RunBatchOptions {
@@ -57,6 +57,10 @@ export interface RunBatchResult {
   summary: Summary;
   /** A few UNCERTAIN orderIds, for the printed summary (the report has them all). */
   uncertain: string[];
+  /** Rows this run sent a request for (a re-run that finds everything done sends none). */
+  sentByThisRun: number;
+  /** CREATED rows whose order, made earlier, differs from the row as the file has it now (see their note). */
+  differFromOrders: number;
   aborted?: { code: string; message: string };
   files: { report: string; toFix?: string; summary: string };
   durationMs: number;
@@ -156,6 +160,8 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
     const summary = new Summary();
     const uncertain: string[] = [];
     let toFixRows = 0;
+    let sentNow = 0;
+    let edited = 0;
     const progress: Progress | undefined = opts.progress
       ? createProgress({ total: await estimateRows(opts.file), tty: opts.progress.tty, stream: opts.progress.stream })
       : undefined;
@@ -167,6 +173,8 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
         summary.add(summaryRow(row, outcome));
         progress?.tick(outcome.status);
         if (outcome.status === 'INVALID' || outcome.status === 'FAILED') toFixRows += 1;
+        if (sentByThisRun(outcome)) sentNow += 1;
+        if (outcome.order && outcome.note) edited += 1;
         if (outcome.status === 'UNCERTAIN' && uncertain.length < UNCERTAIN_LISTED && row.judgement.ok) uncertain.push(row.judgement.order.orderId);
       }
     } finally {
@@ -192,10 +200,12 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
       exitCode,
       ...(aborted ? { aborted } : {}),
       files,
+      sentByThisRun: sentNow,
+      differFromOrders: edited,
       ...summary.toJSON(),
     };
     await writeFile(opts.files.summary, `${JSON.stringify(json, null, 2)}\n`);
-    return { batchId, target, engine: json.engine, summary, uncertain, ...(aborted ? { aborted } : {}), files, durationMs, exitCode };
+    return { batchId, target, engine: json.engine, summary, uncertain, sentByThisRun: sentNow, differFromOrders: edited, ...(aborted ? { aborted } : {}), files, durationMs, exitCode };
   } finally {
     await ledger?.close();
     await client.close();
@@ -213,11 +223,13 @@ export interface RunSummaryJson extends SummaryJson {
   exitCode: number;
   aborted?: { code: string; message: string };
   files: { report: string; toFix?: string; summary: string };
+  sentByThisRun: number;
+  differFromOrders: number;
 }
 
-function summaryRow(row: JudgedRow, outcome: RowOutcome) {
-  const order = row.judgement.ok ? row.judgement.order : undefined;
-  return { status: outcome.status, errorCode: outcome.errorCode, currency: order?.currency, amountMinor: order?.amountMinor };
+/** Rows this run sent a request for: settled now, not by an earlier run, and not left unsent. */
+export function sentByThisRun(outcome: RowOutcome): boolean {
+  return !outcome.earlier && (outcome.status === 'CREATED' || outcome.status === 'FAILED' || outcome.status === 'UNCERTAIN');
 }
 
 /** Nothing is claimed before the platform has accepted the credentials: a wrong key fails the run with exit 2. */

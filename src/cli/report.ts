@@ -11,7 +11,7 @@ import { connectRedis, requireRedisTarget } from '../engine/redis-preflight.js';
 import { modeOfPassword } from '../lyra/mode.js';
 import { judgeFile } from '../orders/judge-file.js';
 import type { JudgedRow } from '../orders/types.js';
-import { createRunReport } from '../report/run-report.js';
+import { createRunReport, summaryRow } from '../report/run-report.js';
 import { Summary } from '../report/summary.js';
 import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-options.js';
 import { lyraOptionsFrom, withLyraOptions, type LyraArgs } from './lyra-options.js';
@@ -161,8 +161,7 @@ async function report(argv: ReportArgs): Promise<number> {
       }
       const { row, outcome } = n.value;
       await writer.add(row, outcome);
-      const order = row.judgement.ok ? row.judgement.order : undefined;
-      summary.add({ status: outcome.status, errorCode: outcome.errorCode, ...(order ? { currency: order.currency, amountMinor: order.amountMinor } : {}) });
+      summary.add(summaryRow(row, outcome));
     }
     await writer.close();
     if (stop.signal.aborted) throw new PaybatchError('PB_INTERRUPTED', `report interrupted: the batch goes on; run paybatch report ${argv.batch} again to wait for it`, signalExitCode(stoppedBy));

@@ -118,12 +118,15 @@ async function run(argv: RunArgs): Promise<number> {
 
 export function printResult(file: string, r: RunBatchResult, json: boolean): void {
   if (json) {
-    process.stdout.write(`${JSON.stringify({ file, batchId: r.batchId, target: r.target, engine: r.engine, exitCode: r.exitCode, aborted: r.aborted ?? null, files: r.files, ...r.summary.toJSON() }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ file, batchId: r.batchId, target: r.target, engine: r.engine, exitCode: r.exitCode, aborted: r.aborted ?? null, files: r.files, sentByThisRun: r.sentByThisRun, differFromOrders: r.differFromOrders, ...r.summary.toJSON() }, null, 2)}\n`);
     return;
   }
   const lines: string[] = [];
   const seconds = (r.durationMs / 1000).toFixed(1);
   lines.push(`${file}: ${r.summary.total} rows in ${seconds}s → ${r.target} (${r.engine} engine, batch ${r.batchId})`);
+  // A re-run that finds everything done must not read like the first run.
+  const nothingNew = r.sentByThisRun === 0 && r.summary.count('CREATED') > 0 ? ': every order of the file already exists, nothing was sent again' : '';
+  lines.push(`sent by this run: ${r.sentByThisRun} of ${r.summary.total} ${r.summary.total === 1 ? 'row' : 'rows'}${nothingNew}`);
   if (r.aborted) lines.push(`STOPPED: ${r.aborted.message} [${r.aborted.code}] — rows not sent are PENDING; run the same command again to send them`);
   const uncertain = r.summary.count('UNCERTAIN');
   if (uncertain > 0) {
@@ -133,6 +136,9 @@ export function printResult(file: string, r: RunBatchResult, json: boolean): voi
     );
   }
   lines.push(r.summary.format(SUMMARY_ORDER));
+  if (r.differFromOrders > 0) {
+    lines.push(`NOTE: ${r.differFromOrders} CREATED ${r.differFromOrders === 1 ? 'row differs' : 'rows differ'} from the order sent earlier (see the note column): amounts and totals are those of the orders that exist; \`paybatch update\` changes a RUNNING order`);
+  }
   lines.push(`report:  ${r.files.report}`);
   if (r.files.toFix) lines.push(`to fix:  ${r.files.toFix} (same format as the input: correct it and run it again)`);
   lines.push(`summary: ${r.files.summary}`);

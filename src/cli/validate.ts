@@ -32,7 +32,8 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
       y
         .positional('file', { type: 'string', describe: 'the invoice CSV (UTF-8 or Windows-1252; , ; tab or | delimited), or "file" in the --job file' })
         .options(inputOptions)
-        .option('fix-out', { type: 'string', requiresArg: true, describe: 'File for the rows to fix, in the input\'s own format (default: FILE.tofix.csv)' })
+        .option('out', { type: 'string', requiresArg: true, describe: 'Report file (default: FILE.validation.csv beside the input; never the run\'s FILE.report.csv)' })
+        .option('fix-out', { type: 'string', requiresArg: true, describe: 'File for the rows to fix, in the input\'s own format (default: FILE.validation.tofix.csv)' })
         .option('json', { type: 'boolean', default: false, describe: 'Print the summary as JSON' })
         .example('$0 validate invoices.csv --currency EUR --channel MAIL', 'check a file before the run')
         .example('$0 validate --job jobs/monthly-mail.json', 'check the file of a job definition')
@@ -49,8 +50,9 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
 
 async function validate(argv: ValidateArgs, now: Date): Promise<number> {
   const file = argv.file;
-  const reportPath = argv.out ?? siblingPath(file, 'report');
-  const fixPath = argv['fix-out'] ?? siblingPath(file, 'tofix');
+  // Names of its own: a validation never overwrites what a run wrote (the report holds every payment link).
+  const reportPath = argv.out ?? siblingPath(file, 'validation');
+  const fixPath = argv['fix-out'] ?? siblingPath(file, 'validation.tofix');
   for (const [flag, p] of [['--out', reportPath], ['--fix-out', fixPath]] as const) {
     if (resolve(p) === resolve(file)) throw new ConfigError('PB_OPTION', `${flag} ${p} is the input file itself: choose another file`);
   }

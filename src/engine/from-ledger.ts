@@ -16,19 +16,20 @@ export function outcomeFromEntry(entry: LedgerEntry, row: { fingerprint: string;
   const thisRun = entry.batchId === row.batchId;
   switch (entry.state) {
     case 'CREATED': {
-      const out: RowOutcome = { status: 'CREATED', attempts: entry.attempts };
+      const out: RowOutcome = { status: 'CREATED', attempts: entry.attempts, order: entry.sent };
+      if (!thisRun) out.earlier = true;
       if (entry.paymentOrderId) out.paymentOrderId = entry.paymentOrderId;
       if (entry.paymentURL) out.paymentURL = entry.paymentURL;
       if (entry.paymentOrderStatus) out.paymentOrderStatus = entry.paymentOrderStatus;
-      if (!thisRun) out.earlier = true;
       if (entry.fingerprint !== row.fingerprint) out.note = differenceNote(entry, row.sent);
       return out;
     }
     case 'FAILED':
-      return withError({ status: 'FAILED', attempts: entry.attempts }, entry);
+      return withError({ status: 'FAILED', attempts: entry.attempts, ...(thisRun ? {} : { earlier: true }) }, entry);
     case 'UNCERTAIN': {
       const out = withError({ status: 'UNCERTAIN', attempts: entry.attempts }, entry);
       if (!thisRun) {
+        out.earlier = true;
         if (entry.errorCode === INVOICE_EXISTS_CODE) out.errorMessage = `not re-sent: ${entry.errorMessage ?? 'the order exists but its id was lost'}`;
         else {
           const why = entry.errorMessage?.includes('--retry-uncertain') ? entry.errorMessage : `${entry.errorMessage ?? 'no definite answer'}; ${RETRY_UNCERTAIN_HINT}`;
@@ -65,5 +66,5 @@ function differenceNote(entry: LedgerEntry, sent: SentSummary | undefined): stri
     if ((was.expirationDate ?? '') !== (sent.expirationDate ?? '')) diffs.push(`expiration ${was.expirationDate ?? 'default'} → ${sent.expirationDate ?? 'default'}`);
   }
   const what = diffs.length ? diffs.join(', ') : 'other fields of the request';
-  return `this row differs from the order sent${when} (${what}); the order was not changed — \`paybatch update\` changes a RUNNING order`;
+  return `this row differs from the order sent${when} (${what}); the order was not changed, and this report shows it as it is — \`paybatch update\` changes a RUNNING order`;
 }
