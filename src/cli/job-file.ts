@@ -49,3 +49,14 @@ export function withJobFile<T>(y: Argv<T>, opts: { ignore?: readonly string[] } 
     parseJobFile(path, opts.ignore),
   ) as Argv<T>;
 }
+
+/**
+ * Keys of a `run` job file that the follow-up commands (status, update, cancel) take no value from. `out`, `fix-out`
+ * and `summary-out` name the run's own files (a follow-up report must never land on the run's report); `rate` and
+ * `concurrency` are the run's sending pace; update reads `expires-in` as a new expiry for every order, not as the
+ * default of new ones.
+ */
+export const RUN_ONLY_KEYS = ['out', 'fix-out', 'summary-out', 'expires-in', 'retry-uncertain', 'stop-after-failures', 'ipn-url', 'workers', 'progress', 'check', 'rate', 'concurrency'];
+
+/** The run-wide defaults of rows (`inputOptions`): update judges rows with them; status and cancel only need orderIds. */
+export const ROW_DEFAULT_KEYS = ['currency', 'channel', 'locale', 'subject', 'message', 'template', 'receipt-email', 'tax-rate', 'phone-region', 'tz'];

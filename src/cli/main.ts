@@ -2,6 +2,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { commandsFor } from './commands.js';
 import { PaybatchError } from '../errors/paybatch-error.js';
+import { stdinAsPath } from './stdin-file.js';
 
 /** Turns anything thrown into one line on stderr and an exit code; a stack only with PAYBATCH_DEBUG=1. */
 export function reportFatal(e: unknown): number {
@@ -80,6 +81,6 @@ function ignoreClosedPipes(): void {
 boundHeapGrowth();
 ignoreClosedPipes();
 // Not yargs/helpers' hideBin: under node it is slice(2), and loading it loads yargs' parser (~80 ms) before the command.
-main(process.argv.slice(2)).catch((e: unknown) => {
+main(stdinAsPath(process.argv.slice(2))).catch((e: unknown) => {
   process.exitCode = reportFatal(e);
 });

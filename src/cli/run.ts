@@ -9,6 +9,7 @@ import { withJobFile } from './job-file.js';
 import { lyraOptionsFrom, withEnvFile, withLyraOptions, type LyraArgs } from './lyra-options.js';
 import { batchSource } from './report.js';
 import { onStopSignals } from './signals.js';
+import { openInputFile } from './stdin-file.js';
 import { siblingPath } from './validate.js';
 
 export interface RunArgs extends InputArgs, LyraArgs {
@@ -37,7 +38,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
   builder: (y) =>
     withJobFile(withLyraOptions(
       y
-        .positional('file', { type: 'string', describe: 'the invoice CSV (or "file" in the --job file)' })
+        .positional('file', { type: 'string', describe: 'the invoice CSV, - for standard input (or "file" in the --job file)' })
         .options(inputOptions)
         .option('concurrency', { type: 'number', default: 10, group: 'Sending:', describe: 'requests in flight at most' })
         .option('rate', { type: 'number', default: 20, group: 'Sending:', describe: 'requests per second at most, in any sliding second as the platform sees them (a request holds its place until its answer)' })
@@ -71,15 +72,25 @@ export const runCommand: CommandModule<object, RunArgs> = {
 };
 
 async function run(argv: RunArgs): Promise<number> {
+  const input = await openInputFile(argv.file);
+  try {
+    return await runFile(argv, input.read, input.named);
+  } finally {
+    await input.dispose();
+  }
+}
+
+/** `read`: the file to send; `named`: what the outputs are named after (they differ for `-`, standard input). */
+async function runFile(argv: RunArgs, read: string, named: string): Promise<number> {
   const started = new Date();
   const file = argv.file;
   const files = {
-    report: argv.out ?? siblingPath(file, 'report'),
-    toFix: argv['fix-out'] ?? siblingPath(file, 'tofix'),
-    summary: argv['summary-out'] ?? siblingPath(file, 'report').replace(/\.(csv|txt|tsv)$/i, '') + '.json',
+    report: argv.out ?? siblingPath(named, 'report'),
+    toFix: argv['fix-out'] ?? siblingPath(named, 'tofix'),
+    summary: argv['summary-out'] ?? siblingPath(named, 'report').replace(/\.(csv|txt|tsv)$/i, '') + '.json',
   };
   for (const [flag, p] of Object.entries(files)) {
-    if (resolve(p) === resolve(file)) throw new ConfigError('PB_OPTION', `the ${flag} file ${p} is the input file itself: choose another name`);
+    if (resolve(p) === resolve(named)) throw new ConfigError('PB_OPTION', `the ${flag} file ${p} is the input file itself: choose another name`);
   }
   const settings = withEnvFile(argv.envFile);
   const lyra = lyraOptionsFrom(argv);
@@ -92,13 +103,13 @@ async function run(argv: RunArgs): Promise<number> {
   try {
     const tty = argv.progress ?? Boolean(process.stderr.isTTY);
     const result = await runBatch({
-      file,
+      file: read,
       judge: toJudgeFileOptions(argv, started),
       lyra,
       stateDir,
       redis,
       localWorkers: argv.workers,
-      batchSource: batchSource(file, argv, started),
+      batchSource: batchSource(read, argv, started),
       concurrency: argv.concurrency,
       perSecond: argv.rate,
       retryUncertain: argv['retry-uncertain'],

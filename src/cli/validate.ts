@@ -6,6 +6,7 @@ import { ConfigError } from '../errors/paybatch-error.js';
 import { dropEarlyReader, readEarly, readingOptions } from '../csv/reader-thread.js';
 import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-options.js';
 import { SENDING_KEYS, withJobFile } from './job-file.js';
+import { openInputFile } from './stdin-file.js';
 
 interface ValidateArgs extends InputArgs {
   file: string;
@@ -30,7 +31,7 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
   builder: (y) =>
     withJobFile(
       y
-        .positional('file', { type: 'string', describe: 'the invoice CSV (UTF-8 or Windows-1252; , ; tab or | delimited), or "file" in the --job file' })
+        .positional('file', { type: 'string', describe: 'the invoice CSV (UTF-8 or Windows-1252; , ; tab or | delimited), - for standard input, or "file" in the --job file' })
         .options(inputOptions)
         .option('out', { type: 'string', requiresArg: true, describe: 'Report file (default: FILE.validation.csv beside the input; never the run\'s FILE.report.csv)' })
         .option('fix-out', { type: 'string', requiresArg: true, describe: 'File for the rows to fix, in the input\'s own format (default: FILE.validation.tofix.csv)' })
@@ -49,25 +50,35 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
 };
 
 async function validate(argv: ValidateArgs, now: Date): Promise<number> {
+  const input = await openInputFile(argv.file);
+  try {
+    return await validateInput(argv, input.read, input.named, now);
+  } finally {
+    await input.dispose();
+  }
+}
+
+/** `read`: the file to judge; `named`: what the outputs are named after (they differ for `-`, standard input). */
+async function validateInput(argv: ValidateArgs, read: string, named: string, now: Date): Promise<number> {
   const file = argv.file;
   // Names of its own: a validation never overwrites what a run wrote (the report holds every payment link).
-  const reportPath = argv.out ?? siblingPath(file, 'validation');
-  const fixPath = argv['fix-out'] ?? siblingPath(file, 'validation.tofix');
+  const reportPath = argv.out ?? siblingPath(named, 'validation');
+  const fixPath = argv['fix-out'] ?? siblingPath(named, 'validation.tofix');
   for (const [flag, p] of [['--out', reportPath], ['--fix-out', fixPath]] as const) {
-    if (resolve(p) === resolve(file)) throw new ConfigError('PB_OPTION', `${flag} ${p} is the input file itself: choose another file`);
+    if (resolve(p) === resolve(named)) throw new ConfigError('PB_OPTION', `${flag} ${p} is the input file itself: choose another file`);
   }
   if (resolve(reportPath) === resolve(fixPath)) throw new ConfigError('PB_OPTION', '--out and --fix-out name the same file');
 
   const judging = toJudgeFileOptions(argv, now);
   const out = { report: reportPath, fix: fixPath };
-  const offThread = bigFile(file);
+  const offThread = bigFile(read);
   let validated: Validated;
   try {
     // The reading thread starts on the file before the judging modules load (libphonenumber's metadata, ~50 ms), and
     // before yargs renders its help text once this handler has returned (see startReaderEarly).
-    if (offThread) readEarly(file, readingOptions(judging));
+    if (offThread) readEarly(read, readingOptions(judging));
     const { validateFile } = await import('../app/validate-file.js');
-    validated = await validateFile(file, { ...judging, offThread }, out);
+    validated = await validateFile(read, { ...judging, offThread }, out);
   } finally {
     // Unless validateFile took it: a failure before (an option it refuses) must not leave it holding the process.
     dropEarlyReader();

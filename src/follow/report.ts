@@ -2,7 +2,7 @@ import { basename, dirname, join } from 'node:path';
 import { createCsvWriter } from '../csv/write.js';
 import { followExitCode } from './exit-code.js';
 import { formatMinor } from '../orders/currencies.js';
-import { tallyResults } from './tally.js';
+import { tallyCounts, tallyResults } from './tally.js';
 import type { ActionRow } from './cancel.js';
 import type { StatusRow } from './status.js';
 
@@ -42,11 +42,17 @@ export async function writeReport<R>(file: string, headers: readonly string[], r
 export async function finishActions(
   out: string,
   run: { rows: ActionRow[]; authFailure?: { code: string }; aborted: boolean },
-  opts: { verb: string; dryRun: boolean },
+  opts: { verb: string; dryRun: boolean; json?: { file: string } },
 ): Promise<0 | 1 | 3> {
   await writeReport(out, ACTION_COLUMNS, run.rows, actionCells);
-  process.stdout.write(`${opts.dryRun ? `dry run, nothing ${opts.verb}: ` : ''}${tallyResults(run.rows)}\n`);
   if (run.authFailure) process.stderr.write(`paybatch: authentication failed (${run.authFailure.code}): check PAYBATCH_SHOP_ID and PAYBATCH_PASSWORD; nothing more was ${opts.verb}\n`);
+  const exitCode = followExitCode(run);
+  if (opts.json) {
+    const results = Object.fromEntries(tallyCounts(run.rows));
+    process.stdout.write(`${JSON.stringify({ file: opts.json.file, report: out, dryRun: opts.dryRun, exitCode, orders: run.rows.length, results }, null, 2)}\n`);
+    return exitCode;
+  }
+  process.stdout.write(`${opts.dryRun ? `dry run, nothing ${opts.verb}: ` : ''}${tallyResults(run.rows)}\n`);
   process.stdout.write(`report: ${out}\n`);
-  return followExitCode(run);
+  return exitCode;
 }

@@ -53,3 +53,14 @@ export function formatStatusSummary(s: StatusSummary): string {
   }
   return `${lines.join('\n')}\n`;
 }
+
+/** The summary for `status --json`: amounts as money strings in their currency (`"123.45"`), never minor units. */
+export function statusSummaryJson(s: StatusSummary): { rows: number; totals: { status: string; currency: string; count: number; amount: string }[]; paid: Record<string, string>; outstanding: Record<string, string> } {
+  const money = (m: Record<string, number>): Record<string, string> => Object.fromEntries(Object.entries(m).map(([c, v]) => [c, formatMinor(v, c)]));
+  return {
+    rows: s.rows,
+    totals: s.totals.map((t) => ({ status: t.status, currency: t.currency, count: t.count, amount: t.currency ? formatMinor(t.amountMinor, t.currency) : '' })),
+    paid: money(s.paid),
+    outstanding: money(s.outstanding),
+  };
+}

@@ -5,9 +5,14 @@ const ORDER: FollowResult[] = ['OK', 'WOULD', 'UNCHANGED', 'SKIPPED', 'NOT_SENT'
 
 /** `OK 3, SKIPPED 2, FAILED 1`: the one-line count of a follow-up run, results in a fixed order. */
 export function tallyResults(rows: readonly { result: FollowResult }[]): string {
+  return tallyCounts(rows).map(([k, n]) => `${k} ${n}`).join(', ') || 'no orders';
+}
+
+/** Rows per result, results in the fixed order of tallyResults. */
+export function tallyCounts(rows: readonly { result: FollowResult }[]): [FollowResult, number][] {
   const counts = new Map<FollowResult, number>();
   for (const r of rows) counts.set(r.result, (counts.get(r.result) ?? 0) + 1);
-  return ORDER.filter((k) => counts.has(k)).map((k) => `${k} ${counts.get(k)}`).join(', ') || 'no orders';
+  return ORDER.filter((k) => counts.has(k)).map((k) => [k, counts.get(k)!]);
 }
 
 /** `3 orders, 120.00 EUR + 1500 JPY`: what a confirmation question shows. */

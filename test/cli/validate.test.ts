@@ -103,6 +103,13 @@ describe('paybatch validate FILE', () => {
     expect(comments).toEqual(["'＝1+1", "'＋cmd|x", "'－SUM(A1)", "'＠SUM(A1)", '－12.50']);
   });
 
+  it('- reads the file from standard input; the report is stdin.validation.csv in the current folder', async () => {
+    const r = await runCli(['validate', '-', '--currency', 'EUR', '--channel', 'URL'], { cwd: dir, input: 'invoice,amount\nS-1,10.00\nS-2,\n' });
+    expect(r.code, r.stderr).toBe(1);
+    expect((await report(join(dir, 'stdin.validation.csv'))).map((x) => [x.invoice, x.status])).toEqual([['S-1', 'VALID'], ['S-2', 'INVALID']]);
+    expect(existsSync(join(dir, 'stdin.validation.tofix.csv'))).toBe(true);
+  });
+
   it('--json prints the summary as JSON', async () => {
     const r = await runCli(['validate', join(dir, 'errors.csv'), '--json', '--out', join(dir, 'e2.csv'), '--fix-out', join(dir, 'e2-fix.csv')]);
     expect(r.code).toBe(1);
