@@ -155,14 +155,17 @@ export async function openCsv(file: string, opts: OpenCsvOptions = {}): Promise<
     }
     return out;
   };
+  /** close() was called: the rows end where reading stopped, without an error. */
+  let closed = false;
   async function* batches(): AsyncGenerator<RawRow[]> {
     try {
       if (at < current.records.length) yield toRows(current, at);
-      while (true) {
+      while (!closed) {
         let next: IteratorResult<ParsedBatch>;
         try {
           next = await batchesIn.next();
         } catch (e) {
+          if (closed) return;
           return fail(e, headers);
         }
         if (next.done) return;
@@ -176,6 +179,7 @@ export async function openCsv(file: string, opts: OpenCsvOptions = {}): Promise<
   const batched = batches();
 
   const close = () => {
+    closed = true;
     reader.destroy();
     parser.destroy();
   };
