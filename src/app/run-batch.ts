@@ -61,6 +61,8 @@ export interface RunBatchResult {
   sentByThisRun: number;
   /** CREATED rows whose order, made earlier, differs from the row as the file has it now (see their note). */
   differFromOrders: number;
+  /** Columns not read that look like a misspelt field, with the fix (Mapping.hints). */
+  hints: string[];
   aborted?: { code: string; message: string };
   files: { report: string; toFix?: string; summary: string };
   durationMs: number;
@@ -202,10 +204,11 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
       files,
       sentByThisRun: sentNow,
       differFromOrders: edited,
+      hints: judged.mapping.hints,
       ...summary.toJSON(),
     };
     await writeFile(opts.files.summary, `${JSON.stringify(json, null, 2)}\n`);
-    return { batchId, target, engine: json.engine, summary, uncertain, sentByThisRun: sentNow, differFromOrders: edited, ...(aborted ? { aborted } : {}), files, durationMs, exitCode };
+    return { batchId, target, engine: json.engine, summary, uncertain, sentByThisRun: sentNow, differFromOrders: edited, hints: judged.mapping.hints, ...(aborted ? { aborted } : {}), files, durationMs, exitCode };
   } finally {
     await ledger?.close();
     await client.close();
@@ -225,6 +228,7 @@ export interface RunSummaryJson extends SummaryJson {
   files: { report: string; toFix?: string; summary: string };
   sentByThisRun: number;
   differFromOrders: number;
+  hints: string[];
 }
 
 /** Rows this run sent a request for: settled now, not by an earlier run, and not left unsent. */

@@ -23,6 +23,8 @@ export interface Validated {
   summary: Summary;
   /** The rows-to-fix file was written (some row is invalid). */
   fixWritten: boolean;
+  /** Columns not read that look like a misspelt field, with the fix (Mapping.hints). */
+  hints: string[];
 }
 
 /** The report cells validate adds for one judged row: REPORT_COLUMNS, with nothing sent. */
@@ -54,7 +56,7 @@ export function verdictCsv(row: JudgedRow, delimiter: string): string {
  * half-written or not.
  */
 export async function validateFile(file: string, opts: JudgeFileOptions, out: ValidateFiles): Promise<Validated> {
-  const { source, batches } = await judgeFile(file, opts);
+  const { source, batches, mapping } = await judgeFile(file, opts);
   const reportTmp = `${out.report}.partial`;
   const fixTmp = `${out.fix}.partial`;
   const report = createCsvWriter(reportTmp, {
@@ -106,5 +108,5 @@ export async function validateFile(file: string, opts: JudgeFileOptions, out: Va
   }
   await replaceFile(reportTmp, out.report);
   if (fix) await replaceFile(fixTmp, out.fix);
-  return { summary, fixWritten: fix !== undefined };
+  return { summary, fixWritten: fix !== undefined, hints: mapping.hints };
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { ConfigError } from '../errors/paybatch-error.js';
+import { didYouMean } from '../lib/did-you-mean.js';
 
 /** Keys of a job file that name files: relative to the job file, not to wherever cron starts the command. */
 const PATH_KEYS = ['file', 'out', 'fix-out', 'summary-out', 'state-dir', 'env-file'];
@@ -43,11 +44,21 @@ export const SENDING_KEYS = [
   'progress', 'check', 'platform', 'api-url', 'shop-id', 'env-file', 'timeout-ms', 'path-prefix',
 ];
 
-/** `--job FILE`; `ignore` names job-file keys this command accepts silently without having the option. */
+/**
+ * `--job FILE`; `ignore` names job-file keys this command accepts silently without having the option. A key that is
+ * neither an option of the command nor ignored is refused with the job file named and the likely key suggested.
+ */
 export function withJobFile<T>(y: Argv<T>, opts: { ignore?: readonly string[] } = {}): Argv<T> {
-  return y.config('job', 'read the options of a recurring batch from a JSON job file (jobs/*.json); flags beat it', (path: string) =>
-    parseJobFile(path, opts.ignore),
-  ) as Argv<T>;
+  return y.config('job', 'read the options of a recurring batch from a JSON job file (jobs/*.json); flags beat it', (path: string) => {
+    const values = parseJobFile(path, opts.ignore);
+    const known = Object.keys((y as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions().key);
+    for (const key of Object.keys(values)) {
+      if (known.includes(key)) continue;
+      const near = didYouMean(key, [...known.filter((k) => k.length > 1 && !/[A-Z]/.test(k) && k !== 'job'), ...NOTE_KEYS]);
+      throw new Error(`--job ${path}: "${key}" is not an option of this command${near ? `: did you mean "${near}"?` : ''}`);
+    }
+    return values;
+  }) as Argv<T>;
 }
 
 /**

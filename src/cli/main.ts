@@ -3,6 +3,7 @@ import { setFlagsFromString } from 'node:v8';
 import { commandsFor } from './commands.js';
 import { PaybatchError } from '../errors/paybatch-error.js';
 import { stdinAsPath } from './stdin-file.js';
+import { didYouMean } from '../lib/did-you-mean.js';
 
 /** Turns anything thrown into one line on stderr and an exit code; a stack only with PAYBATCH_DEBUG=1. */
 export function reportFatal(e: unknown): number {
@@ -46,11 +47,26 @@ async function main(argv: string[]): Promise<void> {
       // Ours, and bugs (TypeError …), pass through; yargs' own errors (YError) and the plain Errors thrown by
       // option checks and job-file reading are usage errors: one line, exit 2.
       if (err && (PaybatchError.is(err) || (err.name !== 'YError' && err.constructor !== Error))) throw err;
-      throw new PaybatchError('PB_USAGE', `${err?.message ?? msg} (paybatch --help)`, 2);
+      const text = err?.message ?? msg;
+      // At this point yargs holds the options of the command that failed.
+      throw new PaybatchError('PB_USAGE', `${text}${optionTypoHint(text, cli)} (paybatch --help)`, 2);
     });
   for (const c of await commands) cli = cli.command(c);
   skipHelpCache(cli);
   await cli.parseAsync();
+}
+
+/** yargs' "Unknown argument(s): curency" → ` — did you mean --currency?`, from the options the command has. */
+function optionTypoHint(message: string, y: unknown): string {
+  const m = /^Unknown arguments?: (.+)$/.exec(message);
+  const known = (y as { getOptions?: () => { key?: Record<string, unknown> } }).getOptions?.().key;
+  if (!m || !known) return '';
+  const options = Object.keys(known).filter((k) => k.length > 1 && !/[A-Z]/.test(k));
+  const fixes = m[1]!.split(', ').flatMap((typo) => {
+    const near = didYouMean(typo, options);
+    return near ? [`--${near} for --${typo}`] : [];
+  });
+  return fixes.length ? ` — did you mean ${fixes.join(', ')}?` : '';
 }
 
 /**

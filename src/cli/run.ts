@@ -128,8 +128,9 @@ async function runFile(argv: RunArgs, read: string, named: string): Promise<numb
 }
 
 export function printResult(file: string, r: RunBatchResult, json: boolean): void {
+  for (const h of r.hints) process.stderr.write(`paybatch: ${file}: ${h}\n`);
   if (json) {
-    process.stdout.write(`${JSON.stringify({ file, batchId: r.batchId, target: r.target, engine: r.engine, exitCode: r.exitCode, aborted: r.aborted ?? null, files: r.files, sentByThisRun: r.sentByThisRun, differFromOrders: r.differFromOrders, ...r.summary.toJSON() }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ file, batchId: r.batchId, target: r.target, engine: r.engine, exitCode: r.exitCode, aborted: r.aborted ?? null, files: r.files, sentByThisRun: r.sentByThisRun, differFromOrders: r.differFromOrders, hints: r.hints, ...r.summary.toJSON() }, null, 2)}\n`);
     return;
   }
   const lines: string[] = [];

@@ -83,11 +83,12 @@ async function validateInput(argv: ValidateArgs, read: string, named: string, no
     // Unless validateFile took it: a failure before (an option it refuses) must not leave it holding the process.
     dropEarlyReader();
   }
-  const { summary, fixWritten } = validated;
+  const { summary, fixWritten, hints } = validated;
+  for (const h of hints) process.stderr.write(`paybatch: ${file}: ${h}\n`);
 
   const invalid = summary.count('INVALID');
   if (argv.json) {
-    process.stdout.write(`${JSON.stringify({ file, report: reportPath, toFix: fixWritten ? fixPath : null, ...summary.toJSON() }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ file, report: reportPath, toFix: fixWritten ? fixPath : null, hints, ...summary.toJSON() }, null, 2)}\n`);
   } else {
     const lines = [`${file}: ${summary.total} ${summary.total === 1 ? 'row' : 'rows'} checked, nothing sent`, summary.format(['VALID', 'INVALID']), `report: ${reportPath}`];
     if (fixWritten) lines.push(`rows to fix (${invalid}, same format as the input): ${fixPath}`);

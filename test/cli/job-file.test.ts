@@ -47,8 +47,7 @@ describe('a recurring batch defined in a job file', () => {
     await writeFile(join(dir, 'typo.json'), JSON.stringify({ file: 'a.csv', curency: 'EUR' }));
     const typo = await runCli(['validate', '--job', join(dir, 'typo.json')]);
     expect(typo.code).toBe(2);
-    expect(typo.stderr).toContain('curency');
-    expect(typo.stderr.trim().split('\n')).toHaveLength(1);
+    expect(typo.stderr).toBe(`paybatch: --job ${join(dir, 'typo.json')}: "curency" is not an option of this command: did you mean "currency"? (paybatch --help)\n`);
   });
 
   it('turns a map object into --map flags and drops the notes for people', () => {

@@ -110,6 +110,20 @@ describe('paybatch validate FILE', () => {
     expect(existsSync(join(dir, 'stdin.validation.tofix.csv'))).toBe(true);
   });
 
+  it('a misspelt header is pointed out once, with the fix; so is a misspelt option', async () => {
+    await writeFile(join(dir, 'emial.csv'), 'invoice,amount,currency,channel,emial\nM-1,10,EUR,MAIL,a@example.com\nM-2,11,EUR,MAIL,b@example.com\n');
+    const r = await runCli(['validate', join(dir, 'emial.csv'), '--subject', 'Invoice']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`paybatch: ${join(dir, 'emial.csv')}: column "emial" is not read: did you mean email? If so, add --map email=emial\n`);
+    const fixed = await runCli(['validate', join(dir, 'emial.csv'), '--subject', 'Invoice', '--map', 'email=emial']);
+    expect(fixed.stderr).toBe('');
+    expect(fixed.code).toBe(0);
+
+    const typo = await runCli(['validate', join(dir, 'emial.csv'), '--curency', 'EUR']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toBe('paybatch: Unknown argument: curency — did you mean --currency for --curency? (paybatch --help)\n');
+  });
+
   it('--json prints the summary as JSON', async () => {
     const r = await runCli(['validate', join(dir, 'errors.csv'), '--json', '--out', join(dir, 'e2.csv'), '--fix-out', join(dir, 'e2-fix.csv')]);
     expect(r.code).toBe(1);
