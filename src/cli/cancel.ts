@@ -20,6 +20,7 @@ interface CancelArgs extends FollowArgs {
   map?: string[];
   encoding?: string;
   delimiter?: string;
+  sheet?: string;
 }
 
 /** `paybatch cancel FILE`: withdraws the RUNNING orders of FILE (or --only), after a confirmation. */
@@ -40,12 +41,13 @@ export const cancelCommand: CommandModule<object, CancelArgs> = {
       .option('out', { type: 'string', describe: 'cancel report (default: FILE.cancel.csv beside FILE)' })
       .option('map', { type: 'string', array: true, describe: 'read the orderId from this column: --map orderId="N° facture"' })
       .option('encoding', { type: 'string', describe: 'input encoding (default: detected)' })
-      .option('delimiter', { type: 'string', describe: 'input delimiter (default: detected)' }) as never,
+      .option('delimiter', { type: 'string', describe: 'input delimiter (default: detected)' })
+      .option('sheet', { type: 'string', requiresArg: true, describe: 'the sheet of an Excel workbook (.xlsx) to read (default: its first)' }) as never,
   handler: async (argv) => {
     const input = await openInputFile(argv.file);
     let selection: Awaited<ReturnType<typeof selectOrderIds>>;
     try {
-      selection = await selectOrderIds(input.read, { map: parseMapFlags(argv.map), encoding: argv.encoding, delimiter: argv.delimiter, only: argv.only, named: argv.file });
+      selection = await selectOrderIds(input.read, { map: parseMapFlags(argv.map), encoding: argv.encoding, delimiter: argv.delimiter, sheet: argv.sheet, only: argv.only, named: argv.file });
     } finally {
       await input.dispose();
     }

@@ -19,6 +19,7 @@ interface StatusArgs extends FollowArgs {
   map?: string[];
   encoding?: string;
   delimiter?: string;
+  sheet?: string;
 }
 
 /** `paybatch status FILE`: where every order of FILE stands (Get, rate-limited), the ledger updated, a report. */
@@ -38,12 +39,13 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
       .option('out', { type: 'string', describe: 'status report (default: FILE.status.csv beside FILE)' })
       .option('map', { type: 'string', array: true, describe: 'read the orderId from this column: --map orderId="N° facture"' })
       .option('encoding', { type: 'string', describe: 'input encoding (default: detected)' })
-      .option('delimiter', { type: 'string', describe: 'input delimiter (default: detected)' }) as never,
+      .option('delimiter', { type: 'string', describe: 'input delimiter (default: detected)' })
+      .option('sheet', { type: 'string', requiresArg: true, describe: 'the sheet of an Excel workbook (.xlsx) to read (default: its first)' }) as never,
   handler: async (argv) => {
     const input = await openInputFile(argv.file);
     let selection: Awaited<ReturnType<typeof selectOrderIds>>;
     try {
-      selection = await selectOrderIds(input.read, { map: parseMapFlags(argv.map), encoding: argv.encoding, delimiter: argv.delimiter, only: argv.only, named: argv.file });
+      selection = await selectOrderIds(input.read, { map: parseMapFlags(argv.map), encoding: argv.encoding, delimiter: argv.delimiter, sheet: argv.sheet, only: argv.only, named: argv.file });
     } finally {
       await input.dispose();
     }

@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import type { Validated } from '../app/validate-file.js';
@@ -14,10 +14,14 @@ interface ValidateArgs extends InputArgs {
   json?: boolean;
 }
 
-/** `invoices.csv` → `invoices.<suffix>.csv` beside it (`invoices.report.csv`, `invoices.tofix.csv`). */
+/**
+ * `invoices.csv` → `invoices.<suffix>.csv` beside it (`invoices.report.csv`, `invoices.tofix.csv`); a workbook's
+ * (`invoices.xlsx`) are CSV files too: `invoices.report.csv`.
+ */
 export function siblingPath(file: string, suffix: string): string {
-  const m = file.match(/^(.*)\.(csv|txt|tsv)$/i);
-  return m ? `${m[1]}.${suffix}.${m[2]}` : `${file}.${suffix}.csv`;
+  const m = file.match(/^(.*)\.(csv|txt|tsv|xlsx|xlsm)$/i);
+  if (!m) return `${file}.${suffix}.csv`;
+  return `${m[1]}.${suffix}.${/^xls/i.test(m[2]!) ? 'csv' : m[2]}`;
 }
 
 /**
@@ -103,13 +107,25 @@ async function validateInput(argv: ValidateArgs, read: string, named: string, no
  */
 const THREADS_FROM_BYTES = 4 * 1024 * 1024;
 
+/** A workbook (a ZIP file) is read by exceljs on this thread: the reading thread reads CSV. */
+function isZip(file: string): boolean {
+  const fd = openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(4);
+    readSync(fd, head, 0, 4, 0);
+    return head.readUInt32BE(0) === 0x504b0304;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function bigFile(file: string): boolean {
   // A file that cannot be stat'ed is read in-process, which names the problem (no such file, a folder …).
   // Synchronous on purpose: from the handler to the reading thread being given its file (readEarly) nothing awaits, and
   // the thread starts reading before yargs renders the help text (~40 ms), which it does once the handler returns.
   try {
     const s = statSync(file);
-    return s.isFile() && s.size >= THREADS_FROM_BYTES;
+    return s.isFile() && s.size >= THREADS_FROM_BYTES && !isZip(file);
   } catch {
     return false;
   }

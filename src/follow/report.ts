@@ -11,7 +11,7 @@ export const ACTION_COLUMNS = ['orderId', 'result', 'paymentOrderId', 'paymentOr
 
 /** `invoices.csv` / `invoices.report.csv` → `invoices.<kind>.csv` beside it. */
 export function defaultReportPath(file: string, kind: 'status' | 'update' | 'cancel'): string {
-  const base = basename(file).replace(/(\.report)?\.(csv|txt|tsv)$/i, '');
+  const base = basename(file).replace(/(\.report)?\.(csv|txt|tsv|xlsx|xlsm)$/i, '');
   return join(dirname(file), `${base}.${kind}.csv`);
 }
 

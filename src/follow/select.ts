@@ -51,7 +51,7 @@ export function findOrderIdColumn(headers: readonly string[], map: Record<string
 
 /** The orders FILE designates, optionally narrowed to `only` (an id of `only` that is not in FILE is refused before any call). */
 export async function selectOrderIds(file: string, opts: OpenCsvOptions & { map?: Record<string, string>; only?: readonly string[]; named?: string }): Promise<OrderIdSelection> {
-  const source = await openCsv(file, { encoding: opts.encoding, delimiter: opts.delimiter });
+  const source = await openCsv(file, { encoding: opts.encoding, delimiter: opts.delimiter, ...(opts.sheet !== undefined ? { sheet: opts.sheet } : {}) });
   const seen = new Set<string>();
   const orderIds: string[] = [];
   let rows = 0;
