@@ -62,4 +62,12 @@ describe('settings: the environment wins over the env file, flags over both (as 
     expect(r.stderr).toContain('set PAYBATCH_PASSWORD');
     expect(r.stderr).not.toContain('--password');
   });
+
+  it('PAYBATCH_LOG_LEVEL is checked before anything starts: one line naming the levels, exit 2', async () => {
+    for (const command of [['worker', '--redis', 'redis://127.0.0.1:9'], ['ipn', '--port', '0']]) {
+      const r = await runCli(command, { env: { ...w.env, PAYBATCH_LOG_LEVEL: 'loud' } });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe('paybatch: PAYBATCH_LOG_LEVEL=loud: use one of trace, debug, info, warn, error, fatal, silent\n');
+    }
+  });
 });
