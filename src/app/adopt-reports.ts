@@ -4,6 +4,7 @@ import { openCsv, type CsvSource } from '../csv/read.js';
 import { restoreFormula } from '../csv/write.js';
 import { ConfigError } from '../errors/paybatch-error.js';
 import { findOrderIdColumn } from '../follow/select.js';
+import { parseMoney } from '../ledger/exchange.js';
 import type { Ledger, LedgerEntry } from '../ledger/ledger.js';
 import type { LyraClient } from '../lyra/client.js';
 import { LyraApiError } from '../lyra/errors.js';
@@ -94,7 +95,7 @@ async function readEvidence(path: string, o: AdoptOptions): Promise<Evidence[] |
       const i = source.headers.lastIndexOf(name);
       return i >= 0 ? i : source.headers.lastIndexOf(`paybatch_${name}`);
     };
-    const at = { status: col('status'), paymentOrderId: col('paymentOrderId'), paymentURL: col('paymentURL'), shopId: col('shopId'), mode: col('mode'), batchId: col('batchId'), attempts: col('attempts'), amountMinor: col('amountMinor'), currency: col('currencyCode'), channel: col('channelType'), sendTo: col('sendTo'), line: col('line') };
+    const at = { status: col('status'), paymentOrderId: col('paymentOrderId'), paymentURL: col('paymentURL'), shopId: col('shopId'), mode: col('mode'), batchId: col('batchId'), attempts: col('attempts'), amount: col('orderAmount'), currency: col('currencyCode'), channel: col('channelType'), sendTo: col('sendTo'), line: col('line') };
     if (at.status < 0) {
       o.onNotice(`${path} is not a paybatch report (no status column): not used as evidence`);
       return undefined;
@@ -132,7 +133,7 @@ async function readEvidence(path: string, o: AdoptOptions): Promise<Evidence[] |
         ...(paymentURL ? { paymentURL } : {}),
         ...(batchId ? { batchId } : {}),
         attempts: Number.parseInt(cell(at.attempts), 10) || 1,
-        amountMinor: Number.parseInt(cell(at.amountMinor), 10) || 0,
+        amountMinor: parseMoney(cell(at.amount), cell(at.currency)) ?? 0,
         currency: cell(at.currency),
         channel: (cell(at.channel) || 'URL') as ChannelType,
         recipient: cell(at.sendTo),

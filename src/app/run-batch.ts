@@ -4,7 +4,7 @@ import { replaceFile } from '../lib/replace-file.js';
 import { ConfigError, PaybatchError } from '../errors/paybatch-error.js';
 import { runLocal, type LocalRun } from '../engine/local.js';
 import { prespawnWorkerThreads } from '../engine/worker-thread.js';
-import type { RetryPolicy } from '../engine/job.js';
+import { DEFAULT_RETRY, type RetryPolicy } from '../engine/job.js';
 import type { RowOutcome } from '../engine/outcome.js';
 import { newBatchId } from '../engine/batch-id.js';
 import { connectRedis, dropConnection, type RedisTarget } from '../engine/redis-preflight.js';
@@ -18,7 +18,7 @@ import { judgeFile, type JudgeFileOptions } from '../orders/judge-file.js';
 import type { JudgedRow } from '../orders/types.js';
 import { estimateRows } from '../report/estimate-rows.js';
 import { createProgress, queueWaitingNote, type Progress } from '../report/progress.js';
-import { createRunReport } from '../report/run-report.js';
+import { createRunReport, summaryRow } from '../report/run-report.js';
 import { Summary, type SummaryJson } from '../report/summary.js';
 
 export interface RunBatchOptions {
@@ -62,13 +62,18 @@ export interface RunBatchResult {
   summary: Summary;
   /** A few UNCERTAIN orderIds, for the printed summary (the report has them all). */
   uncertain: string[];
+  /** Rows this run sent a request for (a re-run that finds everything done sends none). */
+  sentByThisRun: number;
+  /** CREATED rows whose order, made earlier, differs from the row as the file has it now (see their note). */
+  differFromOrders: number;
+  /** Columns not read that look like a misspelt field, with the fix (Mapping.hints). */
+  hints: string[];
   aborted?: { code: string; message: string };
   files: { report: string; toFix?: string; summary: string };
   durationMs: number;
   exitCode: 0 | 1 | 3;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, baseDelayMs: 250, maxDelayMs: 8000 };
 const UNCERTAIN_LISTED = 20;
 
 /**
@@ -179,6 +184,8 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
     const summary = new Summary();
     const uncertain: string[] = [];
     let toFixRows = 0;
+    let sentNow = 0;
+    let edited = 0;
     const progress: Progress | undefined = opts.progress
       ? createProgress({ total: await estimateRows(opts.file), tty: opts.progress.tty, stream: opts.progress.stream })
       : undefined;
@@ -190,6 +197,8 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
         summary.add(summaryRow(row, outcome));
         progress?.tick(outcome.status);
         if (outcome.status === 'INVALID' || outcome.status === 'FAILED') toFixRows += 1;
+        if (sentByThisRun(outcome)) sentNow += 1;
+        if (outcome.order && outcome.note) edited += 1;
         if (outcome.status === 'UNCERTAIN' && uncertain.length < UNCERTAIN_LISTED && row.judgement.ok) uncertain.push(row.judgement.order.orderId);
       }
     } catch (e) {
@@ -217,12 +226,15 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
       exitCode,
       ...(aborted ? { aborted } : {}),
       files,
+      sentByThisRun: sentNow,
+      differFromOrders: edited,
+      hints: judged.mapping.hints,
       ...summary.toJSON(),
     };
     await writeFile(opts.files.summary, `${JSON.stringify(json, null, 2)}\n`).catch((e: NodeJS.ErrnoException) => {
       throw reportNotWritten(new PaybatchError('PB_WRITE', `${opts.files.summary}: cannot write the file (${e.code ?? e.message})`));
     });
-    return { batchId, target, engine: json.engine, summary, uncertain, ...(aborted ? { aborted } : {}), files, durationMs, exitCode };
+    return { batchId, target, engine: json.engine, summary, uncertain, sentByThisRun: sentNow, differFromOrders: edited, hints: judged.mapping.hints, ...(aborted ? { aborted } : {}), files, durationMs, exitCode };
   } finally {
     await opened?.close();
     await client.close();
@@ -240,6 +252,9 @@ export interface RunSummaryJson extends SummaryJson {
   exitCode: number;
   aborted?: { code: string; message: string };
   files: { report: string; toFix?: string; summary: string };
+  sentByThisRun: number;
+  differFromOrders: number;
+  hints: string[];
 }
 
 /** Every file the run writes, and the state folder of the embedded engine's ledger: writable before anything is sent. */
@@ -262,9 +277,9 @@ function reportNotWritten(e: unknown): unknown {
   return new PaybatchError('PB_WRITE', `${e.message}; orders were sent and are in the ledger: run the same command again once it can be written (nothing is sent twice)`, 3);
 }
 
-function summaryRow(row: JudgedRow, outcome: RowOutcome) {
-  const order = row.judgement.ok ? row.judgement.order : undefined;
-  return { status: outcome.status, errorCode: outcome.errorCode, currency: order?.currency, amountMinor: order?.amountMinor };
+/** Rows this run sent a request for: settled now, not by an earlier run, and not left unsent. */
+export function sentByThisRun(outcome: RowOutcome): boolean {
+  return !outcome.earlier && (outcome.status === 'CREATED' || outcome.status === 'FAILED' || outcome.status === 'UNCERTAIN');
 }
 
 /** Nothing is claimed before the platform has accepted the credentials: a wrong key fails the run with exit 2. */

@@ -6,18 +6,17 @@ import { createCsvWriter, formatCsvCell, formatCsvRecord, type CsvWriter } from 
 import { judgeFile, type JudgeFileOptions } from '../orders/judge-file.js';
 import type { JudgedRow } from '../orders/types.js';
 import { Summary } from '../report/summary.js';
+import { fixCells, fixLayout, problemsMessage, reportColumns } from '../report/run-report.js';
+import { formatMinor } from '../orders/currencies.js';
 import { YoungGenerationCap } from '../lib/young-generation.js';
 
 /** The young generation of the judging thread when the file is read on another (see YoungGenerationCap). */
 const YOUNG_MB = 8;
 
-/** Columns validate adds after the input's own: the verdict, then the normalised values that would be sent. */
-export const VALIDATE_COLUMNS = ['status', 'errorCode', 'errorMessage', 'errorColumn', 'line', 'amountMinor', 'currencyCode', 'channelType', 'sendTo', 'expiresAt'] as const;
-
 export interface ValidateFiles {
-  /** The report: every row, input columns unchanged, then VALIDATE_COLUMNS. */
+  /** The report: every row, input columns unchanged, then REPORT_COLUMNS (the sending ones empty). */
   report: string;
-  /** The rows to fix, in the input's own format; written only if a row is invalid. */
+  /** The rows to fix, in the input's own format with the reason beside them; written only if a row is invalid. */
   fix: string;
 }
 
@@ -25,23 +24,23 @@ export interface Validated {
   summary: Summary;
   /** The rows-to-fix file was written (some row is invalid). */
   fixWritten: boolean;
+  /** Columns not read that look like a misspelt field, with the fix (Mapping.hints). */
+  hints: string[];
 }
 
-/** The report cells validate adds for one judged row. */
+/** The report cells validate adds for one judged row: REPORT_COLUMNS, with nothing sent (so no shop, mode or batch). */
 export function verdictCells(row: JudgedRow): string[] {
   const j = row.judgement;
   if (j.ok) {
     const o = j.order;
-    return ['VALID', '', '', '', String(row.line), String(o.amountMinor), o.currency, o.channel, o.recipient, o.expirationDate ?? ''];
+    return ['VALID', '', '', '', '', '', '', '', '', String(row.line), formatMinor(o.amountMinor, o.currency), o.currency, o.channel, o.recipient, o.expirationDate ?? '', '', '', '', ''];
   }
-  const problems = j.problems ?? [j.problem];
-  const message = problems.map((p) => (p.column ? `${p.column}: ${p.message}` : p.message)).join(' | ');
-  return ['INVALID', j.problem.code, message, j.problem.column ?? '', String(row.line), '', '', '', '', ''];
+  return ['INVALID', '', '', '', j.problem.code, problemsMessage(j), j.problem.column ?? '', '', '', String(row.line), '', '', '', '', '', '', '', '', ''];
 }
 
 /**
  * `verdictCells(row)` as a CSV record (`formatCsvRecord`), for a valid row without formatting each cell: they are our
- * own values (a number, codes, an ISO date), only the recipient can need quotes or the formula guard.
+ * own values (an amount, codes, an ISO date), only the recipient can need quotes or the formula guard.
  */
 export function verdictCsv(row: JudgedRow, delimiter: string): string {
   const j = row.judgement;
@@ -49,7 +48,7 @@ export function verdictCsv(row: JudgedRow, delimiter: string): string {
   const o = j.order;
   const d = delimiter;
   const to = formatCsvCell(o.recipient, d);
-  return `VALID${d}${d}${d}${d}${row.line}${d}${o.amountMinor}${d}${o.currency}${d}${o.channel}${d}${to}${d}${o.expirationDate ?? ''}`;
+  return `VALID${d}${d}${d}${d}${d}${d}${d}${d}${d}${row.line}${d}${formatMinor(o.amountMinor, o.currency)}${d}${o.currency}${d}${o.channel}${d}${to}${d}${o.expirationDate ?? ''}${d}${d}${d}${d}`;
 }
 
 /**
@@ -58,7 +57,7 @@ export function verdictCsv(row: JudgedRow, delimiter: string): string {
  * half-written or not.
  */
 export async function validateFile(file: string, opts: JudgeFileOptions, out: ValidateFiles): Promise<Validated> {
-  const { source, batches } = await judgeFile(file, opts);
+  const { source, batches, mapping } = await judgeFile(file, opts);
   await checkWritablePaths([
     { path: out.report, setting: '--out', atLeastBytes: (await stat(file)).size },
     { path: out.fix, setting: '--fix-out' },
@@ -69,7 +68,7 @@ export async function validateFile(file: string, opts: JudgeFileOptions, out: Va
   const reportTmp = `${out.report}.partial`;
   const fixTmp = `${out.fix}.partial`;
   const report = createCsvWriter(reportTmp, {
-    headers: [...source.headers, ...VALIDATE_COLUMNS],
+    headers: [...source.headers, ...reportColumns(source.headers)],
     delimiter: source.delimiter,
     // The report carries our messages (any character): UTF-8 with a BOM so Excel shows accents right.
     encoding: 'utf8',
@@ -77,6 +76,7 @@ export async function validateFile(file: string, opts: JudgeFileOptions, out: Va
     lineEnding: source.lineEnding,
   });
   let fix: CsvWriter | undefined;
+  const fixing = fixLayout(source.headers);
   const d = source.delimiter;
   const summary = new Summary();
   // Reading on a second thread, this one only judges and writes: its young generation need not grow to V8's 32 MB.
@@ -97,8 +97,8 @@ export async function validateFile(file: string, opts: JudgeFileOptions, out: Va
           summary.add({ status: 'VALID', currency: j.order.currency, amountMinor: j.order.amountMinor });
         } else {
           summary.add({ status: 'INVALID', errorCode: j.problem.code });
-          fix ??= createCsvWriter(fixTmp, { headers: source.headers, delimiter: source.delimiter, encoding: source.encoding, bom: source.bom, lineEnding: source.lineEnding, sepLine: source.sepLine });
-          fix.add(row.cells);
+          fix ??= createCsvWriter(fixTmp, { headers: fixing.headers, delimiter: source.delimiter, encoding: source.encoding, bom: source.bom, lineEnding: source.lineEnding, sepLine: source.sepLine, formulaGuard: false });
+          fix.add(fixCells(row.cells, fixing, problemsMessage(j)));
         }
       }
       await report.ready();
@@ -116,5 +116,5 @@ export async function validateFile(file: string, opts: JudgeFileOptions, out: Va
   }
   await replaceFile(reportTmp, out.report);
   if (fix) await replaceFile(fixTmp, out.fix);
-  return { summary, fixWritten: fix !== undefined };
+  return { summary, fixWritten: fix !== undefined, hints: mapping.hints };
 }

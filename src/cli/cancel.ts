@@ -1,5 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { parseMapFlags } from './input-options.js';
+import { ROW_DEFAULT_KEYS, RUN_ONLY_KEYS, withJobFile } from './job-file.js';
+import { openInputFile } from './stdin-file.js';
 import { cancelCandidates, cancelOrders } from '../follow/cancel.js';
 import { confirm } from '../follow/confirm.js';
 import { openFollow, withFollowOptions, type FollowArgs } from '../follow/context.js';
@@ -10,6 +12,7 @@ import { describeAmounts } from '../follow/tally.js';
 
 interface CancelArgs extends FollowArgs {
   file: string;
+  json: boolean;
   only?: string[];
   yes: boolean;
   dryRun: boolean;
@@ -17,25 +20,38 @@ interface CancelArgs extends FollowArgs {
   map?: string[];
   encoding?: string;
   delimiter?: string;
+  sheet?: string;
 }
 
 /** `paybatch cancel FILE`: withdraws the RUNNING orders of FILE (or --only), after a confirmation. */
 export const cancelCommand: CommandModule<object, CancelArgs> = {
-  command: 'cancel <file>',
+  command: 'cancel [file]',
   describe: 'cancel the RUNNING orders of FILE (the input or its report); paid, expired or cancelled ones are reported',
   builder: (y) =>
-    withFollowOptions(y)
-      .positional('file', { type: 'string', demandOption: true, describe: 'the input file, or the report run wrote' })
+    withJobFile(withFollowOptions(y), { ignore: [...RUN_ONLY_KEYS, ...ROW_DEFAULT_KEYS] })
+      .positional('file', { type: 'string', describe: 'the input file, or the report run wrote; - for standard input (or "file" in the --job file)' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the outcome as JSON' })
+      .check((a) => {
+        if (!a.file) throw new Error('name the file: paybatch cancel FILE (or "file" in the --job file)');
+        return true;
+      })
       .option('only', { type: 'string', array: true, describe: 'only these orderIds (they must be in FILE)' })
       .option('yes', { type: 'boolean', default: false, describe: 'do not ask for confirmation (required without a terminal)' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'read the orders and report what would be cancelled; cancel nothing' })
       .option('out', { type: 'string', describe: 'cancel report (default: FILE.cancel.csv beside FILE)' })
       .option('map', { type: 'string', array: true, describe: 'read the orderId from this column: --map orderId="N° facture"' })
       .option('encoding', { type: 'string', describe: 'input encoding (default: detected)' })
-      .option('delimiter', { type: 'string', describe: 'input delimiter (default: detected)' }) as never,
+      .option('delimiter', { type: 'string', describe: 'input delimiter (default: detected)' })
+      .option('sheet', { type: 'string', requiresArg: true, describe: 'the sheet of an Excel workbook (.xlsx) to read (default: its first)' }) as never,
   handler: async (argv) => {
-    const selection = await selectOrderIds(argv.file, { map: parseMapFlags(argv.map), encoding: argv.encoding, delimiter: argv.delimiter, only: argv.only });
-    const out = argv.out ?? defaultReportPath(argv.file, 'cancel');
+    const input = await openInputFile(argv.file);
+    let selection: Awaited<ReturnType<typeof selectOrderIds>>;
+    try {
+      selection = await selectOrderIds(input.read, { map: parseMapFlags(argv.map), encoding: argv.encoding, delimiter: argv.delimiter, sheet: argv.sheet, only: argv.only, named: argv.file });
+    } finally {
+      await input.dispose();
+    }
+    const out = argv.out ?? defaultReportPath(input.named, 'cancel');
     const ctx = await openFollow(argv, { api: true });
     const signals = abortOnSignals();
     try {
@@ -60,7 +76,7 @@ export const cancelCommand: CommandModule<object, CancelArgs> = {
         dryRun: argv.dryRun,
         bulk: { concurrency: argv.concurrency, limiter: ctx.limiter, signal: signals.signal },
       });
-      process.exitCode = await finishActions(out, run, { verb: 'cancelled', dryRun: argv.dryRun });
+      process.exitCode = await finishActions(out, run, { verb: 'cancelled', dryRun: argv.dryRun, ...(argv.json ? { json: { file: argv.file } } : {}) });
     } finally {
       signals.dispose();
       await ctx.close();

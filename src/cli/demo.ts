@@ -1,4 +1,4 @@
-import { copyFile, mkdtemp, readFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +40,8 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
 };
 
 async function demo(argv: DemoArgs): Promise<number> {
+  // Without --dir the reports go to a temporary folder, removed when the demo ends: a demo leaves nothing behind.
+  const temporary = argv.dir === undefined;
   const dir = argv.dir ?? (await mkdtemp(join(tmpdir(), 'paybatch-demo-')));
   const sandbox = await startSandbox({ port: 0, latencyMs: argv.latency, jitterMs: argv.latency / 2, seed: 42 });
   const out = (s = '') => process.stdout.write(`${s}\n`);
@@ -48,7 +50,7 @@ async function demo(argv: DemoArgs): Promise<number> {
     sandbox.faults.forOrder('INV-2025-0009', 'reset-after-create', { times: 1 });
     const lyra = { baseUrl: sandbox.url, shopId: DEMO_SHOP_ID, password: DEMO_TEST_PASSWORD };
     const stateDir = join(dir, 'state');
-    out(`paybatch demo — sandbox at ${sandbox.url} (shop ${DEMO_SHOP_ID}, TEST), reports in ${dir}`);
+    out(`paybatch demo — sandbox at ${sandbox.url} (shop ${DEMO_SHOP_ID}, TEST), reports in ${dir}${temporary ? ' (removed at the end; --dir DIR keeps them)' : ''}`);
 
     const send = async (name: string, defaults: Record<string, string> = {}): Promise<RunBatchResult> => {
       const file = join(dir, name);
@@ -103,5 +105,6 @@ async function demo(argv: DemoArgs): Promise<number> {
     return 0;
   } finally {
     await sandbox.stop();
+    if (temporary) await rm(dir, { recursive: true, force: true });
   }
 }

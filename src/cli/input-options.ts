@@ -28,6 +28,7 @@ export const inputOptions = {
   tz: { type: 'string', requiresArg: true, describe: 'Time zone in which an expiration date without time ends (23:59:59); default: this machine\'s' },
   encoding: { type: 'string', requiresArg: true, describe: 'Input encoding (utf8, windows-1252 …); default: detected' },
   delimiter: { type: 'string', requiresArg: true, describe: 'Input delimiter (, ; | or tab); default: detected' },
+  sheet: { type: 'string', requiresArg: true, describe: 'The sheet of an Excel workbook (.xlsx) to read; default: its first' },
   out: { type: 'string', requiresArg: true, describe: 'Report file (default: FILE.report.csv beside the input)' },
 } as const satisfies Record<string, Options>;
 
@@ -47,6 +48,7 @@ export interface InputArgs {
   tz?: string;
   encoding?: string;
   delimiter?: string;
+  sheet?: string;
   out?: string;
 }
 
@@ -74,6 +76,7 @@ export function toJudgeFileOptions(argv: InputArgs, now: Date): JudgeFileOptions
     now,
     encoding: argv.encoding,
     delimiter: argv.delimiter,
+    ...(argv.sheet !== undefined ? { sheet: argv.sheet } : {}),
     map: parseMapFlags(argv.map),
     defaults: {
       currency: argv.currency,

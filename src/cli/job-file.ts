@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { ConfigError } from '../errors/paybatch-error.js';
+import { didYouMean } from '../lib/did-you-mean.js';
 
 /** Keys of a job file that name files: relative to the job file, not to wherever cron starts the command. */
 const PATH_KEYS = ['file', 'out', 'fix-out', 'summary-out', 'state-dir', 'env-file'];
@@ -43,9 +44,30 @@ export const SENDING_KEYS = [
   'progress', 'check', 'platform', 'api-url', 'shop-id', 'env-file', 'timeout-ms', 'path-prefix',
 ];
 
-/** `--job FILE`; `ignore` names job-file keys this command accepts silently without having the option. */
+/**
+ * `--job FILE`; `ignore` names job-file keys this command accepts silently without having the option. A key that is
+ * neither an option of the command nor ignored is refused with the job file named and the likely key suggested.
+ */
 export function withJobFile<T>(y: Argv<T>, opts: { ignore?: readonly string[] } = {}): Argv<T> {
-  return y.config('job', 'read the options of a recurring batch from a JSON job file (jobs/*.json); flags beat it', (path: string) =>
-    parseJobFile(path, opts.ignore),
-  ) as Argv<T>;
+  return y.config('job', 'read the options of a recurring batch from a JSON job file (jobs/*.json); flags beat it', (path: string) => {
+    const values = parseJobFile(path, opts.ignore);
+    const known = Object.keys((y as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions().key);
+    for (const key of Object.keys(values)) {
+      if (known.includes(key)) continue;
+      const near = didYouMean(key, [...known.filter((k) => k.length > 1 && !/[A-Z]/.test(k) && k !== 'job'), ...NOTE_KEYS]);
+      throw new Error(`--job ${path}: "${key}" is not an option of this command${near ? `: did you mean "${near}"?` : ''}`);
+    }
+    return values;
+  }) as Argv<T>;
 }
+
+/**
+ * Keys of a `run` job file that the follow-up commands (status, update, cancel) take no value from. `out`, `fix-out`
+ * and `summary-out` name the run's own files (a follow-up report must never land on the run's report); `rate` and
+ * `concurrency` are the run's sending pace; update reads `expires-in` as a new expiry for every order, not as the
+ * default of new ones.
+ */
+export const RUN_ONLY_KEYS = ['out', 'fix-out', 'summary-out', 'expires-in', 'retry-uncertain', 'stop-after-failures', 'ipn-url', 'workers', 'progress', 'check', 'rate', 'concurrency'];
+
+/** The run-wide defaults of rows (`inputOptions`): update judges rows with them; status and cancel only need orderIds. */
+export const ROW_DEFAULT_KEYS = ['currency', 'channel', 'locale', 'subject', 'message', 'template', 'receipt-email', 'tax-rate', 'phone-region', 'tz'];

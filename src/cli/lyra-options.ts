@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { parseEnv } from 'node:util';
 import type { Argv } from 'yargs';
 import { ConfigError } from '../errors/paybatch-error.js';
 import type { LyraClientOptions } from '../lyra/client.js';
@@ -28,7 +29,7 @@ export function withLyraOptions<T>(y: Argv<T>): Argv<T & LyraArgs> {
     .option('path-prefix', { type: 'string', group: 'Lyra:', describe: 'API path prefix (env PAYBATCH_PATH_PREFIX)', defaultDescription: '/api-payment/V4' }) as Argv<T & LyraArgs>;
 }
 
-/** Flags > env file > environment. Loads the env file into a copy, never into process.env of a child. */
+/** Flags > environment > env file (see withEnvFile). */
 export function lyraOptionsFrom(argv: LyraArgs, env: NodeJS.ProcessEnv = process.env): LyraClientOptions {
   return resolveLyraConfig(withEnvFile(argv.envFile, env), {
     platform: argv.platform,
@@ -39,21 +40,20 @@ export function lyraOptionsFrom(argv: LyraArgs, env: NodeJS.ProcessEnv = process
   });
 }
 
-/** The environment with the env file's settings on top (the file is what the operator pointed at explicitly). */
+/**
+ * The settings: the env file's, under the environment's. As Node's own `--env-file` and dotenv do, a variable already
+ * set in the environment wins over the file (a cron line or a container can override one setting of a shared file);
+ * flags win over both. Parsed with Node's own parser (util.parseEnv), so the file means what `node --env-file` reads.
+ */
 export function withEnvFile(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
   if (!file) return { ...env };
-  if (!existsSync(file)) throw new ConfigError('PB_CONFIG', `--env-file ${file}: no such file`);
-  const saved = { ...process.env };
+  let text: string;
   try {
-    // process.loadEnvFile writes into process.env; we read what it added and put process.env back.
-    for (const k of Object.keys(process.env)) delete process.env[k];
-    process.loadEnvFile(file);
-    const fromFile = { ...process.env };
-    return { ...env, ...fromFile };
+    text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError('PB_CONFIG', `--env-file ${file}: cannot be read (${(e as Error).message})`);
-  } finally {
-    for (const k of Object.keys(process.env)) delete process.env[k];
-    Object.assign(process.env, saved);
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a folder, not a file' : err.code === 'EACCES' ? 'not readable (permission denied)' : `cannot be read (${err.message})`;
+    throw new ConfigError('PB_CONFIG', `--env-file ${file}: ${why}`);
   }
+  return { ...parseEnv(text), ...env };
 }

@@ -2,6 +2,8 @@
 import { setFlagsFromString } from 'node:v8';
 import { commandsFor } from './commands.js';
 import { PaybatchError } from '../errors/paybatch-error.js';
+import { stdinAsPath } from './stdin-file.js';
+import { didYouMean } from '../lib/did-you-mean.js';
 
 /** Turns anything thrown into one line on stderr and an exit code; a stack only with PAYBATCH_DEBUG=1. */
 export function reportFatal(e: unknown): number {
@@ -45,11 +47,26 @@ async function main(argv: string[]): Promise<void> {
       // Ours, and bugs (TypeError …), pass through; yargs' own errors (YError) and the plain Errors thrown by
       // option checks and job-file reading are usage errors: one line, exit 2.
       if (err && (PaybatchError.is(err) || (err.name !== 'YError' && err.constructor !== Error))) throw err;
-      throw new PaybatchError('PB_USAGE', `${err?.message ?? msg} (paybatch --help)`, 2);
+      const text = err?.message ?? msg;
+      // At this point yargs holds the options of the command that failed.
+      throw new PaybatchError('PB_USAGE', `${text}${optionTypoHint(text, cli)} (paybatch --help)`, 2);
     });
   for (const c of await commands) cli = cli.command(c);
   skipHelpCache(cli);
   await cli.parseAsync();
+}
+
+/** yargs' "Unknown argument(s): curency" → ` — did you mean --currency?`, from the options the command has. */
+function optionTypoHint(message: string, y: unknown): string {
+  const m = /^Unknown arguments?: (.+)$/.exec(message);
+  const known = (y as { getOptions?: () => { key?: Record<string, unknown> } }).getOptions?.().key;
+  if (!m || !known) return '';
+  const options = Object.keys(known).filter((k) => k.length > 1 && !/[A-Z]/.test(k));
+  const fixes = m[1]!.split(', ').flatMap((typo) => {
+    const near = didYouMean(typo, options);
+    return near ? [`--${near} for --${typo}`] : [];
+  });
+  return fixes.length ? ` — did you mean ${fixes.join(', ')}?` : '';
 }
 
 /**
@@ -65,8 +82,21 @@ function skipHelpCache(cli: unknown): void {
   if (typeof usage?.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
 }
 
+/**
+ * `paybatch status … | head`: the reader left, and what is left to print has no one to read it. The command still
+ * finishes its work (report, ledger) and its exit code stands; only the printing stops, without a stack trace.
+ */
+function ignoreClosedPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
+    });
+  }
+}
+
 boundHeapGrowth();
+ignoreClosedPipes();
 // Not yargs/helpers' hideBin: under node it is slice(2), and loading it loads yargs' parser (~80 ms) before the command.
-main(process.argv.slice(2)).catch((e: unknown) => {
+main(stdinAsPath(process.argv.slice(2))).catch((e: unknown) => {
   process.exitCode = reportFatal(e);
 });

@@ -1,3 +1,4 @@
+import { signalExitCode } from './signals.js';
 import { rm, writeFile } from 'node:fs/promises';
 import { replaceFile } from '../lib/replace-file.js';
 import { existsSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { connectRedis, requireRedisTarget } from '../engine/redis-preflight.js';
 import { modeOfPassword } from '../lyra/mode.js';
 import { judgeFile } from '../orders/judge-file.js';
 import type { JudgedRow } from '../orders/types.js';
-import { createRunReport } from '../report/run-report.js';
+import { createRunReport, summaryRow } from '../report/run-report.js';
 import { Summary } from '../report/summary.js';
 import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-options.js';
 import { lyraOptionsFrom, withLyraOptions, type LyraArgs } from './lyra-options.js';
@@ -139,7 +140,11 @@ async function report(argv: ReportArgs): Promise<number> {
   const writer = createRunReport(csv, tmp, { shopId: scope.shopId, mode: scope.mode, batchId: argv.batch });
   const summary = new Summary();
   const stop = new AbortController();
-  const onSignal = () => stop.abort();
+  let stoppedBy: NodeJS.Signals = 'SIGINT';
+  const onSignal = (sig: NodeJS.Signals) => {
+    stoppedBy = sig;
+    stop.abort();
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let aborted: { code: string; message: string } | undefined;
@@ -161,11 +166,10 @@ async function report(argv: ReportArgs): Promise<number> {
       }
       const { row, outcome } = n.value;
       await writer.add(row, outcome);
-      const order = row.judgement.ok ? row.judgement.order : undefined;
-      summary.add({ status: outcome.status, errorCode: outcome.errorCode, ...(order ? { currency: order.currency, amountMinor: order.amountMinor } : {}) });
+      summary.add(summaryRow(row, outcome));
     }
     await writer.close();
-    if (stop.signal.aborted) throw new PaybatchError('PB_INTERRUPTED', `report interrupted: the batch goes on; run paybatch report ${argv.batch} again to wait for it`, 130);
+    if (stop.signal.aborted) throw new PaybatchError('PB_INTERRUPTED', `report interrupted: the batch goes on; run paybatch report ${argv.batch} again to wait for it`, signalExitCode(stoppedBy));
   } catch (e) {
     csv.close();
     await writer.close().catch(() => {});

@@ -10,6 +10,7 @@ import { withJobFile } from './job-file.js';
 import { lyraOptionsFrom, withEnvFile, withLyraOptions, type LyraArgs } from './lyra-options.js';
 import { batchSource } from './report.js';
 import { onStopSignals } from './signals.js';
+import { openInputFile } from './stdin-file.js';
 import { siblingPath } from './validate.js';
 
 export interface RunArgs extends InputArgs, LyraArgs {
@@ -41,7 +42,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
   builder: (y) =>
     withJobFile(withLyraOptions(
       y
-        .positional('file', { type: 'string', describe: 'the invoice CSV (or "file" in the --job file)' })
+        .positional('file', { type: 'string', describe: 'the invoice CSV, - for standard input (or "file" in the --job file)' })
         .options(inputOptions)
         .option('concurrency', { type: 'number', default: 10, group: 'Sending:', describe: 'requests in flight at most' })
         .option('rate', { type: 'number', default: 20, group: 'Sending:', describe: 'requests per second at most, in any sliding second as the platform sees them (a request holds its place until its answer)' })
@@ -78,21 +79,32 @@ export const runCommand: CommandModule<object, RunArgs> = {
 };
 
 async function run(argv: RunArgs): Promise<number> {
+  const input = await openInputFile(argv.file);
+  try {
+    return await runFile(argv, input.read, input.named);
+  } finally {
+    await input.dispose();
+  }
+}
+
+/** `read`: the file to send; `named`: what the outputs are named after (they differ for `-`, standard input). */
+async function runFile(argv: RunArgs, read: string, named: string): Promise<number> {
   const started = new Date();
   const file = argv.file;
   const files = {
-    report: argv.out ?? siblingPath(file, 'report'),
-    toFix: argv['fix-out'] ?? siblingPath(file, 'tofix'),
-    summary: argv['summary-out'] ?? siblingPath(file, 'report').replace(/\.(csv|txt|tsv)$/i, '') + '.json',
+    report: argv.out ?? siblingPath(named, 'report'),
+    toFix: argv['fix-out'] ?? siblingPath(named, 'tofix'),
+    summary: argv['summary-out'] ?? siblingPath(named, 'report').replace(/\.(csv|txt|tsv)$/i, '') + '.json',
   };
   for (const [flag, p] of Object.entries(files)) {
-    if (resolve(p) === resolve(file)) throw new ConfigError('PB_OPTION', `the ${flag} file ${p} is the input file itself: choose another name`);
+    if (resolve(p) === resolve(named)) throw new ConfigError('PB_OPTION', `the ${flag} file ${p} is the input file itself: choose another name`);
   }
+  const settings = withEnvFile(argv.envFile);
   const lyra = lyraOptionsFrom(argv);
-  if (argv['redis-may-lose-claims']) process.env[MAY_LOSE_CLAIMS] = 'yes';
-  const redis = resolveRedisTarget(argv.redis, process.env);
-  const ledgerSetting = argv.ledger ? { value: argv.ledger, source: '--ledger' } : ledgerSettingFrom(withEnvFile(argv.envFile));
-  const stateDir = argv['state-dir'] ?? defaultStateDir(process.env);
+  if (argv['redis-may-lose-claims']) settings[MAY_LOSE_CLAIMS] = 'yes';
+  const redis = resolveRedisTarget(argv.redis, settings);
+  const ledgerSetting = argv.ledger ? { value: argv.ledger, source: '--ledger' } : ledgerSettingFrom(settings);
+  const stateDir = argv['state-dir'] ?? defaultStateDir(settings);
   const stop = new AbortController();
   const signals = onStopSignals(stop, (sig) =>
     process.stderr.write(`\npaybatch: ${sig}: no new order is sent; waiting for the requests in flight, then writing the report (again to force quit)\n`),
@@ -100,7 +112,7 @@ async function run(argv: RunArgs): Promise<number> {
   try {
     const tty = argv.progress ?? Boolean(process.stderr.isTTY);
     const result = await runBatch({
-      file,
+      file: read,
       judge: toJudgeFileOptions(argv, started),
       lyra,
       stateDir,
@@ -109,7 +121,7 @@ async function run(argv: RunArgs): Promise<number> {
       onNotice: (m) => process.stderr.write(`paybatch: ${m}\n`),
       redis,
       localWorkers: argv.workers,
-      batchSource: batchSource(file, argv, started),
+      batchSource: batchSource(read, argv, started),
       concurrency: argv.concurrency,
       perSecond: argv.rate,
       retryUncertain: argv['retry-uncertain'],
@@ -128,13 +140,17 @@ async function run(argv: RunArgs): Promise<number> {
 }
 
 export function printResult(file: string, r: RunBatchResult, json: boolean): void {
+  for (const h of r.hints) process.stderr.write(`paybatch: ${file}: ${h}\n`);
   if (json) {
-    process.stdout.write(`${JSON.stringify({ file, batchId: r.batchId, target: r.target, engine: r.engine, exitCode: r.exitCode, aborted: r.aborted ?? null, files: r.files, ...r.summary.toJSON() }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ file, batchId: r.batchId, target: r.target, engine: r.engine, exitCode: r.exitCode, aborted: r.aborted ?? null, files: r.files, sentByThisRun: r.sentByThisRun, differFromOrders: r.differFromOrders, hints: r.hints, ...r.summary.toJSON() }, null, 2)}\n`);
     return;
   }
   const lines: string[] = [];
   const seconds = (r.durationMs / 1000).toFixed(1);
   lines.push(`${file}: ${r.summary.total} rows in ${seconds}s → ${r.target} (${r.engine} engine, batch ${r.batchId})`);
+  // A re-run that finds everything done must not read like the first run.
+  const nothingNew = r.sentByThisRun === 0 && r.summary.count('CREATED') > 0 ? ': every order of the file already exists, nothing was sent again' : '';
+  lines.push(`sent by this run: ${r.sentByThisRun} of ${r.summary.total} ${r.summary.total === 1 ? 'row' : 'rows'}${nothingNew}`);
   if (r.aborted) lines.push(`STOPPED: ${r.aborted.message} [${r.aborted.code}] — rows not sent are PENDING; run the same command again to send them`);
   const uncertain = r.summary.count('UNCERTAIN');
   if (uncertain > 0) {
@@ -144,6 +160,9 @@ export function printResult(file: string, r: RunBatchResult, json: boolean): voi
     );
   }
   lines.push(r.summary.format(SUMMARY_ORDER));
+  if (r.differFromOrders > 0) {
+    lines.push(`NOTE: ${r.differFromOrders} CREATED ${r.differFromOrders === 1 ? 'row differs' : 'rows differ'} from the order sent earlier (see the note column): amounts and totals are those of the orders that exist; \`paybatch update\` changes a RUNNING order`);
+  }
   lines.push(`report:  ${r.files.report}`);
   if (r.files.toFix) lines.push(`to fix:  ${r.files.toFix} (same format as the input: correct it and run it again)`);
   lines.push(`summary: ${r.files.summary}`);

@@ -1,13 +1,20 @@
+import { constants } from 'node:os';
+
+/** The exit code of a process ended by `signal`, as shells report it: 128 + its number (SIGINT 130, SIGTERM 143). */
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + constants.signals[signal];
+}
+
 /**
  * SIGINT / SIGTERM stop a command cleanly: the first aborts `controller` (no new request starts, in-flight ones finish
- * and are recorded, the report is written); the second exits at once with 130 — safe, since the ledger made every
+ * and are recorded, the report is written); the second exits at once with signalExitCode (SIGINT 130, SIGTERM 143) — safe, since the ledger made every
  * claim durable before its request left.
  */
 export function onStopSignals(controller: AbortController, onFirst: (signal: NodeJS.Signals) => void): { dispose(): void } {
   const handler = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) {
       process.stderr.write(`paybatch: ${signal} again: quitting now; the ledger is safe, re-run to finish\n`);
-      process.exit(130);
+      process.exit(signalExitCode(signal));
     }
     onFirst(signal);
     controller.abort(new Error(`stopped by ${signal}`));

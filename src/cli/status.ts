@@ -6,34 +6,50 @@ import { followExitCode } from '../follow/exit-code.js';
 import { defaultReportPath, statusCells, STATUS_COLUMNS, writeReport } from '../follow/report.js';
 import { selectOrderIds } from '../follow/select.js';
 import { checkStatus } from '../follow/status.js';
-import { formatStatusSummary, summarizeStatus } from '../follow/status-summary.js';
+import { formatStatusSummary, statusSummaryJson, summarizeStatus } from '../follow/status-summary.js';
+import { ROW_DEFAULT_KEYS, RUN_ONLY_KEYS, withJobFile } from './job-file.js';
+import { openInputFile } from './stdin-file.js';
 
 interface StatusArgs extends FollowArgs {
   file: string;
+  json: boolean;
   offline: boolean;
   only?: string[];
   out?: string;
   map?: string[];
   encoding?: string;
   delimiter?: string;
+  sheet?: string;
 }
 
 /** `paybatch status FILE`: where every order of FILE stands (Get, rate-limited), the ledger updated, a report. */
 export const statusCommand: CommandModule<object, StatusArgs> = {
-  command: 'status <file>',
+  command: 'status [file]',
   describe: 'read the payment status of every order of FILE (the input or its report): PAID, RUNNING, REFUSED, EXPIRED, CANCELLED',
   builder: (y) =>
-    withFollowOptions(y)
-      .positional('file', { type: 'string', demandOption: true, describe: 'the input file, or the report run wrote' })
+    withJobFile(withFollowOptions(y), { ignore: [...RUN_ONLY_KEYS, ...ROW_DEFAULT_KEYS] })
+      .positional('file', { type: 'string', describe: 'the input file, or the report run wrote; - for standard input (or "file" in the --job file)' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the summary as JSON' })
+      .check((a) => {
+        if (!a.file) throw new Error('name the file: paybatch status FILE (or "file" in the --job file)');
+        return true;
+      })
       .option('offline', { type: 'boolean', default: false, describe: 'report what the ledger knows, without calling the API' })
       .option('only', { type: 'string', array: true, describe: 'only these orderIds (they must be in FILE)' })
       .option('out', { type: 'string', describe: 'status report (default: FILE.status.csv beside FILE)' })
       .option('map', { type: 'string', array: true, describe: 'read the orderId from this column: --map orderId="N° facture"' })
       .option('encoding', { type: 'string', describe: 'input encoding (default: detected)' })
-      .option('delimiter', { type: 'string', describe: 'input delimiter (default: detected)' }) as never,
+      .option('delimiter', { type: 'string', describe: 'input delimiter (default: detected)' })
+      .option('sheet', { type: 'string', requiresArg: true, describe: 'the sheet of an Excel workbook (.xlsx) to read (default: its first)' }) as never,
   handler: async (argv) => {
-    const selection = await selectOrderIds(argv.file, { map: parseMapFlags(argv.map), encoding: argv.encoding, delimiter: argv.delimiter, only: argv.only });
-    const out = argv.out ?? defaultReportPath(argv.file, 'status');
+    const input = await openInputFile(argv.file);
+    let selection: Awaited<ReturnType<typeof selectOrderIds>>;
+    try {
+      selection = await selectOrderIds(input.read, { map: parseMapFlags(argv.map), encoding: argv.encoding, delimiter: argv.delimiter, sheet: argv.sheet, only: argv.only, named: argv.file });
+    } finally {
+      await input.dispose();
+    }
+    const out = argv.out ?? defaultReportPath(input.named, 'status');
     const ctx = await openFollow(argv, { api: !argv.offline });
     const signals = abortOnSignals();
     try {
@@ -46,13 +62,18 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
         bulk: { concurrency: argv.concurrency, limiter: ctx.limiter, signal: signals.signal },
       });
       await writeReport(out, STATUS_COLUMNS, run.rows, statusCells);
-      process.stdout.write(formatStatusSummary(summarizeStatus(run.rows)));
-      if (selection.blank > 0) process.stdout.write(`${selection.blank} row(s) of ${argv.file} have no orderId: not reported\n`);
+      const summary = summarizeStatus(run.rows);
       const failed = run.rows.filter((r) => r.result === 'FAILED').length;
-      if (failed > 0) process.stdout.write(`${failed} order(s) could not be read: see errorCode in the report; run status again\n`);
       if (run.authFailure) process.stderr.write(`paybatch: authentication failed (${run.authFailure.code}): check PAYBATCH_SHOP_ID and PAYBATCH_PASSWORD; nothing more was read\n`);
-      process.stdout.write(`report: ${out}${argv.offline ? ' (offline: as the ledger knows it)' : ''}\n`);
       process.exitCode = followExitCode(run);
+      if (argv.json) {
+        process.stdout.write(`${JSON.stringify({ file: argv.file, report: out, offline: argv.offline, exitCode: process.exitCode, blankOrderIds: selection.blank, unreadable: failed, ...statusSummaryJson(summary) }, null, 2)}\n`);
+        return;
+      }
+      process.stdout.write(formatStatusSummary(summary));
+      if (selection.blank > 0) process.stdout.write(`${selection.blank} row(s) of ${argv.file} have no orderId: not reported\n`);
+      if (failed > 0) process.stdout.write(`${failed} order(s) could not be read: see errorCode in the report; run status again\n`);
+      process.stdout.write(`report: ${out}${argv.offline ? ' (offline: as the ledger knows it)' : ''}\n`);
     } finally {
       signals.dispose();
       await ctx.close();

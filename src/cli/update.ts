@@ -1,6 +1,8 @@
 import type { CommandModule } from 'yargs';
 import { ConfigError } from '../errors/paybatch-error.js';
 import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-options.js';
+import { RUN_ONLY_KEYS, withJobFile } from './job-file.js';
+import { openInputFile } from './stdin-file.js';
 import type { ActionRow } from '../follow/cancel.js';
 import { confirm } from '../follow/confirm.js';
 import { openFollow, withFollowOptions, type FollowArgs } from '../follow/context.js';
@@ -12,6 +14,7 @@ import { parseDuration, type RunWideChanges } from '../follow/update-plan.js';
 
 interface UpdateArgs extends FollowArgs, InputArgs {
   file: string;
+  json: boolean;
   only?: string[];
   yes: boolean;
   dryRun: boolean;
@@ -21,11 +24,16 @@ const MAX_EXPIRY_MS = 90 * 86_400_000;
 
 /** `paybatch update FILE`: the file is the source of truth for the RUNNING orders it names. */
 export const updateCommand: CommandModule<object, UpdateArgs> = {
-  command: 'update <file>',
+  command: 'update [file]',
   describe: 'update the RUNNING orders of FILE whose amount, expiration, message or receipt e-mail differs from the order',
   builder: (y) =>
-    withFollowOptions(y.options(inputOptions))
-      .positional('file', { type: 'string', demandOption: true, describe: 'the input file (corrected), or the report run wrote' })
+    withJobFile(withFollowOptions(y.options(inputOptions)), { ignore: RUN_ONLY_KEYS })
+      .positional('file', { type: 'string', describe: 'the input file (corrected), or the report run wrote; - for standard input (or "file" in the --job file)' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the outcome as JSON' })
+      .check((a) => {
+        if (!a.file) throw new Error('name the file: paybatch update FILE (or "file" in the --job file)');
+        return true;
+      })
       .option('expires-in', { type: 'string', requiresArg: true, describe: 'give every RUNNING order of FILE a new expiry, from now: 15d, 36h, 2w (at most 90d)' })
       .option('only', { type: 'string', array: true, describe: 'only these orderIds (they must be in FILE)' })
       .option('yes', { type: 'boolean', default: false, describe: 'do not ask for confirmation (required without a terminal)' })
@@ -41,8 +49,14 @@ export const updateCommand: CommandModule<object, UpdateArgs> = {
     }
     // --expires-in is a run-wide change here, not a default for rows without a date: the rows are judged without it.
     const judgeOpts = toJudgeFileOptions({ ...argv, 'expires-in': undefined }, now);
-    const { targets } = await selectUpdateTargets(argv.file, { ...judgeOpts, only: argv.only });
-    const out = argv.out ?? defaultReportPath(argv.file, 'update');
+    const input = await openInputFile(argv.file);
+    let targets: Awaited<ReturnType<typeof selectUpdateTargets>>['targets'];
+    try {
+      ({ targets } = await selectUpdateTargets(input.read, { ...judgeOpts, only: argv.only, named: argv.file }));
+    } finally {
+      await input.dispose();
+    }
+    const out = argv.out ?? defaultReportPath(input.named, 'update');
     const ctx = await openFollow(argv, { api: true });
     const signals = abortOnSignals();
     try {
@@ -66,7 +80,7 @@ export const updateCommand: CommandModule<object, UpdateArgs> = {
           run = { rows: run.rows.map((r) => byId.get(r.orderId) ?? r), authFailure: second.authFailure, aborted: second.aborted };
         }
       }
-      process.exitCode = await finishActions(out, run, { verb: 'updated', dryRun: argv.dryRun });
+      process.exitCode = await finishActions(out, run, { verb: 'updated', dryRun: argv.dryRun, ...(argv.json ? { json: { file: argv.file } } : {}) });
     } finally {
       signals.dispose();
       await ctx.close();

@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import type { Validated } from '../app/validate-file.js';
@@ -6,6 +6,7 @@ import { ConfigError } from '../errors/paybatch-error.js';
 import { dropEarlyReader, readEarly, readingOptions } from '../csv/reader-thread.js';
 import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-options.js';
 import { SENDING_KEYS, withJobFile } from './job-file.js';
+import { openInputFile } from './stdin-file.js';
 
 interface ValidateArgs extends InputArgs {
   file: string;
@@ -13,10 +14,14 @@ interface ValidateArgs extends InputArgs {
   json?: boolean;
 }
 
-/** `invoices.csv` → `invoices.<suffix>.csv` beside it (`invoices.report.csv`, `invoices.tofix.csv`). */
+/**
+ * `invoices.csv` → `invoices.<suffix>.csv` beside it (`invoices.report.csv`, `invoices.tofix.csv`); a workbook's
+ * (`invoices.xlsx`) are CSV files too: `invoices.report.csv`.
+ */
 export function siblingPath(file: string, suffix: string): string {
-  const m = file.match(/^(.*)\.(csv|txt|tsv)$/i);
-  return m ? `${m[1]}.${suffix}.${m[2]}` : `${file}.${suffix}.csv`;
+  const m = file.match(/^(.*)\.(csv|txt|tsv|xlsx|xlsm)$/i);
+  if (!m) return `${file}.${suffix}.csv`;
+  return `${m[1]}.${suffix}.${/^xls/i.test(m[2]!) ? 'csv' : m[2]}`;
 }
 
 /**
@@ -30,9 +35,10 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
   builder: (y) =>
     withJobFile(
       y
-        .positional('file', { type: 'string', describe: 'the invoice CSV (UTF-8 or Windows-1252; , ; tab or | delimited), or "file" in the --job file' })
+        .positional('file', { type: 'string', describe: 'the invoice CSV (UTF-8 or Windows-1252; , ; tab or | delimited), - for standard input, or "file" in the --job file' })
         .options(inputOptions)
-        .option('fix-out', { type: 'string', requiresArg: true, describe: 'File for the rows to fix, in the input\'s own format (default: FILE.tofix.csv)' })
+        .option('out', { type: 'string', requiresArg: true, describe: 'Report file (default: FILE.validation.csv beside the input; never the run\'s FILE.report.csv)' })
+        .option('fix-out', { type: 'string', requiresArg: true, describe: 'File for the rows to fix, in the input\'s own format (default: FILE.validation.tofix.csv)' })
         .option('json', { type: 'boolean', default: false, describe: 'Print the summary as JSON' })
         .example('$0 validate invoices.csv --currency EUR --channel MAIL', 'check a file before the run')
         .example('$0 validate --job jobs/monthly-mail.json', 'check the file of a job definition')
@@ -48,33 +54,45 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
 };
 
 async function validate(argv: ValidateArgs, now: Date): Promise<number> {
+  const input = await openInputFile(argv.file);
+  try {
+    return await validateInput(argv, input.read, input.named, now);
+  } finally {
+    await input.dispose();
+  }
+}
+
+/** `read`: the file to judge; `named`: what the outputs are named after (they differ for `-`, standard input). */
+async function validateInput(argv: ValidateArgs, read: string, named: string, now: Date): Promise<number> {
   const file = argv.file;
-  const reportPath = argv.out ?? siblingPath(file, 'report');
-  const fixPath = argv['fix-out'] ?? siblingPath(file, 'tofix');
+  // Names of its own: a validation never overwrites what a run wrote (the report holds every payment link).
+  const reportPath = argv.out ?? siblingPath(named, 'validation');
+  const fixPath = argv['fix-out'] ?? siblingPath(named, 'validation.tofix');
   for (const [flag, p] of [['--out', reportPath], ['--fix-out', fixPath]] as const) {
-    if (resolve(p) === resolve(file)) throw new ConfigError('PB_OPTION', `${flag} ${p} is the input file itself: choose another file`);
+    if (resolve(p) === resolve(named)) throw new ConfigError('PB_OPTION', `${flag} ${p} is the input file itself: choose another file`);
   }
   if (resolve(reportPath) === resolve(fixPath)) throw new ConfigError('PB_OPTION', '--out and --fix-out name the same file');
 
   const judging = toJudgeFileOptions(argv, now);
   const out = { report: reportPath, fix: fixPath };
-  const offThread = bigFile(file);
+  const offThread = bigFile(read);
   let validated: Validated;
   try {
     // The reading thread starts on the file before the judging modules load (libphonenumber's metadata, ~50 ms), and
     // before yargs renders its help text once this handler has returned (see startReaderEarly).
-    if (offThread) readEarly(file, readingOptions(judging));
+    if (offThread) readEarly(read, readingOptions(judging));
     const { validateFile } = await import('../app/validate-file.js');
-    validated = await validateFile(file, { ...judging, offThread }, out);
+    validated = await validateFile(read, { ...judging, offThread }, out);
   } finally {
     // Unless validateFile took it: a failure before (an option it refuses) must not leave it holding the process.
     dropEarlyReader();
   }
-  const { summary, fixWritten } = validated;
+  const { summary, fixWritten, hints } = validated;
+  for (const h of hints) process.stderr.write(`paybatch: ${file}: ${h}\n`);
 
   const invalid = summary.count('INVALID');
   if (argv.json) {
-    process.stdout.write(`${JSON.stringify({ file, report: reportPath, toFix: fixWritten ? fixPath : null, ...summary.toJSON() }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ file, report: reportPath, toFix: fixWritten ? fixPath : null, hints, ...summary.toJSON() }, null, 2)}\n`);
   } else {
     const lines = [`${file}: ${summary.total} ${summary.total === 1 ? 'row' : 'rows'} checked, nothing sent`, summary.format(['VALID', 'INVALID']), `report: ${reportPath}`];
     if (fixWritten) lines.push(`rows to fix (${invalid}, same format as the input): ${fixPath}`);
@@ -89,13 +107,25 @@ async function validate(argv: ValidateArgs, now: Date): Promise<number> {
  */
 const THREADS_FROM_BYTES = 4 * 1024 * 1024;
 
+/** A workbook (a ZIP file) is read by exceljs on this thread: the reading thread reads CSV. */
+function isZip(file: string): boolean {
+  const fd = openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(4);
+    readSync(fd, head, 0, 4, 0);
+    return head.readUInt32BE(0) === 0x504b0304;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function bigFile(file: string): boolean {
   // A file that cannot be stat'ed is read in-process, which names the problem (no such file, a folder …).
   // Synchronous on purpose: from the handler to the reading thread being given its file (readEarly) nothing awaits, and
   // the thread starts reading before yargs renders the help text (~40 ms), which it does once the handler returns.
   try {
     const s = statSync(file);
-    return s.isFile() && s.size >= THREADS_FROM_BYTES;
+    return s.isFile() && s.size >= THREADS_FROM_BYTES && !isZip(file);
   } catch {
     return false;
   }

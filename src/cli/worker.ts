@@ -1,5 +1,7 @@
 import { rm, writeFile } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
+import { signalExitCode } from './signals.js';
+import { createLogger } from '../log/logger.js';
 import type { CommandModule } from 'yargs';
 import { ConfigError } from '../errors/paybatch-error.js';
 import { connectRedis, MAY_LOSE_CLAIMS, requireRedisTarget, safeRedisUrl } from '../engine/redis-preflight.js';
@@ -46,6 +48,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
 async function runWorker(argv: WorkerArgs): Promise<number> {
   if (!Number.isInteger(argv.concurrency) || argv.concurrency < 1) throw new ConfigError('PB_OPTION', `--concurrency ${argv.concurrency}: give a whole number of at least 1`);
   if ((argv as { 'redis-may-lose-claims'?: boolean })['redis-may-lose-claims']) process.env[MAY_LOSE_CLAIMS] = 'yes';
+  const logger = createLogger({ name: 'paybatch-worker' });
   const target = requireRedisTarget(argv.redis, process.env);
   const lyra = lyraOptionsFrom(argv);
   const client = new LyraClient(lyra);
@@ -66,8 +69,8 @@ async function runWorker(argv: WorkerArgs): Promise<number> {
     else if (e.type === 'aborted' && !abortedBy) {
       abortedBy = { code: e.code, message: e.message };
       stopRequested();
-    } else if (e.type === 'throttled') process.stderr.write(`paybatch worker: the platform asks to slow down; every worker pauses ${e.pauseMs} ms\n`);
-    else if (e.type === 'error' && process.env.PAYBATCH_DEBUG === '1') process.stderr.write(`paybatch worker: ${e.message}\n`);
+    } else if (e.type === 'throttled') logger.warn({ event: 'worker.throttled', pauseMs: e.pauseMs }, `the platform asks to slow down; every worker pauses ${e.pauseMs} ms`);
+    else if (e.type === 'error') logger.debug({ event: 'worker.error' }, e.message);
   };
   // Before the worker takes jobs.
   try {
@@ -93,24 +96,24 @@ async function runWorker(argv: WorkerArgs): Promise<number> {
   const onSignal = (sig: NodeJS.Signals) => {
     signals++;
     if (signals === 1) {
-      process.stderr.write(`paybatch worker: ${sig}: finishing requests in flight (again to stop at once)\n`);
+      logger.info({ event: 'worker.stopping', signal: sig }, `${sig}: finishing requests in flight (again to stop at once)`);
       stopRequested();
     } else {
       forced = true;
-      process.stderr.write('paybatch worker: stopping now; requests in flight stay SENDING and will be reported UNCERTAIN\n');
-      void worker.close({ force: true }).finally(() => process.exit(130));
+      logger.warn({ event: 'worker.forced', signal: sig }, 'stopping now; requests in flight stay SENDING and will be reported UNCERTAIN');
+      void worker.close({ force: true }).finally(() => process.exit(signalExitCode(sig)));
     }
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
-  process.stdout.write(`paybatch worker ready: queue ${queueName(worker.scope)} on ${safeRedisUrl(target.url)}, concurrency ${argv.concurrency}\n`);
+  logger.info({ event: 'worker.ready', queue: queueName(worker.scope), redis: safeRedisUrl(target.url), concurrency: argv.concurrency }, `paybatch worker ready: queue ${queueName(worker.scope)} on ${safeRedisUrl(target.url)}, concurrency ${argv.concurrency}`);
   // A sign of life for the operator (and the container log) when something changed, twice a minute at most.
   let told = '';
   const tally = () => Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(', ');
   const heartbeat = setInterval(() => {
     const now = tally();
-    if (now && now !== told) process.stdout.write(`paybatch worker: ${now} so far\n`);
+    if (now && now !== told) logger.info({ event: 'worker.progress', rows: { ...counts } }, `${now} so far`);
     told = now;
   }, 30_000);
   heartbeat.unref();
@@ -125,8 +128,9 @@ async function runWorker(argv: WorkerArgs): Promise<number> {
   process.off('SIGINT', onSignal);
 
   const done = tally() || 'no rows';
-  process.stdout.write(`paybatch worker stopped: ${done}\n`);
+  logger.info({ event: 'worker.stopped', rows: { ...counts } }, `paybatch worker stopped: ${done}`);
   if (abortedBy) {
+    logger.error({ event: 'worker.aborted', code: abortedBy.code }, abortedBy.message);
     process.stderr.write(`paybatch: ${abortedBy.message}\n`);
     return 3;
   }

@@ -7,6 +7,7 @@ import { TextDecoder } from 'node:util';
 import { Parser, CsvError } from 'csv-parse';
 import iconv from 'iconv-lite';
 import { ConfigError, InputError } from '../errors/paybatch-error.js';
+import { openXlsx } from './read-xlsx.js';
 import type { RawRow } from '../orders/types.js';
 import { flatten } from '../lib/flatten.js';
 
@@ -40,6 +41,8 @@ export interface OpenCsvOptions {
   encoding?: 'utf8' | 'windows-1252' | string;
   /** Force the delimiter (`--delimiter`): one character, or `comma`, `semicolon`, `tab`, `pipe`. */
   delimiter?: string;
+  /** The sheet of an Excel workbook to read (`--sheet`); default its first. */
+  sheet?: string;
   /** Bytes read from the file at a time (default READ_BYTES): bigger reads mean fewer read calls. */
   readBytes?: number;
   /**
@@ -86,6 +89,10 @@ const DELIMITER_NAMES: Record<string, string> = { comma: ',', semicolon: ';', ta
 export async function openCsv(file: string, opts: OpenCsvOptions = {}): Promise<CsvSource> {
   const { sample, size } = await readSample(file);
   if (sample.length === 0) throw new InputError('PB_EMPTY_FILE', 'the file is empty: its first line must name the columns (orderId, amount, …)', { file });
+  const kind = fileKind(sample);
+  if (kind === 'xlsx') return openXlsx(file, { sheet: opts.sheet });
+  if (kind !== 'text') throw new InputError('PB_NOT_CSV', `this is ${kind.what}, not a CSV: ${kind.fix}`, { file });
+  if (opts.sheet !== undefined) throw new ConfigError('PB_OPTION', `--sheet ${opts.sheet}: ${file} is a CSV file, not an Excel workbook; it has no sheets`);
 
   const { encoding, bom } = detectEncoding(sample, opts.encoding, file);
   const complete = sample.length < SAMPLE_BYTES;
@@ -117,7 +124,10 @@ export async function openCsv(file: string, opts: OpenCsvOptions = {}): Promise<
   });
   // pipeline() destroys every stage when one fails or the consumer stops early; the parser's iterator rethrows.
   pipeline(reader, toUtf8, parser, () => {});
+  /** close() was called: the rows end where reading stopped, without an error. */
+  let closed = false;
   const close = () => {
+    closed = true;
     reader.destroy();
     parser.destroy();
   };
@@ -175,11 +185,12 @@ export async function openCsv(file: string, opts: OpenCsvOptions = {}): Promise<
   async function* batches(): AsyncGenerator<RawRow[]> {
     try {
       if (at < current.records.length) yield toRows(current, at);
-      while (true) {
+      while (!closed) {
         let next: IteratorResult<ParsedBatch>;
         try {
           next = await batchesIn.next();
         } catch (e) {
+          if (closed) return;
           return fail(e, headers);
         }
         if (next.done) return;
@@ -293,6 +304,35 @@ class BatchingParser extends Parser {
     this.batch = { records: [], lines: [] };
     super.push(b);
   }
+}
+
+/**
+ * What a file is, from its first bytes: an Excel workbook (read by openXlsx), text (a CSV, in whatever encoding), or
+ * something else named for what it is — rather than parsed as a CSV whose first odd byte would be "a quote inside a
+ * value".
+ */
+export function fileKind(sample: Buffer): 'xlsx' | 'text' | { what: string; fix: string } {
+  const starts = (...bytes: number[]): boolean => bytes.every((b, i) => sample[i] === b);
+  const resave = 'save it from its application as .xlsx or CSV';
+  const unpack = (what: string, how: string) => ({ what, fix: `${how} first, then give paybatch the CSV or .xlsx inside` });
+  if (starts(0x50, 0x4b, 0x03, 0x04)) {
+    const names = sample.toString('latin1');
+    if (names.includes('xl/')) return 'xlsx';
+    if (names.includes('opendocument.spreadsheet')) return { what: 'an OpenDocument spreadsheet (.ods)', fix: resave };
+    if (names.includes('word/') || names.includes('opendocument.text')) return { what: 'a word-processing document', fix: 'export the invoices as CSV or .xlsx' };
+    return unpack('a ZIP archive', 'unzip it');
+  }
+  if (starts(0x1f, 0x8b)) return unpack('a gzip-compressed file', 'decompress it (gunzip)');
+  if (starts(0x42, 0x5a, 0x68)) return unpack('a bzip2-compressed file', 'decompress it (bunzip2)');
+  if (starts(0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00)) return unpack('an xz-compressed file', 'decompress it (unxz)');
+  if (starts(0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c)) return unpack('a 7-Zip archive', 'unpack it');
+  if (starts(0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1)) return { what: 'an Excel 97-2003 workbook (.xls) or another old Office file', fix: resave };
+  if (starts(0x25, 0x50, 0x44, 0x46, 0x2d)) return { what: 'a PDF document', fix: 'export the invoices as CSV or .xlsx' };
+  if (starts(0x89, 0x50, 0x4e, 0x47) || starts(0xff, 0xd8, 0xff) || starts(0x47, 0x49, 0x46, 0x38)) return { what: 'an image', fix: 'export the invoices as CSV or .xlsx' };
+  // Text in UTF-16 has NUL bytes too: with its BOM, or without (every other byte zero), which the encoding check names.
+  const utf16 = starts(0xff, 0xfe) || starts(0xfe, 0xff) || utf16WithoutBom(sample) !== undefined;
+  if (!utf16 && sample.subarray(0, 4096).includes(0)) return { what: 'a binary file', fix: 'export the invoices as CSV or .xlsx' };
+  return 'text';
 }
 
 async function readSample(file: string): Promise<{ sample: Buffer; size: number }> {

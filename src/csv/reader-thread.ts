@@ -154,8 +154,8 @@ export function dropEarlyReader(): void {
  * which hands them to the early thread before the judging modules load, and for `judgeFile`, which takes that thread
  * only if they are the same (`reads`): two copies that drifted apart would lose the early start.
  */
-export function readingOptions(opts: { encoding?: string; delimiter?: string }): OpenCsvOptions {
-  return { encoding: opts.encoding, delimiter: opts.delimiter };
+export function readingOptions(opts: { encoding?: string; delimiter?: string; sheet?: string }): OpenCsvOptions {
+  return { encoding: opts.encoding, delimiter: opts.delimiter, ...(opts.sheet !== undefined ? { sheet: opts.sheet } : {}) };
 }
 
 /**

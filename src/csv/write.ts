@@ -42,17 +42,18 @@ export interface CsvWriter {
  * never as a formula with a function call or a reference. Anything else after the sign (`-1+A1`, `+cmd|…`, `-SUM(…)`,
  * `+33 (0)6…`) is guarded.
  */
-const SIGNED_NUMBER = /^[+-][0-9 .,\u00a0\u202f]*$/;
+const SIGNED_NUMBER = /^[+\-\uff0b\uff0d][0-9 .,\u00a0\u202f]*$/;
 
 /**
  * OWASP CSV injection: a cell starting with = + - @ tab or CR gets a leading `'` (shown as text, not run), unless it is a
- * signed number as defined above, so phone numbers and negative amounts stay intact.
+ * signed number as defined above, so phone numbers and negative amounts stay intact. The full-width forms ＝ ＋ － ＠
+ * count as their ASCII twins: spreadsheets in East Asian locales read them as such.
  */
 export function neutraliseFormula(cell: string): string {
   if (cell === '') return cell;
   const c = cell[0];
-  if (c === '=' || c === '@' || c === '\t' || c === '\r') return `'${cell}`;
-  if ((c === '+' || c === '-') && !SIGNED_NUMBER.test(cell)) return `'${cell}`;
+  if (c === '=' || c === '@' || c === '\t' || c === '\r' || c === '\uff1d' || c === '\uff20') return `'${cell}`;
+  if ((c === '+' || c === '-' || c === '\uff0b' || c === '\uff0d') && !SIGNED_NUMBER.test(cell)) return `'${cell}`;
   return cell;
 }
 

@@ -1,3 +1,4 @@
+import { formatMoney } from '../orders/currencies.js';
 import type { LedgerEntry, SentSummary } from '../ledger/ledger.js';
 import type { RowOutcome } from './outcome.js';
 
@@ -15,19 +16,21 @@ export function outcomeFromEntry(entry: LedgerEntry, row: { fingerprint: string;
   const thisRun = entry.batchId === row.batchId;
   switch (entry.state) {
     case 'CREATED': {
-      const out: RowOutcome = { status: 'CREATED', attempts: entry.attempts };
+      const out: RowOutcome = { status: 'CREATED', attempts: entry.attempts, order: entry.sent };
+      if (!thisRun) out.earlier = true;
       if (entry.paymentOrderId) out.paymentOrderId = entry.paymentOrderId;
       if (entry.paymentURL) out.paymentURL = entry.paymentURL;
       if (entry.paymentOrderStatus) out.paymentOrderStatus = entry.paymentOrderStatus;
-      if (!thisRun) out.earlier = true;
-      if (entry.fingerprint !== row.fingerprint) out.note = differenceNote(entry, row.sent);
+      // An order adopted from an earlier report has no fingerprint: what it sent is known by amount, channel and recipient.
+      if (entry.fingerprint === '' ? adoptedDiffers(entry.sent, row.sent) : entry.fingerprint !== row.fingerprint) out.note = differenceNote(entry, row.sent, entry.fingerprint !== '');
       return out;
     }
     case 'FAILED':
-      return withError({ status: 'FAILED', attempts: entry.attempts }, entry);
+      return withError({ status: 'FAILED', attempts: entry.attempts, ...(thisRun ? {} : { earlier: true }) }, entry);
     case 'UNCERTAIN': {
       const out = withError({ status: 'UNCERTAIN', attempts: entry.attempts }, entry);
       if (!thisRun) {
+        out.earlier = true;
         if (entry.errorCode === INVOICE_EXISTS_CODE) out.errorMessage = `not re-sent: ${entry.errorMessage ?? 'the order exists but its id was lost'}`;
         else {
           const why = entry.errorMessage?.includes('--retry-uncertain') ? entry.errorMessage : `${entry.errorMessage ?? 'no definite answer'}; ${RETRY_UNCERTAIN_HINT}`;
@@ -53,16 +56,20 @@ function withError(out: RowOutcome, entry: LedgerEntry): RowOutcome {
   return out;
 }
 
-function differenceNote(entry: LedgerEntry, sent: SentSummary | undefined): string {
+function differenceNote(entry: LedgerEntry, sent: SentSummary | undefined, withExpiry = true): string {
   const when = entry.firstSentAt ? ` on ${entry.firstSentAt.slice(0, 10)}` : '';
   const diffs: string[] = [];
   if (sent) {
     const was = entry.sent;
-    if (was.amountMinor !== sent.amountMinor || was.currency !== sent.currency) diffs.push(`amount ${was.amountMinor} ${was.currency} → ${sent.amountMinor} ${sent.currency} (minor units)`);
+    if (was.amountMinor !== sent.amountMinor || was.currency !== sent.currency) diffs.push(`amount ${formatMoney(was.amountMinor, was.currency)} → ${formatMoney(sent.amountMinor, sent.currency)}`);
     if (was.channel !== sent.channel) diffs.push(`channel ${was.channel} → ${sent.channel}`);
     if (was.recipient !== sent.recipient) diffs.push('recipient changed');
-    if ((was.expirationDate ?? '') !== (sent.expirationDate ?? '')) diffs.push(`expiration ${was.expirationDate ?? 'default'} → ${sent.expirationDate ?? 'default'}`);
+    if (withExpiry && (was.expirationDate ?? '') !== (sent.expirationDate ?? '')) diffs.push(`expiration ${was.expirationDate ?? 'default'} → ${sent.expirationDate ?? 'default'}`);
   }
   const what = diffs.length ? diffs.join(', ') : 'other fields of the request';
-  return `this row differs from the order sent${when} (${what}); the order was not changed — \`paybatch update\` changes a RUNNING order`;
+  return `this row differs from the order sent${when} (${what}); the order was not changed, and this report shows it as it is — \`paybatch update\` changes a RUNNING order`;
+}
+
+function adoptedDiffers(was: SentSummary, now: SentSummary | undefined): boolean {
+  return !!now && (was.amountMinor !== now.amountMinor || was.currency !== now.currency || was.channel !== now.channel || (was.recipient !== '' && was.recipient !== now.recipient));
 }

@@ -23,6 +23,13 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
+/**
+ * How both engines retry a request that provably created nothing (connection refused, PSP_106, 429/503): one policy, so
+ * a row's fate does not depend on the engine. Half a second doubling to ten seconds rides out a throttling platform
+ * within a run; Retry-After, when given, decides instead.
+ */
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, baseDelayMs: 500, maxDelayMs: 10_000 };
+
 export interface JobContext {
   client: { createPaymentOrder(req: PaymentOrderRequest, opts?: { signal?: AbortSignal }): Promise<PaymentOrder> };
   ledger: ClaimingLedger;

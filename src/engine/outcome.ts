@@ -1,3 +1,4 @@
+import type { SentSummary } from '../ledger/ledger.js';
 import type { PaymentOrderStatus } from '../lyra/types.js';
 
 /**
@@ -16,8 +17,13 @@ export interface RowOutcome {
   detailedErrorCode?: string;
   /** POSTs made for this order, across runs. */
   attempts: number;
-  /** CREATED by an earlier run (nothing sent now). */
+  /** Settled by an earlier run: this run sent nothing for it (CREATED, or UNCERTAIN not re-sent). */
   earlier?: boolean;
+  /**
+   * The order that exists (CREATED), as the ledger holds it: the report and the totals show its amount, currency,
+   * channel, recipient and expiry, not those of a row edited since (the `note` says what the row asks).
+   */
+  order?: SentSummary;
   /** Something the operator should know that is not an error, e.g. the row differs from the order sent. */
   note?: string;
   /**

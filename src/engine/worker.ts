@@ -8,7 +8,7 @@ import type { LyraClient } from '../lyra/client.js';
 import { LyraApiError } from '../lyra/errors.js';
 import type { Mode } from '../lyra/types.js';
 import { RunAbortedError } from './errors.js';
-import { sendOrder, type JobContext, type RetryPolicy } from './job.js';
+import { DEFAULT_RETRY, sendOrder, type JobContext, type RetryPolicy } from './job.js';
 import type { RowOutcome } from './outcome.js';
 import { BATCH_TTL_SECONDS, markDone, readBatchSeal, writeBatchInfo, type QueuedOrder } from './queue-batch.js';
 import { sameSeal } from '../lyra/batch-seal.js';
@@ -20,8 +20,6 @@ import { waitInLine } from '../lib/wait-in-line.js';
 const THROTTLED: ReadonlySet<string> = new Set(['PSP_106', 'PB_HTTP_429', 'PB_HTTP_503']);
 /** How many times a throttled row is put back in the queue before FAILED stands. */
 const MAX_THROTTLE_REQUEUES = 5;
-
-export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, baseDelayMs: 500, maxDelayMs: 10_000 };
 
 export interface QueueWorkerOptions {
   /** A worker-role connection (`maxRetriesPerRequest: null`, see redis-preflight); BullMQ duplicates it for blocking calls. */

@@ -1,3 +1,4 @@
+import { DEFAULT_RETRY } from '../engine/job.js';
 import pLimit from 'p-limit';
 import { LyraApiError } from '../lyra/errors.js';
 
@@ -12,11 +13,11 @@ export interface BulkOptions {
   /** Calls in flight at once. */
   concurrency: number;
   limiter: CallLimiter;
-  /** Attempts per item for errors `retryable` accepts. Default 4. */
+  /** Attempts per item for errors `retryable` accepts. Default DEFAULT_RETRY's. */
   maxAttempts?: number;
   /** Which failures may be tried again as is. Default: LyraApiError of kind retry-safe. */
   retryable?: (e: unknown) => boolean;
-  /** Wait before attempt n+1 (n ≥ 1) when the error gives no Retry-After. Default 500 ms · 2^(n-1), max 10 s. */
+  /** Wait before attempt n+1 (n ≥ 1) when the error gives no Retry-After. Default DEFAULT_RETRY's: 500 ms · 2^(n-1), max 10 s. */
   backoffMs?: (attempt: number) => number;
   /** Aborting stops starting new items; the ones not started end as `skipped`. */
   signal?: AbortSignal;
@@ -38,7 +39,8 @@ export interface BulkSummary<R> {
 }
 
 const defaultRetryable = (e: unknown): boolean => LyraApiError.is(e) && e.kind === 'retry-safe';
-const defaultBackoff = (n: number): number => Math.min(500 * 2 ** (n - 1), 10_000);
+// The sending engines' policy (DEFAULT_RETRY), without jitter: follow-up calls are few and already rate-limited.
+const defaultBackoff = (n: number): number => Math.min(DEFAULT_RETRY.baseDelayMs * 2 ** (n - 1), DEFAULT_RETRY.maxDelayMs);
 
 /**
  * Runs `work` over every item: at most `concurrency` at once, each API call behind the shared rate limiter,
@@ -47,7 +49,7 @@ const defaultBackoff = (n: number): number => Math.min(500 * 2 ** (n - 1), 10_00
  */
 export async function runBulk<T, R>(items: readonly T[], work: (item: T, attempt: number) => Promise<R>, opts: BulkOptions): Promise<BulkSummary<R>> {
   const limit = pLimit(Math.max(1, opts.concurrency));
-  const maxAttempts = Math.max(1, opts.maxAttempts ?? 4);
+  const maxAttempts = Math.max(1, opts.maxAttempts ?? DEFAULT_RETRY.maxAttempts);
   const retryable = opts.retryable ?? defaultRetryable;
   const backoff = opts.backoffMs ?? defaultBackoff;
   const stop = new AbortController();

@@ -1,3 +1,5 @@
+import { signalExitCode } from '../cli/signals.js';
+
 /**
  * SIGINT / SIGTERM abort the follow-up command cleanly: nothing new is started, calls in flight end, the report is
  * written with PENDING rows, exit 3. A second signal exits at once.
@@ -5,7 +7,7 @@
 export function abortOnSignals(): { signal: AbortSignal; dispose(): void } {
   const ctrl = new AbortController();
   const handler = (sig: NodeJS.Signals): void => {
-    if (ctrl.signal.aborted) process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
+    if (ctrl.signal.aborted) process.exit(signalExitCode(sig));
     process.stderr.write(`paybatch: ${sig}: finishing the calls in flight, then writing the report (again to quit at once)\n`);
     ctrl.abort();
   };

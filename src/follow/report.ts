@@ -1,28 +1,28 @@
 import { basename, dirname, join } from 'node:path';
 import { createCsvWriter } from '../csv/write.js';
 import { followExitCode } from './exit-code.js';
-import { formatMinor } from './money.js';
-import { tallyResults } from './tally.js';
+import { formatMinor } from '../orders/currencies.js';
+import { tallyCounts, tallyResults } from './tally.js';
 import type { ActionRow } from './cancel.js';
 import type { StatusRow } from './status.js';
 
-export const STATUS_COLUMNS = ['orderId', 'result', 'ledgerState', 'paymentOrderId', 'paymentURL', 'paymentOrderStatus', 'amount', 'amountMinor', 'currency', 'lastChange', 'errorCode', 'errorMessage'] as const;
-export const ACTION_COLUMNS = ['orderId', 'result', 'paymentOrderId', 'paymentOrderStatus', 'amount', 'amountMinor', 'currency', 'changes', 'errorCode', 'errorMessage', 'attempts'] as const;
+export const STATUS_COLUMNS = ['orderId', 'result', 'ledgerState', 'paymentOrderId', 'paymentURL', 'paymentOrderStatus', 'amount', 'currency', 'lastChange', 'errorCode', 'errorMessage'] as const;
+export const ACTION_COLUMNS = ['orderId', 'result', 'paymentOrderId', 'paymentOrderStatus', 'amount', 'currency', 'changes', 'errorCode', 'errorMessage', 'attempts'] as const;
 
 /** `invoices.csv` / `invoices.report.csv` → `invoices.<kind>.csv` beside it. */
 export function defaultReportPath(file: string, kind: 'status' | 'update' | 'cancel'): string {
-  const base = basename(file).replace(/(\.report)?\.(csv|txt|tsv)$/i, '');
+  const base = basename(file).replace(/(\.report)?\.(csv|txt|tsv|xlsx|xlsm)$/i, '');
   return join(dirname(file), `${base}.${kind}.csv`);
 }
 
 const amount = (minor: number | undefined, currency: string | undefined): string => (minor !== undefined && currency ? formatMinor(minor, currency) : '');
 
 export function statusCells(r: StatusRow): string[] {
-  return [r.orderId, r.result, r.ledgerState ?? '', r.paymentOrderId ?? '', r.paymentURL ?? '', r.paymentOrderStatus ?? '', amount(r.amountMinor, r.currency), r.amountMinor?.toString() ?? '', r.currency ?? '', r.lastChange ?? '', r.errorCode ?? '', r.errorMessage ?? ''];
+  return [r.orderId, r.result, r.ledgerState ?? '', r.paymentOrderId ?? '', r.paymentURL ?? '', r.paymentOrderStatus ?? '', amount(r.amountMinor, r.currency), r.currency ?? '', r.lastChange ?? '', r.errorCode ?? '', r.errorMessage ?? ''];
 }
 
 export function actionCells(r: ActionRow): string[] {
-  return [r.orderId, r.result, r.paymentOrderId ?? '', r.paymentOrderStatus ?? '', amount(r.amountMinor, r.currency), r.amountMinor?.toString() ?? '', r.currency ?? '', r.changes ?? '', r.errorCode ?? '', r.errorMessage ?? '', r.attempts?.toString() ?? ''];
+  return [r.orderId, r.result, r.paymentOrderId ?? '', r.paymentOrderStatus ?? '', amount(r.amountMinor, r.currency), r.currency ?? '', r.changes ?? '', r.errorCode ?? '', r.errorMessage ?? '', r.attempts?.toString() ?? ''];
 }
 
 /** Writes a follow-up report (UTF-8, comma, formula-guarded like every paybatch report). */
@@ -42,11 +42,17 @@ export async function writeReport<R>(file: string, headers: readonly string[], r
 export async function finishActions(
   out: string,
   run: { rows: ActionRow[]; authFailure?: { code: string }; aborted: boolean },
-  opts: { verb: string; dryRun: boolean },
+  opts: { verb: string; dryRun: boolean; json?: { file: string } },
 ): Promise<0 | 1 | 3> {
   await writeReport(out, ACTION_COLUMNS, run.rows, actionCells);
-  process.stdout.write(`${opts.dryRun ? `dry run, nothing ${opts.verb}: ` : ''}${tallyResults(run.rows)}\n`);
   if (run.authFailure) process.stderr.write(`paybatch: authentication failed (${run.authFailure.code}): check PAYBATCH_SHOP_ID and PAYBATCH_PASSWORD; nothing more was ${opts.verb}\n`);
+  const exitCode = followExitCode(run);
+  if (opts.json) {
+    const results = Object.fromEntries(tallyCounts(run.rows));
+    process.stdout.write(`${JSON.stringify({ file: opts.json.file, report: out, dryRun: opts.dryRun, exitCode, orders: run.rows.length, results }, null, 2)}\n`);
+    return exitCode;
+  }
+  process.stdout.write(`${opts.dryRun ? `dry run, nothing ${opts.verb}: ` : ''}${tallyResults(run.rows)}\n`);
   process.stdout.write(`report: ${out}\n`);
-  return followExitCode(run);
+  return exitCode;
 }

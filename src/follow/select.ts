@@ -50,8 +50,8 @@ export function findOrderIdColumn(headers: readonly string[], map: Record<string
 }
 
 /** The orders FILE designates, optionally narrowed to `only` (an id of `only` that is not in FILE is refused before any call). */
-export async function selectOrderIds(file: string, opts: OpenCsvOptions & { map?: Record<string, string>; only?: readonly string[] }): Promise<OrderIdSelection> {
-  const source = await openCsv(file, { encoding: opts.encoding, delimiter: opts.delimiter });
+export async function selectOrderIds(file: string, opts: OpenCsvOptions & { map?: Record<string, string>; only?: readonly string[]; named?: string }): Promise<OrderIdSelection> {
+  const source = await openCsv(file, { encoding: opts.encoding, delimiter: opts.delimiter, ...(opts.sheet !== undefined ? { sheet: opts.sheet } : {}) });
   const seen = new Set<string>();
   const orderIds: string[] = [];
   let rows = 0;
@@ -74,14 +74,14 @@ export async function selectOrderIds(file: string, opts: OpenCsvOptions & { map?
   } finally {
     source.close();
   }
-  return { orderIds: narrow(orderIds, opts.only, file), rows, blank, header };
+  return { orderIds: narrow(orderIds, opts.only, opts.named ?? file), rows, blank, header };
 }
 
 /**
  * `update`: every row of FILE judged as `run` judges it (same mapping, same defaults), so the request it would send
  * is what the order is compared with. Invalid rows come back with their problem; they are reported, never sent.
  */
-export async function selectUpdateTargets(file: string, opts: JudgeFileOptions & { only?: readonly string[] }): Promise<{ targets: UpdateTarget[]; rows: number; blank: number }> {
+export async function selectUpdateTargets(file: string, opts: JudgeFileOptions & { only?: readonly string[]; named?: string }): Promise<{ targets: UpdateTarget[]; rows: number; blank: number }> {
   const judged = await judgeFile(file, opts);
   const col = judged.mapping.columns.orderId?.index;
   const byId = new Map<string, UpdateTarget>();
@@ -102,7 +102,7 @@ export async function selectUpdateTargets(file: string, opts: JudgeFileOptions &
   } finally {
     judged.source.close();
   }
-  const ids = narrow([...byId.keys()], opts.only, file);
+  const ids = narrow([...byId.keys()], opts.only, opts.named ?? file);
   return { targets: ids.map((id) => byId.get(id)!), rows, blank };
 }
 

@@ -1,4 +1,4 @@
-import { formatMinor } from './money.js';
+import { formatMinor } from '../orders/currencies.js';
 import type { StatusRow } from './status.js';
 
 export interface StatusTotal {
@@ -52,4 +52,15 @@ export function formatStatusSummary(s: StatusSummary): string {
     lines.push(`  ${c}: paid ${formatMinor(s.paid[c] ?? 0, c)}, outstanding ${formatMinor(s.outstanding[c] ?? 0, c)}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The summary for `status --json`: amounts as money strings in their currency (`"123.45"`), never minor units. */
+export function statusSummaryJson(s: StatusSummary): { rows: number; totals: { status: string; currency: string; count: number; amount: string }[]; paid: Record<string, string>; outstanding: Record<string, string> } {
+  const money = (m: Record<string, number>): Record<string, string> => Object.fromEntries(Object.entries(m).map(([c, v]) => [c, formatMinor(v, c)]));
+  return {
+    rows: s.rows,
+    totals: s.totals.map((t) => ({ status: t.status, currency: t.currency, count: t.count, amount: t.currency ? formatMinor(t.amountMinor, t.currency) : '' })),
+    paid: money(s.paid),
+    outstanding: money(s.outstanding),
+  };
 }

@@ -1,3 +1,4 @@
+import { formatMoney } from '../orders/currencies.js';
 import type { OrderDraft } from '../orders/types.js';
 import type { ChannelOptions, PaymentOrder, PaymentOrderStatus, PaymentOrderUpdateRequest } from '../lyra/types.js';
 
@@ -49,7 +50,7 @@ export function planUpdate(input: { draft?: OrderDraft; current: PaymentOrder; r
 
   let amount = current.amount;
   if (want && want.amount !== current.amount) {
-    changes.push({ field: 'amount', from: String(current.amount), to: String(want.amount) });
+    changes.push({ field: 'amount', from: formatMoney(current.amount, current.currency), to: formatMoney(want.amount, current.currency) });
     amount = want.amount;
   }
 

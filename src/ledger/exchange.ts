@@ -157,7 +157,7 @@ async function* readCsvExport(file: string): AsyncGenerator<LedgerEntry> {
 }
 
 /** "1234.56" in EUR → 123456; exact, and refused when it has more decimals than the currency. */
-function parseMoney(text: string, currency: string): number | undefined {
+export function parseMoney(text: string, currency: string): number | undefined {
   const exp = currencyExponent(currency);
   const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(text.trim());
   if (exp === undefined || !m) return undefined;

@@ -1,17 +1,23 @@
 import pino, { type Logger } from 'pino';
 import { maskPii } from './mask.js';
+import { ConfigError } from '../errors/paybatch-error.js';
 
 export type { Logger };
 
 /**
- * The structured log of long-running processes (worker, ipn receiver): JSON lines on stderr, PII masked in every
- * string, and the fields that could carry a secret removed before anything is written.
+ * The one log of paybatch's long-running processes (worker, ipn receiver): JSON lines on stderr, PII masked in every
+ * string, and the fields that could carry a secret removed before anything is written. Its level is PAYBATCH_LOG_LEVEL
+ * (fatal, error, warn, info, debug, trace or silent; default info).
  */
 export function createLogger(opts: { level?: string; name?: string; destination?: NodeJS.WritableStream } = {}): Logger {
+  const level = (opts.level ?? process.env.PAYBATCH_LOG_LEVEL ?? 'info').trim().toLowerCase();
+  if (!(level in pino.levels.values) && level !== 'silent') {
+    throw new ConfigError('PB_CONFIG', `PAYBATCH_LOG_LEVEL=${level}: use one of ${[...Object.keys(pino.levels.values), 'silent'].join(', ')}`);
+  }
   return pino(
     {
       name: opts.name ?? 'paybatch',
-      level: opts.level ?? process.env.PAYBATCH_LOG_LEVEL ?? 'info',
+      level,
       redact: {
         paths: ['password', '*.password', 'authorization', '*.authorization', 'headers.authorization', 'config.password'],
         remove: true,

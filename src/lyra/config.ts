@@ -7,7 +7,6 @@ export interface LyraConfigFlags {
   platform?: string;
   apiUrl?: string;
   shopId?: string;
-  password?: string;
   pathPrefix?: string;
   timeoutMs?: number;
 }
@@ -44,10 +43,11 @@ export function resolveLyraConfig(env: Record<string, string | undefined>, flags
   if (!shopId) throw new ConfigError('PB_CONFIG', 'no shop id: set PAYBATCH_SHOP_ID or pass --shop-id (the numeric "User" of the REST API keys)');
   if (!/^\d{1,16}$/.test(shopId)) throw new ConfigError('PB_CONFIG', `shop id "${shopId}" in PAYBATCH_SHOP_ID / --shop-id is not numeric (the "User" of the REST API keys)`);
 
-  const password = flags.password ?? env.PAYBATCH_PASSWORD;
-  if (!password) throw new ConfigError('PB_CONFIG', 'no API password: set PAYBATCH_PASSWORD (or pass --password) to the REST API password of the shop');
+  // No flag: a password on the command line ends up in `ps`, shell history and cron mails.
+  const password = env.PAYBATCH_PASSWORD;
+  if (!password) throw new ConfigError('PB_CONFIG', 'no API password: set PAYBATCH_PASSWORD (in the environment or the --env-file) to the REST API password of the shop');
   if (!modeOfPassword(password)) {
-    throw new ConfigError('PB_CONFIG', 'the API password in PAYBATCH_PASSWORD / --password does not start with testpassword_ or prodpassword_ (copy the REST "password" key, not the public or HMAC key)');
+    throw new ConfigError('PB_CONFIG', 'the API password in PAYBATCH_PASSWORD does not start with testpassword_ or prodpassword_ (copy the REST "password" key, not the public or HMAC key)');
   }
 
   const pathPrefix = normalisePrefix(pick(flags.pathPrefix, 'PAYBATCH_PATH_PREFIX') ?? DEFAULT_PATH_PREFIX);

@@ -54,3 +54,8 @@ export function formatMinor(minor: number, currency: string): string {
   const frac = digits.slice(digits.length - exp);
   return `${neg ? '-' : ''}${int}${exp > 0 ? `.${frac}` : ''}`;
 }
+
+/** `12345` minor units of HUF → `123.45 HUF`: how every message and report shows an amount. */
+export function formatMoney(minor: number, currency: string): string {
+  return `${formatMinor(minor, currency)} ${currency}`;
+}

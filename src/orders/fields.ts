@@ -66,6 +66,12 @@ export const FIELDS = {
 export type FieldName = keyof typeof FIELDS;
 export const FIELD_NAMES = Object.keys(FIELDS) as FieldName[];
 
+/**
+ * The column paybatch adds to a rows-to-fix file: why the row is there. Reading ignores it (it feeds no field and is
+ * never suggested as a misspelt one), so the corrected file goes back in as it is.
+ */
+export const FIX_REASON_COLUMN = 'paybatchError';
+
 /** `Adresse E-mail ` → `adresseemail`; `N° facture` → `nfacture`. */
 export function normaliseHeader(h: string): string {
   return h

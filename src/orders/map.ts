@@ -1,6 +1,7 @@
 import type { ChannelType } from '../lyra/types.js';
 import { ConfigError, InputError } from '../errors/paybatch-error.js';
-import { ALIAS_TO_FIELD, FIELD_NAMES, FIELDS, fieldByName, normaliseHeader, type FieldName } from './fields.js';
+import { didYouMean } from '../lib/did-you-mean.js';
+import { ALIAS_TO_FIELD, FIELD_NAMES, FIELDS, FIX_REASON_COLUMN, fieldByName, normaliseHeader, type FieldName } from './fields.js';
 import { isEmail, parseChannel, parseCurrency, parseDuration, parseLocale, parseTaxRate } from './values.js';
 
 /** Run-wide values for files without the column, or for empty cells (flags or a job definition). All optional. */
@@ -48,6 +49,8 @@ export interface Mapping {
   /** The column each field is read from; a field without a column uses its default (if any). */
   columns: Partial<Record<FieldName, ColumnRef>>;
   defaults: ResolvedDefaults;
+  /** Columns not read whose header is a near miss of a field without a column (`emial`), with the fix: said once. */
+  hints: string[];
 }
 
 export const MAX_EXPIRY_MS = 90 * 86_400_000;
@@ -105,7 +108,35 @@ export function buildMapping(headers: string[], opts: MappingOptions = {}): Mapp
   if (!columns.amount) throw missing('amount', 'e.g. a column "amount" or "montant"');
   if (!columns.currency && !defaults.currency) throw missing('currency', 'or pass --currency EUR for the whole file');
   if (!columns.channel && !defaults.channel) throw missing('channel', 'MAIL, SMS, WHATSAPP, INVOICE or URL per row, or pass --channel for the whole file');
-  return { headers, columns, defaults };
+  return { headers, columns, defaults, hints: misspeltColumns(headers, columns) };
+}
+
+/**
+ * `column "emial" is not read: did you mean email? --map email=emial`, for every column that feeds no field while its
+ * header is one typo away from the name or an alias of a field that has no column. Said once, not on every row whose
+ * e-mail address then reads as empty.
+ */
+function misspeltColumns(headers: readonly string[], columns: Partial<Record<FieldName, ColumnRef>>): string[] {
+  const used = new Set(Object.values(columns).map((c) => c.index));
+  const names = new Map<string, FieldName>();
+  for (const field of FIELD_NAMES) {
+    if (columns[field]) continue;
+    for (const a of [field, ...FIELDS[field].aliases]) {
+      const key = normaliseHeader(a);
+      if (!names.has(key)) names.set(key, field);
+    }
+  }
+  const hints: string[] = [];
+  headers.forEach((h, i) => {
+    const key = normaliseHeader(h);
+    if (used.has(i) || key.length < 3 || h.trim() === FIX_REASON_COLUMN || ALIAS_TO_FIELD.has(key)) return;
+    const near = didYouMean(key, names.keys());
+    if (near === undefined) return;
+    const field = names.get(near)!;
+    const header = /^[\w.-]+$/.test(h) ? h : `"${h.replace(/"/g, '\\"')}"`;
+    hints.push(`column "${h}" is not read: did you mean ${field}? If so, add --map ${field}=${header}`);
+  });
+  return hints;
 }
 
 /** Exact header first, then trimmed case-insensitive, then normalised: the first level that finds anything wins. */

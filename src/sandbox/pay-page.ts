@@ -1,10 +1,11 @@
 import type { PaymentOrder } from '../lyra/types.js';
+import { formatMoney } from '../orders/currencies.js';
 
 const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** The tiny hosted "payment page" behind a sandbox link: a person can pay or refuse, and see the state. */
 export function payPage(o: PaymentOrder, action: string): string {
-  const amount = `${o.amount} (minor units) ${esc(o.currency)}`;
+  const amount = esc(formatMoney(o.amount, o.currency));
   const open = o.paymentOrderStatus === 'RUNNING';
   const buttons = open
     ? `<form method="post" action="${esc(action)}"><button name="action" value="pay">Pay</button> <button name="action" value="refuse">Refuse the payment</button></form>`

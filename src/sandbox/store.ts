@@ -1,4 +1,5 @@
 import type { ChannelDetails, ChannelType, Mode, PaymentOrder, PaymentOrderStatus } from '../lyra/types.js';
+import { formatMoney } from '../orders/currencies.js';
 import { isoUtc } from './dates.js';
 import type { SandboxFault } from './messages.js';
 import { hexId, shortCode } from './random.js';
@@ -270,21 +271,11 @@ function guardOpen(status: PaymentOrderStatus): SandboxFault | null {
   }
 }
 
-function money(amount: number, currency: string): string {
-  const digits = (() => {
-    try {
-      return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
-    } catch {
-      return 2;
-    }
-  })();
-  return `${(amount / 10 ** digits).toFixed(digits)} ${currency}`;
-}
 
 /** What the gateway generates and returns, so a merchant can reuse the text (docs/lyra-api.md §6). */
 function channelDetails(type: ChannelType, b: Body, url: string): ChannelDetails {
   const ref = b.orderId ? ` ${b.orderId}` : '';
-  const text = `Payment order${ref}: ${money(b.amount, b.currency)}. Pay here: ${url}`;
+  const text = `Payment order${ref}: ${formatMoney(b.amount, b.currency)}. Pay here: ${url}`;
   const d: ChannelDetails = { channelType: type, mailDetails: null, smsDetails: null, whatsAppDetails: null, urlDetails: null, _type: 'V4/ChannelDetails' };
   const co = b.channelOptions ?? {};
   switch (type) {

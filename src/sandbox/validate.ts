@@ -1,3 +1,4 @@
+import { currencyExponent } from '../orders/currencies.js';
 import { CHANNEL_TYPES, type ChannelType } from '../lyra/types.js';
 import type { SandboxFault } from './messages.js';
 
@@ -17,7 +18,8 @@ const UPDATE_FIELDS = new Set([...CREATE_FIELDS, 'paymentOrderId']);
 const EMAIL = /^[^\s@;,]+@[^\s@;,]+\.[^\s@;,]+$/;
 const PHONE = /^\+?[0-9][0-9 .-]{5,19}$/;
 const E164 = /^\+[1-9][0-9]{6,14}$/;
-const CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
+// The codes the platform charges: the program's one currency table (ISO 4217), as paybatch itself judges them.
+const CURRENCIES = { has: (code: unknown) => typeof code === 'string' && currencyExponent(code) !== undefined };
 const MAX_DAYS = 90;
 export const PAYMENT_ORDER_ID = /^[0-9a-f]{32}$/;
 

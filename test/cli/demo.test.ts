@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -30,5 +30,14 @@ describe('paybatch demo (the README\'s first command)', () => {
     expect(report.filter((x) => x.status === 'CREATED')).toHaveLength(19);
     const errors = parse(await readFile(join(dir, 'errors.report.csv')), { columns: true, bom: true }) as Record<string, string>[];
     expect(errors.filter((x) => x.status === 'INVALID').length).toBeGreaterThan(20);
+  });
+
+  it('without --dir it leaves no folder behind in the temporary directory', async () => {
+    const r = await runCli(['demo', '--latency', '1'], {
+      env: { TMPDIR: dir, PAYBATCH_PASSWORD: undefined, PAYBATCH_SHOP_ID: undefined, PAYBATCH_API_URL: undefined, PAYBATCH_PLATFORM: undefined, REDIS_URL: undefined },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`reports in ${dir}/paybatch-demo-`);
+    expect((await readdir(dir)).filter((f) => f.startsWith('paybatch-'))).toEqual([]);
   });
 });

@@ -46,12 +46,13 @@ export async function startWorker(env: Record<string, string | undefined>, args:
   let out = '';
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   await new Promise<void>((resolve, reject) => {
+    // The worker logs (JSON lines on stderr, like paybatch ipn).
     const onData = (d: Buffer) => {
       out += d.toString();
       if (out.includes('paybatch worker ready')) resolve();
     };
     child.stdout!.on('data', onData);
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', onData);
     void exited.then(({ code }) => reject(new Error(`worker exited (${code}) before ready: ${out}`)));
   });
   return { child, output: () => out, exited };

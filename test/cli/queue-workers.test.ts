@@ -63,6 +63,12 @@ describe('queue mode across processes: paybatch enqueue, three paybatch workers,
     expect(ends.map((e) => e.code)).toEqual([0, 0, 0]);
     // The load was shared: every worker sent some.
     for (const w of workers) expect(w.output()).toMatch(/stopped: [1-9]\d* CREATED/);
+    // One logger for the long-running processes, as for paybatch ipn: JSON lines, the counts as fields.
+    for (const w of workers) {
+      const lines = w.output().trim().split('\n').map((l) => JSON.parse(l) as { name: string; event: string; rows?: Record<string, number> });
+      expect(lines.every((l) => l.name === 'paybatch-worker')).toBe(true);
+      expect(lines.find((l) => l.event === 'worker.stopped')?.rows?.CREATED).toBeGreaterThan(0);
+    }
 
     // The embedded engine on the same file (its own sandbox and state directory) writes the same report, row for row,
     // but for the platform's ids and links.

@@ -104,9 +104,23 @@ describe('paybatch run', () => {
     const report1 = await readReport(join(dir, 'edited.report.csv'));
     expect(report1.map((x) => x.status)).toEqual(['CREATED', 'CREATED', 'INVALID', 'CREATED', 'INVALID', 'CREATED']);
     expect(report1[2].errorCode).toBe('INT_009');
-    const toFix = await readFile(join(dir, 'edited.tofix.csv'), 'utf8');
-    expect(toFix.trim().split('\n')).toEqual(['invoice,amount,currency,channel,email,message', 'EDIT-0003,12.345,EUR,URL,,', 'EDIT-0005,,EUR,URL,,']);
+    // The rows to fix say why, in a column that reading ignores: the file is fixed in a spreadsheet and run as it is.
+    const toFixPath = join(dir, 'edited.tofix.csv');
+    const toFix = await readReport(toFixPath);
+    expect(Object.keys(toFix[0]!)).toEqual(['invoice', 'amount', 'currency', 'channel', 'email', 'message', 'paybatchError']);
+    expect(toFix.map((x) => x.invoice)).toEqual(['EDIT-0003', 'EDIT-0005']);
+    expect(toFix[0]!.paybatchError).toMatch(/^amount: the amount "12.345" is ambiguous/);
+    expect(toFix[1]!.paybatchError).toMatch(/^amount: the amount is empty/);
     expect(creates()).toBe(4);
+    expect(r1.stdout).toContain('sent by this run: 4 of 6 rows');
+
+    const fixed = (await readFile(toFixPath, 'utf8')).replace('EDIT-0003,12.345,', 'EDIT-0003,13.00,').replace('EDIT-0005,,', 'EDIT-0005,15.00,');
+    await writeFile(toFixPath, fixed);
+    const rFix = await runCli(['run', toFixPath], { env: env() });
+    expect(rFix.stderr).toBe('');
+    expect(rFix.code).toBe(0);
+    expect(creates()).toBe(6);
+    expect(rFix.stdout).toContain('sent by this run: 2 of 2 rows');
 
     await writeFile(file, invoices('EDIT', 6));
     const r2 = await runCli(['run', file], { env: env() });
@@ -114,17 +128,43 @@ describe('paybatch run', () => {
     expect(creates()).toBe(6);
     expect(duplicates()).toEqual([]);
     expect(existsSync(join(dir, 'edited.tofix.csv.partial'))).toBe(false);
+    // A re-run that sends nothing does not read like the first run.
+    expect(r2.stdout).toContain('sent by this run: 0 of 6 rows: every order of the file already exists, nothing was sent again');
+    expect(JSON.parse(await readFile(join(dir, 'edited.report.json'), 'utf8'))).toMatchObject({ sentByThisRun: 0 });
 
-    // An amount changed after the order went out: reported, not re-sent, and the way to change it is named.
-    await writeFile(file, invoices('EDIT', 6).replace('EDIT-0001,11.00', 'EDIT-0001,99.00'));
+    // Two amounts changed after the orders went out: reported, not re-sent, and the way to change them is named.
+    // The report and the totals show the orders that exist; the edit is in the note beside them.
+    await writeFile(file, invoices('EDIT', 6).replace('EDIT-0001,11.00', 'EDIT-0001,99.00').replace('EDIT-0002,12.00', 'EDIT-0002,2.00'));
     const r3 = await runCli(['run', file], { env: env() });
     expect(r3.code).toBe(0);
     expect(creates()).toBe(6);
     const report3 = await readReport(join(dir, 'edited.report.csv'));
-    expect(report3[0].status).toBe('CREATED');
-    expect(report3[0].note).toContain('amount 1100 EUR → 9900 EUR');
+    expect(report3[0]).toMatchObject({ status: 'CREATED', orderAmount: '11.00', currencyCode: 'EUR' });
+    expect(report3[0].note).toContain('amount 11.00 EUR → 99.00 EUR');
     expect(report3[0].note).toContain('paybatch update');
-    expect(report3[1].note).toBe('');
+    expect(report3[1]).toMatchObject({ orderAmount: '12.00' });
+    expect(report3[2].note).toBe('');
+    // 11 + 12 + 13 + 14 + 15 + 16: the orders that exist, not the file's 99 and 2.
+    expect(r3.stdout).toMatch(/CREATED\s+6\s+EUR 81\.00 \(6 rows\)/);
+    expect(r3.stdout).toContain('NOTE: 2 CREATED rows differ from the order sent earlier');
+    const summary3 = JSON.parse(await readFile(join(dir, 'edited.report.json'), 'utf8'));
+    expect(summary3).toMatchObject({ differFromOrders: 2, totals: { CREATED: { EUR: { minor: 8100, major: '81.00', rows: 6 } } } });
+  });
+
+  it('validate after a run leaves the run\'s report, rows to fix and summary as they were', async () => {
+    const file = join(dir, 'kept.csv');
+    await writeFile(file, invoices('KEPT', 3, (i) => (i === 2 ? 'KEPT-0002,,EUR,URL,,' : '')));
+    const r = await runCli(['run', file], { env: env() });
+    expect(r.code).toBe(1);
+    const written = ['kept.report.csv', 'kept.tofix.csv', 'kept.report.json'];
+    const before = await Promise.all(written.map((f) => readFile(join(dir, f), 'utf8')));
+    expect(before[0]).toContain(`${sandbox.url}/t/`);
+    const v = await runCli(['validate', file]);
+    expect(v.code).toBe(1);
+    expect(v.stdout).toContain(`report: ${join(dir, 'kept.validation.csv')}`);
+    expect(await Promise.all(written.map((f) => readFile(join(dir, f), 'utf8')))).toEqual(before);
+    expect((await readReport(join(dir, 'kept.validation.csv'))).map((x) => x.status)).toEqual(['VALID', 'INVALID', 'VALID']);
+    expect(existsSync(join(dir, 'kept.validation.tofix.csv'))).toBe(true);
   });
 
   it('faults end in the right statuses, and a re-run never re-sends an uncertain order without --retry-uncertain', async () => {
@@ -415,6 +455,26 @@ describe('paybatch run', () => {
       expect(r.code).toBe(0);
       expect(Object.values(slow.counters().ordersCreated).every((n) => n === 1)).toBe(true);
       expect(Object.keys(slow.counters().ordersCreated)).toHaveLength(80);
+    } finally {
+      await slow.stop();
+    }
+  });
+  it('a second SIGTERM quits at once with 143, as a shell reports a process ended by SIGTERM', async () => {
+    const slow = await startSandbox({ port: 0, latencyMs: 3000 });
+    try {
+      const file = join(dir, 'twice.csv');
+      await writeFile(file, invoices('TWICE', 10));
+      const child = spawnCli(['run', file, '--concurrency', '2'], { env: env({ PAYBATCH_API_URL: slow.url }) });
+      child.stdin!.end();
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      await waitUntil(() => (slow.counters().requests[CREATE] ?? 0) >= 1, 'an order in flight');
+      child.kill('SIGTERM');
+      await waitUntil(() => stderr.includes('SIGTERM: no new order is sent'), 'the first SIGTERM acknowledged');
+      child.kill('SIGTERM');
+      const code = await new Promise((r) => child.on('close', r));
+      expect(code).toBe(143);
+      expect(stderr).toContain('SIGTERM again: quitting now');
     } finally {
       await slow.stop();
     }

@@ -45,7 +45,7 @@ describe('paybatch update: the corrected file is the source of truth for orders 
     const r = await runCli(['update', file, '--dry-run', '--out', out], { env: w.env });
     expect(r.code, r.stderr).toBe(0);
     const by = byOrderId(readReport(out));
-    expect(by['UPD-AMOUNT']).toMatchObject({ result: 'WOULD', changes: 'amount: 12000 → 11500' });
+    expect(by['UPD-AMOUNT']).toMatchObject({ result: 'WOULD', changes: 'amount: 120.00 EUR → 115.00 EUR' });
     expect(by['UPD-MAIL']).toMatchObject({ result: 'WOULD', changes: 'subject: Facture UPD-MAIL → Rappel : facture UPD-MAIL' });
     expect(by['UPD-SAME']).toMatchObject({ result: 'UNCHANGED' });
     expect(by['UPD-PAID']).toMatchObject({ result: 'SKIPPED', paymentOrderStatus: 'PAID' });
@@ -69,9 +69,9 @@ describe('paybatch update: the corrected file is the source of truth for orders 
     const r = await runCli(['update', file, '--yes', '--timeout-ms', '1500', '--out', out], { env: w.env });
     expect(r.code, r.stderr).toBe(1);
     const by = byOrderId(readReport(out));
-    expect(by['UPD-AMOUNT']).toMatchObject({ result: 'OK', amountMinor: '11500', attempts: '1' });
+    expect(by['UPD-AMOUNT']).toMatchObject({ result: 'OK', amount: '115.00', attempts: '1' });
     expect(by['UPD-MAIL']).toMatchObject({ result: 'OK' });
-    expect(by['UPD-RESET']).toMatchObject({ result: 'OK', amountMinor: '2200' });
+    expect(by['UPD-RESET']).toMatchObject({ result: 'OK', amount: '22.00' });
     expect(by['UPD-LOST']).toMatchObject({ result: 'UNCERTAIN', attempts: '1' });
     expect(w.sandbox.counters().requests[UPDATE]).toBe(4);
     expect(w.sandbox.order(ids['UPD-AMOUNT']!)?.order.amount).toBe(11500);
@@ -87,7 +87,7 @@ describe('paybatch update: the corrected file is the source of truth for orders 
     const r = await runCli(['update', file, '--yes', '--out', out], { env: w.env });
     expect(r.code, r.stderr).toBe(0);
     const by = byOrderId(readReport(out));
-    expect(by['UPD-LOST']).toMatchObject({ result: 'OK', amountMinor: '1100' });
+    expect(by['UPD-LOST']).toMatchObject({ result: 'OK', amount: '11.00' });
     expect(['UPD-AMOUNT', 'UPD-SAME', 'UPD-MAIL', 'UPD-RESET'].map((id) => by[id]?.result)).toEqual(['UNCHANGED', 'UNCHANGED', 'UNCHANGED', 'UNCHANGED']);
     expect(w.sandbox.counters().requests[UPDATE]).toBe(1);
   });

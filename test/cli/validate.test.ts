@@ -9,6 +9,7 @@ import iconv from 'iconv-lite';
 import { parse } from 'csv-parse/sync';
 import { runCli } from '../support/cli.js';
 import { validateFile } from '../../src/app/validate-file.js';
+import { REPORT_COLUMNS } from '../../src/report/run-report.js';
 
 const samples = fileURLToPath(new URL('../../samples/', import.meta.url));
 let dir: string;
@@ -32,37 +33,40 @@ describe('paybatch validate FILE', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/20 rows checked, nothing sent/);
     expect(r.stdout).toMatch(/^VALID\s+20\s+CHF 820\.00 \(1 row\) · EUR 10470\.91 \(14 rows\)/m);
-    const rows = await report(join(dir, 'invoices.report.csv'));
+    const rows = await report(join(dir, 'invoices.validation.csv'));
     expect(rows).toHaveLength(20);
-    expect(Object.keys(rows[0]!)).toEqual(['invoice', 'customer name', 'amount', 'currency', 'channel', 'email', 'phone', 'locale', 'subject', 'message', 'status', 'errorCode', 'errorMessage', 'errorColumn', 'line', 'amountMinor', 'currencyCode', 'channelType', 'sendTo', 'expiresAt']);
+    expect(Object.keys(rows[0]!)).toEqual(['invoice', 'customer name', 'amount', 'currency', 'channel', 'email', 'phone', 'locale', 'subject', 'message', ...REPORT_COLUMNS]);
     expect(rows.every((x) => x.status === 'VALID')).toBe(true);
     const sms = rows.find((x) => x.invoice === 'INV-2025-0003')!;
-    expect(sms).toMatchObject({ phone: '06 12 34 56 01', amountMinor: '8990', currencyCode: 'EUR', channelType: 'SMS', sendTo: '+33612345601', line: '4' });
+    expect(sms).toMatchObject({ phone: '06 12 34 56 01', orderAmount: '89.90', currencyCode: 'EUR', channelType: 'SMS', sendTo: '+33612345601', line: '4' });
     expect(sms.expiresAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+0[12]:00$/);
-    expect(existsSync(join(dir, 'invoices.tofix.csv'))).toBe(false);
+    expect(existsSync(join(dir, 'invoices.validation.tofix.csv'))).toBe(false);
   });
 
-  it('given excel-fr.csv with a French amount, validate reports 123456 minor units', async () => {
+  it('given excel-fr.csv with a French amount, validate reports the amount 1234.56', async () => {
     const r = await runCli(['validate', join(dir, 'excel-fr.csv'), '--out', join(dir, 'fr-report.csv')]);
     expect(r.code).toBe(0);
     const bytes = await readFile(join(dir, 'fr-report.csv'));
     expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
     const rows = await report(join(dir, 'fr-report.csv'), ';');
-    expect(rows[0]).toMatchObject({ 'N° facture': 'FA-2025-1101', 'Nom du client': 'Société Générale des Eaux', 'Montant TTC': '1 234,56', amountMinor: '123456', status: 'VALID' });
+    expect(rows[0]).toMatchObject({ 'N° facture': 'FA-2025-1101', 'Nom du client': 'Société Générale des Eaux', 'Montant TTC': '1 234,56', orderAmount: '1234.56', status: 'VALID' });
   });
 
   it('given errors.csv, says what is wrong with each row, exits 1, and writes the rows to fix in the same format', async () => {
     const r = await runCli(['validate', join(dir, 'errors.csv'), '--tz', 'UTC']);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^INVALID\s+29\s+INT_009 ×6/m);
-    const rows = await report(join(dir, 'errors.report.csv'));
+    const rows = await report(join(dir, 'errors.validation.csv'));
     expect(rows.map((x) => x.status)).toEqual(['VALID', ...Array(29).fill('INVALID')]);
     expect(rows.find((x) => x.invoice === 'ERR-07')).toMatchObject({ errorCode: 'INT_009', errorColumn: 'amount', amount: '-45.00', errorMessage: 'amount: the amount "-45.00" is negative: a payment order needs a positive amount (use a credit note outside paybatch)' });
     expect(rows.find((x) => x.invoice === 'ERR-23')).toMatchObject({ errorCode: 'PSP_1007', errorMessage: expect.stringMatching(/already past/) });
     const input = (await readFile(join(dir, 'errors.csv'), 'utf8')).split('\n');
-    const fix = (await readFile(join(dir, 'errors.tofix.csv'), 'utf8')).split('\n');
-    expect(fix[0]).toBe(input[0]);
-    expect(fix.slice(1)).toEqual(input.slice(2));
+    const fix = (await readFile(join(dir, 'errors.validation.tofix.csv'), 'utf8')).split('\n');
+    // The input's own lines, each with the reason after it in a column that reading ignores.
+    expect(fix[0]).toBe(`${input[0]},paybatchError`);
+    expect(fix.slice(1, -1).map((l, i) => l.startsWith(`${input[i + 2]},`))).toEqual(input.slice(2, -1).map(() => true));
+    const reasons = parse(fix.join('\n'), { columns: true }) as Record<string, string>[];
+    expect(reasons.find((x) => x.invoice === 'ERR-07')?.paybatchError).toBe('amount: the amount "-45.00" is negative: a payment order needs a positive amount (use a credit note outside paybatch)');
   });
 
   it('given a Windows-1252 ; CRLF export with errors, the rows to fix keep its encoding, delimiter and line endings byte for byte', async () => {
@@ -70,8 +74,13 @@ describe('paybatch validate FILE', () => {
     await writeFile(join(dir, 'cp.csv'), iconv.encode(lines.join('\r\n') + '\r\n', 'windows-1252'));
     const r = await runCli(['validate', join(dir, 'cp.csv')]);
     expect(r.code).toBe(1);
-    const fix = await readFile(join(dir, 'cp.tofix.csv'));
-    expect(fix.equals(iconv.encode([lines[0], lines[2], 'F-3;8,00;EUR;télécopie'].join('\r\n') + '\r\n', 'windows-1252'))).toBe(true);
+    const fix = await readFile(join(dir, 'cp.validation.tofix.csv'));
+    const text = iconv.decode(fix, 'windows-1252').split('\r\n');
+    expect(text).toHaveLength(4);
+    expect(text[0]).toBe(`${lines[0]};paybatchError`);
+    expect(text[1]!.startsWith(`${lines[2]};`)).toBe(true);
+    expect(text[2]!.startsWith('F-3;8,00;EUR;télécopie;')).toBe(true);
+    expect(text[3]).toBe('');
   });
 
   it('neutralises formulas in the report without touching phone numbers or negative amounts', async () => {
@@ -81,10 +90,39 @@ describe('paybatch validate FILE', () => {
     );
     const r = await runCli(['validate', join(dir, 'inject.csv')]);
     expect(r.code).toBe(1);
-    const text = await readFile(join(dir, 'inject.report.csv'), 'utf8');
+    const text = await readFile(join(dir, 'inject.validation.csv'), 'utf8');
     expect(text).toContain(`,+33612345678,fr_FR,"'=HYPERLINK(""http://evil.example"",""x"")",VALID,`);
-    expect(text).toContain(`I-2,-12.50,EUR,URL,,fr_FR,'@SUM(A1),INVALID,INT_009,`);
+    expect(text).toContain(`I-2,-12.50,EUR,URL,,fr_FR,'@SUM(A1),INVALID,,,,INT_009,`);
     expect(text).toContain(',+33612345678,');
+  });
+
+  it('neutralises the full-width formula signs ＝ ＋ － ＠ as well', async () => {
+    await writeFile(join(dir, 'wide.csv'), 'invoice,amount,currency,channel,comment\nW-1,10,EUR,URL,＝1+1\nW-2,10,EUR,URL,＋cmd|x\nW-3,10,EUR,URL,－SUM(A1)\nW-4,10,EUR,URL,＠SUM(A1)\nW-5,10,EUR,URL,－12.50\n');
+    const r = await runCli(['validate', join(dir, 'wide.csv'), '--out', join(dir, 'wide.out.csv')]);
+    expect(r.code, r.stderr).toBe(0);
+    const comments = (await readFile(join(dir, 'wide.out.csv'), 'utf8')).split(/\r?\n/).slice(1, 6).map((l) => l.split(',')[4]);
+    expect(comments).toEqual(["'＝1+1", "'＋cmd|x", "'－SUM(A1)", "'＠SUM(A1)", '－12.50']);
+  });
+
+  it('- reads the file from standard input; the report is stdin.validation.csv in the current folder', async () => {
+    const r = await runCli(['validate', '-', '--currency', 'EUR', '--channel', 'URL'], { cwd: dir, input: 'invoice,amount\nS-1,10.00\nS-2,\n' });
+    expect(r.code, r.stderr).toBe(1);
+    expect((await report(join(dir, 'stdin.validation.csv'))).map((x) => [x.invoice, x.status])).toEqual([['S-1', 'VALID'], ['S-2', 'INVALID']]);
+    expect(existsSync(join(dir, 'stdin.validation.tofix.csv'))).toBe(true);
+  });
+
+  it('a misspelt header is pointed out once, with the fix; so is a misspelt option', async () => {
+    await writeFile(join(dir, 'emial.csv'), 'invoice,amount,currency,channel,emial\nM-1,10,EUR,MAIL,a@example.com\nM-2,11,EUR,MAIL,b@example.com\n');
+    const r = await runCli(['validate', join(dir, 'emial.csv'), '--subject', 'Invoice']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`paybatch: ${join(dir, 'emial.csv')}: column "emial" is not read: did you mean email? If so, add --map email=emial\n`);
+    const fixed = await runCli(['validate', join(dir, 'emial.csv'), '--subject', 'Invoice', '--map', 'email=emial']);
+    expect(fixed.stderr).toBe('');
+    expect(fixed.code).toBe(0);
+
+    const typo = await runCli(['validate', join(dir, 'emial.csv'), '--curency', 'EUR']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toBe('paybatch: Unknown argument: curency — did you mean --currency for --curency? (paybatch --help)\n');
   });
 
   it('--json prints the summary as JSON', async () => {
@@ -102,8 +140,8 @@ describe('paybatch validate refuses a file it cannot read, with one line and exi
     const r = await runCli(['validate', join(dir, 'broken.csv')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^paybatch: .*broken\.csv, line 3(, column amount)?: a double quote opened in this record is never closed; close it, or remove it\n$/);
-    expect(existsSync(join(dir, 'broken.report.csv'))).toBe(false);
-    expect(existsSync(join(dir, 'broken.report.csv.partial'))).toBe(false);
+    expect(existsSync(join(dir, 'broken.validation.csv'))).toBe(false);
+    expect(existsSync(join(dir, 'broken.validation.csv.partial'))).toBe(false);
   });
 
   it('--out on a symbolic link or a FIFO is refused and left as it is: exit 2, one line', async () => {
@@ -213,7 +251,7 @@ describe('paybatch validate on a big export (read and parsed on a second thread)
     expect(r.stderr).toBe('');
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout)).toMatchObject({ rows: 50_000, statuses: { VALID: 49_994, INVALID: 6 }, errorCodes: { INT_009: 5, PB_DUPLICATE_ORDER_ID: 1 } });
-    const rows = await report(join(dir, 'big.report.csv'));
+    const rows = await report(join(dir, 'big.validation.csv'));
     expect(rows).toHaveLength(50_000);
     expect(rows.filter((x) => x.status === 'INVALID').map((x) => [x.invoice, x.line, x.errorCode])).toEqual([
       ...[7, 10_007, 20_007].map((i, k) => [`INV-${i}`, String(i + 2 + k), 'INT_009']),
@@ -223,8 +261,8 @@ describe('paybatch validate on a big export (read and parsed on a second thread)
 
     // The same file checked on this thread alone (the path of small files), with the same clock and zone.
     const now = new Date();
-    const one = { report: join(dir, 'one.report.csv'), fix: join(dir, 'one.tofix.csv') };
-    const two = { report: join(dir, 'two.report.csv'), fix: join(dir, 'two.tofix.csv') };
+    const one = { report: join(dir, 'one.validation.csv'), fix: join(dir, 'one.validation.tofix.csv') };
+    const two = { report: join(dir, 'two.validation.csv'), fix: join(dir, 'two.validation.tofix.csv') };
     const judging = { now, timeZone: 'UTC', map: {}, defaults: {} };
     const here = await validateFile(big, judging, one);
     const there = await validateFile(big, { ...judging, offThread: true }, two);
@@ -232,7 +270,7 @@ describe('paybatch validate on a big export (read and parsed on a second thread)
     const same = async (a: string, b: string) => (await readFile(a)).equals(await readFile(b));
     expect(await same(two.report, one.report)).toBe(true);
     expect(await same(two.fix, one.fix)).toBe(true);
-    expect(await same(join(dir, 'big.report.csv'), one.report)).toBe(true);
+    expect(await same(join(dir, 'big.validation.csv'), one.report)).toBe(true);
   });
 
   it('a malformed record deep in a big file fails with its line, exit 2, and leaves no report behind', async () => {
@@ -244,8 +282,8 @@ describe('paybatch validate on a big export (read and parsed on a second thread)
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/bad-big\.csv, line 55557/);
-    expect(existsSync(join(dir, 'bad-big.report.csv'))).toBe(false);
-    expect(existsSync(join(dir, 'bad-big.report.csv.partial'))).toBe(false);
+    expect(existsSync(join(dir, 'bad-big.validation.csv'))).toBe(false);
+    expect(existsSync(join(dir, 'bad-big.validation.csv.partial'))).toBe(false);
   });
 
   it('an option refused after the reading thread was given the file (--phone-region XX) is one line, exit 2, and the process ends', async () => {
@@ -255,7 +293,7 @@ describe('paybatch validate on a big export (read and parsed on a second thread)
     await writeFile(f, lines.join('\n') + '\n');
     const r = await runCli(['validate', f, '--phone-region', 'XX']);
     expect([r.code, r.stderr.trim()]).toEqual([2, 'paybatch: --phone-region XX: write a two-letter country code such as FR, GB or US']);
-    expect(existsSync(join(dir, 'sms-big.report.csv'))).toBe(false);
+    expect(existsSync(join(dir, 'sms-big.validation.csv'))).toBe(false);
     const ok = await runCli(['validate', f, '--phone-region', 'fr', '--json']);
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.stdout)).toMatchObject({ rows: 200_000, statuses: { VALID: 200_000 } });

@@ -8,7 +8,7 @@ const base: LedgerEntry = { orderId: 'INV-1', state: 'CREATED', attempts: 1, fin
 describe('the report outcome of an order the ledger already holds', () => {
   it('an order created by an earlier run is CREATED, earlier, with its original id and URL', () => {
     const out = outcomeFromEntry({ ...base, paymentOrderId: 'po1', paymentURL: 'https://pay/1', paymentOrderStatus: 'RUNNING' }, { fingerprint: 'f1', batchId: 'april' });
-    expect(out).toEqual({ status: 'CREATED', attempts: 1, paymentOrderId: 'po1', paymentURL: 'https://pay/1', paymentOrderStatus: 'RUNNING', earlier: true });
+    expect(out).toEqual({ status: 'CREATED', attempts: 1, paymentOrderId: 'po1', paymentURL: 'https://pay/1', paymentOrderStatus: 'RUNNING', earlier: true, order: base.sent });
   });
 
   it('created by this run: not "earlier"', () => {
@@ -18,7 +18,7 @@ describe('the report outcome of an order the ledger already holds', () => {
   it('an edited row of a created order stays CREATED, with a note on what differs and how to change the order', () => {
     const out = outcomeFromEntry({ ...base, paymentOrderId: 'po1', paymentURL: 'u' }, { fingerprint: 'f2', batchId: 'april', sent: { ...sent, amountMinor: 12000 } });
     expect(out.status).toBe('CREATED');
-    expect(out.note).toContain('amount 12345 EUR → 12000 EUR');
+    expect(out.note).toContain('amount 123.45 EUR → 120.00 EUR');
     expect(out.note).toContain('paybatch update');
   });
 

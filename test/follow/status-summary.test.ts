@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatMinor } from '../../src/follow/money.js';
+import { formatMinor } from '../../src/orders/currencies.js';
 import { formatStatusSummary, summarizeStatus } from '../../src/follow/status-summary.js';
 
 describe('the status summary says what is paid and what is outstanding', () => {

@@ -39,7 +39,7 @@ describe('update: the file is the source of truth for a RUNNING order', () => {
     const plan = planUpdate({ draft: draft({ amount: 11500 }), current });
     expect(plan.kind).toBe('update');
     if (plan.kind !== 'update') return;
-    expect(plan.changes).toEqual([{ field: 'amount', from: '12000', to: '11500' }]);
+    expect(plan.changes).toEqual([{ field: 'amount', from: '120.00 EUR', to: '115.00 EUR' }]);
     expect(plan.request).toMatchObject({
       paymentOrderId: 'f'.repeat(32),
       amount: 11500,

@@ -26,7 +26,7 @@ export interface CliOptions {
   input?: string;
 }
 
-/** Starts the real CLI as a child process, the way a user runs it. */
+/** Starts the real CLI as a child process, the way a user runs it (`--` as in bin/paybatch.js: the arguments are ours, not Node's). */
 export function spawnCli(args: string[], opts: CliOptions = {}): ChildProcess {
   const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...opts.env };
   // The parent's credentials must never leak into a test run by accident.
@@ -34,7 +34,7 @@ export function spawnCli(args: string[], opts: CliOptions = {}): ChildProcess {
   // A command that names no state folder gets a fresh one: the user's own (~/.local/state) is never touched, and no
   // test inherits what another one's ledger remembers. A sequence that needs one ledger passes --state-dir.
   if (!('PAYBATCH_STATE_DIR' in (opts.env ?? {})) && !args.includes('--state-dir')) env.PAYBATCH_STATE_DIR = mkdtempSync(join(tmpdir(), 'paybatch-state-'));
-  return spawn(process.execPath, useDist ? [built, ...args] : ['--import', tsxLoader, main, ...args], {
+  return spawn(process.execPath, useDist ? ['--', built, ...args] : ['--import', tsxLoader, '--', main, ...args], {
     cwd: opts.cwd ?? root,
     env: env as NodeJS.ProcessEnv,
     stdio: ['pipe', 'pipe', 'pipe'],

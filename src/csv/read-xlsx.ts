@@ -1,0 +1,145 @@
+import type { CsvSource } from './read.js';
+import { InputError } from '../errors/paybatch-error.js';
+import type { RawRow } from '../orders/types.js';
+
+/** Rows handed on at a time, as the CSV reader hands a chunk of the file. */
+const BATCH_ROWS = 500;
+
+/**
+ * Reads the first sheet of an Excel workbook (.xlsx), or the one `sheet` names, as a stream of rows, with exceljs'
+ * streaming reader: memory does not grow with the sheet. The first non-empty row is the header row; a row's `line`
+ * is its row number in Excel. Cells are read as the values Excel holds, as text: a number with at most 15 significant
+ * digits (what Excel shows: 10.2, not the 10.200000000000001 a formula may store), a date as 2025-03-31 (or with its
+ * time), a formula as its result, rich text as its text. The report of a workbook is a CSV (UTF-8 with a BOM, comma).
+ */
+export async function openXlsx(file: string, opts: { sheet?: string } = {}): Promise<CsvSource> {
+  // Loaded only for a workbook: a CSV run never pays for it.
+  const { default: ExcelJS } = await import('exceljs');
+  const workbook = new ExcelJS.stream.xlsx.WorkbookReader(file, { worksheets: 'emit', sharedStrings: 'cache', styles: 'cache', hyperlinks: 'ignore', entries: 'ignore' });
+  let closed = false;
+  const unreadable = (e: unknown): InputError =>
+    e instanceof InputError ? e : new InputError('PB_FILE_UNREADABLE', `cannot read this Excel workbook (${(e as Error).message}); save it again from Excel, or as CSV`, { file });
+
+  async function* sheetRows(): AsyncGenerator<{ line: number; cells: string[] }> {
+    const seen: string[] = [];
+    let found = false;
+    for await (const sheet of workbook) {
+      const first = (workbook as unknown as { model?: { sheets?: { name: string }[] } }).model?.sheets?.[0]?.name;
+      const wanted = opts.sheet ?? first;
+      const name = (sheet as unknown as { name: string }).name;
+      seen.push(name);
+      const chosen = !found && (wanted === undefined || name === wanted);
+      // Another sheet is read through all the same: the workbook is one zip stream, read in its order.
+      for await (const row of sheet) {
+        if (closed) return;
+        if (chosen) yield { line: row.number, cells: rowCells(row.values as unknown[]) };
+      }
+      if (chosen) found = true;
+    }
+    if (!found) {
+      throw new InputError('PB_SHEET', opts.sheet !== undefined ? `--sheet ${opts.sheet}: the workbook has no sheet of that name; its sheets are: ${seen.map((s) => `"${s}"`).join(', ')}` : 'the workbook has no sheet', { file });
+    }
+  }
+
+  const rowsIn = sheetRows();
+  const next = async (): Promise<{ line: number; cells: string[] } | undefined> => {
+    for (;;) {
+      let r: IteratorResult<{ line: number; cells: string[] }>;
+      try {
+        r = await rowsIn.next();
+      } catch (e) {
+        throw unreadable(e);
+      }
+      if (r.done) return undefined;
+      if (r.value.cells.some((c) => c.trim() !== '')) return r.value;
+    }
+  };
+
+  const head = await next();
+  if (head === undefined) throw new InputError('PB_EMPTY_FILE', `the sheet${opts.sheet ? ` "${opts.sheet}"` : ''} is empty: its first row must name the columns (orderId, amount, …)`, { file });
+  const headers = head.cells;
+  const width = headers.length;
+
+  async function* batches(): AsyncGenerator<RawRow[]> {
+    let index = 0;
+    let batch: RawRow[] = [];
+    try {
+      for (let r = await next(); r !== undefined && !closed; r = await next()) {
+        const extra = r.cells.findIndex((c, i) => i >= width && c.trim() !== '');
+        if (extra >= 0) {
+          throw new InputError('PB_MALFORMED_CSV', `row ${r.line} has a value in column ${columnLetter(extra)}, which has no header: name the column in row ${head!.line}, or delete the value`, { file, line: r.line });
+        }
+        const cells = r.cells.length >= width ? r.cells.slice(0, width) : [...r.cells, ...Array<string>(width - r.cells.length).fill('')];
+        batch.push({ index: index++, line: r.line, cells });
+        if (batch.length >= BATCH_ROWS) {
+          yield batch;
+          batch = [];
+        }
+      }
+      if (batch.length > 0) yield batch;
+    } finally {
+      closed = true;
+      await rowsIn.return(undefined).catch(() => undefined);
+    }
+  }
+  const batched = batches();
+  async function* rows(): AsyncGenerator<RawRow> {
+    for await (const b of batched) yield* b;
+  }
+
+  return {
+    file,
+    headers,
+    delimiter: ',',
+    encoding: 'utf8',
+    bom: true,
+    lineEnding: '\r\n',
+    sepLine: false,
+    estimatedRows: 0,
+    rows: rows(),
+    batches: batched,
+    close: () => {
+      closed = true;
+    },
+  };
+}
+
+/** exceljs' row values (1-based, sparse) as text cells from column A. */
+function rowCells(values: unknown[]): string[] {
+  const out: string[] = [];
+  for (let i = 1; i < values.length; i++) out.push(cellText(values[i]));
+  return out;
+}
+
+/** One cell's value as the text a CSV export of it would hold. */
+export function cellText(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number') return Number.isFinite(v) ? String(Number(v.toPrecision(15))) : '';
+  if (typeof v === 'boolean') return v ? 'TRUE' : 'FALSE';
+  if (v instanceof Date) {
+    // Excel's dates have no time zone: exceljs gives the wall-clock time as UTC.
+    const iso = v.toISOString();
+    return iso.endsWith('T00:00:00.000Z') ? iso.slice(0, 10) : iso.slice(0, 19);
+  }
+  if (typeof v === 'object') {
+    const o = v as { richText?: { text: string }[]; result?: unknown; text?: unknown; error?: string; formula?: string; sharedFormula?: string };
+    if (Array.isArray(o.richText)) return o.richText.map((t) => t.text).join('');
+    if ('result' in o || o.formula !== undefined || o.sharedFormula !== undefined) return cellText(o.result);
+    if (o.text !== undefined) return cellText(o.text);
+    if (o.error !== undefined) return o.error;
+  }
+  return String(v);
+}
+
+/** 0 → A, 25 → Z, 26 → AA. */
+function columnLetter(index: number): string {
+  let n = index + 1;
+  let s = '';
+  while (n > 0) {
+    const r = (n - 1) % 26;
+    s = String.fromCharCode(65 + r) + s;
+    n = Math.floor((n - 1) / 26);
+  }
+  return s;
+}

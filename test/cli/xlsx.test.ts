@@ -1,0 +1,94 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { parse } from 'csv-parse/sync';
+import ExcelJS from 'exceljs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_SHOP_ID, DEMO_TEST_PASSWORD, startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import { runCli } from '../support/cli.js';
+
+let dir: string;
+let sandbox: Sandbox;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'paybatch-xlsx-'));
+  sandbox = await startSandbox({ port: 0 });
+});
+afterAll(async () => {
+  await sandbox.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A workbook as a finance team saves it: a cover sheet first, numbers as numbers, a date, a formula, rich text. */
+const in30Days = new Date(Date.now() + 30 * 86_400_000);
+const expiry = new Date(Date.UTC(in30Days.getUTCFullYear(), in30Days.getUTCMonth(), in30Days.getUTCDate()));
+
+async function workbook(path: string): Promise<void> {
+  const wb = new ExcelJS.Workbook();
+  wb.addWorksheet('Read me').addRow(['Invoices of March, to be sent on the 1st']);
+  const sheet = wb.addWorksheet('March');
+  sheet.addRow(['N° facture', 'Montant', 'Devise', 'Canal', 'Expire le']);
+  sheet.addRow(['FX-1', 1234.56, 'EUR', 'URL', expiry]);
+  sheet.addRow(['FX-2', { formula: 'B2/10', result: 123.45600000000002 }, 'EUR', 'URL', null]);
+  sheet.addRow([{ richText: [{ text: 'FX-' }, { text: '3', font: { bold: true } }] }, 12.345, 'EUR', 'URL', null]);
+  sheet.getCell('E2').numFmt = 'yyyy-mm-dd';
+  const first = wb.addWorksheet('Summary');
+  first.addRow(['orderId', 'amount', 'currency', 'channel']);
+  first.addRow(['S-1', 5, 'EUR', 'URL']);
+  await wb.xlsx.writeFile(path);
+}
+
+function env() {
+  return { PAYBATCH_API_URL: sandbox.url, PAYBATCH_SHOP_ID: DEMO_SHOP_ID, PAYBATCH_PASSWORD: DEMO_TEST_PASSWORD, PAYBATCH_STATE_DIR: join(dir, 'state'), PAYBATCH_PLATFORM: undefined, REDIS_URL: undefined };
+}
+
+describe('an Excel workbook is read directly', () => {
+  it('validate and run read the sheet --sheet names, judge it as a CSV, and write CSV reports', async () => {
+    const file = join(dir, 'invoices.xlsx');
+    await workbook(file);
+    const v = await runCli(['validate', file, '--sheet', 'March']);
+    expect(v.stderr).toBe('');
+    expect(v.code).toBe(1);
+    const report = parse(await readFile(join(dir, 'invoices.validation.csv')), { columns: true, bom: true }) as Record<string, string>[];
+    expect(report.map((r) => [r['N° facture'], r.Montant, r.status, r.orderAmount, r.line]), JSON.stringify(report[0])).toEqual([
+      ['FX-1', '1234.56', 'VALID', '1234.56', '2'],
+      // A formula's float noise is not the amount: Excel shows 15 significant digits.
+      ['FX-2', '123.456', 'INVALID', '', '3'],
+      ['FX-3', '12.345', 'INVALID', '', '4'],
+    ]);
+    expect(report[0]!['Expire le']).toBe(expiry.toISOString().slice(0, 10));
+    const fix = parse(await readFile(join(dir, 'invoices.validation.tofix.csv')), { columns: true, bom: true }) as Record<string, string>[];
+    expect(fix.map((r) => r['N° facture'])).toEqual(['FX-2', 'FX-3']);
+    expect(fix[0]!.paybatchError).toMatch(/^Montant: /);
+
+    const r = await runCli(['run', file, '--sheet', 'March'], { env: env() });
+    expect(r.code, r.stderr).toBe(1);
+    const run = parse(await readFile(join(dir, 'invoices.report.csv')), { columns: true, bom: true }) as Record<string, string>[];
+    expect(run.map((x) => x.status)).toEqual(['CREATED', 'INVALID', 'INVALID']);
+    expect(run[0]!.paymentURL.startsWith(sandbox.url)).toBe(true);
+  });
+
+  it('without --sheet the first sheet is read; a sheet that does not exist is one line naming the sheets', async () => {
+    const file = join(dir, 'first.xlsx');
+    await workbook(file);
+    const first = await runCli(['validate', file]);
+    expect(first.code).toBe(2);
+    expect(first.stderr).toMatch(/no orderId column .*"Invoices of March, to be sent on the 1st"/);
+    const none = await runCli(['validate', file, '--sheet', 'April']);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toBe(`paybatch: ${file}: --sheet April: the workbook has no sheet of that name; its sheets are: "Read me", "March", "Summary"\n`);
+  });
+
+  it('a compressed, binary or other non-CSV file is named for what it is: one line, exit 2', async () => {
+    const csv = 'orderId,amount,currency,channel\nG-1,10.00,EUR,URL\n';
+    await writeFile(join(dir, 'invoices.csv.gz'), gzipSync(csv));
+    await writeFile(join(dir, 'scan.pdf'), '%PDF-1.7\n%âãÏÓ\n1 0 obj\n');
+    await writeFile(join(dir, 'blob.bin'), Buffer.from([0x4f, 0x00, 0x01, 0x02, 0x22, 0x0a, 0x00]));
+    for (const [name, what] of [['invoices.csv.gz', 'a gzip-compressed file'], ['scan.pdf', 'a PDF document'], ['blob.bin', 'a binary file']] as const) {
+      const r = await runCli(['validate', join(dir, name), '--currency', 'EUR', '--channel', 'URL']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`^paybatch: ${join(dir, name).replace(/[.]/g, '\\.')}: this is ${what}, not a CSV: [^\\n]+\\n$`));
+      expect(r.stderr).not.toContain('double quote');
+    }
+  });
+});
