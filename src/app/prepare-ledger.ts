@@ -1,4 +1,4 @@
-import type { RedisTarget } from '../engine/redis-preflight.js';
+import type { RedisTarget } from '../redis/connect.js';
 import { drainInbox } from '../ipn/inbox.js';
 import { openLedgerOfRecord, type OpenedLedger } from '../ledger/open-ledger.js';
 import type { LyraClient } from '../lyra/client.js';

@@ -1,13 +1,14 @@
-import { rm, stat, writeFile } from 'node:fs/promises';
-import { checkWritablePaths } from './preflight-paths.js';
-import { replaceFile } from '../lib/replace-file.js';
+import { batchExitCode, partialNames, publishReport } from '../report/finish.js';
+import { stat, writeFile } from 'node:fs/promises';
+import { checkWritablePaths } from '../lib/writable-paths.js';
 import { ConfigError, PaybatchError } from '../errors/paybatch-error.js';
-import { runLocal, type LocalRun } from '../engine/local.js';
-import { prespawnWorkerThreads } from '../engine/worker-thread.js';
+import { runEmbedded } from '../engine/embedded/run-embedded.js';
+import type { Run } from '../engine/run.js';
+import { prespawnWorkerThreads } from '../engine/queue/local-workers.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../engine/job.js';
 import type { RowOutcome } from '../engine/outcome.js';
 import { newBatchId } from '../engine/batch-id.js';
-import { connectRedis, dropConnection, type RedisTarget } from '../engine/redis-preflight.js';
+import { connectRedis, dropConnection, type RedisTarget } from '../redis/connect.js';
 import type { OpenedLedger } from '../ledger/open-ledger.js';
 import { prepareLedger } from './prepare-ledger.js';
 import { LyraClient, type LyraClientOptions } from '../lyra/client.js';
@@ -125,7 +126,7 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
   let opened: OpenedLedger | undefined;
   try {
     // BullMQ costs a third of a second to load: only queue mode pays it, while the credential check is in the air.
-    const queueEngine = opts.redis ? import('../engine/queue.js') : undefined;
+    const queueEngine = opts.redis ? import('../engine/queue/run-queued.js') : undefined;
     queueEngine?.catch(() => undefined);
     await checked;
     opened = await prepareLedger({
@@ -148,7 +149,7 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
     }
     const rows = opts.ipnTargetUrl ? withIpnTarget(judged.rows, opts.ipnTargetUrl) : judged.rows;
 
-    let run: LocalRun;
+    let run: Run;
     if (opts.redis) {
       const { runQueued } = await queueEngine!;
       run = runQueued({
@@ -167,7 +168,7 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
         ...(producerRedis ? { connection: producerRedis } : {}),
       });
     } else {
-      run = runLocal({
+      run = runEmbedded({
         rows,
         ctx: { client, ledger, batchId, retryUncertain: opts.retryUncertain, retry: opts.retry ?? DEFAULT_RETRY },
         concurrency: opts.concurrency,
@@ -179,7 +180,7 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
 
     // Written under temporary names and renamed at the end: a crashed run never leaves a report that looks complete
     // (the ledger has the truth; a re-run writes the report again without sending anything twice).
-    const partial = { report: `${opts.files.report}.partial`, toFix: `${opts.files.toFix}.partial` };
+    const partial = partialNames(opts.files);
     const report = createRunReport(judged.source, partial, { shopId: opts.lyra.shopId, mode, batchId });
     const summary = new Summary();
     const uncertain: string[] = [];
@@ -209,13 +210,11 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
       await report.close();
     }
     const { aborted } = await run.result;
-    await replaceFile(partial.report, opts.files.report);
-    if (toFixRows > 0) await replaceFile(partial.toFix, opts.files.toFix);
-    else await rm(partial.toFix, { force: true });
+    const published = await publishReport(partial, opts.files, toFixRows);
 
     const durationMs = now().getTime() - started.getTime();
-    const exitCode = aborted ? 3 : summary.count('CREATED') === summary.total ? 0 : 1;
-    const files = { report: opts.files.report, ...(toFixRows > 0 ? { toFix: opts.files.toFix } : {}), summary: opts.files.summary };
+    const exitCode = batchExitCode(summary, aborted);
+    const files = { ...published, summary: opts.files.summary };
     const json: RunSummaryJson = {
       file: opts.file,
       batchId,

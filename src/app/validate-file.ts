@@ -1,5 +1,5 @@
 import { rm, stat } from 'node:fs/promises';
-import { checkWritablePaths } from './preflight-paths.js';
+import { checkWritablePaths } from '../lib/writable-paths.js';
 import { replaceFile } from '../lib/replace-file.js';
 import { setFlagsFromString } from 'node:v8';
 import { createCsvWriter, formatCsvCell, formatCsvRecord, type CsvWriter } from '../csv/write.js';

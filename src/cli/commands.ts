@@ -15,7 +15,7 @@ export const commandLoaders: Record<string, Loader> = {
     // Queue mode's local worker threads load BullMQ, ioredis and undici (~0.5 s on a busy core): when the command line
     // says queue mode, they start now, while the run's own modules load (~0.3 s), instead of when the run starts.
     const workers = queueWorkersAsked(argv, process.env);
-    if (workers > 0) (await import('../engine/worker-thread.js')).prespawnWorkerThreads(workers);
+    if (workers > 0) (await import('../engine/queue/local-workers.js')).prespawnWorkerThreads(workers);
     return (await import('./run.js')).runCommand;
   },
   sandbox: async () => (await import('./sandbox.js')).sandboxCommand,
@@ -25,7 +25,7 @@ export const commandLoaders: Record<string, Loader> = {
   cancel: async () => (await import('./cancel.js')).cancelCommand,
   validate: async () => {
     // Big files are read on a second thread: it boots while the rest of validate loads (see startReaderEarly).
-    (await import('../csv/reader-thread.js')).startReaderEarly();
+    (await import('../csv/off-thread/spawn-reader.js')).startReaderEarly();
     return (await import('./validate.js')).validateCommand;
   },
   enqueue: async () => (await import('./enqueue.js')).enqueueCommand,

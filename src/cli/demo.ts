@@ -6,7 +6,7 @@ import type { CommandModule } from 'yargs';
 import { runBatch, type RunBatchResult } from '../app/run-batch.js';
 import { DEMO_SHOP_ID, DEMO_TEST_PASSWORD, startSandbox } from '../sandbox/server.js';
 import { SUMMARY_ORDER } from './run.js';
-import { untilStopSignal } from './signals.js';
+import { untilStopSignal } from '../lib/signals.js';
 import { siblingPath } from './validate.js';
 
 async function firstPaymentUrl(report: string): Promise<string | undefined> {

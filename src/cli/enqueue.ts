@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { ConfigError } from '../errors/paybatch-error.js';
 import { newBatchId } from '../engine/batch-id.js';
-import { MAY_LOSE_CLAIMS, requireRedisTarget } from '../engine/redis-preflight.js';
+import { MAY_LOSE_CLAIMS, requireRedisTarget } from '../redis/connect.js';
 import { prepareLedger } from '../app/prepare-ledger.js';
 import { ledgerSettingFrom } from '../follow/context.js';
 import { defaultStateDir } from '../ledger/state-dir.js';
@@ -9,7 +9,8 @@ import { LyraClient } from '../lyra/client.js';
 import { siblingPath } from './validate.js';
 import { judgeFile } from '../orders/judge-file.js';
 import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-options.js';
-import { lyraOptionsFrom, withEnvFile, withLyraOptions, type LyraArgs } from './lyra-options.js';
+import { withLyraOptions } from './lyra-options.js';
+import { lyraOptionsFrom, withEnvFile, type LyraArgs } from '../settings/settings.js';
 import { checkCredentials } from '../app/run-batch.js';
 import { describeTarget } from '../lyra/config.js';
 import { batchSource, scopeFromLyra, withIpnTarget } from './report.js';
@@ -96,7 +97,7 @@ async function enqueue(argv: EnqueueArgs, now: Date): Promise<number> {
   const { source, rows } = await judgeFile(argv.file, judgeOptions);
   let counts;
   try {
-    const { enqueueBatch } = await import('../engine/queue.js');
+    const { enqueueBatch } = await import('../engine/queue/run-queued.js');
     counts = await enqueueBatch({
       redis: target,
       scope,

@@ -2,17 +2,18 @@ import type { CommandModule } from 'yargs';
 import { ConfigError } from '../errors/paybatch-error.js';
 import { ledgerSettingFrom, openLedgerStore, shopAndMode } from '../follow/context.js';
 import { describeLedgerOfRecord } from '../ledger/open-ledger.js';
-import { resolveRedisTarget } from '../engine/redis-preflight.js';
-import { createInboxApplier } from '../ipn/applier.js';
+import { resolveRedisTarget } from '../redis/connect.js';
+import { createInboxApplier } from '../ipn/inbox-applier.js';
 import { inboxPaths } from '../ipn/inbox.js';
 import { startIpnServer } from '../ipn/server.js';
-import { entryOfNotice } from '../ipn/apply.js';
-import { checkStateFolder } from '../app/preflight-paths.js';
+import { entryOfNotice } from '../ipn/apply-notice.js';
+import { checkStateFolder } from '../lib/writable-paths.js';
 import { defaultStateDir } from '../ledger/state-dir.js';
 import { createLogger } from '../log/logger.js';
 import { verifyIpn } from '../lyra/ipn.js';
-import { withEnvFile, withLyraOptions, type LyraArgs } from './lyra-options.js';
-import { untilStopSignal } from './signals.js';
+import { withLyraOptions } from './lyra-options.js';
+import { withEnvFile, type LyraArgs } from '../settings/settings.js';
+import { untilStopSignal } from '../lib/signals.js';
 
 interface IpnArgs extends LyraArgs {
   redis?: string;

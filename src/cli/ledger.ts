@@ -7,8 +7,9 @@ import type { Ledger } from '../ledger/ledger.js';
 import { describeLedgerOfRecord, mergeAll } from '../ledger/open-ledger.js';
 import { openSqliteLedger } from '../ledger/local/sqlite-ledger.js';
 import { defaultStateDir } from '../ledger/state-dir.js';
-import { resolveRedisTarget } from '../engine/redis-preflight.js';
-import { withEnvFile, withLyraOptions, type LyraArgs } from './lyra-options.js';
+import { resolveRedisTarget } from '../redis/connect.js';
+import { withLyraOptions } from './lyra-options.js';
+import { withEnvFile, type LyraArgs } from '../settings/settings.js';
 
 interface LedgerArgs extends LyraArgs {
   action: 'where' | 'export' | 'import' | 'purge';

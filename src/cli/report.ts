@@ -1,22 +1,23 @@
-import { signalExitCode } from './signals.js';
-import { rm, writeFile } from 'node:fs/promises';
-import { replaceFile } from '../lib/replace-file.js';
+import { batchExitCode, discardReport, partialNames, publishReport } from '../report/finish.js';
+import { abortOnSignals, signalExitCode } from '../lib/signals.js';
+import { writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { checkWritablePaths } from '../app/preflight-paths.js';
+import { checkWritablePaths } from '../lib/writable-paths.js';
 import { queueWaitingNote } from '../report/progress.js';
 import { ConfigError, PaybatchError } from '../errors/paybatch-error.js';
-import { countDone, readBatchInfo } from '../engine/queue-batch.js';
-import type { QueueScope } from '../engine/queue-keys.js';
-import { connectRedis, requireRedisTarget } from '../engine/redis-preflight.js';
+import { countDone, readBatchInfo } from '../engine/queue/batch.js';
+import type { QueueScope } from '../engine/queue/keys.js';
+import { connectRedis, requireRedisTarget } from '../redis/connect.js';
 import { modeOfPassword } from '../lyra/mode.js';
 import { judgeFile } from '../orders/judge-file.js';
 import type { JudgedRow } from '../orders/types.js';
 import { createRunReport, summaryRow } from '../report/run-report.js';
 import { Summary } from '../report/summary.js';
 import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-options.js';
-import { lyraOptionsFrom, withLyraOptions, type LyraArgs } from './lyra-options.js';
+import { withLyraOptions } from './lyra-options.js';
+import { lyraOptionsFrom, type LyraArgs } from '../settings/settings.js';
 import { siblingPath } from './validate.js';
 
 /**
@@ -136,20 +137,13 @@ async function report(argv: ReportArgs): Promise<number> {
     csv.close();
     throw e;
   });
-  const tmp = { report: `${reportPath}.partial`, toFix: `${fixPath}.partial` };
+  const tmp = partialNames({ report: reportPath, toFix: fixPath });
   const writer = createRunReport(csv, tmp, { shopId: scope.shopId, mode: scope.mode, batchId: argv.batch });
   const summary = new Summary();
-  const stop = new AbortController();
-  let stoppedBy: NodeJS.Signals = 'SIGINT';
-  const onSignal = (sig: NodeJS.Signals) => {
-    stoppedBy = sig;
-    stop.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const stop = abortOnSignals('writing the report of what is finished; the batch goes on');
   let aborted: { code: string; message: string } | undefined;
   try {
-    const { followBatch } = await import('../engine/queue.js');
+    const { followBatch } = await import('../engine/queue/run-queued.js');
     const it = followBatch({
       redis: target,
       scope,
@@ -169,23 +163,18 @@ async function report(argv: ReportArgs): Promise<number> {
       summary.add(summaryRow(row, outcome));
     }
     await writer.close();
-    if (stop.signal.aborted) throw new PaybatchError('PB_INTERRUPTED', `report interrupted: the batch goes on; run paybatch report ${argv.batch} again to wait for it`, signalExitCode(stoppedBy));
+    if (stop.signal.aborted) throw new PaybatchError('PB_INTERRUPTED', `report interrupted: the batch goes on; run paybatch report ${argv.batch} again to wait for it`, signalExitCode(stop.stoppedBy() ?? 'SIGINT'));
   } catch (e) {
     csv.close();
     await writer.close().catch(() => {});
-    await rm(tmp.report, { force: true });
-    await rm(tmp.toFix, { force: true });
+    await discardReport(tmp);
     throw e;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.dispose();
   }
-  await replaceFile(tmp.report, reportPath);
   const toFix = summary.count('INVALID') + summary.count('FAILED');
-  if (toFix > 0) await replaceFile(tmp.toFix, fixPath);
-  else await rm(tmp.toFix, { force: true });
-
-  const exitCode = aborted ? 3 : summary.count('CREATED') === summary.total ? 0 : 1;
+  await publishReport(tmp, { report: reportPath, toFix: fixPath }, toFix);
+  const exitCode = batchExitCode(summary, aborted);
   const json = {
     file,
     batchId: argv.batch,

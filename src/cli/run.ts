@@ -1,15 +1,16 @@
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { runBatch, type RunBatchResult } from '../app/run-batch.js';
-import { MAY_LOSE_CLAIMS, resolveRedisTarget } from '../engine/redis-preflight.js';
+import { MAY_LOSE_CLAIMS, resolveRedisTarget } from '../redis/connect.js';
 import { ledgerSettingFrom } from '../follow/context.js';
 import { ConfigError } from '../errors/paybatch-error.js';
 import { defaultStateDir } from '../ledger/state-dir.js';
 import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-options.js';
 import { withJobFile } from './job-file.js';
-import { lyraOptionsFrom, withEnvFile, withLyraOptions, type LyraArgs } from './lyra-options.js';
+import { withLyraOptions } from './lyra-options.js';
+import { lyraOptionsFrom, withEnvFile, type LyraArgs } from '../settings/settings.js';
 import { batchSource } from './report.js';
-import { onStopSignals } from './signals.js';
+import { onStopSignals } from '../lib/signals.js';
 import { openInputFile } from './stdin-file.js';
 import { siblingPath } from './validate.js';
 

@@ -2,7 +2,7 @@ import type { CommandModule } from 'yargs';
 import { ConfigError } from '../errors/paybatch-error.js';
 import { FAULT_KINDS, isFaultKind, type FaultKind } from '../sandbox/faults.js';
 import { DEMO_PROD_PASSWORD, DEMO_SHOP_ID, DEMO_TEST_PASSWORD, startSandbox } from '../sandbox/server.js';
-import { untilStopSignal } from './signals.js';
+import { untilStopSignal } from '../lib/signals.js';
 
 interface SandboxArgs {
   port: number;

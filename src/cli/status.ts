@@ -1,7 +1,8 @@
 import type { CommandModule } from 'yargs';
 import { parseMapFlags } from './input-options.js';
-import { openFollow, withFollowOptions, type FollowArgs } from '../follow/context.js';
-import { abortOnSignals } from '../follow/exit-on-signal.js';
+import { openFollow, type FollowArgs } from '../follow/context.js';
+import { withFollowOptions } from './follow-options.js';
+import { abortOnSignals } from '../lib/signals.js';
 import { followExitCode } from '../follow/exit-code.js';
 import { defaultReportPath, statusCells, STATUS_COLUMNS, writeReport } from '../follow/report.js';
 import { selectOrderIds } from '../follow/select.js';

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import type { Validated } from '../app/validate-file.js';
 import { ConfigError } from '../errors/paybatch-error.js';
-import { dropEarlyReader, readEarly, readingOptions } from '../csv/reader-thread.js';
+import { dropEarlyReader, readEarly, readingOptions } from '../csv/off-thread/spawn-reader.js';
 import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-options.js';
 import { SENDING_KEYS, withJobFile } from './job-file.js';
 import { openInputFile } from './stdin-file.js';

@@ -1,14 +1,15 @@
 import { rm, writeFile } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
-import { signalExitCode } from './signals.js';
+import { signalExitCode } from '../lib/signals.js';
 import { createLogger } from '../log/logger.js';
 import type { CommandModule } from 'yargs';
 import { ConfigError } from '../errors/paybatch-error.js';
-import { connectRedis, MAY_LOSE_CLAIMS, requireRedisTarget, safeRedisUrl } from '../engine/redis-preflight.js';
-import { queueName } from '../engine/queue-keys.js';
-import type { WorkerEvent } from '../engine/worker.js';
+import { connectRedis, MAY_LOSE_CLAIMS, requireRedisTarget, safeRedisUrl } from '../redis/connect.js';
+import { queueName } from '../engine/queue/keys.js';
+import type { WorkerEvent } from '../engine/queue/worker.js';
 import { LyraClient } from '../lyra/client.js';
-import { lyraOptionsFrom, withLyraOptions, type LyraArgs } from './lyra-options.js';
+import { withLyraOptions } from './lyra-options.js';
+import { lyraOptionsFrom, type LyraArgs } from '../settings/settings.js';
 
 interface WorkerArgs extends LyraArgs {
   redis?: string;
@@ -80,7 +81,7 @@ async function runWorker(argv: WorkerArgs): Promise<number> {
     redis.disconnect();
     throw e;
   }
-  const { startQueueWorker } = await import('../engine/worker.js');
+  const { startQueueWorker } = await import('../engine/queue/worker.js');
   const worker = await startQueueWorker({
     redis,
     client,

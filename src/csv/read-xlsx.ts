@@ -1,6 +1,6 @@
 import type { CsvSource } from './read.js';
 import { InputError } from '../errors/paybatch-error.js';
-import type { RawRow } from '../orders/types.js';
+import type { RawRow } from './raw-row.js';
 
 /** Rows handed on at a time, as the CSV reader hands a chunk of the file. */
 const BATCH_ROWS = 500;

@@ -8,7 +8,7 @@ import { Parser, CsvError } from 'csv-parse';
 import iconv from 'iconv-lite';
 import { ConfigError, InputError } from '../errors/paybatch-error.js';
 import { openXlsx } from './read-xlsx.js';
-import type { RawRow } from '../orders/types.js';
+import type { RawRow } from './raw-row.js';
 import { flatten } from '../lib/flatten.js';
 
 /** An opened CSV file: what was sniffed, the header row, and the data records as a stream. */

@@ -1,12 +1,11 @@
-import type { Argv } from 'yargs';
 import { ConfigError } from '../errors/paybatch-error.js';
-import { withLyraOptions, lyraOptionsFrom, withEnvFile, type LyraArgs } from '../cli/lyra-options.js';
+import { lyraOptionsFrom, withEnvFile, type LyraArgs } from '../settings/settings.js';
 import { createRateLimiter } from '../engine/rate-limit.js';
-import { resolveRedisTarget } from '../engine/redis-preflight.js';
+import { resolveRedisTarget } from '../redis/connect.js';
 import { LEDGER_SETTING, openLedgerOfRecord, type OpenedLedger } from '../ledger/open-ledger.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { defaultStateDir } from '../ledger/state-dir.js';
-import { checkStateFolder } from '../app/preflight-paths.js';
+import { checkStateFolder } from '../lib/writable-paths.js';
 import { LyraClient } from '../lyra/client.js';
 import { modeOfPassword } from '../lyra/mode.js';
 import type { Mode } from '../lyra/types.js';
@@ -24,14 +23,6 @@ export interface FollowArgs extends LyraArgs {
 export const DEFAULT_RATE = 10;
 export const DEFAULT_CONCURRENCY = 4;
 
-/** The options every follow-up command shares with `run`: Lyra connection, state directory, rate and concurrency. */
-export function withFollowOptions<T>(y: Argv<T>): Argv<T & FollowArgs> {
-  return withLyraOptions(y)
-    .option('state-dir', { type: 'string', describe: 'ledger directory (env PAYBATCH_STATE_DIR; default ~/.local/state/paybatch)' })
-    .option('redis', { type: 'string', requiresArg: true, describe: 'the ledger is in this Redis (queue mode; env REDIS_URL)' })
-    .option('rate', { type: 'number', default: DEFAULT_RATE, describe: 'API calls per second at most' })
-    .option('concurrency', { type: 'number', default: DEFAULT_CONCURRENCY, describe: 'API calls in flight at once' }) as Argv<T & FollowArgs>;
-}
 
 /** Shop and mode (from the password prefix), for what needs the ledger but not the API: `ipn`, `status --offline`. */
 export function shopAndMode(argv: LyraArgs, env: NodeJS.ProcessEnv = process.env): { shopId: string; mode: Mode; password: string; hmacKey?: string } {

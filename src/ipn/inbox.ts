@@ -2,7 +2,7 @@ import { mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises
 import { join } from 'node:path';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Mode } from '../lyra/types.js';
-import { applyNotice, type ApplyResult } from './apply.js';
+import { applyNotice, type ApplyResult } from './apply-notice.js';
 import type { IpnNotice } from './notice.js';
 
 /**

@@ -1,7 +1,7 @@
 import { readFile, rename, writeFile, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { connectRedis, safeRedisUrl, type RedisTarget } from '../engine/redis-preflight.js';
+import { connectRedis, safeRedisUrl, type RedisTarget } from '../redis/connect.js';
 import { ConfigError, PaybatchError } from '../errors/paybatch-error.js';
 import type { Mode } from '../lyra/types.js';
 import type { Ledger, LedgerEntry } from './ledger.js';

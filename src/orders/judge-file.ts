@@ -1,6 +1,6 @@
 import { openCsv, type CsvSource, type OpenCsvOptions } from '../csv/read.js';
-import { openCsvOffThread } from '../csv/read-off-thread.js';
-import { readingOptions } from '../csv/reader-thread.js';
+import { openCsvOffThread } from '../csv/off-thread/open-off-thread.js';
+import { readingOptions } from '../csv/off-thread/spawn-reader.js';
 import { buildMapping, type Mapping, type MappingOptions } from './map.js';
 import { judgeRow } from './judge.js';
 import { OrderIdSet } from './order-id-set.js';

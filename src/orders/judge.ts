@@ -1,5 +1,6 @@
 import type { ChannelOptions, ChannelType, PaymentOrderRequest } from '../lyra/types.js';
-import type { Judgement, OrderDraft, RawRow, RowProblem } from './types.js';
+import type { RawRow } from '../csv/raw-row.js';
+import type { Judgement, OrderDraft, RowProblem } from './types.js';
 import type { ColumnRef, Mapping } from './map.js';
 import { MAX_EXPIRY_MS } from './map.js';
 import type { FieldName } from './fields.js';

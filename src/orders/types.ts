@@ -1,19 +1,6 @@
+import type { RawRow } from '../csv/raw-row.js';
 import type { ChannelType, PaymentOrderRequest } from '../lyra/types.js';
 
-/** One record of the input file, as read: raw cells, untouched. */
-export interface RawRow {
-  /** 0-based index of the data record (header excluded): the report's order. */
-  index: number;
-  /** 1-based line of the file where the record starts (a quoted field may span lines). */
-  line: number;
-  cells: string[];
-  /**
-   * The cells as one CSV record in the file's delimiter, exactly what `formatCsvRecord` gives them, when the reader has
-   * it at hand (the off-thread reader joins the cells to post them): a report echoes it instead of formatting every
-   * cell again.
-   */
-  csv?: string;
-}
 
 /** A row that passed every check: what would be sent, and the normalised values the report shows. */
 export interface OrderDraft {

@@ -9,7 +9,7 @@ import { freePort, removeDir, startRedis, type RedisServer } from '../support/re
 import { readReport, shopEnv, startWorker, writeInvoices } from './queue-support.js';
 import { Redis } from 'ioredis';
 import { DEMO_SHOP_ID } from '../../src/sandbox/server.js';
-import { queueKeys } from '../../src/engine/queue-keys.js';
+import { queueKeys } from '../../src/engine/queue/keys.js';
 
 let redis: RedisServer;
 let sandbox: Sandbox;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { countDone } from '../../src/engine/queue-batch.js';
+import { countDone } from '../../src/engine/queue/batch.js';
 import { RedisLedger } from '../../src/ledger/redis/redis-ledger.js';
 import type { LedgerEntry } from '../../src/ledger/ledger.js';
 import { DEMO_SHOP_ID, startSandbox, type Sandbox } from '../../src/sandbox/server.js';

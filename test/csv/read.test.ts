@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import iconv from 'iconv-lite';
 import { openCsv, type CsvSource } from '../../src/csv/read.js';
 import { PaybatchError } from '../../src/errors/paybatch-error.js';
-import type { RawRow } from '../../src/orders/types.js';
+import type { RawRow } from '../../src/csv/raw-row.js';
 import { tempFiles } from '../support/temp-files.js';
 import { failure } from '../support/failure.js';
 

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { runLocal, type LocalRunItem } from '../../src/engine/local.js';
+import { runEmbedded } from '../../src/engine/embedded/run-embedded.js';
+import type { RunItem } from '../../src/engine/run.js';
 import { INTERRUPTED_CODE, openSqliteLedger } from '../../src/ledger/local/sqlite-ledger.js';
 import { LyraClient } from '../../src/lyra/client.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
@@ -52,9 +53,9 @@ it('kill -9 in the middle of a run, then a re-run: no orderId is created twice a
   const ledger = await openSqliteLedger({ dir, shopId: SHOP, mode: 'TEST' });
   const client = new LyraClient({ baseUrl: sandbox.url, shopId: SHOP, password: PASSWORD });
   const rows = Array.from({ length: N }, (_, i) => validRow(i, order(`K-${String(i).padStart(4, '0')}`)));
-  const items: LocalRunItem[] = [];
+  const items: RunItem[] = [];
   try {
-    for await (const item of runLocal({
+    for await (const item of runEmbedded({
       rows: rowsOf(rows),
       ctx: { client, ledger, batchId: 'rerun', retryUncertain: false, retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20 } },
       concurrency: 8,

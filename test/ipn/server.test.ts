@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createInboxApplier, type InboxApplier } from '../../src/ipn/applier.js';
+import { createInboxApplier, type InboxApplier } from '../../src/ipn/inbox-applier.js';
 import { inboxPaths } from '../../src/ipn/inbox.js';
 import { startIpnServer, type IpnServer } from '../../src/ipn/server.js';
 import { openSqliteLedger } from '../../src/ledger/local/sqlite-ledger.js';

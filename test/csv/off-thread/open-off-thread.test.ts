@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import iconv from 'iconv-lite';
-import { openCsv, type CsvSource } from '../../src/csv/read.js';
-import { openCsvOffThread } from '../../src/csv/read-off-thread.js';
-import { dropEarlyReader, readEarly, startReaderEarly, takeReaderThread } from '../../src/csv/reader-thread.js';
-import { formatCsvRecord } from '../../src/csv/write.js';
-import { PaybatchError } from '../../src/errors/paybatch-error.js';
-import type { RawRow } from '../../src/orders/types.js';
-import { tempFiles } from '../support/temp-files.js';
-import { failure } from '../support/failure.js';
+import { openCsv, type CsvSource } from '../../../src/csv/read.js';
+import { openCsvOffThread } from '../../../src/csv/off-thread/open-off-thread.js';
+import { dropEarlyReader, readEarly, startReaderEarly, takeReaderThread } from '../../../src/csv/off-thread/spawn-reader.js';
+import { formatCsvRecord } from '../../../src/csv/write.js';
+import { PaybatchError } from '../../../src/errors/paybatch-error.js';
+import type { RawRow } from '../../../src/csv/raw-row.js';
+import { tempFiles } from '../../support/temp-files.js';
+import { failure } from '../../support/failure.js';
 
 const { dir: tempDir, fileWith } = tempFiles('paybatch-offthread-');
 

@@ -1,8 +1,8 @@
 import type { Worker } from 'node:worker_threads';
-import { spawnThread } from '../lib/spawn-thread.js';
-import { unpackError, type PackedError } from '../errors/cross-thread.js';
-import type { LyraClientOptions } from '../lyra/client.js';
-import type { RedisTarget } from './redis-preflight.js';
+import { spawnThread } from '../../lib/spawn-thread.js';
+import { unpackError, type PackedError } from '../../errors/cross-thread.js';
+import type { LyraClientOptions } from '../../lyra/client.js';
+import type { RedisTarget } from '../../redis/connect.js';
 import type { QueueWorkerOptions, WorkerEvent } from './worker.js';
 
 /** What a worker thread is started with: data only (copied to the thread; nothing of it is logged or stored). */
@@ -36,7 +36,7 @@ interface Spawned {
 }
 
 function spawn(): Spawned {
-  const thread = spawnThread(import.meta.url, 'worker-thread-main');
+  const thread = spawnThread(import.meta.url, 'local-worker-thread');
   const early: FromThread[] = [];
   let listener: ((m: FromThread) => void) | undefined;
   thread.on('message', (m: FromThread) => (listener ? listener(m) : early.push(m)));

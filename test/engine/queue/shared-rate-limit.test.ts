@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SharedRateLimiter } from '../../src/engine/redis-rate-limit.js';
-import { removeDir, startRedis, type RedisServer } from '../support/redis.js';
+import { SharedRateLimiter } from '../../../src/engine/queue/shared-rate-limit.js';
+import { removeDir, startRedis, type RedisServer } from '../../support/redis.js';
 
 let server: RedisServer;
 beforeAll(async () => {

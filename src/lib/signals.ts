@@ -29,6 +29,17 @@ export function onStopSignals(controller: AbortController, onFirst: (signal: Nod
   };
 }
 
+/** `onStopSignals` with its own controller and the usual line: for follow-up commands that write a report. */
+export function abortOnSignals(what = 'finishing the calls in flight, then writing the report'): { signal: AbortSignal; stoppedBy(): NodeJS.Signals | undefined; dispose(): void } {
+  const controller = new AbortController();
+  let stoppedBy: NodeJS.Signals | undefined;
+  const handle = onStopSignals(controller, (sig) => {
+    stoppedBy = sig;
+    process.stderr.write(`paybatch: ${sig}: ${what} (again to quit at once)\n`);
+  });
+  return { signal: controller.signal, stoppedBy: () => stoppedBy, dispose: () => handle.dispose() };
+}
+
 /** For long-running commands (sandbox, ipn): resolves at the first SIGINT or SIGTERM, then lets them close cleanly. */
 export function untilStopSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {

@@ -1,22 +1,22 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { batchSeal } from '../lyra/batch-seal.js';
+import { batchSeal } from '../../lyra/batch-seal.js';
 import { Queue, type JobsOptions } from './bullmq.js';
 import type { Redis } from 'ioredis';
-import { PaybatchError } from '../errors/paybatch-error.js';
-import { orderFingerprint } from '../ledger/fingerprint.js';
-import type { SentSummary } from '../ledger/ledger.js';
-import { RedisLedger } from '../ledger/redis/redis-ledger.js';
-import type { LyraClientOptions } from '../lyra/client.js';
-import { modeOfPassword } from '../lyra/mode.js';
-import type { JudgedRow } from '../orders/types.js';
-import type { LocalRun, LocalRunItem, LocalRunResult } from './local.js';
-import { runHandle } from './run-handle.js';
-import type { RowOutcome } from './outcome.js';
-import { BatchReader, countDone, markDone, writeBatchInfo, type PendingOrder, type QueuedOrder } from './queue-batch.js';
-import { DEFAULT_PREFIX, jobId, queueKeys, queueName, type QueueScope } from './queue-keys.js';
-import { connectRedis, safeRedisUrl, type RedisTarget } from './redis-preflight.js';
+import { PaybatchError } from '../../errors/paybatch-error.js';
+import { orderFingerprint } from '../../ledger/fingerprint.js';
+import type { SentSummary } from '../../ledger/ledger.js';
+import { RedisLedger } from '../../ledger/redis/redis-ledger.js';
+import type { LyraClientOptions } from '../../lyra/client.js';
+import { modeOfPassword } from '../../lyra/mode.js';
+import type { JudgedRow } from '../../orders/types.js';
+import type { Run, RunItem, RunResult } from '../run.js';
+import { runHandle } from '../run.js';
+import type { RowOutcome } from '../outcome.js';
+import { BatchReader, countDone, markDone, writeBatchInfo, type PendingOrder, type QueuedOrder } from './batch.js';
+import { DEFAULT_PREFIX, jobId, queueKeys, queueName, type QueueScope } from './keys.js';
+import { connectRedis, safeRedisUrl, type RedisTarget } from '../../redis/connect.js';
 import type { QueueWorkerOptions } from './worker.js';
-import { startWorkerThread, type ThreadSetup, type WorkerThread } from './worker-thread.js';
+import { startWorkerThread, type ThreadSetup, type WorkerThread } from './local-workers.js';
 
 /** BullMQ's addBulk is one Redis round trip per call: chunks of this many keep memory flat and Redis responsive. */
 export const ADD_BULK_CHUNK = 1000;
@@ -253,9 +253,9 @@ interface Slot {
 /**
  * `paybatch run FILE --redis URL`: the file's rows go to the shop's queue in chunks while it is read, workers (local
  * and on any other machine) send them, and the outcomes come back in input order from the ledger in Redis — the
- * same shape and the same rows as runLocal. On a stop, nothing new is sent and every row is still reported.
+ * same shape and the same rows as runEmbedded. On a stop, nothing new is sent and every row is still reported.
  */
-export function runQueued(opts: RunQueuedOptions): LocalRun {
+export function runQueued(opts: RunQueuedOptions): Run {
   return runHandle('runQueued', (settle, fail) => iterateQueued(opts, settle, fail));
 }
 
@@ -265,7 +265,7 @@ function scopeOf(opts: { clientOptions: LyraClientOptions; prefix?: string }): Q
   return { shopId: opts.clientOptions.shopId, mode, ...(opts.prefix ? { prefix: opts.prefix } : {}) };
 }
 
-async function* iterateQueued(opts: RunQueuedOptions, settle: (r: LocalRunResult) => void, fail: (e: unknown) => void): AsyncGenerator<LocalRunItem, LocalRunResult> {
+async function* iterateQueued(opts: RunQueuedOptions, settle: (r: RunResult) => void, fail: (e: unknown) => void): AsyncGenerator<RunItem, RunResult> {
   const scope = scopeOf(opts);
   const retry = <T>(what: string, fn: () => Promise<T>) => whileRedisRecovers(what, fn, { target: opts.redis });
   const redis = await (opts.connection ?? connectRedis(opts.redis, 'producer'));
@@ -279,7 +279,7 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: LocalRunResult
   const pollMs = opts.pollMs ?? 200;
   // Its own connection, as BLPOP blocks it: wakes the wait for outcomes as soon as a worker marks a row done.
   const ticks = new DoneTicks(opts.redis, queueKeys(scope).batchTick(opts.batchId));
-  let aborted: LocalRunResult['aborted'];
+  let aborted: RunResult['aborted'];
   const it = opts.rows[Symbol.asyncIterator]();
   let inputDone = false;
   let clean = false;
@@ -437,7 +437,7 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: LocalRunResult
         await Promise.allSettled(waitingIds.slice(i, i + 500).map((id) => producer.queue.remove(id)));
       }
       const notSent: RowOutcome = { status: 'PENDING', attempts: 0, errorCode: 'PB_NOT_SENT', errorMessage: `not sent: the run stopped (${aborted.code}); run again to send it` };
-      const report = async function* (slots: Slot[]): AsyncGenerator<LocalRunItem> {
+      const report = async function* (slots: Slot[]): AsyncGenerator<RunItem> {
         const open = slots.filter((s) => !s.outcome);
         const outs = await retry('reading outcomes', () => reader.current(open.map((s) => s.order!)));
         open.forEach((s, i) => (s.outcome = outs[i]!.status === 'PENDING' ? notSent : outs[i]));
@@ -470,7 +470,7 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: LocalRunResult
     redis.disconnect();
     ticks.close();
   }
-  const res: LocalRunResult = aborted ? { aborted } : {};
+  const res: RunResult = aborted ? { aborted } : {};
   settle(res);
   return res;
 }
@@ -494,7 +494,7 @@ export interface FollowBatchOptions {
  * `paybatch report BATCH`: waits for a batch sent by workers anywhere and yields every row of the file with its
  * outcome from the Redis ledger, in input order. A batch that was stopped or aborted is reported as it stands.
  */
-export async function* followBatch(opts: FollowBatchOptions): AsyncGenerator<LocalRunItem, LocalRunResult> {
+export async function* followBatch(opts: FollowBatchOptions): AsyncGenerator<RunItem, RunResult> {
   const retry = <T>(what: string, fn: () => Promise<T>) => whileRedisRecovers(what, fn, { target: opts.redis, signal: opts.signal });
   const redis = await connectRedis(opts.redis, 'producer');
   const ledger = new RedisLedger({ redis, shopId: opts.scope.shopId, mode: opts.scope.mode, prefix: opts.scope.prefix, claimLeaseMs: opts.claimLeaseMs });
@@ -504,7 +504,7 @@ export async function* followBatch(opts: FollowBatchOptions): AsyncGenerator<Loc
   const lookahead = opts.lookahead ?? 10_000;
   const it = opts.rows[Symbol.asyncIterator]();
   let inputDone = false;
-  let result: LocalRunResult = {};
+  let result: RunResult = {};
   try {
     const window: Slot[] = [];
     let lastTold = 0;
@@ -617,4 +617,4 @@ export async function enqueueBatch(opts: EnqueueBatchOptions): Promise<{ rows: n
   }
 }
 
-export { newBatchId } from './batch-id.js';
+export { newBatchId } from '../batch-id.js';

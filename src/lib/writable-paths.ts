@@ -2,7 +2,7 @@ import { lstat, mkdir, open, rm, stat, statfs } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../errors/paybatch-error.js';
-import { notRegular } from '../lib/replace-file.js';
+import { notRegular } from './replace-file.js';
 
 /*
  * Every path a command will write, checked before the first order is sent: a report that cannot be written at the end

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Mode } from '../lyra/types.js';
+import type { Mode } from '../../lyra/types.js';
 
 /** Default key prefix of everything paybatch keeps in Redis (BullMQ's queue keys included). */
 export const DEFAULT_PREFIX = 'paybatch';

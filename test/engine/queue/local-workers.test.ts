@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { PaybatchError } from '../../src/errors/paybatch-error.js';
+import { PaybatchError } from '../../../src/errors/paybatch-error.js';
 import { Redis } from 'ioredis';
-import { prespawnWorkerThreads, startWorkerThread } from '../../src/engine/worker-thread.js';
-import { freePort, startRedis } from '../support/redis.js';
-import { PASSWORD, SHOP } from './helpers.js';
+import { prespawnWorkerThreads, startWorkerThread } from '../../../src/engine/queue/local-workers.js';
+import { freePort, startRedis } from '../../support/redis.js';
+import { PASSWORD, SHOP } from '../helpers.js';
 
 describe('a local queue worker on its own thread', () => {
   it('given a Redis nobody listens on, fails with the same one-line error (class, code, exit code) as in the run itself', async () => {

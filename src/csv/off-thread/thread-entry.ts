@@ -5,10 +5,10 @@
  */
 import { once } from 'node:events';
 import { parentPort, workerData } from 'node:worker_threads';
-import { packError } from '../errors/cross-thread.js';
-import { openCsv } from './read.js';
-import { packBatch } from './read-off-thread.js';
-import type { FromReader, ReaderSetup, ReaderTask } from './reader-thread.js';
+import { packError } from '../../errors/cross-thread.js';
+import { openCsv } from '../read.js';
+import { packBatch } from './open-off-thread.js';
+import type { FromReader, ReaderSetup, ReaderTask } from './spawn-reader.js';
 
 const AHEAD = 4;
 const port = parentPort!;

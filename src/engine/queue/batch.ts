@@ -1,12 +1,12 @@
 import type { Redis } from 'ioredis';
-import type { SentSummary } from '../ledger/ledger.js';
-import type { RedisLedger } from '../ledger/redis/redis-ledger.js';
-import { markDoneLua } from '../ledger/redis/scripts.js';
-import { RedisScript } from '../ledger/redis/redis-script.js';
-import type { Mode, PaymentOrderRequest } from '../lyra/types.js';
-import { outcomeFromEntry } from './from-ledger.js';
-import type { RowOutcome } from './outcome.js';
-import { queueKeys, type QueueScope } from './queue-keys.js';
+import type { SentSummary } from '../../ledger/ledger.js';
+import type { RedisLedger } from '../../ledger/redis/redis-ledger.js';
+import { markDoneLua } from '../../ledger/redis/scripts.js';
+import { RedisScript } from '../../ledger/redis/redis-script.js';
+import type { Mode, PaymentOrderRequest } from '../../lyra/types.js';
+import { outcomeFromEntry } from '../from-ledger.js';
+import type { RowOutcome } from '../outcome.js';
+import { queueKeys, type QueueScope } from './keys.js';
 
 /** What a job carries: what sending needs, nothing more (no credentials; the recipient only because the POST needs it). */
 export interface QueuedOrder {

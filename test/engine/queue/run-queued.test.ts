@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runLocal, type LocalRunItem } from '../../src/engine/local.js';
-import { runQueued } from '../../src/engine/queue.js';
-import { jobId, queueName } from '../../src/engine/queue-keys.js';
-import type { WorkerEvent } from '../../src/engine/worker.js';
-import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
-import { removeDir, startRedis, type RedisServer } from '../support/redis.js';
-import { PASSWORD, SHOP, invalidRow, order, rowsOf, setup, validRow } from './helpers.js';
+import { runEmbedded } from '../../../src/engine/embedded/run-embedded.js';
+import type { RunItem } from '../../../src/engine/run.js';
+import { runQueued } from '../../../src/engine/queue/run-queued.js';
+import { jobId, queueName } from '../../../src/engine/queue/keys.js';
+import type { WorkerEvent } from '../../../src/engine/queue/worker.js';
+import { startSandbox, type Sandbox } from '../../../src/sandbox/server.js';
+import { removeDir, startRedis, type RedisServer } from '../../support/redis.js';
+import { PASSWORD, SHOP, invalidRow, order, rowsOf, setup, validRow } from '../helpers.js';
 
 let redis: RedisServer;
 beforeAll(async () => {
@@ -27,14 +28,14 @@ const onThisRedis = (sandboxUrl: string) => ({
 });
 const rowsFor = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => (i === 3 ? invalidRow(i) : validRow(i, order(`${prefix}-${i}`))));
 
-async function collect(run: AsyncIterable<LocalRunItem>): Promise<LocalRunItem[]> {
-  const out: LocalRunItem[] = [];
+async function collect(run: AsyncIterable<RunItem>): Promise<RunItem[]> {
+  const out: RunItem[] = [];
   for await (const item of run) out.push(item);
   return out;
 }
 
 /** The report's content minus what differs by nature between two runs (the platform's ids and links). */
-const content = (items: LocalRunItem[]) =>
+const content = (items: RunItem[]) =>
   items.map(({ row, outcome }) => ({ line: row.line, status: outcome.status, attempts: outcome.attempts, errorCode: outcome.errorCode, earlier: outcome.earlier ?? false, hasUrl: !!outcome.paymentURL }));
 
 describe('paybatch run --redis: the same job through BullMQ', () => {
@@ -62,7 +63,7 @@ describe('paybatch run --redis: the same job through BullMQ', () => {
       expect(c.maxPerSecond.create).toBeLessThanOrEqual(40);
 
       const env = await setup(other.url);
-      const local = await collect(runLocal({ rows: rowsOf(rows), ctx: env.ctx({ batchId: 'batch-1' }), concurrency: 4, perSecond: 40 }));
+      const local = await collect(runEmbedded({ rows: rowsOf(rows), ctx: env.ctx({ batchId: 'batch-1' }), concurrency: 4, perSecond: 40 }));
       expect(content(queued)).toEqual(content(local));
       expect(queued.map((i) => i.row.index)).toEqual(rows.map((r) => r.index));
       await env.done?.();
@@ -157,7 +158,7 @@ describe('paybatch run --redis: the same job through BullMQ', () => {
         prefix,
         pollMs: 50,
       };
-      const first: LocalRunItem[] = [];
+      const first: RunItem[] = [];
       const run = runQueued({ ...base, rows: rowsOf(rows), batchId: 'sig-1', signal: stop.signal });
       for await (const item of run) {
         first.push(item);

@@ -5,11 +5,11 @@
  * and says `closed`. Worker events go to the run as messages, if it listens to them.
  */
 import { parentPort } from 'node:worker_threads';
-import { packError } from '../errors/cross-thread.js';
-import { LyraClient } from '../lyra/client.js';
+import { packError } from '../../errors/cross-thread.js';
+import { LyraClient } from '../../lyra/client.js';
 import type { Redis } from 'ioredis';
-import { connectRedis, dropConnection, type RedisTarget } from './redis-preflight.js';
-import type { FromThread, ToThread } from './worker-thread.js';
+import { connectRedis, dropConnection, type RedisTarget } from '../../redis/connect.js';
+import type { FromThread, ToThread } from './local-workers.js';
 import { startQueueWorker, type QueueWorker, type WorkerEvent } from './worker.js';
 
 const port = parentPort!;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectRedis, resolveRedisTarget } from '../../src/engine/redis-preflight.js';
+import { connectRedis, resolveRedisTarget } from '../../src/redis/connect.js';
 import { freePort, removeDir, startRedis, type RedisServer } from '../support/redis.js';
 
 describe('before queue mode starts, Redis is checked', () => {

@@ -1,8 +1,8 @@
 import v8 from 'node:v8';
 import type { Worker } from 'node:worker_threads';
-import { packError, type PackedError } from '../errors/cross-thread.js';
-import { spawnThread } from '../lib/spawn-thread.js';
-import type { OpenCsvOptions } from './read.js';
+import { packError, type PackedError } from '../../errors/cross-thread.js';
+import { spawnThread } from '../../lib/spawn-thread.js';
+import type { OpenCsvOptions } from '../read.js';
 
 /** The reading thread's young generation, MB. */
 const READER_YOUNG_MB = 8;
@@ -44,7 +44,7 @@ export class ReaderThread {
     // — 385 to 740 scavenges for 1M rows from one run to the next (--trace-gc); 500 every run since. V8 reads the flag
     // when an isolate is created: threads already running keep theirs.
     v8.setFlagsFromString(`--min-semi-space-size=${READER_YOUNG_MB}`);
-    this.worker = spawnThread(import.meta.url, 'read-worker', {
+    this.worker = spawnThread(import.meta.url, 'thread-entry', {
       workerData: { taken: this.taken } satisfies ReaderSetup,
       // csv-parse's garbage dies young: a small young generation keeps the thread's memory small. (16 MB: 190
       // scavenges instead of 500, ~0.1 s, for 8-10 MB more RSS: over the 150 MB target.)

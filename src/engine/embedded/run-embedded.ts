@@ -1,18 +1,18 @@
 import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
-import { PaybatchError } from '../errors/paybatch-error.js';
-import { orderFingerprint } from '../ledger/fingerprint.js';
-import type { JudgedRow } from '../orders/types.js';
-import { RunAbortedError } from './errors.js';
-import { runHandle } from './run-handle.js';
-import { sendOrder, type JobContext, type OrderToSend } from './job.js';
-import type { RowOutcome } from './outcome.js';
-import { createRateLimiter } from './rate-limit.js';
+import { PaybatchError } from '../../errors/paybatch-error.js';
+import { orderFingerprint } from '../../ledger/fingerprint.js';
+import type { JudgedRow } from '../../orders/types.js';
+import { RunAbortedError } from '../errors.js';
+import { runHandle, type Run, type RunItem, type RunResult } from '../run.js';
+import { sendOrder, type JobContext, type OrderToSend } from '../job.js';
+import type { RowOutcome } from '../outcome.js';
+import { createRateLimiter } from '../rate-limit.js';
 
-export interface LocalRunOptions {
+export interface EmbeddedRunOptions {
   /** The judged rows, in input order (read lazily: at most `window` rows ahead of the oldest unfinished one). */
   rows: AsyncIterable<JudgedRow>;
-  /** The job's context; runLocal supplies `beforeAttempt` (its rate limiter) and its own stop signal. */
+  /** The job's context; runEmbedded supplies `beforeAttempt` (its rate limiter) and its own stop signal. */
   ctx: Omit<JobContext, 'beforeAttempt'>;
   /** Requests in flight at most. */
   concurrency: number;
@@ -24,21 +24,6 @@ export interface LocalRunOptions {
   signal?: AbortSignal;
   /** Rows read ahead of the oldest unfinished one. Default max(64, 8 × concurrency). */
   window?: number;
-}
-
-export interface LocalRunItem {
-  row: JudgedRow;
-  outcome: RowOutcome;
-}
-
-export interface LocalRunResult {
-  /** Set when the run stopped early; the rows not sent were yielded as PENDING. */
-  aborted?: { code: string; message: string };
-}
-
-/** The outcomes in input order; `result` settles once the iteration ended (also the generator's return value). */
-export interface LocalRun extends AsyncIterable<LocalRunItem> {
-  readonly result: Promise<LocalRunResult>;
 }
 
 /**
@@ -58,11 +43,11 @@ const DEFAULT_THROTTLE_PAUSE_MS = 1000;
  * circuit breaker, ledger failure) no new send starts, in-flight ones finish and are recorded, and every
  * remaining row is still yielded (PENDING or INVALID) so the report has them all.
  */
-export function runLocal(opts: LocalRunOptions): LocalRun {
-  return runHandle('runLocal', (settle, fail) => iterate(opts, settle, fail));
+export function runEmbedded(opts: EmbeddedRunOptions): Run {
+  return runHandle('runEmbedded', (settle, fail) => iterate(opts, settle, fail));
 }
 
-async function* iterate(opts: LocalRunOptions, settle: (r: LocalRunResult) => void, fail: (e: unknown) => void): AsyncGenerator<LocalRunItem, LocalRunResult> {
+async function* iterate(opts: EmbeddedRunOptions, settle: (r: RunResult) => void, fail: (e: unknown) => void): AsyncGenerator<RunItem, RunResult> {
   const concurrency = Math.max(1, Math.floor(opts.concurrency));
   const window = Math.max(1, opts.window ?? Math.max(64, concurrency * 8));
   const limit = pLimit(concurrency);
@@ -70,7 +55,7 @@ async function* iterate(opts: LocalRunOptions, settle: (r: LocalRunResult) => vo
   const stop = new AbortController();
   // Every waiting row listens on it (limiter, backoff): as many listeners as rows in flight is expected.
   setMaxListeners(0, stop.signal);
-  let aborted: LocalRunResult['aborted'];
+  let aborted: RunResult['aborted'];
   const abort = (code: string, message: string): void => {
     if (aborted) return;
     aborted = { code, message };
@@ -226,7 +211,7 @@ async function* iterate(opts: LocalRunOptions, settle: (r: LocalRunResult) => vo
       settle(aborted ? { aborted } : {});
     }
   }
-  const res: LocalRunResult = aborted ? { aborted } : {};
+  const res: RunResult = aborted ? { aborted } : {};
   settle(res);
   return res;
 }

@@ -1,9 +1,9 @@
-import { unpackError } from '../errors/cross-thread.js';
-import { flatten } from '../lib/flatten.js';
-import type { RawRow } from '../orders/types.js';
-import type { CsvSource, OpenCsvOptions } from './read.js';
-import { takeReaderThread, type FromReader } from './reader-thread.js';
-import { csvCellFormatter } from './write.js';
+import { unpackError } from '../../errors/cross-thread.js';
+import { flatten } from '../../lib/flatten.js';
+import type { RawRow } from '../raw-row.js';
+import type { CsvSource, OpenCsvOptions } from '../read.js';
+import { takeReaderThread, type FromReader } from './spawn-reader.js';
+import { csvCellFormatter } from '../write.js';
 
 /**
  * `openCsv` on a worker thread: reading, decoding and csv-parse (as much CPU as all the judging and writing that

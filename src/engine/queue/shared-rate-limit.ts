@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
-import { waitInLine } from '../lib/wait-in-line.js';
-import type { RideAlong } from '../ledger/redis/redis-ledger.js';
-import { RedisScript } from '../ledger/redis/redis-script.js';
-import type { RateLimiter } from './rate-limit.js';
+import { waitInLine } from '../../lib/wait-in-line.js';
+import type { RideAlong } from '../../ledger/redis/redis-ledger.js';
+import { RedisScript } from '../../ledger/redis/redis-script.js';
+import type { RateLimiter } from '../rate-limit.js';
 
 /*
  * One sliding-window limit shared by every worker of a queue, on any machine, kept in a sorted set with the server's
