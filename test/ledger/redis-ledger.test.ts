@@ -260,3 +260,35 @@ describe('the Redis ledger guards every invoice like the file ledger', () => {
     expect((await ledger.claim('N-0', req())).kind).toBe('refused');
   });
 });
+
+describe('the Redis ledger with replicas', () => {
+  it('a claim is sent only once the replicas acknowledged it; a replica that hangs makes the claim fail, released', async () => {
+    // `now`: at the end, the primary does not wait for its (stopped) replica before it exits.
+    const primary = await startRedis(['--shutdown-on-sigterm', 'now']);
+    const replica = await startRedis(['--replicaof', '127.0.0.1', String(primary.port)]);
+    const conn = new Redis(primary.url);
+    const onReplica = new Redis(replica.url);
+    try {
+      for (let i = 0; i < 200 && !/master_link_status:up/.test(await onReplica.info('replication')); i++) await new Promise((r) => setTimeout(r, 25));
+      const ledger = await openRedisLedger({ redis: conn, shopId: '69876357', mode: 'TEST', prefix: `t-${randomUUID()}`, replicaWaitMs: 300 });
+      expect(await ledger.claim('REP-1', req())).toMatchObject({ kind: 'claimed' });
+      // The replica holds the claim already: a failover now would not forget it.
+      const keys = redisLedgerKeys((ledger as unknown as { keys: { entries: string } }).keys.entries.split(':ledger:')[0]!, '69876357', 'TEST');
+      expect(JSON.parse((await onReplica.hget(keys.entries, 'REP-1'))!)).toMatchObject({ state: 'SENDING' });
+      onReplica.disconnect();
+
+      replica.signal('SIGSTOP');
+      const err = await ledger.claim('REP-2', req()).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'PB_REDIS_REPLICA' });
+      expect((err as Error).message).toMatch(/has 1 replica\(s\) and 0 acknowledged the claim of REP-2 within 300 ms: it was not sent/);
+      expect(await ledger.get('REP-2')).toBeUndefined();
+    } finally {
+      conn.disconnect();
+      onReplica.disconnect();
+      await replica.stop(true);
+      await primary.stop();
+      removeDir(replica.dir);
+      removeDir(primary.dir);
+    }
+  }, 30_000);
+});

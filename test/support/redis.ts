@@ -8,6 +8,8 @@ export interface RedisServer {
   url: string;
   port: number;
   dir: string;
+  /** Sends a signal to the server process (SIGSTOP / SIGCONT: a server that hangs). */
+  signal(sig: NodeJS.Signals): void;
   /** Stops the server (SIGTERM, or SIGKILL when `hard`). */
   stop(hard?: boolean): Promise<void>;
   /** Stops and starts it again on the same port and data dir (AOF on, so the data survives). */
@@ -66,7 +68,11 @@ export async function startRedis(extraArgs: string[] = []): Promise<RedisServer>
     url: `redis://127.0.0.1:${port}`,
     port,
     dir,
+    signal: (sig: NodeJS.Signals) => {
+      proc.kill(sig);
+    },
     stop: async (hard?: boolean) => {
+      if (proc.signalCode === null) proc.kill('SIGCONT');
       await stop(hard);
     },
     restart: async () => {

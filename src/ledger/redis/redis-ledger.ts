@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Mode } from '../../lyra/types.js';
 import type { ClaimRequest, ClaimResult, Ledger, LedgerEntry, Observation, Outcome } from '../ledger.js';
+import { PaybatchError } from '../../errors/paybatch-error.js';
 import { applyObservation } from '../apply-observation.js';
 import { countVerdict, emptyMergeReport, mergeEntry, type MergeReport } from '../merge.js';
 import { CLAIM, RECORD, RELEASE, RENEW, REPLACE_IF_SAME } from './scripts.js';
@@ -23,6 +24,8 @@ export interface RedisLedgerOptions {
   now?: () => Date;
   /** Where it is, for messages (a URL without its password). */
   where?: string;
+  /** How long a claim may wait for the replicas to acknowledge it (WAIT), in ms. Default 2000. */
+  replicaWaitMs?: number;
 }
 
 /** Where a claim stands, for waiting on a batch: a live claim means a POST may still be in the air. */
@@ -118,6 +121,8 @@ export class RedisLedger implements Ledger {
   readonly mode: Mode;
   readonly where: string;
   private readonly redis: Redis;
+  private readonly replicaWaitMs: number;
+  private replicas: Promise<number> | undefined;
   private readonly keys: { entries: string; claims: string };
   private readonly leaseMs: number;
   private readonly now: () => Date;
@@ -127,6 +132,7 @@ export class RedisLedger implements Ledger {
     this.shopId = opts.shopId;
     this.mode = opts.mode;
     this.where = opts.where ?? 'Redis';
+    this.replicaWaitMs = opts.replicaWaitMs ?? 2000;
     this.keys = redisLedgerKeys(opts.prefix ?? 'paybatch', opts.shopId, opts.mode);
     this.leaseMs = opts.claimLeaseMs ?? 120_000;
     this.now = opts.now ?? (() => new Date());
@@ -183,6 +189,7 @@ export class RedisLedger implements Ledger {
     ) as [string, string | null, unknown?];
     if (kind === 'stopped') throw new BatchStoppedError(req.batchId ?? '', JSON.parse(json as string) as string);
     if (kind === 'claimed') {
+      await this.replicated(orderId, token);
       const result: ClaimResult = json ? { kind: 'claimed', token, previous: JSON.parse(json) as LedgerEntry } : { kind: 'claimed', token };
       return { result, alongAnswer };
     }
@@ -215,6 +222,28 @@ export class RedisLedger implements Ledger {
       : scripts.record.run(this.redis, keys, args);
     onQueued?.();
     return (await sent) === 1;
+  }
+
+  /**
+   * With replicas, `appendfsync always` makes a claim durable on the primary only: a failover to a replica that had not
+   * received it would forget it. So a claim is sent only once every replica connected at start acknowledged it (WAIT);
+   * otherwise it is released and the row is not sent.
+   */
+  private async replicated(orderId: string, token: string): Promise<void> {
+    this.replicas ??= this.redis
+      .info('replication')
+      .then((info) => Number(/^connected_slaves:(\d+)/m.exec(info)?.[1] ?? 0))
+      .catch(() => 0);
+    const n = await this.replicas;
+    if (n === 0) return;
+    const acked = Number(await this.redis.call('WAIT', n, this.replicaWaitMs));
+    if (acked >= n) return;
+    await this.release(orderId, token).catch(() => undefined);
+    throw new PaybatchError(
+      'PB_REDIS_REPLICA',
+      `${this.where} has ${n} replica(s) and ${acked} acknowledged the claim of ${orderId} within ${this.replicaWaitMs} ms: it was not sent (a failover could forget the claim); check the replicas' link to the primary`,
+      3,
+    );
   }
 
   async release(orderId: string, token: string): Promise<void> {
