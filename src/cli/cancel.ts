@@ -1,14 +1,11 @@
 import type { CommandModule } from 'yargs';
-import { parseMapFlags } from './input-options.js';
 import { ROW_DEFAULT_KEYS, RUN_ONLY_KEYS, withJobFile } from './job-file.js';
-import { openInputFile } from './stdin-file.js';
 import { cancelCandidates, cancelOrders } from '../follow/cancel.js';
 import { confirm } from '../follow/confirm.js';
 import { openFollow, type FollowArgs } from '../follow/context.js';
-import { withFollowOptions } from './follow-options.js';
+import { ordersOfFile, withFollowOptions } from './follow-options.js';
 import { abortOnSignals } from '../lib/signals.js';
-import { defaultReportPath, finishActions } from '../follow/report.js';
-import { selectOrderIds } from '../follow/select.js';
+import { finishActions } from '../follow/report.js';
 import { describeAmounts } from '../follow/tally.js';
 
 interface CancelArgs extends FollowArgs {
@@ -45,14 +42,7 @@ export const cancelCommand: CommandModule<object, CancelArgs> = {
       .option('delimiter', { type: 'string', describe: 'input delimiter (default: detected)' })
       .option('sheet', { type: 'string', requiresArg: true, describe: 'the sheet of an Excel workbook (.xlsx) to read (default: its first)' }) as never,
   handler: async (argv) => {
-    const input = await openInputFile(argv.file);
-    let selection: Awaited<ReturnType<typeof selectOrderIds>>;
-    try {
-      selection = await selectOrderIds(input.read, { map: parseMapFlags(argv.map), encoding: argv.encoding, delimiter: argv.delimiter, sheet: argv.sheet, only: argv.only, named: argv.file });
-    } finally {
-      await input.dispose();
-    }
-    const out = argv.out ?? defaultReportPath(input.named, 'cancel');
+    const { selection, out } = await ordersOfFile(argv, 'cancel');
     const ctx = await openFollow(argv, { api: true });
     const signals = abortOnSignals();
     try {

@@ -1,15 +1,12 @@
 import type { CommandModule } from 'yargs';
-import { parseMapFlags } from './input-options.js';
 import { openFollow, type FollowArgs } from '../follow/context.js';
-import { withFollowOptions } from './follow-options.js';
+import { ordersOfFile, withFollowOptions } from './follow-options.js';
 import { abortOnSignals } from '../lib/signals.js';
 import { followExitCode } from '../follow/exit-code.js';
-import { defaultReportPath, statusCells, STATUS_COLUMNS, writeReport } from '../follow/report.js';
-import { selectOrderIds } from '../follow/select.js';
+import { statusCells, STATUS_COLUMNS, writeReport } from '../follow/report.js';
 import { checkStatus } from '../follow/status.js';
 import { formatStatusSummary, statusSummaryJson, summarizeStatus } from '../follow/status-summary.js';
 import { ROW_DEFAULT_KEYS, RUN_ONLY_KEYS, withJobFile } from './job-file.js';
-import { openInputFile } from './stdin-file.js';
 
 interface StatusArgs extends FollowArgs {
   file: string;
@@ -43,14 +40,7 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
       .option('delimiter', { type: 'string', describe: 'input delimiter (default: detected)' })
       .option('sheet', { type: 'string', requiresArg: true, describe: 'the sheet of an Excel workbook (.xlsx) to read (default: its first)' }) as never,
   handler: async (argv) => {
-    const input = await openInputFile(argv.file);
-    let selection: Awaited<ReturnType<typeof selectOrderIds>>;
-    try {
-      selection = await selectOrderIds(input.read, { map: parseMapFlags(argv.map), encoding: argv.encoding, delimiter: argv.delimiter, sheet: argv.sheet, only: argv.only, named: argv.file });
-    } finally {
-      await input.dispose();
-    }
-    const out = argv.out ?? defaultReportPath(input.named, 'status');
+    const { selection, out } = await ordersOfFile(argv, 'status');
     const ctx = await openFollow(argv, { api: !argv.offline });
     const signals = abortOnSignals();
     try {

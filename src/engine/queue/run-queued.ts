@@ -250,6 +250,17 @@ interface Slot {
   outcome?: RowOutcome;
 }
 
+/** Yields the rows at the head of the window whose outcome is known, in input order; true if it yielded any. */
+function* settledHead(window: Slot[]): Generator<RunItem, boolean> {
+  let any = false;
+  while (window.length && window[0]!.outcome) {
+    const s = window.shift()!;
+    any = true;
+    yield { row: s.row, outcome: s.outcome! };
+  }
+  return any;
+}
+
 /**
  * `paybatch run FILE --redis URL`: the file's rows go to the shop's queue in chunks while it is read, workers (local
  * and on any other machine) send them, and the outcomes come back in input order from the ledger in Redis — the
@@ -390,12 +401,7 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: RunResult) => 
         });
         slice = Math.min(MAX_POLL_SLICE, 2 * found + 64);
       }
-      let yielded = false;
-      while (window.length && window[0]!.outcome) {
-        const s = window.shift()!;
-        yielded = true;
-        yield { row: s.row, outcome: s.outcome! };
-      }
+      const yielded = yield* settledHead(window);
       if (inputDone && window.length === 0) break;
       if (yielded) {
         lastProgress = Date.now();
@@ -532,12 +538,7 @@ export async function* followBatch(opts: FollowBatchOptions): AsyncGenerator<Run
           if (outs[i]) s.outcome = outs[i];
         });
       }
-      let yielded = false;
-      while (window.length && window[0]!.outcome) {
-        const s = window.shift()!;
-        yielded = true;
-        yield { row: s.row, outcome: s.outcome! };
-      }
+      const yielded = yield* settledHead(window);
       if (inputDone && window.length === 0) break;
       if (!yielded) {
         if (opts.onWaiting && Date.now() - lastTold > 5_000) {
