@@ -10,10 +10,7 @@ export interface ThreadSetup {
   redis: RedisTarget;
   clientOptions: LyraClientOptions;
   worker: Omit<QueueWorkerOptions, 'redis' | 'client' | 'onEvent'>;
-  /**
-   * The run listens to the worker's events (`onEvent`). Without a listener the thread posts none: a message a row,
-   * each waking the run's thread, was ~0.1 ms of the worker thread's CPU a row here (profiled at L = 200 ms), for nobody.
-   */
+  /** The run listens to the worker's events (`onEvent`). Without a listener the thread posts none: a message per row costs CPU. */
   events?: boolean;
 }
 
@@ -70,10 +67,9 @@ function spawn(): Spawned {
 const spare: Spawned[] = [];
 
 /**
- * Starts `n` worker threads loading their modules (BullMQ, ioredis, undici: ~0.3 s of CPU each) while the run checks
- * the credentials: they get the credentials only when `startWorkerThread` takes one. Given `redis`, they also connect
- * to it meanwhile (a first connection costs ~50–80 ms: ioredis' code compiled on first use). Unused ones end with the
- * process.
+ * Starts `n` worker threads loading their modules (BullMQ, ioredis, undici) while the run checks the credentials: they
+ * get the credentials only when `startWorkerThread` takes one. Given `redis`, they also connect to it meanwhile (a
+ * first connection compiles ioredis' code). Unused ones end with the process.
  */
 export function prespawnWorkerThreads(n: number, redis?: RedisTarget): void {
   while (spare.length < n) spare.push(spawn());
