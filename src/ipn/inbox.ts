@@ -8,7 +8,7 @@ import type { IpnNotice } from './notice.js';
 /**
  * The IPN receiver's own journal, one per (state dir, shop, mode): `<stateDir>/ipn/<shopId>-<mode>.jsonl`.
  *
- * Why: the file ledger admits one process per (dir, shop, mode) at a time, and `paybatch run` may hold it for
+ * Why: the local ledger admits one process per (dir, shop, mode) at a time, and `paybatch run` may hold it for
  * hours while buyers pay. The receiver must still answer Lyra within 10 s and must never lose a payment it has
  * acknowledged. So it appends each verified notice here (fsync before the 200), then applies the journal to
  * the ledger whenever it can open it; `status`, `update` and `cancel` apply it too, right after they open the

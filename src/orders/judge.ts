@@ -27,7 +27,7 @@ export const MAX_ORDER_ID = 64;
 const NO_BCC: readonly string[] = [];
 
 /** A cell of the row, trimmed; '' for a field the file has no column for. Read as `cellOf(cells, cols.amount)`: a plain
- * member per field (a lookup by a varying name was a cost of its own per row). */
+ * member per field (a lookup by a varying name costs per row). */
 function cellOf(cells: readonly string[], c: ColumnRef | undefined): string {
   return c ? (cells[c.index] ?? '').trim() : '';
 }

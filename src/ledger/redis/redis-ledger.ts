@@ -237,7 +237,7 @@ export class RedisLedger implements Ledger {
     });
   }
 
-  /** Same rules as the file ledger (applyObservation); while a claim is open the state stays the claim's. */
+  /** Same rules as the local ledger (applyObservation); while a claim is open the state stays the claim's. */
   async observe(orderId: string, obs: Observation): Promise<LedgerEntry | undefined> {
     for (;;) {
       const [raw, claim] = await Promise.all([this.redis.hget(this.keys.entries, orderId), this.redis.hexists(this.keys.claims, orderId)]);
