@@ -37,9 +37,8 @@ function spawn(): Spawned {
   const early: FromThread[] = [];
   let listener: ((m: FromThread) => void) | undefined;
   thread.on('message', (m: FromThread) => (listener ? listener(m) : early.push(m)));
-  // A spare thread nobody took must not keep the process up. After the 'message' listener: node refs a worker's port
-  // again when its first one is added, and a run that failed after spawning one (API unreachable, no such file) printed
-  // its error and never exited.
+  // A spare thread nobody took must not keep the process up, or a run that fails after spawning one (API unreachable,
+  // no such file) would never exit. After the 'message' listener: node refs a worker's port when its first one is added.
   thread.unref();
   let ended: [Error, number?] | undefined;
   let onEnd: ((e: Error, exitCode?: number) => void) | undefined;
