@@ -86,9 +86,8 @@ const UNCERTAIN_LISTED = 20;
 export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
   const now = opts.now ?? (() => new Date());
   const started = now();
-  // Local queue workers' threads load their modules (BullMQ, ioredis, undici: half a second on a busy core) and connect
-  // to Redis from the start, in parallel with everything before the first job; they get the credentials only once
-  // these are checked.
+  // Local queue workers' threads load their modules (BullMQ, ioredis, undici) and connect to Redis from the start, in
+  // parallel with everything before the first job; they get the credentials only once these are checked.
   if (opts.redis) prespawnWorkerThreads(opts.localWorkers ?? 1, opts.redis);
   const mode = modeOfPassword(opts.lyra.password);
   if (!mode) throw new ConfigError('PB_CONFIG', 'the API password in PAYBATCH_PASSWORD does not start with testpassword_ or prodpassword_');
@@ -103,8 +102,8 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
   const checked = opts.checkCredentials !== false ? checkCredentials(client, target, onWire) : Promise.resolve();
   checked.then(onWire, onWire);
   // The producer's Redis connection too. Connecting writes nothing; a Redis that is down is still reported after the
-  // credentials, when the run takes the connection. Its first one loads ioredis: ~80 ms of one synchronous require,
-  // which, issued at once, sat between the check's connect and its write (the check reached the API ~90 ms late).
+  // credentials, when the run takes the connection. Its first one loads ioredis synchronously, so it is not issued
+  // between the check's connect and its write (that would delay the check).
   const redisTarget = opts.redis;
   const producerRedis = redisTarget ? onTheWire.then(() => connectRedis(redisTarget, 'producer')) : undefined;
   producerRedis?.catch(() => undefined);
@@ -125,7 +124,7 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
   }
   let opened: OpenedLedger | undefined;
   try {
-    // BullMQ costs a third of a second to load: only queue mode pays it, while the credential check is in the air.
+    // BullMQ is slow to load: only queue mode pays it, while the credential check is in the air.
     const queueEngine = opts.redis ? import('../engine/queue/run-queued.js') : undefined;
     queueEngine?.catch(() => undefined);
     await checked;

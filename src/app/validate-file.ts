@@ -81,9 +81,8 @@ export async function validateFile(file: string, opts: JudgeFileOptions, out: Va
   const summary = new Summary();
   // Reading on a second thread, this one only judges and writes: its young generation need not grow to V8's 32 MB.
   const young = opts.offThread ? new YoungGenerationCap(YOUNG_MB) : undefined;
-  // A scavenge here keeps ~100 kB alive: parallel scavenging gains nothing on it, and its helper threads take the
-  // reading thread's core for each of the ~1100 scavenges of 1M rows (alternated runs: faster in 7 pairs of 11, ~2 %).
-  // The flag is the process's and read at every scavenge: for a command that ends with the work.
+  // A scavenge here keeps little alive: parallel scavenging gains nothing on it, and its helper threads take the
+  // reading thread's core. The flag is the process's and read at every scavenge: for a command that ends with the work.
   if (opts.offThread) setFlagsFromString('--no-parallel-scavenge');
   try {
     // One await per batch of rows (a chunk of the file); judging and formatting a batch is one synchronous loop.

@@ -7,13 +7,13 @@ type Loader = (argv: readonly string[]) => Promise<CommandModule<any, any>>;
 /**
  * Every `paybatch` command, by name, loaded on demand. Each lives in its own file under src/cli/ (one line each here).
  * Loading a command loads its whole stack: `validate` needs neither the HTTP client nor Redis, and importing every
- * command up front cost every invocation ~0.3 s and ~30 MB of resident memory before its first row.
+ * command up front would slow every invocation and grow its memory.
  */
 export const commandLoaders: Record<string, Loader> = {
   demo: async () => (await import('./demo.js')).demoCommand,
   run: async (argv) => {
-    // Queue mode's local worker threads load BullMQ, ioredis and undici (~0.5 s on a busy core): when the command line
-    // says queue mode, they start now, while the run's own modules load (~0.3 s), instead of when the run starts.
+    // Queue mode's local worker threads load BullMQ, ioredis and undici: when the command line says queue mode, they
+    // start now, while the run's own modules load, instead of when the run starts.
     const workers = queueWorkersAsked(argv, process.env);
     if (workers > 0) (await import('../engine/queue/local-workers.js')).prespawnWorkerThreads(workers);
     return (await import('./run.js')).runCommand;

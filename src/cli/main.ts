@@ -19,9 +19,8 @@ export function reportFatal(e: unknown): number {
 
 /**
  * V8 lets the old generation grow to up to four times what survived its last full collection before collecting again.
- * paybatch streams: what survives is small and bounded, and the rest was garbage kept as resident memory. Growing by
- * half instead took a 100k-row run's peak from ~195 to ~150 MB for ~5 % more CPU. `node --heap-growing-percent=N`
- * still decides when given.
+ * paybatch streams: what survives is small and bounded, and the rest is garbage kept as resident memory. Growing by
+ * half instead trades a little CPU for a much lower peak. `node --heap-growing-percent=N` still decides when given.
  */
 function boundHeapGrowth(): void {
   if (!process.execArgv.some((a) => a.startsWith('--heap-growing-percent') || a.startsWith('--heap_growing_percent'))) setFlagsFromString('--heap-growing-percent=50');
@@ -71,10 +70,9 @@ function optionTypoHint(message: string, y: unknown): string {
 
 /**
  * yargs renders the whole help text of a command right after calling its handler, to have it ready should the command
- * fail later: 80–130 ms of CPU at the start of every `paybatch run`, while its credential check waits for the event
- * loop to write it (the check reached the sandbox ~140 ms after the run started). Our `.fail` never shows that text,
- * and `--help` renders its own. Through yargs' internal methods (not in its typings): if they change, the text is
- * rendered again as before, nothing else.
+ * fail later, while `paybatch run`'s credential check waits for the event loop. Our `.fail` never shows that text, and
+ * `--help` renders its own. Through yargs' internal methods (not in its typings): if they change, the text is rendered
+ * again as before, nothing else.
  */
 function skipHelpCache(cli: unknown): void {
   const internal = cli as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } };
@@ -96,7 +94,7 @@ function ignoreClosedPipes(): void {
 
 boundHeapGrowth();
 ignoreClosedPipes();
-// Not yargs/helpers' hideBin: under node it is slice(2), and loading it loads yargs' parser (~80 ms) before the command.
+// Not yargs/helpers' hideBin: under node it is slice(2), and loading it loads yargs' parser before the command.
 main(stdinAsPath(process.argv.slice(2))).catch((e: unknown) => {
   process.exitCode = reportFatal(e);
 });

@@ -78,7 +78,7 @@ async function validateInput(argv: ValidateArgs, read: string, named: string, no
   const offThread = bigFile(read);
   let validated: Validated;
   try {
-    // The reading thread starts on the file before the judging modules load (libphonenumber's metadata, ~50 ms), and
+    // The reading thread starts on the file before the judging modules load (libphonenumber's metadata), and
     // before yargs renders its help text once this handler has returned (see startReaderEarly).
     if (offThread) readEarly(read, readingOptions(judging));
     const { validateFile } = await import('../app/validate-file.js');
@@ -103,7 +103,7 @@ async function validateInput(argv: ValidateArgs, read: string, named: string, no
 
 /**
  * Files from this size are read and parsed on a second thread while this one judges and writes (csv-parse is as much
- * CPU as the rest). The thread costs ~30 ms and some MB to start: worth it from a few MB (~40k rows) on.
+ * CPU as the rest). The thread has a start-up cost in time and memory: worth it from a few MB on.
  */
 const THREADS_FROM_BYTES = 4 * 1024 * 1024;
 
@@ -122,7 +122,7 @@ function isZip(file: string): boolean {
 function bigFile(file: string): boolean {
   // A file that cannot be stat'ed is read in-process, which names the problem (no such file, a folder …).
   // Synchronous on purpose: from the handler to the reading thread being given its file (readEarly) nothing awaits, and
-  // the thread starts reading before yargs renders the help text (~40 ms), which it does once the handler returns.
+  // the thread starts reading before yargs renders the help text, which it does once the handler returns.
   try {
     const s = statSync(file);
     return s.isFile() && s.size >= THREADS_FROM_BYTES && !isZip(file);

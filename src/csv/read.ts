@@ -64,8 +64,7 @@ export const MAX_COLUMNS = 1000;
 const SAMPLE_BYTES = 64 * 1024;
 /**
  * Bytes read at a time, hence the records of one batch. Small enough that a batch, alive while it is judged and
- * written, is rarely caught by a young-generation GC and promoted: 1M rows through `validate` peaked at 205-217 MB
- * with 64 KiB reads and 150-167 MB with 16 KiB (4-32 KiB alike), for the same CPU time.
+ * written, is rarely caught by a young-generation GC and promoted: that keeps peak memory down at no CPU cost.
  */
 const READ_BYTES = 16 * 1024;
 const CANDIDATE_DELIMITERS = [',', ';', '\t', '|'] as const;
@@ -226,7 +225,7 @@ interface ParsedBatch {
 
 /**
  * csv-parse's stream, handing on the records of each chunk as one batch, each with the line it starts on — without
- * csv-parse's `info: true` (a copy of its counters per record: a tenth of `paybatch validate`'s time, profiled).
+ * csv-parse's `info: true`, which copies its counters into a new object for every record.
  * csv-parse pushes each record synchronously while it parses, so its `info.empty_lines` counter is exact at that moment:
  * a record starts on the line after the previous record's last line, plus the empty lines skipped since; it spans one
  * line plus the line breaks inside its quoted values. (csv-parse's own `info.lines` counts CR and LF apart in quotes.)
@@ -244,10 +243,8 @@ class BatchingParser extends Parser {
     private readonly newline: string,
     opts: ConstructorParameters<typeof Parser>[0],
   ) {
-    // One parsed batch waits for the consumer, not the stream default of 16: with 16, a fast reader held ~1 MB of
-    // records through each scavenge, which copied and promoted them (reading thread of validate, 1M rows: 430
-    // scavenges and 43 full GCs taking 0.94 s; with 1, 340 scavenges and no full GC, 0.15 s; 9 MB less RSS).
-    // (A stream option csv-parse passes on to its Transform but does not declare.)
+    // One parsed batch waits for the consumer, not the stream default of 16: records held that long survive young
+    // GCs, which copy and promote them. (A stream option csv-parse passes on to its Transform but does not declare.)
     super({ ...opts, readableHighWaterMark: 1 } as typeof opts);
   }
 
@@ -266,8 +263,7 @@ class BatchingParser extends Parser {
     const { lines, empty_lines: empty } = this.info;
     // csv-parse counts every CR and LF it reads (a CRLF ending a record once, a CRLF in quotes twice) by the time it
     // pushes the record after them: when it read none since the last record but that record's own line break and the
-    // empty lines skipped, no cell holds one and the cells need not be searched (searching each cell of each record was
-    // ~2 % of the reading thread's time).
+    // empty lines skipped, no cell holds one and the cells need not be searched.
     const breaks = lines - this.linesSeen - (empty - this.emptySeen);
     this.linesSeen = lines;
     this.emptySeen = empty;
@@ -551,9 +547,8 @@ class ToUtf8 extends Transform {
   }
 
   /**
-   * Where the chunk stops continuing valid UTF-8 (-1: it does all along). `isUtf8` checks bytes without making a string
-   * (a fatal TextDecoder made one per chunk only to throw it away: 10 times the time); a character cut by the chunk's
-   * end is checked with the next.
+   * Where the chunk stops continuing valid UTF-8 (-1: it does all along). `isUtf8` checks bytes without making a
+   * string; a character cut by the chunk's end is checked with the next.
    */
   private firstInvalid(chunk: Buffer): number {
     let start = 0;

@@ -88,7 +88,7 @@ function formatCell(cell: string, needsQuotes: { test(cell: string): boolean }, 
 
 /**
  * `text` followed by the cells of a record (after a delimiter when `continued`: more cells of the same record), in one
- * pass of string concatenation: the map/join of every record was a tenth of `paybatch validate`'s time (profiled).
+ * pass of string concatenation rather than a map/join per record.
  */
 function appendRecord(text: string, cells: readonly string[], delimiter: string, formulaGuard: boolean, continued = false): string {
   let out = text;
@@ -115,12 +115,10 @@ function quoteTrigger(delimiter: string): { test(cell: string): boolean } {
 const QUOTE_TRIGGERS = new Map<string, { test(cell: string): boolean }>();
 
 /**
- * Records are gathered into chunks of about this many characters before they are encoded: one Buffer and one stream
- * write per record was a tenth of `paybatch validate`'s time (profiled on 200k rows). Memory stays flat. Not more: the
- * records waiting as a string are a rope of slices of the rows' text, which keeps those rows' text alive, and every
- * young-generation GC copies what is alive. With 64K, `paybatch validate` (a batch's records are ~50K characters, a
- * `ready()` each) carried them over from one batch to the next: its judging thread's scavenges kept ~375 kB each and
- * took 1.17 s for 1M rows; with 16K, ~130 kB and 0.6 s (--trace-gc-nvp). Encoded bytes are outside the JS heap.
+ * Records are gathered into chunks of about this many characters before they are encoded, rather than one Buffer and
+ * one stream write per record. Memory stays flat. Not more: the records waiting as a string are a rope of slices of
+ * the rows' text, which keeps those rows' text alive, and every young-generation GC copies what is alive; a chunk
+ * bigger than a batch's records carries them over to the next batch. Encoded bytes are outside the JS heap.
  */
 const CHUNK_CHARS = 16 * 1024;
 /** Encoded bytes handed to the file stream at once. */
@@ -141,9 +139,8 @@ export function createCsvWriter(file: string, opts: CsvWriterOptions): CsvWriter
   let first = true;
   let pending = '';
   const encode = (text: string): Buffer => (encoding === 'utf8' ? Buffer.from(text, 'utf8') : iconv.encode(text, encoding));
-  // Encoded chunks wait here until WRITE_BYTES are ready: one write call a quarter as often (each cost ~0.1 ms of the
-  // caller's thread here, ~0.3 s for a 170 MB report). Not a bigger string instead: over ~128 KB V8 keeps a string
-  // in its large-object space, which only full collections free.
+  // Encoded chunks wait here until WRITE_BYTES are ready: fewer write calls, each costly on the caller's thread. Not a
+  // bigger string instead: V8 keeps a large string in its large-object space, which only full collections free.
   let encoded: Buffer[] = [];
   let encodedBytes = 0;
 

@@ -105,7 +105,7 @@ function checkNumbers(argv: FollowArgs): void {
 }
 
 /**
- * Resolves the configuration, opens the ledger of the shop + mode (the file ledger: one process at a time), and
+ * Resolves the configuration, opens the ledger of record of the shop + mode (the local one: one process at a time), and
  * applies the payment notifications the IPN receiver journalled, so every follow-up command sees every payment
  * received so far.
  */

@@ -8,14 +8,11 @@ import type { IpnNotice } from './notice.js';
 /**
  * The IPN receiver's own journal, one per (state dir, shop, mode): `<stateDir>/ipn/<shopId>-<mode>.jsonl`.
  *
- * Why: the file ledger admits one process per (dir, shop, mode) at a time, and `paybatch run` may hold it for
- * hours while buyers pay. The receiver must still answer Lyra within 10 s and must never lose a payment it has
- * acknowledged. So it appends each verified notice here (fsync before the 200), then applies the journal to
- * the ledger whenever it can open it; `status`, `update` and `cancel` apply it too, right after they open the
- * ledger. Applying is idempotent (the ledger keeps the newest state by date), so a notice applied twice — a
- * crash between applying and moving the cursor, a re-delivery — changes nothing.
- *
- * Lines hold the parsed notice only (orderId, paymentOrderId, state, dates): no buyer data.
+ * Why: the local ledger admits one process at a time and `paybatch run` may hold it for hours, yet the receiver must
+ * answer Lyra within 10 s and never lose a payment it acknowledged. So it appends each verified notice here (fsync
+ * before the 200) and applies the journal whenever it can open the ledger; `status`, `update` and `cancel` apply it
+ * too. Applying is idempotent (the ledger keeps the newest state by date): a notice applied twice (a crash before the
+ * cursor moved, a re-delivery) changes nothing. Lines hold the parsed notice only: no buyer data.
  */
 export interface InboxLine {
   v: 1;

@@ -44,7 +44,7 @@ const DEDUPE_SIZE = 10_000;
 
 /**
  * Lyra's payment notifications, over plain HTTP (TLS ends at the proxy). Answers within milliseconds: verify, append
- * to the journal with fsync, 200; the ledger is updated after the answer (src/ipn/applier.ts).
+ * to the journal with fsync, 200; the ledger is updated after the answer (src/ipn/inbox-applier.ts).
  *
  * Answers: 200 accepted (also for a re-delivery, or an authentic notice about another shop/order); 400 unsigned or
  * malformed; 401 bad signature; 405 not POST; 413 too large; 415 not a form; 500 the journal could not be written

@@ -2,11 +2,6 @@ import { createHash } from 'node:crypto';
 import type { PaymentOrderRequest } from '../lyra/types.js';
 
 /**
- * sha256 (hex) of the canonical JSON of the body that will be sent: keys sorted at every depth, undefined dropped.
- * Two rows that would send the same body have the same fingerprint whatever the column order or the mapping, so
- * an edited file can be told from the one sent.
- */
-/**
  * The fingerprint of a judged row: its request, less an expiry computed from the run-wide `--expires-in` (each run
  * computes a new one; that is not an edit of the row, and must not make every re-run report "this row differs").
  */
@@ -16,6 +11,11 @@ export function orderFingerprint(order: { request: PaymentOrderRequest; expiresF
   return fingerprint(rest as PaymentOrderRequest);
 }
 
+/**
+ * sha256 (hex) of the canonical JSON of the body that will be sent: keys sorted at every depth, undefined dropped.
+ * Two rows that would send the same body have the same fingerprint whatever the column order or the mapping, so
+ * an edited file can be told from the one sent.
+ */
 export function fingerprint(req: PaymentOrderRequest): string {
   return createHash('sha256').update(canonicalJson(req)).digest('hex');
 }

@@ -5,9 +5,8 @@ const POSITION = CHUNK - 1;
 
 /**
  * The bytes of many short orderIds (each a length byte, then its Latin-1 bytes), in 1 MiB chunks that are never copied
- * nor over-allocated. A single doubling array held up to twice what it used and, while it grew, the old and the new copy
- * at once: for a million ids 32 MB plus a 16 MB copy at the end of the run — the moment of its peak RSS — instead of
- * the ~18 MB the ids take. Only ids `arenaHash` (latin1-ids.ts) accepts may be stored.
+ * nor over-allocated, unlike a doubling array, which holds up to twice what it uses plus a copy while it grows. Only
+ * ids `arenaHash` (latin1-ids.ts) accepts may be stored.
  */
 export class IdArena {
   private readonly chunks: Uint8Array[] = [];

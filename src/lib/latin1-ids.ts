@@ -12,8 +12,7 @@ export function hashOf(id: string): number {
 
 /**
  * `hashOf(id)` if the arena can hold `id` (at most 255 characters, each ≤ 0xFF), else -1 (such ids go to a plain
- * Map/Set): the check and the hash in one pass (the duplicates check asks for every row of a file; two passes were a
- * fifth of its time).
+ * Map/Set): the check and the hash in one pass, as the duplicates check asks for every row of a file.
  */
 export function arenaHash(id: string): number {
   if (id.length > 255) return -1;

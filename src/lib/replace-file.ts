@@ -4,10 +4,10 @@ import { PaybatchError } from '../errors/paybatch-error.js';
 
 /**
  * Moves a finished file (`from`, written under a temporary name) to `to`, replacing the one there. Not one rename over
- * it: on ext4 a rename that replaces a file first writes the new file's data out (auto_da_alloc) — 80–150 ms for a
- * 1M-row report of 170 MB, measured, every time a file is checked or run again. Removing the old file first costs
- * ~40 ms and the rename nothing. Meanwhile `to` does not exist; a crash there leaves the new file complete under
- * `from`. Reports are derived (a run's can be written again from the ledger: `paybatch report`), not synced either way.
+ * it: on ext4 a rename that replaces a file first writes the new file's data out (auto_da_alloc), which is slow for a
+ * big report; removing the old file first, then renaming, is cheaper. Meanwhile `to` does not exist; a crash there
+ * leaves the new file complete under `from`. Reports are derived (a run's can be written again from the ledger:
+ * `paybatch report`), not synced either way.
  *
  * Only a regular file is replaced: a symbolic link, a FIFO or a device node in the way is refused (commands check
  * this before they start, see app/preflight-paths.ts; this is the last word should one appear meanwhile).

@@ -47,7 +47,7 @@ export async function judgeFile(file: string, opts: JudgeFileOptions): Promise<J
     throw e;
   }
   // Sized for four fifths of the estimate: it may be a little high, and a table sized past the file's ids would hold
-  // twice the memory it needs (8 MB more for a million rows).
+  // twice the memory it needs.
   const seen = new OrderIdSet(Math.floor(source.estimatedRows * 0.8));
   const ctx = { now: opts.now, seen, phoneRegion: opts.phoneRegion, timeZone: opts.timeZone };
   async function* batches(): AsyncGenerator<JudgedRow[]> {

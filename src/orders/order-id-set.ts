@@ -2,19 +2,17 @@ import { IdArena } from '../lib/id-arena.js';
 import { arenaHash } from '../lib/latin1-ids.js';
 
 /**
- * The orderIds met so far in a file, for the duplicates check. A Set<string> of a million short ids holds ~65 MB (a heap
- * snapshot of `paybatch validate` at 800k rows: the Set's strings and table were the whole live heap, and V8 grows the
- * heap with the live set); here they take ~26 MB: the ids' bytes in an IdArena (1 MiB chunks, never copied) and an
- * open-addressing table of their offsets. Exact: a lookup compares the bytes, never the hash alone. Ids with a
- * character above U+00FF (never an orderId the platform accepts) or longer than 255 go to an ordinary Set.
+ * The orderIds met so far in a file, for the duplicates check, in far less memory than a Set<string>: the ids' bytes
+ * in an IdArena and an open-addressing table of their offsets. Exact: a lookup compares the bytes, never the hash
+ * alone. Ids with a character above U+00FF (never an orderId the platform accepts) or longer than 255 go to a Set.
  */
 export class OrderIdSet {
   private readonly arena = new IdArena();
   /** Offset of an id in the arena (its length byte), -1 for an empty slot. Kept at most half full. */
   private slots: Int32Array;
   /**
-   * The low byte of each slot's hash: a probe compares an id's bytes only where it matches (1 in 256 of the others).
-   * Each comparison was a read at a random place of the arena — most of a probe's time for 1M ids, profiled.
+   * The low byte of each slot's hash: a probe compares an id's bytes (a read at a random place of the arena) only
+   * where it matches, 1 in 256 of the others.
    */
   private tags: Uint8Array;
   private count = 0;
@@ -26,8 +24,7 @@ export class OrderIdSet {
 
   /**
    * `expected`: ids the caller is sure to add (an under-estimate): the table starts big enough for them instead of
-   * doubling up to it (rehashing ~2M slots in all for 1M ids: ~0.17 s, profiled). Never more than the table would
-   * reach by itself for that many ids.
+   * rehashing its way up. Never more than the table would reach by itself for that many ids.
    */
   constructor(expected = 0) {
     let n = 1 << 10;

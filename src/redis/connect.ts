@@ -121,8 +121,8 @@ export function dropConnection(redis: Promise<Redis> | undefined): void {
  * hidden) and where it came from; never a stack trace.
  */
 export async function connectRedis(target: RedisTarget, role: RedisRole, extra: RedisOptions = {}): Promise<Redis> {
-  // required, not imported, as bullmq is (engine/bullmq.ts): an import first scans ioredis' sources for their export
-  // names, 40–58 ms even once bullmq has loaded it.
+  // required, not imported, as bullmq is (engine/queue/bullmq.ts): an import first scans ioredis' sources for their
+  // export names, even once bullmq has loaded it.
   const { Redis } = createRequire(import.meta.url)('ioredis') as typeof IORedis;
   let redis: Redis;
   let everReady = false;

@@ -257,8 +257,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     const { text, tooLarge } = await readBody(req);
     const latency = (opts.latencyMs ?? 0) + (opts.jitterMs ? jitterRandom() * opts.jitterMs : 0);
     // The request is handled at once and its answer leaves `latency` ms after it arrived, as a platform with that
-    // latency answers. Handling it after the wait instead made the answer late by its own handling time and by that of
-    // every request whose timer fired at the same moment (a wave of 50: ~5–10 ms per cycle on 2 cores).
+    // latency answers; handled after the wait, the answer would be late by the handling of every request due then.
     const deadline = arrived + latency;
     const later = (act: () => void): void => {
       const go = (): void => {

@@ -35,9 +35,9 @@ export interface StoreOptions {
   /** What Get/Update/Cancel answer for an order of the other mode: PSP_1000 (invisible, default) or PSP_1011. */
   crossModeCode?: 'PSP_1000' | 'PSP_1011';
   /**
-   * Keep only what Get/Update/Cancel, payment and the counters need (a million-order benchmark in a few hundred MB
-   * instead of gigabytes): the texts the gateway generates (e-mail subject and body, SMS/WhatsApp message, QR code) are
-   * answered by Create but not kept, so later answers carry `channelDetails` with only the channel type.
+   * Keep only what Get/Update/Cancel, payment and the counters need, so a million-order benchmark fits in memory: the
+   * texts the gateway generates (e-mail subject and body, SMS/WhatsApp message, QR code) are answered by Create but not
+   * kept, so later answers carry `channelDetails` with only the channel type.
    */
   lean?: boolean;
 }

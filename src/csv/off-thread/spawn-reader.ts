@@ -40,14 +40,12 @@ export class ReaderThread {
 
   constructor() {
     // The thread's young generation starts at its full size (the limit below) instead of growing to it: the judging
-    // thread may hold this process's growth (YoungGenerationCap), which froze the reader's at whatever size it had then
-    // — 385 to 740 scavenges for 1M rows from one run to the next (--trace-gc); 500 every run since. V8 reads the flag
-    // when an isolate is created: threads already running keep theirs.
+    // thread may hold this process's growth (YoungGenerationCap), which would freeze the reader's at whatever size it
+    // had then. V8 reads the flag when an isolate is created: threads already running keep theirs.
     v8.setFlagsFromString(`--min-semi-space-size=${READER_YOUNG_MB}`);
     this.worker = spawnThread(import.meta.url, 'thread-entry', {
       workerData: { taken: this.taken } satisfies ReaderSetup,
-      // csv-parse's garbage dies young: a small young generation keeps the thread's memory small. (16 MB: 190
-      // scavenges instead of 500, ~0.1 s, for 8-10 MB more RSS: over the 150 MB target.)
+      // csv-parse's garbage dies young: a small young generation keeps the thread's memory small.
       resourceLimits: { maxYoungGenerationSizeMb: READER_YOUNG_MB },
     });
     this.worker.on('message', (m: FromReader) => this.deliver(m));
@@ -123,10 +121,9 @@ export class ReaderThread {
 let early: ReaderThread | undefined;
 
 /**
- * Starts a reading thread before its file is known, for the next `takeReaderThread`: the thread boots (~0.15 s of its
- * own: node, csv-parse) while the command line is parsed and the judging modules load, instead of after (`paybatch
- * validate` of 1M rows read its first byte ~0.25 s later than bare csv-parse did). Until taken it does not keep the
- * process alive; `dropEarlyReader` stops it when the file turns out to be read in-process.
+ * Starts a reading thread before its file is known, for the next `takeReaderThread`: the thread boots (node,
+ * csv-parse) while the command line is parsed and the judging modules load, instead of after. Until taken it does not
+ * keep the process alive; `dropEarlyReader` stops it when the file turns out to be read in-process.
  */
 export function startReaderEarly(): void {
   early ??= new ReaderThread();
@@ -135,7 +132,7 @@ export function startReaderEarly(): void {
 
 /**
  * Gives the thread `startReaderEarly` started its file now, for the `openCsvOffThread` of that file and options that
- * follows: `paybatch validate` does so before it loads its judging modules (libphonenumber's metadata, ~50 ms).
+ * follows: `paybatch validate` does so before it loads its judging modules (libphonenumber's metadata).
  * Without such a thread, does nothing. Whatever happens before that open, `dropEarlyReader` must follow (a thread
  * given a file keeps the process alive).
  */

@@ -22,10 +22,8 @@ const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v
 const post = (m: FromReader) => port.postMessage(m);
 
 try {
-  // Fewer read calls (a quarter of them: ~0.2 s of 1M rows on this thread) and half as many batches as 16 KiB would
-  // make: each costs a message, its copy and an await on both threads. (The ~10 % first measured for 32 KiB was mostly
-  // the young-generation cap overshooting to 16 MB, since fixed; what is left is within this machine's noise, at the
-  // same peak RSS. 64 KiB batches went over the 150 MB target.)
+  // Fewer read calls and half as many batches as 16 KiB would make: each batch costs a message, its copy and an await
+  // on both threads. Bigger batches cost too much memory.
   const source = await openCsv(file, { ...opts, readBytes: 64 * 1024, batchBytes: 32 * 1024 });
   const { headers, delimiter, encoding, bom, lineEnding, sepLine, estimatedRows } = source;
   post({ t: 'open', headers, delimiter, encoding, bom, lineEnding, sepLine, estimatedRows });
@@ -33,15 +31,13 @@ try {
   for await (const batch of source.batches) {
     if (batch.length === 0) continue;
     const packed = packBatch(batch, headers.length, delimiter);
-    // A message back per batch cost more than the batch itself (profiled): the consumer counts in shared memory.
+    // A message back per batch would cost more than the batch itself: the consumer counts in shared memory.
     for (let seen = Atomics.load(taken, 0); sent - seen >= AHEAD; seen = Atomics.load(taken, 0)) {
       const wait = waitAsync(taken, 0, seen);
       if (wait.async) await wait.value;
     }
     sent++;
-    // Copied, not transferred: a batch's offsets are ~15 kB, and transferring them cost this thread more than copying
-    // (a thread reading 1M rows and posting each batch to a consumer that only counts them: 3.70–3.92 s transferred,
-    // 3.45–3.56 s copied, 3.29–3.44 s not posting at all; `paybatch validate` 4.05–4.30 → 3.79–3.93 s; alternated runs).
+    // Copied, not transferred: a batch's offsets are small, and transferring them costs this thread more than copying.
     post(packed);
   }
   post({ t: 'end' });

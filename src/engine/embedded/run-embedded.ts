@@ -32,8 +32,8 @@ export interface EmbeddedRunOptions {
  * The platform counts arrivals, not our starts, and an arrival can be anywhere between a request's start and its
  * answer (a stalled event loop, a slow network). So a request holds its place in the window from its start until
  * its answer, and counts from the answer: then no sliding second at the platform can see more than --rate, whatever
- * the delays (the queue engine does the same). The price is throughput: about rate × 1 / (1 + latency in s). An
- * earlier cap of 100 ms on the hold let a loaded machine put 12 requests in one platform second at --rate 8.
+ * the delays (the queue engine does the same). The price is throughput: about rate × 1 / (1 + latency in s). The
+ * hold is not capped: any cap lets a loaded machine exceed the rate at the platform.
  */
 const DEFAULT_THROTTLE_PAUSE_MS = 1000;
 
@@ -148,8 +148,8 @@ async function* iterate(opts: EmbeddedRunOptions, settle: (r: RunResult) => void
   /**
    * A row holds one of the `concurrency` slots from its claim until its outcome is queued in the ledger, not until
    * that outcome is durable: the next row's claim is queued behind it, so both share one fsync (the journal writes in
-   * order: after kill -9 at most one row per slot reads as sent-but-unanswered, as before). The row's own promise —
-   * what the report sees — still waits for durability.
+   * order: after kill -9 at most one row per slot reads as sent-but-unanswered). The row's own promise — what the
+   * report sees — still waits for durability.
    */
   const limited = (row: JudgedRow): Promise<RowOutcome> =>
     new Promise<RowOutcome>((resolve, reject) => {

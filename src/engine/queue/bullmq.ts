@@ -3,10 +3,8 @@ import type * as BullMQ from 'bullmq';
 
 /**
  * BullMQ, loaded as the CommonJS package it is (`require`). Imported from an ES module, Node would first read bullmq's
- * sources to find their export names (cjs-module-lexer, through each file it re-exports): `import('bullmq')` took
- * 170–217 ms, `require('bullmq')` 101–134 ms (fresh processes, alternated). Every process or thread that sends loads it,
- * and a queued run's producer does so while the credentials are checked: with L = 200 ms, the check's answer waited
- * for that load to end before the first chunk could be queued (CPU profile and per-step marks of a run).
+ * sources to find their export names (cjs-module-lexer): a slower load, paid by every process or thread that sends,
+ * and by a queued run's producer while the credentials are checked.
  */
 const bullmq = createRequire(import.meta.url)('bullmq') as typeof BullMQ;
 

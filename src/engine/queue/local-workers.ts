@@ -10,10 +10,7 @@ export interface ThreadSetup {
   redis: RedisTarget;
   clientOptions: LyraClientOptions;
   worker: Omit<QueueWorkerOptions, 'redis' | 'client' | 'onEvent'>;
-  /**
-   * The run listens to the worker's events (`onEvent`). Without a listener the thread posts none: a message a row,
-   * each waking the run's thread, was ~0.1 ms of the worker thread's CPU a row here (profiled at L = 200 ms), for nobody.
-   */
+  /** The run listens to the worker's events (`onEvent`). Without a listener the thread posts none: a message per row costs CPU. */
   events?: boolean;
 }
 
@@ -40,9 +37,8 @@ function spawn(): Spawned {
   const early: FromThread[] = [];
   let listener: ((m: FromThread) => void) | undefined;
   thread.on('message', (m: FromThread) => (listener ? listener(m) : early.push(m)));
-  // A spare thread nobody took must not keep the process up. After the 'message' listener: node refs a worker's port
-  // again when its first one is added, and a run that failed after spawning one (API unreachable, no such file) printed
-  // its error and never exited.
+  // A spare thread nobody took must not keep the process up, or a run that fails after spawning one (API unreachable,
+  // no such file) would never exit. After the 'message' listener: node refs a worker's port when its first one is added.
   thread.unref();
   let ended: [Error, number?] | undefined;
   let onEnd: ((e: Error, exitCode?: number) => void) | undefined;
@@ -70,10 +66,9 @@ function spawn(): Spawned {
 const spare: Spawned[] = [];
 
 /**
- * Starts `n` worker threads loading their modules (BullMQ, ioredis, undici: ~0.3 s of CPU each) while the run checks
- * the credentials: they get the credentials only when `startWorkerThread` takes one. Given `redis`, they also connect
- * to it meanwhile (a first connection costs ~50–80 ms: ioredis' code compiled on first use). Unused ones end with the
- * process.
+ * Starts `n` worker threads loading their modules (BullMQ, ioredis, undici) while the run checks the credentials: they
+ * get the credentials only when `startWorkerThread` takes one. Given `redis`, they also connect to it meanwhile (a
+ * first connection compiles ioredis' code). Unused ones end with the process.
  */
 export function prespawnWorkerThreads(n: number, redis?: RedisTarget): void {
   while (spare.length < n) spare.push(spawn());

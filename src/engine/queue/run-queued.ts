@@ -27,17 +27,15 @@ export const ADD_BULK_CHUNK = 1000;
 export const FIRST_CHUNK = 50;
 /**
  * After the first chunk the producer waits, this long at most, until workers have taken its jobs. BullMQ's worker loop
- * fetches jobs one after another until it holds its concurrency and starts none of them before (bar the one that woke
- * it); while the producer keeps adding, every fetch queues behind an addBulk in Redis and behind the judging in this
- * process, and the first chunk's jobs started ~280 ms after the first one (per-row trace, L = 200 ms). With the queue
- * empty, the loop's next fetch comes back empty and it starts what it holds at once.
+ * fetches jobs one after another until it holds its concurrency and starts none before; while the producer keeps
+ * adding, every fetch queues behind an addBulk, delaying the first chunk. With the queue empty, the loop's next fetch
+ * comes back empty and it starts what it holds at once.
  */
 const FIRST_CHUNK_TAKE_MS = 300;
 /**
  * Outcomes are read at most every MIN_POLL_GAP_MS while waiting (every finished row wakes the reader) once few rows are
  * left, and less often while many are (POLL_GAP_MS_PER_ROW per row in the window, up to MAX_POLL_GAP_MS): only the
- * last rows' outcomes decide when the run ends, and a read every 10 ms at 250 rows/s was a third of this thread's CPU
- * over a run (L = 200 ms, 7500 rows, one local worker: 3.3–4.0 s; 2.2–2.7 s at 100 ms, alternated runs).
+ * last rows' outcomes decide when the run ends, and frequent reads while many rows are open cost this thread's CPU.
  */
 const MIN_POLL_GAP_MS = 10;
 const MAX_POLL_GAP_MS = 100;
@@ -77,9 +75,7 @@ export function openProducer(redis: Redis, scope: QueueScope, ledgerOpts: { clai
  * The queue's rate, for every worker on every machine (`marginMs`: added to the one-second window, default 5 ms): the
  * shared sliding-window limiter reads it before every POST and is the only gate. BullMQ's own limiter is set only so
  * that `queue.rateLimit(ms)` (every worker pauses on PSP_106 / 429) takes effect — BullMQ ignores a manual rate limit on
- * a queue without one — with a maximum no run reaches: as a gate of 12 fetches per 100 ms it spread the first second's
- * burst, which the shared limiter allows, over 800 ms, and it bounded nothing in the steady state (a worker's jobs
- * wait at the shared limiter either way).
+ * a queue without one — with a maximum no run reaches: as a real gate it only slowed the first second's burst.
  */
 export async function setQueueRate(p: Producer, perSecond: number | undefined, marginMs?: number): Promise<void> {
   const keys = queueKeys(p.scope);

@@ -3,7 +3,7 @@ import { PaybatchError } from '../../errors/paybatch-error.js';
 import type { Ledger } from '../ledger.js';
 
 /**
- * `paybatch ipn` holds the file ledger for a few milliseconds at a time while it applies notifications: a lock found
+ * `paybatch ipn` holds the local ledger only briefly while it applies notifications: a lock found
  * taken is tried again for a few seconds before giving up with the lock's own message (a `run` holds it for longer).
  */
 export async function openLedgerPatiently(open: () => Promise<Ledger>, budgetMs = 5000): Promise<Ledger> {

@@ -60,7 +60,7 @@ return {'claimed', prevJson or false}
 `;
 
 /**
- * ARGV: orderId, token, outcome fields JSON (its `attempts` are this claim's POSTs, added to the total, as the file
+ * ARGV: orderId, token, outcome fields JSON (its `attempts` are this claim's POSTs, added to the total, as the local
  * ledger does; its `updatedAt` is the call's own). → 1 recorded (or this very record already was, sent again after a
  * reconnect), 0 the token no longer owns the order. Optionally (queue workers) KEYS[3], KEYS[4] and
  * ARGV[4]: the batch's done set, its tick list and the set's TTL — keys outside the ledger's hash slot, as queue mode
@@ -129,7 +129,7 @@ return 1
 
 /**
  * ARGV: orderId, the entry JSON as read, the new entry JSON. Compare-and-set: the observation rules live in TypeScript
- * (applyObservation, shared with the file ledger); this only makes sure nobody changed the entry in between.
+ * (applyObservation, shared with the local ledger); this only makes sure nobody changed the entry in between.
  * → 1 written, 0 changed meanwhile (read again and retry).
  */
 export const REPLACE_IF_SAME = `
