@@ -13,7 +13,7 @@ import { withLyraOptions } from './lyra-options.js';
 import { lyraOptionsFrom, withEnvFile, type LyraArgs } from '../settings/settings.js';
 import { checkCredentials } from '../app/run-batch.js';
 import { describeTarget } from '../lyra/config.js';
-import { batchSource, scopeFromLyra, withIpnTarget } from './report.js';
+import { batchSource, scopeFromLyra, withIpnTarget } from './batch-source.js';
 
 interface EnqueueArgs extends InputArgs, LyraArgs {
   file: string;

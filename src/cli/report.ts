@@ -8,53 +8,15 @@ import { checkWritablePaths } from '../lib/writable-paths.js';
 import { queueWaitingNote } from '../report/progress.js';
 import { ConfigError, PaybatchError } from '../errors/paybatch-error.js';
 import { countDone, readBatchInfo } from '../engine/queue/batch.js';
-import type { QueueScope } from '../engine/queue/keys.js';
 import { connectRedis, requireRedisTarget } from '../redis/connect.js';
-import { modeOfPassword } from '../lyra/mode.js';
 import { judgeFile } from '../orders/judge-file.js';
-import type { JudgedRow } from '../orders/types.js';
 import { createRunReport, summaryRow } from '../report/run-report.js';
 import { Summary } from '../report/summary.js';
-import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-options.js';
+import { toJudgeFileOptions } from './input-options.js';
 import { withLyraOptions } from './lyra-options.js';
-import { lyraOptionsFrom, type LyraArgs } from '../settings/settings.js';
+import type { LyraArgs } from '../settings/settings.js';
 import { siblingPath } from './validate.js';
-
-/**
- * Stored with a batch in Redis: how its file was judged, so `paybatch report` (on any machine that can read the file)
- * judges it again identically — `now` included, since relative expiry dates (--expires-in) depend on it.
- */
-export interface QueueBatchSource {
-  file: string;
-  input: InputArgs;
-  now: string;
-  /** `run --ipn-url`: added to every order sent, so added again when judging for the report (same fingerprint). */
-  ipnTargetUrl?: string;
-}
-
-const INPUT_KEYS = Object.keys(inputOptions) as (keyof InputArgs)[];
-
-/** The batch source of a run or enqueue: the absolute file path, the shared input options as given, the run's clock. */
-export function batchSource(file: string, argv: InputArgs & { 'ipn-url'?: string }, now: Date): QueueBatchSource {
-  const input: InputArgs = {};
-  for (const k of INPUT_KEYS) if (argv[k] !== undefined && k !== 'out') (input as Record<string, unknown>)[k] = argv[k];
-  return { file: resolve(file), input, now: now.toISOString(), ...(argv['ipn-url'] ? { ipnTargetUrl: argv['ipn-url'] } : {}) };
-}
-
-/** Adds `run --ipn-url` / `enqueue --ipn-url` to every valid order without its own. */
-export async function* withIpnTarget(rows: AsyncIterable<JudgedRow>, url: string | undefined): AsyncIterable<JudgedRow> {
-  for await (const row of rows) {
-    if (url && row.judgement.ok && row.judgement.order.request.ipnTargetUrl === undefined) row.judgement.order.request.ipnTargetUrl = url;
-    yield row;
-  }
-}
-
-/** The queue scope (shop + mode) from the Lyra settings: a queue belongs to one shop in one mode. */
-export function scopeFromLyra(argv: LyraArgs & { prefix?: string }): QueueScope {
-  const lyra = lyraOptionsFrom(argv);
-  const mode = modeOfPassword(lyra.password)!;
-  return { shopId: lyra.shopId, mode, ...(argv.prefix ? { prefix: argv.prefix } : {}) };
-}
+import { scopeFromLyra, withIpnTarget, type QueueBatchSource } from './batch-source.js';
 
 interface ReportArgs extends LyraArgs {
   batch: string;

@@ -9,7 +9,7 @@ import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-option
 import { withJobFile } from './job-file.js';
 import { withLyraOptions } from './lyra-options.js';
 import { lyraOptionsFrom, withEnvFile, type LyraArgs } from '../settings/settings.js';
-import { batchSource } from './report.js';
+import { batchSource } from './batch-source.js';
 import { onStopSignals } from '../lib/signals.js';
 import { openInputFile } from './stdin-file.js';
 import { siblingPath } from './validate.js';
