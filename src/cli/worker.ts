@@ -5,11 +5,13 @@ import { createLogger } from '../log/logger.js';
 import type { CommandModule } from 'yargs';
 import { ConfigError } from '../errors/paybatch-error.js';
 import { connectRedis, MAY_LOSE_CLAIMS, requireRedisTarget, safeRedisUrl } from '../redis/connect.js';
+import { ledgerSettingFrom } from '../follow/context.js';
+import { sameRedis } from '../ledger/open-ledger.js';
 import { queueName } from '../engine/queue/keys.js';
 import type { WorkerEvent } from '../engine/queue/worker.js';
 import { LyraClient } from '../lyra/client.js';
 import { withLyraOptions } from './lyra-options.js';
-import { lyraOptionsFrom, type LyraArgs } from '../settings/settings.js';
+import { lyraOptionsFrom, withEnvFile, type LyraArgs } from '../settings/settings.js';
 
 interface WorkerArgs extends LyraArgs {
   redis?: string;
@@ -51,6 +53,11 @@ async function runWorker(argv: WorkerArgs): Promise<number> {
   if ((argv as { 'redis-may-lose-claims'?: boolean })['redis-may-lose-claims']) process.env[MAY_LOSE_CLAIMS] = 'yes';
   const logger = createLogger({ name: 'paybatch-worker' });
   const target = requireRedisTarget(argv.redis, process.env);
+  // A worker claims in its queue's Redis: if the shop's settings name another ledger of record, it must not send.
+  const setting = ledgerSettingFrom(withEnvFile(argv.envFile))?.value;
+  if (setting && !sameRedis(setting, target.url)) {
+    throw new ConfigError('PB_LEDGER_ELSEWHERE', `PAYBATCH_LEDGER names ${setting === 'local' ? 'the local ledger' : safeRedisUrl(setting)} as the ledger of record, and this worker's queue is on ${safeRedisUrl(target.url)}: a worker claims in its queue's Redis, so point both at the same Redis`);
+  }
   const lyra = lyraOptionsFrom(argv);
   const client = new LyraClient(lyra);
   const redis = await connectRedis(target, 'worker');

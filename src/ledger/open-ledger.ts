@@ -256,7 +256,8 @@ function endpoint(url: string): string {
   }
 }
 
-function sameRedis(a: string, b: string): boolean {
+/** The same Redis server and database, whatever the credentials in the URLs. */
+export function sameRedis(a: string, b: string): boolean {
   return endpoint(a) === endpoint(b);
 }
 

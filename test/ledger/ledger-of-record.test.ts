@@ -254,3 +254,12 @@ describe('the report carries where it was sent', () => {
     expect(readFileSync(join(dir, 'invoices.report.csv'), 'utf8')).not.toContain('testpassword_');
   }, 30_000);
 });
+
+describe('a worker answers to the ledger of record too', () => {
+  it('a worker whose queue is not on the Redis PAYBATCH_LEDGER names refuses to start, in one line', async () => {
+    const r = await runCli(['worker', '--redis', redis.url], { env: env({ PAYBATCH_LEDGER: 'local' }) });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^paybatch: PAYBATCH_LEDGER names the local ledger as the ledger of record, and this worker's queue is on redis:\/\/127\.0\.0\.1:\d+: a worker claims in its queue's Redis/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  }, 30_000);
+});
