@@ -245,20 +245,24 @@ describe('the worker health check, as the compose file runs it', () => {
     const command = compose.services.worker!.command!.map((a) => interpolate(a, {}).replace(/^\/tmp\//, `${tmp}/`));
     const worker = spawnCli(command, { env: await shop() });
     const exited = collect(worker);
-    const healthFile = join(tmp, 'paybatch-worker.health');
-    // The worker probes the path once at start (write, remove), then keeps it fresh: healthy within a few seconds.
-    await waitUntil(() => existsSync(healthFile), 'the health file');
-    let healthy = (await healthcheck()).code;
-    for (let i = 0; healthy !== 0 && i < 20; i++) {
-      await new Promise((r) => setTimeout(r, 250));
-      healthy = (await healthcheck()).code;
-    }
-    expect(healthy).toBe(0);
+    try {
+      const healthFile = join(tmp, 'paybatch-worker.health');
+      // The worker probes the path once at start (write, remove), then keeps it fresh: healthy within a few seconds.
+      await waitUntil(() => existsSync(healthFile), 'the health file');
+      let healthy = (await healthcheck()).code;
+      for (let i = 0; healthy !== 0 && i < 20; i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        healthy = (await healthcheck()).code;
+      }
+      expect(healthy).toBe(0);
 
-    worker.kill('SIGTERM');
-    const r = await exited;
-    expect(r.code).toBe(0);
-    expect(existsSync(healthFile)).toBe(false);
-    expect((await healthcheck()).code).not.toBe(0);
+      worker.kill('SIGTERM');
+      const r = await exited;
+      expect(r.code).toBe(0);
+      expect(existsSync(healthFile)).toBe(false);
+      expect((await healthcheck()).code).not.toBe(0);
+    } finally {
+      if (worker.exitCode === null) worker.kill('SIGKILL');
+    }
   }, 30_000);
 });
