@@ -33,7 +33,7 @@ export const scheduleCommand: CommandModule<object, ScheduleArgs> = {
       .option('list', { type: 'boolean', default: false, describe: 'show each job, its next fire time in its time zone and its last run, then exit' })
       .option('redis', { type: 'string', requiresArg: true, describe: 'register the jobs as BullMQ job schedulers on this Redis (env REDIS_URL is NOT read: queue mode is asked for explicitly) and exit; `paybatch worker`s run them' })
       .option('prune', { type: 'boolean', default: false, describe: 'with --redis: unregister the jobs of this Redis that are not among the job files given' })
-      .option('state-dir', { type: 'string', requiresArg: true, describe: 'where the slots taken are kept (env PAYBATCH_STATE_DIR)', defaultDescription: '~/.local/state/paybatch' })
+      .option('state-dir', { type: 'string', requiresArg: true, describe: 'where the slots taken and the runs\' ledger are kept (env PAYBATCH_STATE_DIR; a job file\'s own "state-dir" wins for its runs)', defaultDescription: '~/.local/state/paybatch' })
       .option('env-file', { type: 'string', requiresArg: true, describe: 'a KEY=value file read into the environment of every run (credentials, PAYBATCH_WEBHOOK_SECRET)' })
       .option('prefix', { type: 'string', hidden: true, describe: 'Redis key prefix (default paybatch)' })
       .example('$0 schedule jobs/', 'fire every job of jobs/ on time, on this machine, until stopped')
@@ -50,7 +50,9 @@ async function schedule(argv: ScheduleArgs): Promise<number> {
     for (const [k, v] of Object.entries(withEnvFile(argv['env-file']))) if (process.env[k] === undefined && v !== undefined) process.env[k] = v;
   }
   const jobs = await checkedJobs(jobFilesIn(argv.jobs), argv.redis);
-  const stateDir = argv['state-dir'] ?? defaultStateDir(process.env);
+  // The runs' ledger lives there too, unless a job file names its own "state-dir".
+  if (argv['state-dir']) process.env.PAYBATCH_STATE_DIR = argv['state-dir'];
+  const stateDir = defaultStateDir(process.env);
   if (argv.redis) {
     const queue = await import('../schedule/queue-schedules.js');
     const target = { url: argv.redis, source: '--redis' };

@@ -128,6 +128,7 @@ async function runWorker(argv: WorkerArgs): Promise<number> {
   heartbeat.unref();
   const health = argv.healthFile ? startHealthFile(argv.healthFile, redis) : undefined;
   await stop;
+  slotsStop.abort();
   await slots?.close(true);
   clearInterval(heartbeat);
   await health?.stop();

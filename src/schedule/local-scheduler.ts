@@ -2,7 +2,7 @@ import type { Logger } from '../log/logger.js';
 import { inZone, slotAfter, slotAtOrBefore, type ScheduledJob } from './job.js';
 import { LocalSlotClaims, type SlotRecord } from './local-claims.js';
 import { postWebhook, type WebhookPolicy } from './notify.js';
-import { runSlot, type SlotResult, type SlotRunOptions } from './run-slot.js';
+import { runSlot, type SlotResult } from './run-slot.js';
 
 /** A slot found this long after its time was missed (nothing ran then): the job's `missed` decides. */
 export const LATE_MS = 60_000;
@@ -18,8 +18,6 @@ export interface LocalSchedulerOptions {
   now?: () => Date;
   /** How often the clock is read; a slot fires within this of its time. */
   tickMs?: number;
-  /** Runs a slot (the real run by default). */
-  run?: (job: ScheduledJob, slot: Date, opts: SlotRunOptions) => Promise<SlotResult>;
 }
 
 /**
@@ -31,7 +29,6 @@ export interface LocalSchedulerOptions {
 export async function runLocalScheduler(opts: LocalSchedulerOptions): Promise<void> {
   const now = opts.now ?? (() => new Date());
   const claims = new LocalSlotClaims(opts.stateDir);
-  const run = opts.run ?? runSlot;
   const handled = new Map<string, Date>();
   for (const job of opts.jobs) handled.set(job.name, await claims.handledUntil(job.name, now()));
   const running = new Map<string, Promise<void>>();
@@ -53,7 +50,7 @@ export async function runLocalScheduler(opts: LocalSchedulerOptions): Promise<vo
     log.info({ event: 'schedule.run.start', job: job.name, slot: record.slot, late }, `${job.name}: ${late ? 'catching up the slot missed while no scheduler ran, ' : ''}slot ${inZone(slot, job.timezone)}`);
     let result: SlotResult;
     try {
-      result = await run(job, slot, { signal: opts.signal, now });
+      result = await runSlot(job, slot, { signal: opts.signal, now });
     } catch (e) {
       result = { outcome: 'failed', exitCode: 3, batches: [], message: `internal error: ${(e as Error).message}` };
     }

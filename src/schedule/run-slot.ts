@@ -72,7 +72,7 @@ function describe(b: SlotBatch): string {
 
 async function runOne(job: ScheduledJob, slot: Date, input: string | undefined, opts: SlotRunOptions): Promise<SlotBatch & { inputError?: boolean }> {
   const files = outputFiles(job, slot, input);
-  const args = ['run', ...(input ? [input] : []), '--job', job.path, '--out', files.report, '--fix-out', files.toFix, '--summary-out', files.summary, '--no-progress', ...(opts.extraArgs ?? [])];
+  const args = ['run', ...(input ? [input] : []), '--job', job.path, '--out', files.report, '--fix-out', files.toFix, '--summary-out', files.summary, '--progress', 'false', ...(opts.extraArgs ?? [])];
   let argv: Awaited<ReturnType<typeof parseRunArgs>>;
   try {
     argv = await parseRunArgs(args);
