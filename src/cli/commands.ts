@@ -32,6 +32,7 @@ export const commandLoaders: Record<string, Loader> = {
   worker: async () => (await import('./worker.js')).workerCommand,
   report: async () => (await import('./report.js')).reportCommand,
   ledger: async () => (await import('./ledger.js')).ledgerCommand,
+  schedule: async () => (await import('./schedule.js')).scheduleCommand,
 };
 
 /**

@@ -6,8 +6,9 @@ import { didYouMean } from '../lib/did-you-mean.js';
 
 /** Keys of a job file that name files: relative to the job file, not to wherever cron starts the command. */
 const PATH_KEYS = ['file', 'out', 'fix-out', 'summary-out', 'state-dir', 'env-file'];
-/** Keys for people and schedulers, not options. */
-const NOTE_KEYS = ['description', 'schedule', '$schema'];
+/** Keys for people and for `paybatch schedule` (src/schedule/job.ts reads and checks these), not options of a command. */
+export const SCHEDULE_KEYS = ['schedule', 'timezone', 'output', 'missed', 'notify'];
+const NOTE_KEYS = ['description', '$schema', ...SCHEDULE_KEYS];
 
 /**
  * A batch job definition (`jobs/*.json`): the options of one recurring run — input, mapping, defaults, sending —

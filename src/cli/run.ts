@@ -90,8 +90,31 @@ async function run(argv: RunArgs): Promise<number> {
 
 /** `read`: the file to send; `named`: what the outputs are named after (they differ for `-`, standard input). */
 async function runFile(argv: RunArgs, read: string, named: string): Promise<number> {
+  const stop = new AbortController();
+  const signals = onStopSignals(stop, (sig) =>
+    process.stderr.write(`\npaybatch: ${sig}: no new order is sent; waiting for the requests in flight, then writing the report (again to force quit)\n`),
+  );
+  try {
+    const tty = argv.progress ?? Boolean(process.stderr.isTTY);
+    const result = await sendFile(argv, read, named, { signal: stop.signal, progress: { tty, stream: process.stderr } });
+    printResult(argv.file, result, argv.json === true);
+    return result.exitCode;
+  } finally {
+    signals.dispose();
+  }
+}
+
+/**
+ * The batch of a `run` command line: its options turned into one runBatch. `paybatch run` and the runs a schedule
+ * starts (src/schedule/) both send through here.
+ */
+export async function sendFile(
+  argv: RunArgs,
+  read: string,
+  named: string,
+  opts: { signal?: AbortSignal; progress?: { tty: boolean; stream: NodeJS.WritableStream }; onNotice?: (message: string) => void } = {},
+): Promise<RunBatchResult> {
   const started = new Date();
-  const file = argv.file;
   const files = {
     report: argv.out ?? siblingPath(named, 'report'),
     toFix: argv['fix-out'] ?? siblingPath(named, 'tofix'),
@@ -106,38 +129,27 @@ async function runFile(argv: RunArgs, read: string, named: string): Promise<numb
   const redis = resolveRedisTarget(argv.redis, settings);
   const ledgerSetting = argv.ledger ? { value: argv.ledger, source: '--ledger' } : ledgerSettingFrom(settings);
   const stateDir = argv['state-dir'] ?? defaultStateDir(settings);
-  const stop = new AbortController();
-  const signals = onStopSignals(stop, (sig) =>
-    process.stderr.write(`\npaybatch: ${sig}: no new order is sent; waiting for the requests in flight, then writing the report (again to force quit)\n`),
-  );
-  try {
-    const tty = argv.progress ?? Boolean(process.stderr.isTTY);
-    const result = await runBatch({
-      file: read,
-      judge: toJudgeFileOptions(argv, started),
-      lyra,
-      stateDir,
-      ...(ledgerSetting ? { ledgerSetting } : {}),
-      ...(argv['previous-report'] ? { previousReports: argv['previous-report'] } : {}),
-      onNotice: (m) => process.stderr.write(`paybatch: ${m}\n`),
-      redis,
-      localWorkers: argv.workers,
-      batchSource: batchSource(read, argv, started),
-      concurrency: argv.concurrency,
-      perSecond: argv.rate,
-      retryUncertain: argv['retry-uncertain'],
-      breakerFailures: argv['stop-after-failures'],
-      ipnTargetUrl: argv['ipn-url'],
-      checkCredentials: argv.check,
-      files,
-      signal: stop.signal,
-      progress: { tty, stream: process.stderr },
-    });
-    printResult(file, result, argv.json === true);
-    return result.exitCode;
-  } finally {
-    signals.dispose();
-  }
+  return runBatch({
+    file: read,
+    judge: toJudgeFileOptions(argv, started),
+    lyra,
+    stateDir,
+    ...(ledgerSetting ? { ledgerSetting } : {}),
+    ...(argv['previous-report'] ? { previousReports: argv['previous-report'] } : {}),
+    onNotice: opts.onNotice ?? ((m) => process.stderr.write(`paybatch: ${m}\n`)),
+    redis,
+    localWorkers: argv.workers,
+    batchSource: batchSource(read, argv, started),
+    concurrency: argv.concurrency,
+    perSecond: argv.rate,
+    retryUncertain: argv['retry-uncertain'],
+    breakerFailures: argv['stop-after-failures'],
+    ipnTargetUrl: argv['ipn-url'],
+    checkCredentials: argv.check,
+    files,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.progress ? { progress: opts.progress } : {}),
+  });
 }
 
 export function printResult(file: string, r: RunBatchResult, json: boolean): void {

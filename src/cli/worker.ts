@@ -21,6 +21,7 @@ interface WorkerArgs extends LyraArgs {
   'lease-ms'?: number;
   check: boolean;
   healthFile?: string;
+  schedules: boolean;
 }
 
 /**
@@ -38,6 +39,7 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
         .option('redis-may-lose-claims', { type: 'boolean', describe: 'accept a Redis without appendfsync always (a crash of Redis may then duplicate orders; env PAYBATCH_REDIS_MAY_LOSE_CLAIMS=yes)' })
         .option('concurrency', { type: 'number', default: 8, describe: 'requests in flight in this worker (the rate is the queue\'s, shared by all workers)' })
         .option('check', { type: 'boolean', default: false, describe: 'check the settings and Redis, then exit (0: a worker would start; 2: what to fix)' })
+        .option('schedules', { type: 'boolean', default: false, describe: 'also run the slots of the job files registered with `paybatch schedule --redis` (they must be at the same path on this machine)' })
         .option('health-file', { type: 'string', requiresArg: true, describe: 'touch this file every 10 s while Redis answers (a container health check reads its age)' })
         .option('prefix', { type: 'string', hidden: true, describe: 'Redis key prefix (default paybatch)' })
         .option('lock-ms', { type: 'number', hidden: true, describe: 'BullMQ job lock (default max(30 s, 2 × timeout + 10 s))' })
@@ -99,6 +101,13 @@ async function runWorker(argv: WorkerArgs): Promise<number> {
     onEvent,
   });
 
+  // Slots of registered job files: a slot in progress when this worker stops is left to its lock, and another worker
+  // takes it again (the ledger keeps its orders from being sent twice).
+  const slotsStop = new AbortController();
+  const slots = argv.schedules
+    ? (await import('../schedule/queue-schedules.js')).startScheduleWorker({ redis, target, logger, signal: slotsStop.signal, ...(argv.prefix ? { prefix: argv.prefix } : {}) })
+    : undefined;
+
   let signals = 0;
   let forced = false;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -127,6 +136,8 @@ async function runWorker(argv: WorkerArgs): Promise<number> {
   heartbeat.unref();
   const health = argv.healthFile ? startHealthFile(argv.healthFile, redis) : undefined;
   await stop;
+  slotsStop.abort();
+  await slots?.close(true);
   clearInterval(heartbeat);
   await health?.stop();
   await worker.close({ force: forced });

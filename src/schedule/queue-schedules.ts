@@ -1,0 +1,113 @@
+import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
+import { Queue, Worker, type Job } from '../engine/bullmq.js';
+import { DEFAULT_PREFIX } from '../engine/queue-keys.js';
+import { connectRedis, safeRedisUrl, type RedisTarget } from '../engine/redis-preflight.js';
+import type { Logger } from '../log/logger.js';
+import { inZone, readScheduledJob, type ScheduledJob } from './job.js';
+import { LATE_MS } from './local-scheduler.js';
+import type { SlotRecord } from './local-claims.js';
+import { postWebhook, WEBHOOK_SECRET } from './notify.js';
+import { runSlot } from './run-slot.js';
+
+/** The BullMQ queue whose job schedulers are the job files: one per Redis and prefix, ids are the job names. */
+const SCHEDULE_QUEUE = 'schedules';
+
+interface SlotData {
+  /** The job file, read by the worker that takes the slot (the same path on every machine that runs schedules). */
+  path: string;
+}
+
+function keys(prefix: string) {
+  return {
+    /** (job, slot) → the BullMQ job id that took it: a slot runs once, and a slot retaken after a crash resumes. */
+    claim: (job: string, slot: Date) => `${prefix}:${SCHEDULE_QUEUE}:pb:claim:${job}:${slot.getTime()}`,
+    /** Hash job → its last SlotRecord (JSON), for `--list`. */
+    last: `${prefix}:${SCHEDULE_QUEUE}:pb:last`,
+  };
+}
+
+/**
+ * Registers each job file as a BullMQ job scheduler (upsert by job name: editing a file and registering again updates
+ * it, never adds a second). `prune` removes the schedulers of this Redis whose job file is not among `jobs`.
+ */
+export async function registerJobs(target: RedisTarget, jobs: ScheduledJob[], opts: { prune: boolean; prefix?: string; onLine: (line: string) => void }): Promise<void> {
+  const redis = await connectRedis(target, 'producer');
+  const queue = new Queue<SlotData>(SCHEDULE_QUEUE, { connection: redis, prefix: opts.prefix ?? DEFAULT_PREFIX });
+  try {
+    for (const job of jobs) {
+      const next = await queue.upsertJobScheduler(job.name, { pattern: job.schedule, tz: job.timezone }, { name: job.name, data: { path: job.path }, opts: { removeOnComplete: 100, removeOnFail: 100 } });
+      const at = next?.opts.delay !== undefined ? new Date(next.timestamp + next.opts.delay) : undefined;
+      opts.onLine(`${job.name}: registered on ${safeRedisUrl(target.url)} ("${job.schedule}", ${job.timezone})${at ? `, next ${inZone(at, job.timezone)}` : ''}`);
+    }
+    if (opts.prune) {
+      const names = new Set(jobs.map((j) => j.name));
+      for (const s of await queue.getJobSchedulers()) {
+        const id = s.id ?? s.key;
+        if (names.has(id)) continue;
+        await queue.removeJobScheduler(id);
+        opts.onLine(`${id}: unregistered (no job file for it)`);
+      }
+    }
+  } finally {
+    await queue.close();
+    redis.disconnect();
+  }
+}
+
+export async function lastRuns(target: RedisTarget, jobs: ScheduledJob[], prefix = DEFAULT_PREFIX): Promise<Map<string, SlotRecord | undefined>> {
+  const redis = await connectRedis(target, 'producer');
+  try {
+    const all = await redis.hgetall(keys(prefix).last);
+    return new Map(jobs.map((j) => [j.name, all[j.name] ? (JSON.parse(all[j.name]!) as SlotRecord) : undefined]));
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * The part of `paybatch worker --schedules` that takes slots: each is one `paybatch run` of the job file in queue mode
+ * with no worker of its own, so its rows go to the shop's order queue and the workers (this one among them) send them.
+ * A worker killed during a slot loses its lock; another takes the slot again and runs the same batch again, which the
+ * ledger makes safe (the orders sent are not sent twice, the rest are sent).
+ */
+export function startScheduleWorker(opts: { redis: Redis; target: RedisTarget; prefix?: string; logger: Logger; signal: AbortSignal }): Worker<SlotData> {
+  const prefix = opts.prefix ?? DEFAULT_PREFIX;
+  const k = keys(prefix);
+  const log = opts.logger;
+  const processor = async (bullJob: Job<SlotData>) => {
+    const slot = new Date(Number(String(bullJob.id).split(':').at(-1)));
+    const job = readScheduledJob(bullJob.data.path);
+    const claimed = await opts.redis.set(k.claim(job.name, slot), String(bullJob.id), 'EX', 30 * 86_400, 'NX');
+    if (claimed !== 'OK' && (await opts.redis.get(k.claim(job.name, slot))) !== String(bullJob.id)) {
+      log.info({ event: 'schedule.slot.taken', job: job.name, slot: slot.toISOString() }, `${job.name}: slot ${inZone(slot, job.timezone)} already taken`);
+      return;
+    }
+    const record: SlotRecord = { job: job.name, slot: slot.toISOString(), host: hostname(), pid: process.pid, startedAt: new Date().toISOString() };
+    const late = Date.now() - slot.getTime() > LATE_MS;
+    if (late && job.missed === 'skip') {
+      await opts.redis.hset(k.last, job.name, JSON.stringify({ ...record, endedAt: record.startedAt, outcome: 'skipped', message: 'missed while no worker ran; the job skips missed slots' }));
+      log.warn({ event: 'schedule.slot.skipped', job: job.name, slot: record.slot }, `${job.name}: slot ${inZone(slot, job.timezone)} was missed while no worker ran: skipped`);
+      return;
+    }
+    await opts.redis.hset(k.last, job.name, JSON.stringify(record));
+    log.info({ event: 'schedule.run.start', job: job.name, slot: record.slot, late }, `${job.name}: slot ${inZone(slot, job.timezone)}`);
+    const result = await runSlot(job, slot, { signal: opts.signal, extraArgs: ['--redis', opts.target.url, '--workers', '0'] });
+    const ended: SlotRecord = { ...record, endedAt: new Date().toISOString(), outcome: result.outcome, exitCode: result.exitCode, message: result.message };
+    await opts.redis.hset(k.last, job.name, JSON.stringify(ended));
+    const fields = { event: 'schedule.run.end', job: job.name, slot: ended.slot, outcome: result.outcome, exitCode: result.exitCode };
+    const line = `${job.name}: slot ${inZone(slot, job.timezone)} ${result.outcome} (exit ${result.exitCode}): ${result.message}`;
+    if (result.outcome === 'done') log.info(fields, line);
+    else log.error(fields, line);
+    const secret = process.env[WEBHOOK_SECRET]?.trim();
+    if (job.webhook && !secret) log.error({ event: 'schedule.webhook.failed', job: job.name }, `${job.name}: not notified: set ${WEBHOOK_SECRET} on the workers`);
+    if (job.webhook && secret) {
+      void postWebhook(job.webhook, { ...ended, timezone: job.timezone, batches: result.batches }, secret, undefined, (attempt, why) =>
+        log.warn({ event: 'schedule.webhook.retry', job: job.name, attempt }, `${job.name}: webhook not delivered (${why}), attempt ${attempt}`),
+      );
+    }
+  };
+  // One slot at a time per worker; a slot's lock is renewed while its batch runs, and a slot whose worker died is taken
+  // again (up to 10 times) rather than failed.
+  return new Worker<SlotData>(SCHEDULE_QUEUE, processor, { connection: opts.redis, prefix, concurrency: 1, maxStalledCount: 10 });
+}
