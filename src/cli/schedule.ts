@@ -6,8 +6,8 @@ import { inZone, jobFilesIn, readScheduledJob, slotAfter, type ScheduledJob } fr
 import { LocalSlotClaims, type SlotRecord } from '../schedule/local-claims.js';
 import { webhookSecret } from '../schedule/notify.js';
 import { parseRunArgs } from '../schedule/run-slot.js';
-import { withEnvFile } from './lyra-options.js';
-import { onStopSignals } from './signals.js';
+import { withEnvFile } from '../settings/settings.js';
+import { onStopSignals } from '../lib/signals.js';
 
 interface ScheduleArgs {
   jobs: string[];

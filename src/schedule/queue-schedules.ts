@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import { Queue, Worker, type Job } from '../engine/bullmq.js';
-import { DEFAULT_PREFIX } from '../engine/queue-keys.js';
-import { connectRedis, safeRedisUrl, type RedisTarget } from '../engine/redis-preflight.js';
+import { Queue, Worker, type Job } from '../engine/queue/bullmq.js';
+import { DEFAULT_PREFIX } from '../engine/queue/keys.js';
+import { connectRedis, safeRedisUrl, type RedisTarget } from '../redis/connect.js';
 import type { Logger } from '../log/logger.js';
 import { inZone, readScheduledJob, type ScheduledJob } from './job.js';
 import { LATE_MS } from './local-scheduler.js';
