@@ -5,6 +5,7 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { csrf } from 'hono/csrf';
+import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import { runBatch, type RunBatchOptions } from '../app/run-batch.js';
 import { findRun, listRuns, type RunRecord } from '../app/run-history.js';
@@ -250,6 +251,8 @@ export function createConsoleApp(o: ConsoleAppOptions): Hono {
 
   app.notFound((c) => c.html(pages.errorPage('Not found', 'There is no such page.', { href: '/', label: 'All batches' }), 404));
   app.onError((e, c) => {
+    // hono's own refusals (csrf: 403, body limit) keep their status.
+    if (e instanceof HTTPException) return e.getResponse();
     o.logger.error({ event: 'console.error', code: PaybatchError.is(e) ? e.code : 'PB_INTERNAL' }, 'console request failed');
     const message = PaybatchError.is(e) ? e.message : 'Something went wrong; the server log has the details.';
     return c.html(pages.errorPage('Error', message), PaybatchError.is(e) && e.exitCode === 2 ? 400 : 500);

@@ -144,7 +144,7 @@ ${days.map((d, i) => {
 
 export function batchPage(run: RunRecord, rows: BatchRows, filter: string | undefined, now: Date, message?: Html): Html {
   const statuses = Object.keys(run.summary.statuses).sort((a, b) => rank(a) - rank(b));
-  const actionable = rows.rows.some((r) => r.orderId);
+  const actionable = rows.rows.some((r) => r.orderId && SENT.has(r.status));
   return layout(
     `Batch ${run.batchId}`,
     html`${message ?? ''}
@@ -179,7 +179,7 @@ ${actionable
 <tbody>
 ${rows.rows.map(
   (r) => html`<tr class="${r.status}">
-<td>${r.orderId ? html`<input type="checkbox" name="orderId" value="${r.orderId}" aria-label="select ${r.orderId}">` : ''}</td>
+<td>${r.orderId && SENT.has(r.status) ? html`<input type="checkbox" name="orderId" value="${r.orderId}" aria-label="select ${r.orderId}">` : ''}</td>
 <td>${r.line}</td><td>${r.orderId}</td><td><span class="status ${r.status}">${r.status}</span></td>
 <td class="num">${r.amount} ${r.currency}</td><td>${r.channel}</td><td>${r.sendTo}</td><td>${r.paymentOrderStatus}</td>
 <td>${r.errorCode ? html`<code>${r.errorCode}</code> ` : ''}${r.errorMessage}</td><td>${r.note}</td>
@@ -192,6 +192,9 @@ ${rows.matching > rows.rows.length ? html`<p class="note">${rows.rows.length} of
     run.state === 'running' ? { refreshSeconds: 2 } : {},
   );
 }
+
+/** Rows whose order may exist on the platform: the ones an action can apply to. */
+const SENT = new Set(['CREATED', 'UNCERTAIN']);
 
 export type ActionName = 'cancel' | 'settle' | 'expire';
 
