@@ -83,12 +83,12 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     // The ledger of record must be reachable before anything is served: a Redis that is down is one line, exit 2.
     await (await store.open()).close();
 
-    // Queue mode: BullMQ's own metrics of the shop's queue, appended to ours.
+    // Queue mode: BullMQ's job counts of the shop's queue.
     const queueRedis = redis ? await connectRedis(redis, 'producer') : undefined;
     const { Queue } = redis ? await import('bullmq') : { Queue: undefined };
     const queue = Queue && queueRedis ? new Queue(queueName({ shopId, mode }), { connection: queueRedis, prefix: DEFAULT_PREFIX }) : undefined;
     queue?.on('error', () => {});
-    const metrics = createConsoleMetrics({ stateDir, apiPathPrefix: lyra.pathPrefix ?? '/api-payment/V4', ...(queue ? { extra: () => queue.exportPrometheusMetrics({ shop: shopId, mode }) } : {}) });
+    const metrics = createConsoleMetrics({ stateDir, apiPathPrefix: lyra.pathPrefix ?? '/api-payment/V4', ...(queue ? { queue: { name: queue.name, jobCounts: () => queue.getJobCounts() } } : {}) });
 
     const applier = createInboxApplier({ stateDir, shopId, mode, openLedger: () => store.open({ patient: false }), logger });
     const { hmacKey } = { hmacKey: env.PAYBATCH_HMAC_KEY?.trim() || undefined };

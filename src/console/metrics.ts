@@ -8,7 +8,8 @@ import { LIMITER_WAIT_CHANNEL, THROTTLE_PAUSE_CHANNEL } from '../engine/rate-lim
  * channels, so the engine and the API client carry no metrics code: rows from the run history
  * (src/app/run-history.ts), API calls from undici's own channels, limiter waits and throttling pauses from the
  * in-process limiter (src/engine/rate-limit.ts). Runs of this process are counted; batches running counts every run
- * of the state directory, whichever process sends it. In queue mode BullMQ's own queue metrics are appended.
+ * of the state directory, whichever process sends it. In queue mode, BullMQ's job counts of the shop's queue (the
+ * figures of BullMQ's own exporter, `bullmq_job_count{queue,state}`, through the same registry).
  */
 export interface ConsoleMetrics {
   registry: Registry;
@@ -26,7 +27,7 @@ interface UndiciRequest {
   method: string;
 }
 
-export function createConsoleMetrics(opts: { stateDir: string; apiPathPrefix: string; extra?: () => Promise<string> }): ConsoleMetrics {
+export function createConsoleMetrics(opts: { stateDir: string; apiPathPrefix: string; queue?: { name: string; jobCounts(): Promise<Record<string, number>> } }): ConsoleMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'paybatch_process_' });
   const orders = new Counter({ name: 'paybatch_orders_total', help: 'Rows finished by batch runs of this process, by outcome (status) and error code', labelNames: ['status', 'error_code'], registers: [registry] });
@@ -51,6 +52,19 @@ export function createConsoleMetrics(opts: { stateDir: string; apiPathPrefix: st
       this.set((await listRuns(opts.stateDir)).filter((r) => r.state === 'running').length);
     },
   });
+
+  const queue = opts.queue;
+  if (queue) {
+    new Gauge({
+      name: 'bullmq_job_count',
+      help: 'Number of jobs in the queue by state',
+      labelNames: ['queue', 'state'],
+      registers: [registry],
+      async collect() {
+        for (const [state, n] of Object.entries(await queue.jobCounts())) this.set({ queue: queue.name, state }, n);
+      },
+    });
+  }
 
   const onRow = (m: unknown): void => {
     const row = m as RowMessage;
@@ -97,11 +111,7 @@ export function createConsoleMetrics(opts: { stateDir: string; apiPathPrefix: st
     registry,
     ipn,
     contentType: registry.contentType,
-    async text() {
-      const own = await registry.metrics();
-      const extra = opts.extra ? await opts.extra().catch(() => '') : '';
-      return extra ? `${own}${own.endsWith('\n') ? '' : '\n'}${extra}` : own;
-    },
+    text: () => registry.metrics(),
     close() {
       for (const [name, fn] of subscriptions) unsubscribe(name, fn);
     },
