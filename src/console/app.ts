@@ -103,7 +103,7 @@ export function createConsoleApp(o: ConsoleAppOptions): Hono {
       o.logger.warn({ event: 'console.login_refused' }, 'console login refused');
       return c.html(pages.loginPage('Wrong password.'), 401);
     }
-    setCookie(c, SESSION_COOKIE, o.auth.newSession(), { httpOnly: true, sameSite: 'Strict', path: '/', secure: new URL(c.req.url).protocol === 'https:' });
+    setCookie(c, SESSION_COOKIE, o.auth.newSession(), { httpOnly: true, sameSite: 'Strict', path: '/', secure: new URL(c.req.url).protocol === 'https:' || (o.origins ?? []).some((x) => x.startsWith('https:')) });
     return c.redirect('/', 303);
   });
   app.post('/logout', (c) => {
@@ -237,7 +237,8 @@ export function createConsoleApp(o: ConsoleAppOptions): Hono {
     const run = runBatch({ ...o.send, file: upload.file, judge: toJudgeFileOptions(upload.input, new Date()), files, origin: 'console', onStart: started, signal: o.signal });
     run.then(
       (r) => o.logger.info({ event: 'console.batch_done', batchId: r.batchId, exitCode: r.exitCode }, 'console batch finished'),
-      (e: unknown) => o.logger.warn({ event: 'console.batch_failed', code: PaybatchError.is(e) ? e.code : 'PB_INTERNAL' }, PaybatchError.is(e) ? e.message : 'console batch failed'),
+      // The code only: a message may quote a cell of the file, and buyer data stays out of the log (the page shows it).
+      (e: unknown) => o.logger.warn({ event: 'console.batch_failed', code: PaybatchError.is(e) ? e.code : 'PB_INTERNAL' }, 'console batch failed'),
     );
     const first = await Promise.race([onStart, run.then((r) => r.batchId)]).catch((e: unknown) => e);
     if (typeof first !== 'string') {
