@@ -11,6 +11,7 @@ import { newBatchId } from '../engine/batch-id.js';
 import { connectRedis, dropConnection, type RedisTarget } from '../redis/connect.js';
 import type { OpenedLedger } from '../ledger/open-ledger.js';
 import { prepareLedger } from './prepare-ledger.js';
+import { RunRecorder } from './run-history.js';
 import { LyraClient, type LyraClientOptions } from '../lyra/client.js';
 import { describeTarget } from '../lyra/config.js';
 import { LyraApiError } from '../lyra/errors.js';
@@ -53,6 +54,10 @@ export interface RunBatchOptions {
   files: { report: string; toFix: string; summary: string };
   signal?: AbortSignal;
   progress?: { tty: boolean; stream: NodeJS.WritableStream };
+  /** Who started the run, for the run history the console lists (src/app/run-history.ts). Default `cli`. */
+  origin?: string;
+  /** Called with the batch id once sending is about to start (the console shows the batch from then on). */
+  onStart?: (batchId: string) => void;
   now?: () => Date;
 }
 
@@ -123,6 +128,7 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
     throw e;
   }
   let opened: OpenedLedger | undefined;
+  let history: RunRecorder | undefined;
   try {
     // BullMQ is slow to load: only queue mode pays it, while the credential check is in the air.
     const queueEngine = opts.redis ? import('../engine/queue/run-queued.js') : undefined;
@@ -186,15 +192,24 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
     let toFixRows = 0;
     let sentNow = 0;
     let edited = 0;
+    const estimatedRows = await estimateRows(opts.file);
     const progress: Progress | undefined = opts.progress
-      ? createProgress({ total: await estimateRows(opts.file), tty: opts.progress.tty, stream: opts.progress.stream })
+      ? createProgress({ total: estimatedRows, tty: opts.progress.tty, stream: opts.progress.stream })
       : undefined;
+    history = new RunRecorder(
+      opts.stateDir,
+      { batchId, origin: opts.origin ?? 'cli', file: opts.file, engine: opts.redis ? 'queue' : 'embedded', target, shopId: opts.lyra.shopId, mode, ...(opts.perSecond ? { perSecond: opts.perSecond } : {}), estimatedRows, files: opts.files, startedAt: started },
+      opts.onNotice,
+    );
+    opts.onStart?.(batchId);
     try {
       // Iterating starts the run, which takes the connection from its first step.
       redisTaken = true;
       for await (const { row, outcome } of run) {
         await report.add(row, outcome);
-        summary.add(summaryRow(row, outcome));
+        const done = summaryRow(row, outcome);
+        summary.add(done);
+        history.row(done);
         progress?.tick(outcome.status);
         if (outcome.status === 'INVALID' || outcome.status === 'FAILED') toFixRows += 1;
         if (sentByThisRun(outcome)) sentNow += 1;
@@ -232,7 +247,11 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
     await writeFile(opts.files.summary, `${JSON.stringify(json, null, 2)}\n`).catch((e: NodeJS.ErrnoException) => {
       throw reportNotWritten(new PaybatchError('PB_WRITE', `${opts.files.summary}: cannot write the file (${e.code ?? e.message})`));
     });
+    await history.end({ state: aborted ? 'stopped' : 'finished', exitCode, ...(aborted ? { message: aborted.message } : {}), files, at: now() });
     return { batchId, target, engine: json.engine, summary, uncertain, sentByThisRun: sentNow, differFromOrders: edited, hints: judged.mapping.hints, ...(aborted ? { aborted } : {}), files, durationMs, exitCode };
+  } catch (e) {
+    await history?.end({ state: 'failed', message: e instanceof Error ? e.message : String(e), at: now() });
+    throw e;
   } finally {
     await opened?.close();
     await client.close();

@@ -21,6 +21,7 @@ export const commandLoaders: Record<string, Loader> = {
   sandbox: async () => (await import('./sandbox.js')).sandboxCommand,
   status: async () => (await import('./status.js')).statusCommand,
   ipn: async () => (await import('./ipn.js')).ipnCommand,
+  serve: async () => (await import('./serve.js')).serveCommand,
   update: async () => (await import('./update.js')).updateCommand,
   cancel: async () => (await import('./cancel.js')).cancelCommand,
   validate: async () => {

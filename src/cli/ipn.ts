@@ -6,7 +6,7 @@ import { resolveRedisTarget } from '../redis/connect.js';
 import { createInboxApplier } from '../ipn/inbox-applier.js';
 import { inboxPaths } from '../ipn/inbox.js';
 import { startIpnServer } from '../ipn/server.js';
-import { entryOfNotice } from '../ipn/apply-notice.js';
+import { ledgerKnowsOrder } from '../ipn/knows-order.js';
 import { checkStateFolder } from '../lib/writable-paths.js';
 import { defaultStateDir } from '../ledger/state-dir.js';
 import { createLogger } from '../log/logger.js';
@@ -63,19 +63,7 @@ export const ipnCommand: CommandModule<object, IpnArgs> = {
         stateDir,
         logger,
         maxBodyBytes: argv.maxBody,
-        knowsOrder: async (notice) => {
-          let ledger;
-          try {
-            ledger = await store.open({ patient: false });
-          } catch {
-            return undefined; // a run holds the ledger: journalled, sorted out when applied
-          }
-          try {
-            return (await entryOfNotice(ledger, notice)) !== undefined;
-          } finally {
-            await ledger.close();
-          }
-        },
+        knowsOrder: ledgerKnowsOrder(store),
         onAccepted: () => applier.kick(),
       });
     } catch (e) {

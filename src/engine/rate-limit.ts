@@ -1,3 +1,4 @@
+import { channel } from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -37,6 +38,10 @@ export interface LocalRateLimiter extends RateLimiter {
    */
   begin(signal?: AbortSignal): Promise<() => void>;
 }
+
+/** How long each start waited for the limiter, in ms (`{ ms }`), and every throttling pause (`{ ms }`): for /metrics. */
+export const LIMITER_WAIT_CHANNEL = channel('paybatch:limiter:wait');
+export const THROTTLE_PAUSE_CHANNEL = channel('paybatch:limiter:pause');
 
 /**
  * A sliding-window limiter: never more than N starts in any window. It has N places; a request takes a place that
@@ -140,10 +145,14 @@ export function createRateLimiter(opts: RateLimiterOptions): LocalRateLimiter {
 
   return {
     async acquire(signal) {
+      const asked = now();
       await queue(() => take(false, signal), signal);
+      if (LIMITER_WAIT_CHANNEL.hasSubscribers) LIMITER_WAIT_CHANNEL.publish({ ms: now() - asked });
     },
     async begin(signal) {
+      const asked = now();
       const place = await queue(() => take(true, signal), signal);
+      if (LIMITER_WAIT_CHANNEL.hasSubscribers) LIMITER_WAIT_CHANNEL.publish({ ms: now() - asked });
       const started = startedAt[place]!;
       const held = generation[place]!;
       let done = false;
@@ -157,6 +166,7 @@ export function createRateLimiter(opts: RateLimiterOptions): LocalRateLimiter {
     },
     pause(ms) {
       if (ms > 0) pausedUntil = Math.max(pausedUntil, now() + ms);
+      if (ms > 0 && THROTTLE_PAUSE_CHANNEL.hasSubscribers) THROTTLE_PAUSE_CHANNEL.publish({ ms });
     },
   };
 }

@@ -9,11 +9,7 @@ import { IpnAnswerError, readIpnAnswer, type IpnNotice } from './notice.js';
 /** The signature check (src/lyra/ipn.ts `verifyIpn`, bound to the shop's keys by the caller). */
 export type IpnVerifier = (fields: Record<string, string>) => { ok: true } | { ok: false; reason: string };
 
-export interface IpnServerOptions {
-  /** Default 0 (a free port). */
-  port?: number;
-  /** Default 127.0.0.1: the receiver is meant to sit behind a TLS reverse proxy (docs/follow-up.md). */
-  host?: string;
+export interface IpnHandlerOptions {
   verify: IpnVerifier;
   /** The only shop + mode this receiver records; authentic notices for others are acknowledged and ignored. */
   shopId: string;
@@ -29,8 +25,20 @@ export interface IpnServerOptions {
   knowsOrder?: (notice: IpnNotice) => Promise<boolean | undefined>;
   /** Called after a notice is durably in the journal (the applier's `kick`). */
   onAccepted?: (notice: IpnNotice) => void;
+  /** Called for every refused request, with the HTTP status (the console counts them). */
+  onRefused?: (status: number) => void;
   now?: () => Date;
 }
+
+export interface IpnServerOptions extends IpnHandlerOptions {
+  /** Default 0 (a free port). */
+  port?: number;
+  /** Default 127.0.0.1: the receiver is meant to sit behind a TLS reverse proxy (docs/follow-up.md). */
+  host?: string;
+}
+
+/** The receiver's request handler, for a server of its own (`startIpnServer`) or mounted in another (`paybatch serve`). */
+export type IpnRequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 export interface IpnServer {
   url: string;
@@ -51,6 +59,26 @@ const DEDUPE_SIZE = 10_000;
  * (Lyra retries). Refusals are logged with the reason and sizes only: never the kr-answer (it holds buyer data).
  */
 export async function startIpnServer(opts: IpnServerOptions): Promise<IpnServer> {
+  const server: Server = createServer(await createIpnHandler(opts));
+  // A slow or stalled client must not hold a socket: Lyra itself gives up after 10 s.
+  server.requestTimeout = 10_000;
+  server.headersTimeout = 5_000;
+  server.keepAliveTimeout = 5_000;
+
+  const { port, urlHost } = await listen(server, opts.port ?? 0, opts.host ?? '127.0.0.1');
+  return {
+    url: `http://${urlHost}:${port}/`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      }),
+  };
+}
+
+/** The receiver's checks and journal (see startIpnServer for the answers), as a plain Node request handler. */
+export async function createIpnHandler(opts: IpnHandlerOptions): Promise<IpnRequestHandler> {
   const limit = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const now = opts.now ?? (() => new Date());
   const log = opts.logger;
@@ -64,6 +92,7 @@ export async function startIpnServer(opts: IpnServerOptions): Promise<IpnServer>
 
   const refuse = (res: ServerResponse, status: number, reason: string, extra: Record<string, unknown> = {}): void => {
     log.warn({ event: 'ipn.refused', status, reason, ...extra }, 'notification refused');
+    opts.onRefused?.(status);
     send(res, status, reason);
   };
 
@@ -130,27 +159,13 @@ export async function startIpnServer(opts: IpnServerOptions): Promise<IpnServer>
 
   if (await repairInboxTail(opts.stateDir, opts.shopId, opts.mode)) log.warn({ event: 'ipn.journal_repaired' }, 'the IPN journal ended in a torn line (crash): terminated it');
 
-  const server: Server = createServer((req, res) => {
+  return (req, res) => {
     handle(req, res).catch((e: unknown) => {
       log.error({ event: 'ipn.failed', err: e }, 'notification not recorded: Lyra will retry');
+      opts.onRefused?.(500);
       if (!res.headersSent) send(res, 500, 'not recorded');
       else res.destroy();
     });
-  });
-  // A slow or stalled client must not hold a socket: Lyra itself gives up after 10 s.
-  server.requestTimeout = 10_000;
-  server.headersTimeout = 5_000;
-  server.keepAliveTimeout = 5_000;
-
-  const { port, urlHost } = await listen(server, opts.port ?? 0, opts.host ?? '127.0.0.1');
-  return {
-    url: `http://${urlHost}:${port}/`,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      }),
   };
 }
 

@@ -146,7 +146,7 @@ describe('what the Dockerfile and docker-compose.yml ask of the paybatch CLI', (
     }
     invocations.push(...invocationsIn('Dockerfile', dockerfile, commands), ...invocationsIn('docker-compose.yml', composeText, commands));
     // The user-facing examples of running the image or the compose file.
-    for (const doc of ['README.md', ...readdirSync(join(root, 'docs')).map((f) => `docs/${f}`)]) {
+    for (const doc of ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)]) {
       invocations.push(...invocationsIn(doc, readFileSync(join(root, doc), 'utf8'), commands));
     }
 

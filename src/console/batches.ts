@@ -1,0 +1,172 @@
+import { openCsv } from '../csv/read.js';
+import { formatCsvRecord } from '../csv/write.js';
+import type { LedgerStore } from '../follow/context.js';
+import { findOrderIdColumn } from '../follow/select.js';
+import type { Ledger, LedgerEntry } from '../ledger/ledger.js';
+import { formatMinor } from '../orders/currencies.js';
+import type { RunRecord } from '../app/run-history.js';
+
+/** Statuses in the order a person should look at them: what needs attention first. */
+export const STATUS_ORDER = ['UNCERTAIN', 'FAILED', 'PENDING', 'INVALID', 'CREATED'];
+/** Rows shown on a batch page; the report download has them all. */
+export const ROWS_SHOWN = 500;
+
+export interface BatchRow {
+  line: string;
+  orderId: string;
+  status: string;
+  amount: string;
+  currency: string;
+  channel: string;
+  sendTo: string;
+  paymentOrderStatus: string;
+  errorCode: string;
+  errorMessage: string;
+  note: string;
+}
+
+export interface BatchRows {
+  rows: BatchRow[];
+  /** Rows of the report matching the filter (all of them, not only those shown). */
+  matching: number;
+  /** The report is not written yet (the run is going) or is gone. */
+  noReport?: string;
+  /** Payment statuses are the report's: the ledger was busy (a run holds it) or could not be opened. */
+  ledgerNote?: string;
+}
+
+/**
+ * The rows of a batch from its report, UNCERTAIN and FAILED first, with each order's payment status as the ledger
+ * knows it now (notifications and status refreshes update the ledger, not the report).
+ */
+export async function readBatchRows(run: RunRecord, store: LedgerStore, status: string | undefined): Promise<BatchRows> {
+  let source;
+  try {
+    source = await openCsv(run.files.report);
+  } catch {
+    return { rows: [], matching: 0, noReport: run.state === 'running' ? 'the rows show here when the run has finished' : `the report ${run.files.report} cannot be read` };
+  }
+  const buckets = new Map<string, BatchRow[]>();
+  let matching = 0;
+  try {
+    const h = source.headers;
+    const col = (name: string): number => {
+      const i = h.lastIndexOf(name);
+      return i >= 0 ? i : h.lastIndexOf(`paybatch_${name}`);
+    };
+    let idCol = -1;
+    try {
+      idCol = findOrderIdColumn(h, undefined, run.files.report);
+    } catch {
+      idCol = -1;
+    }
+    const at = Object.fromEntries(['status', 'line', 'orderAmount', 'currencyCode', 'channelType', 'sendTo', 'paymentOrderStatus', 'errorCode', 'errorMessage', 'note'].map((n) => [n, col(n)]));
+    for await (const r of source.rows) {
+      const cell = (i: number | undefined): string => (i !== undefined && i >= 0 ? (r.cells[i] ?? '') : '');
+      const rowStatus = cell(at.status);
+      if (status && rowStatus !== status) continue;
+      matching += 1;
+      let bucket = buckets.get(rowStatus);
+      if (!bucket) buckets.set(rowStatus, (bucket = []));
+      if (bucket.length >= ROWS_SHOWN) continue;
+      bucket.push({
+        line: cell(at.line),
+        orderId: idCol >= 0 ? cell(idCol).trim() : '',
+        status: rowStatus,
+        amount: cell(at.orderAmount),
+        currency: cell(at.currencyCode),
+        channel: cell(at.channelType),
+        sendTo: cell(at.sendTo),
+        paymentOrderStatus: cell(at.paymentOrderStatus),
+        errorCode: cell(at.errorCode),
+        errorMessage: cell(at.errorMessage),
+        note: cell(at.note),
+      });
+    }
+  } finally {
+    source.close();
+  }
+  const rank = (s: string): number => (STATUS_ORDER.includes(s) ? STATUS_ORDER.indexOf(s) : STATUS_ORDER.length);
+  const rows = [...buckets.entries()].sort((a, b) => rank(a[0]) - rank(b[0])).flatMap(([, b]) => b).slice(0, ROWS_SHOWN);
+  const ledgerNote = await withLedger(store, async (ledger) => {
+    for (const row of rows) {
+      if (!row.orderId) continue;
+      const e = await ledger.get(row.orderId);
+      if (e?.paymentOrderStatus) row.paymentOrderStatus = e.paymentOrderStatus;
+    }
+  });
+  return { rows, matching, ...(ledgerNote ? { ledgerNote } : {}) };
+}
+
+/** Runs `fn` with the ledger of record if it can be had now; otherwise says why not (a run holds the local ledger). */
+export async function withLedger(store: LedgerStore, fn: (ledger: Ledger) => Promise<void>): Promise<string | undefined> {
+  let ledger: Ledger;
+  try {
+    ledger = await store.open({ patient: false });
+  } catch {
+    return 'payment statuses as of the report: a run is using the ledger right now; reload when it has finished';
+  }
+  try {
+    await fn(ledger);
+    return undefined;
+  } finally {
+    await ledger.close();
+  }
+}
+
+export const RECONCILIATION_COLUMNS = ['orderId', 'state', 'paymentOrderId', 'paymentOrderStatus', 'amount', 'currency', 'channel', 'firstSentAt', 'statusChangedAt', 'attempts', 'errorCode', 'errorMessage', 'batchId'] as const;
+
+/**
+ * The reconciliation export of a batch: every order of the ledger last claimed by it, as the ledger knows it now.
+ * (The reconciliation command will produce the full statement; until then this is the ledger's view.)
+ */
+export async function reconciliationCsv(store: LedgerStore, batchId: string): Promise<string | undefined> {
+  const lines = [formatCsvRecord([...RECONCILIATION_COLUMNS], ',')];
+  const busy = await withLedger(store, async (ledger) => {
+    for await (const e of ledger.entries()) {
+      if (e.batchId !== batchId) continue;
+      lines.push(formatCsvRecord(reconciliationCells(e), ','));
+    }
+  });
+  if (busy) return undefined;
+  return `\ufeff${lines.join('\r\n')}\r\n`;
+}
+
+function reconciliationCells(e: LedgerEntry): string[] {
+  return [e.orderId, e.state, e.paymentOrderId ?? '', e.paymentOrderStatus ?? '', formatMinor(e.sent.amountMinor, e.sent.currency), e.sent.currency, e.sent.channel, e.firstSentAt ?? '', e.statusChangedAt ?? '', String(e.attempts), e.errorCode ?? '', e.errorMessage ?? '', e.batchId ?? ''];
+}
+
+/** One day of the paid-vs-outstanding picture of one currency, in minor units. */
+export interface MoneyDay {
+  day: string;
+  paid: number;
+  outstanding: number;
+}
+
+/**
+ * Paid and outstanding (RUNNING: the buyer can still pay) per currency, at the end of each of the last `days` days,
+ * from the ledger: an order counts as outstanding from when it was sent until it is paid, refused, expired or
+ * cancelled (its last status change).
+ */
+export async function moneyOverTime(store: LedgerStore, days: number, now: Date): Promise<Map<string, MoneyDay[]> | undefined> {
+  const ends: number[] = [];
+  const today = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()) + 86_400_000;
+  for (let i = days - 1; i >= 0; i--) ends.push(today - i * 86_400_000);
+  const byCurrency = new Map<string, MoneyDay[]>();
+  const busy = await withLedger(store, async (ledger) => {
+    for await (const e of ledger.entries()) {
+      if (!e.paymentOrderId || !e.firstSentAt) continue;
+      const sent = Date.parse(e.firstSentAt);
+      const changed = e.statusChangedAt ? Date.parse(e.statusChangedAt) : undefined;
+      let series = byCurrency.get(e.sent.currency);
+      if (!series) byCurrency.set(e.sent.currency, (series = ends.map((end) => ({ day: new Date(end - 86_400_000).toISOString().slice(0, 10), paid: 0, outstanding: 0 }))));
+      ends.forEach((end, i) => {
+        if (sent >= end) return;
+        const settledBy = changed !== undefined && changed < end;
+        if (e.paymentOrderStatus === 'PAID' && settledBy) series[i]!.paid += e.sent.amountMinor;
+        else if (e.paymentOrderStatus === 'RUNNING' || !settledBy) series[i]!.outstanding += e.sent.amountMinor;
+      });
+    }
+  });
+  return busy ? undefined : byCurrency;
+}

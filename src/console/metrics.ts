@@ -1,0 +1,119 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ROW_CHANNEL, listRuns, type RowMessage } from '../app/run-history.js';
+import { LIMITER_WAIT_CHANNEL, THROTTLE_PAUSE_CHANNEL } from '../engine/rate-limit.js';
+
+/**
+ * What `paybatch serve` exposes on /metrics (Prometheus text, prom-client). Everything is learnt from diagnostics
+ * channels, so the engine and the API client carry no metrics code: rows from the run history
+ * (src/app/run-history.ts), API calls from undici's own channels, limiter waits and throttling pauses from the
+ * in-process limiter (src/engine/rate-limit.ts). Runs of this process are counted; batches running counts every run
+ * of the state directory, whichever process sends it. In queue mode, BullMQ's job counts of the shop's queue (the
+ * figures of BullMQ's own exporter, `bullmq_job_count{queue,state}`, through the same registry).
+ */
+export interface ConsoleMetrics {
+  registry: Registry;
+  ipn: Counter<'result'>;
+  /** The text served on /metrics. */
+  text(): Promise<string>;
+  contentType: string;
+  close(): void;
+}
+
+/** The undici request fields read here (its diagnostics channel messages). */
+interface UndiciRequest {
+  origin?: string | URL;
+  path: string;
+  method: string;
+}
+
+export function createConsoleMetrics(opts: { stateDir: string; apiPathPrefix: string; queue?: { name: string; jobCounts(): Promise<Record<string, number>> } }): ConsoleMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'paybatch_process_' });
+  const orders = new Counter({ name: 'paybatch_orders_total', help: 'Rows finished by batch runs of this process, by outcome (status) and error code', labelNames: ['status', 'error_code'], registers: [registry] });
+  const api = new Histogram({
+    name: 'paybatch_api_request_duration_seconds',
+    help: 'Lyra REST API calls of this process: time to the response headers, by service and HTTP status',
+    labelNames: ['service', 'status'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    registers: [registry],
+  });
+  const waits = new Histogram({ name: 'paybatch_limiter_wait_seconds', help: 'Time each request waited for the rate limiter before it started', buckets: [0, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers: [registry] });
+  const pauses = new Counter({ name: 'paybatch_throttle_pauses_total', help: 'Pauses of every start because the platform throttled (PSP_106, HTTP 429/503)', registers: [registry] });
+  const pausedSeconds = new Counter({ name: 'paybatch_throttle_pause_seconds_total', help: 'Seconds of throttling pauses asked for', registers: [registry] });
+  const ipn = new Counter({ name: 'paybatch_ipn_notifications_total', help: 'Payment notifications received, by result (accepted, refused)', labelNames: ['result'], registers: [registry] });
+  ipn.inc({ result: 'accepted' }, 0);
+  ipn.inc({ result: 'refused' }, 0);
+  new Gauge({
+    name: 'paybatch_batches_running',
+    help: 'Batch runs of this state directory in progress (any process: CLI, schedule, console)',
+    registers: [registry],
+    async collect() {
+      this.set((await listRuns(opts.stateDir)).filter((r) => r.state === 'running').length);
+    },
+  });
+
+  const queue = opts.queue;
+  if (queue) {
+    new Gauge({
+      name: 'bullmq_job_count',
+      help: 'Number of jobs in the queue by state',
+      labelNames: ['queue', 'state'],
+      registers: [registry],
+      async collect() {
+        for (const [state, n] of Object.entries(await queue.jobCounts())) this.set({ queue: queue.name, state }, n);
+      },
+    });
+  }
+
+  const onRow = (m: unknown): void => {
+    const row = m as RowMessage;
+    orders.inc({ status: row.status, error_code: row.errorCode ?? '' });
+  };
+  const onWait = (m: unknown): void => waits.observe((m as { ms: number }).ms / 1000);
+  const onPause = (m: unknown): void => {
+    pauses.inc();
+    pausedSeconds.inc((m as { ms: number }).ms / 1000);
+  };
+  const started = new WeakMap<object, { at: number; service: string }>();
+  const marker = `${opts.apiPathPrefix.replace(/\/$/, '')}/`;
+  const onCreate = (m: unknown): void => {
+    const req = (m as { request: UndiciRequest }).request;
+    const at = req.path.indexOf(marker);
+    if (at < 0) return;
+    started.set(req, { at: performance.now(), service: req.path.slice(at + marker.length).split('?')[0]! });
+  };
+  const onHeaders = (m: unknown): void => {
+    const { request, response } = m as { request: UndiciRequest; response: { statusCode: number } };
+    const s = started.get(request);
+    if (!s) return;
+    started.delete(request);
+    api.observe({ service: s.service, status: String(response.statusCode) }, (performance.now() - s.at) / 1000);
+  };
+  const onError = (m: unknown): void => {
+    const { request } = m as { request: UndiciRequest };
+    const s = started.get(request);
+    if (!s) return;
+    started.delete(request);
+    api.observe({ service: s.service, status: 'error' }, (performance.now() - s.at) / 1000);
+  };
+  const subscriptions: [string, (m: unknown) => void][] = [
+    [ROW_CHANNEL.name as string, onRow],
+    [LIMITER_WAIT_CHANNEL.name as string, onWait],
+    [THROTTLE_PAUSE_CHANNEL.name as string, onPause],
+    ['undici:request:create', onCreate],
+    ['undici:request:headers', onHeaders],
+    ['undici:request:error', onError],
+  ];
+  for (const [name, fn] of subscriptions) subscribe(name, fn);
+
+  return {
+    registry,
+    ipn,
+    contentType: registry.contentType,
+    text: () => registry.metrics(),
+    close() {
+      for (const [name, fn] of subscriptions) unsubscribe(name, fn);
+    },
+  };
+}
