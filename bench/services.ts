@@ -59,19 +59,14 @@ export async function startWorkers(cli: string, n: number, env: NodeJS.ProcessEn
   for (let i = 0; i < n; i++) {
     const child = spawn(process.execPath, [cli, 'worker', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
+    // The worker logs (pino, on stderr) that it is ready; its stdout stays free.
     let err = '';
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+    child.stdout!.resume();
     await new Promise<void>((resolve, reject) => {
-      let out = '';
-      const onData = (d: string): void => {
-        out += d;
-        if (out.includes('ready')) {
-          child.stdout!.off('data', onData);
-          child.stdout!.resume();
-          resolve();
-        }
-      };
-      child.stdout!.setEncoding('utf8').on('data', onData);
+      child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+        err = (err + d).slice(-4000);
+        if (err.includes('paybatch worker ready')) resolve();
+      });
       child.on('exit', (c) => reject(new Error(`paybatch worker exited with ${c}: ${err.slice(-500)}`)));
     });
   }
