@@ -11,6 +11,8 @@ import { newBatchId } from '../engine/batch-id.js';
 import { connectRedis, dropConnection, type RedisTarget } from '../redis/connect.js';
 import type { OpenedLedger } from '../ledger/open-ledger.js';
 import { prepareLedger } from './prepare-ledger.js';
+import { holdRows } from './hold-rows.js';
+import type { SendWindow } from '../orders/send-window.js';
 import { RunRecorder } from './run-history.js';
 import { LyraClient, type LyraClientOptions } from '../lyra/client.js';
 import { describeTarget } from '../lyra/config.js';
@@ -59,6 +61,8 @@ export interface RunBatchOptions {
   /** Called with the batch id once sending is about to start (the console shows the batch from then on). */
   onStart?: (batchId: string) => void;
   now?: () => Date;
+  /** Rows of these channels outside this window wait (PENDING, PB_SEND_WINDOW); embedded engine only. */
+  sendWindow?: SendWindow;
 }
 
 export interface RunBatchResult {
@@ -152,7 +156,9 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
       await opened.close();
       opened = undefined;
     }
-    const rows = opts.ipnTargetUrl ? withIpnTarget(judged.rows, opts.ipnTargetUrl) : judged.rows;
+    const judgedRows = opts.ipnTargetUrl ? withIpnTarget(judged.rows, opts.ipnTargetUrl) : judged.rows;
+    const held = opts.sendWindow ? holdRows(judgedRows, opts.sendWindow, now) : undefined;
+    const rows = held ? held.rows : judgedRows;
 
     let run: Run;
     if (opts.redis) {
@@ -205,7 +211,7 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
     try {
       // Iterating starts the run, which takes the connection from its first step.
       redisTaken = true;
-      for await (const { row, outcome } of run) {
+      for await (const { row, outcome } of held ? held.merge(run) : run) {
         await report.add(row, outcome);
         const done = summaryRow(row, outcome);
         summary.add(done);

@@ -68,7 +68,7 @@ export function withJobFile<T>(y: Argv<T>, opts: { ignore?: readonly string[] } 
  * `concurrency` are the run's sending pace; update reads `expires-in` as a new expiry for every order, not as the
  * default of new ones.
  */
-export const RUN_ONLY_KEYS = ['out', 'fix-out', 'summary-out', 'expires-in', 'retry-uncertain', 'stop-after-failures', 'ipn-url', 'workers', 'progress', 'check', 'rate', 'concurrency'];
+export const RUN_ONLY_KEYS = ['out', 'fix-out', 'summary-out', 'expires-in', 'retry-uncertain', 'stop-after-failures', 'ipn-url', 'workers', 'progress', 'check', 'rate', 'concurrency', 'send-window', 'previous-report', 'ledger'];
 
 /** The run-wide defaults of rows (`inputOptions`): update judges rows with them; status and cancel only need orderIds. */
 export const ROW_DEFAULT_KEYS = ['currency', 'channel', 'locale', 'subject', 'message', 'template', 'receipt-email', 'tax-rate', 'phone-region', 'tz'];

@@ -4,6 +4,7 @@ import picomatch from 'picomatch';
 import type { RunBatchResult } from '../app/run-batch.js';
 import { InputError, PaybatchError } from '../errors/paybatch-error.js';
 import { outputFiles, slotStamp, type ScheduledJob } from './job.js';
+import { SEND_WINDOW_CODE } from '../orders/send-window.js';
 
 /** A file in a drop folder younger than this may still be being written: it waits for the next slot. */
 export const SETTLE_MS = 2000;
@@ -48,9 +49,11 @@ export async function runSlot(job: ScheduledJob, slot: Date, opts: SlotRunOption
   for (const input of inputs) {
     if (opts.signal?.aborted) break;
     const batch = await runOne(job, slot, input, opts);
-    if (input && batch.exitCode !== 3 && batch.exitCode !== 2) batch.movedTo = await moveAway(input, batch.exitCode === 0 ? 'done' : 'failed', slot);
+    // A file some of whose rows wait for their send window stays for the next slot, which sends them.
+    if (input && batch.exitCode !== 3 && batch.exitCode !== 2 && !batch.waiting) batch.movedTo = await moveAway(input, batch.exitCode === 0 ? 'done' : 'failed', slot);
     if (input && batch.exitCode === 2 && batch.error && batch.inputError) batch.movedTo = await moveAway(input, 'failed', slot);
     delete batch.inputError;
+    delete batch.waiting;
     batches.push(batch);
   }
   const exitCode = batches.reduce((worst, b) => (rank(b.exitCode) > rank(worst) ? b.exitCode : worst), 0);
@@ -70,7 +73,7 @@ function describe(b: SlotBatch): string {
   return `${basename(b.file)}: ${statuses || 'no rows'}, ${b.sent ?? 0} sent${b.movedTo ? `, moved to ${basename(dirname(b.movedTo))}/` : ''}`;
 }
 
-async function runOne(job: ScheduledJob, slot: Date, input: string | undefined, opts: SlotRunOptions): Promise<SlotBatch & { inputError?: boolean }> {
+async function runOne(job: ScheduledJob, slot: Date, input: string | undefined, opts: SlotRunOptions): Promise<SlotBatch & { inputError?: boolean; waiting?: boolean }> {
   const files = outputFiles(job, slot, input);
   const args = ['run', ...(input ? [input] : []), '--job', job.path, '--out', files.report, '--fix-out', files.toFix, '--summary-out', files.summary, '--progress', 'false', ...(opts.extraArgs ?? [])];
   let argv: Awaited<ReturnType<typeof parseRunArgs>>;
@@ -87,7 +90,8 @@ async function runOne(job: ScheduledJob, slot: Date, input: string | undefined, 
     if (!PaybatchError.is(e)) throw e;
     return { file: argv.file, exitCode: e.exitCode, error: e.message, inputError: e instanceof InputError };
   }
-  return { file: argv.file, exitCode: result.exitCode, summary: result.files.summary, sent: result.sentByThisRun, statuses: result.summary.toJSON().statuses };
+  const json = result.summary.toJSON();
+  return { file: argv.file, exitCode: result.exitCode, summary: result.files.summary, sent: result.sentByThisRun, statuses: json.statuses, waiting: (json.errorCodes[SEND_WINDOW_CODE] ?? 0) > 0 };
 }
 
 /** `run`'s options from its command line, checked by `run`'s own builder (unknown keys, values). */

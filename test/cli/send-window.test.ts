@@ -1,0 +1,51 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_SHOP_ID, DEMO_TEST_PASSWORD, startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import { readReport } from './queue-support.js';
+import { runCli } from '../support/cli.js';
+
+let sandbox: Sandbox;
+let dir: string;
+beforeAll(async () => {
+  sandbox = await startSandbox({ port: 0 });
+  dir = mkdtempSync(join(tmpdir(), 'paybatch-window-cli-'));
+});
+afterAll(async () => {
+  await sandbox.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const shop = { PAYBATCH_PLATFORM: undefined, PAYBATCH_SHOP_ID: DEMO_SHOP_ID, PAYBATCH_PASSWORD: DEMO_TEST_PASSWORD, REDIS_URL: undefined };
+const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
+
+describe('paybatch run --send-window', () => {
+  it('holds the SMS rows on a day outside the window: PENDING with the reason, the others sent, exit 1', async () => {
+    const file = join(dir, 'invoices.csv');
+    writeFileSync(file, 'invoice,amount,currency,channel,phone\nSW-1,10.00,EUR,URL,\nSW-2,11.00,EUR,SMS,+33612345678\n');
+    // Every day but today (UTC), all day long: today is outside.
+    const notToday = DAYS.filter((_, i) => i !== new Date().getUTCDay()).join(',');
+    const r = await runCli(['run', file, '--send-window', `SMS ${notToday} 00:00-24:00 UTC`], { env: { ...shop, PAYBATCH_API_URL: sandbox.url } });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(1);
+    const rows = readReport(join(dir, 'invoices.report.csv'));
+    expect(rows.map((x) => [x.status, x.errorCode])).toEqual([
+      ['CREATED', ''],
+      ['PENDING', 'PB_SEND_WINDOW'],
+    ]);
+    expect(sandbox.counters().ordersCreated['SW-2']).toBeUndefined();
+  }, 30_000);
+
+  it('a window it cannot read, or queue mode, is one line and exit 2 before anything is sent', async () => {
+    const file = join(dir, 'other.csv');
+    writeFileSync(file, 'invoice,amount,currency,channel\nSW-9,10.00,EUR,URL\n');
+    const bad = await runCli(['run', file, '--send-window', 'SMS weekdays 08:00-20:00'], { env: { ...shop, PAYBATCH_API_URL: sandbox.url } });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^paybatch: --send-window "SMS weekdays 08:00-20:00": "weekdays" is not a day/);
+    const queued = await runCli(['run', file, '--send-window', 'SMS daily 08:00-20:00 UTC', '--redis', 'redis://127.0.0.1:1'], { env: { ...shop, PAYBATCH_API_URL: sandbox.url } });
+    expect(queued.code).toBe(2);
+    expect(queued.stderr).toMatch(/^paybatch: --send-window holds rows in the sending process, which queue mode does not have/);
+    expect(sandbox.counters().ordersCreated['SW-9']).toBeUndefined();
+  }, 30_000);
+});
