@@ -44,6 +44,44 @@ export interface LedgerEntry {
   updatedAt: string;
   /** Last change of paymentOrderStatus seen through Get, IPN, Update or Cancel. */
   statusChangedAt?: string;
+  /** What a payment notification or Order/Get told of the buyer's attempts (src/ledger/payment-details.ts). */
+  payment?: PaymentDetails;
+  /** The last decision of `paybatch resolve` about this order, with its evidence. */
+  resolution?: Resolution;
+}
+
+/** The buyer's side of an order, from its transactions (a notification, or Order/Get by orderId). Money in minor units. */
+export interface PaymentDetails {
+  source: 'IPN' | 'Order/Get';
+  /** The latest attempt (DEBIT transaction). */
+  transactionUuid?: string;
+  /** Its `detailedStatus`: AUTHORISED, CAPTURED, REFUSED, WAITING_AUTHORISATION … */
+  detailedStatus?: string;
+  /** Its `paymentMethodType`: CARD … */
+  method?: string;
+  /** Its creationDate (platform clock): the newer details win. */
+  at: string;
+  /** The accepted payment, if any. */
+  paid?: { amountMinor: number; currency: string; at: string; transactionUuid?: string };
+  /** The latest refused attempt, if any. */
+  refused?: { at: string; errorCode?: string; detailedErrorCode?: string };
+  /** Attempts known (Order/Get lists them all; a notification tells of its own). */
+  attempts?: number;
+}
+
+/**
+ * `paybatch resolve` on an UNCERTAIN order (src/follow/resolve.ts):
+ * - FOUND            the order exists (a transaction or a notification for its orderId): it is CREATED
+ * - SAFE_TO_RESEND   never found, and its latest possible expiry has passed: it can no longer be paid
+ * - STILL_UNCERTAIN  not found yet, and it may still be paid: safe to re-send from `safeFrom`
+ */
+export interface Resolution {
+  decision: 'FOUND' | 'SAFE_TO_RESEND' | 'STILL_UNCERTAIN';
+  /** When decided (the platform's clock when it answered). */
+  at: string;
+  evidence: string;
+  /** The latest possible expiry: from then on a re-send cannot make two payable orders. */
+  safeFrom?: string;
 }
 
 export interface ClaimRequest {
@@ -73,6 +111,12 @@ export interface Observation {
   paymentURL?: string;
   paymentOrderStatus?: PaymentOrderStatus;
   sent?: Partial<SentSummary>;
+  /** The buyer's attempts (notification, Order/Get). */
+  payment?: PaymentDetails;
+  /** A transaction or notification for the orderId proves the order exists, even without its payment order id. */
+  exists?: boolean;
+  /** A decision of `paybatch resolve`. */
+  resolution?: Resolution;
   /** When the platform says the change happened; ignored if older than what the ledger knows (out-of-order IPNs). */
   at: string;
 }

@@ -96,8 +96,8 @@ export interface Sandbox {
   stop(): Promise<void>;
 }
 
-const SERVICES = new Set(['Charge/CreatePaymentOrder', 'Charge/PaymentOrder/Get', 'Charge/PaymentOrder/Update', 'Charge/PaymentOrder/Cancel', 'Charge/SDKTest']);
-const ORDER_SERVICES = new Set(['Charge/CreatePaymentOrder', 'Charge/PaymentOrder/Get', 'Charge/PaymentOrder/Update', 'Charge/PaymentOrder/Cancel']);
+const SERVICES = new Set(['Charge/CreatePaymentOrder', 'Charge/PaymentOrder/Get', 'Charge/PaymentOrder/Update', 'Charge/PaymentOrder/Cancel', 'Order/Get', 'Charge/SDKTest']);
+const ORDER_SERVICES = new Set(['Charge/CreatePaymentOrder', 'Charge/PaymentOrder/Get', 'Charge/PaymentOrder/Update', 'Charge/PaymentOrder/Cancel', 'Order/Get']);
 const MAX_BODY = 1024 * 1024;
 
 class HttpError extends Error {
@@ -333,6 +333,13 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       case 'Charge/PaymentOrder/Cancel':
         outcome = store.cancel(who.shopId, who.mode, body);
         break;
+      case 'Order/Get': {
+        const found = store.orderTransactions(who.shopId, who.mode, body);
+        if ('error' in found) return sendError(res, service, found.error, who.mode);
+        if (fault === 'timeout') return hold(res);
+        if (fault === 'reset-after-create') return reset();
+        return send(res, 200, envelope(service, 'SUCCESS', found.ok, who.mode));
+      }
       default: {
         // Charge/SDKTest
         const value = b.value;
