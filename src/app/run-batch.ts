@@ -42,6 +42,8 @@ export interface RunBatchOptions {
   concurrency: number;
   perSecond?: number;
   retryUncertain: boolean;
+  /** Send (and report) only these orderIds of the file: `resolve --resend-expired` re-sends exactly the orders it cleared. */
+  onlyOrderIds?: ReadonlySet<string>;
   retry?: RetryPolicy;
   /** Consecutive technical failures (outcome unknown, retries exhausted) that stop the run. */
   breakerFailures?: number;
@@ -146,7 +148,8 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
       await opened.close();
       opened = undefined;
     }
-    const rows = opts.ipnTargetUrl ? withIpnTarget(judged.rows, opts.ipnTargetUrl) : judged.rows;
+    const chosen = opts.onlyOrderIds ? onlyOrders(judged.rows, opts.onlyOrderIds) : judged.rows;
+    const rows = opts.ipnTargetUrl ? withIpnTarget(chosen, opts.ipnTargetUrl) : chosen;
 
     let run: LocalRun;
     if (opts.redis) {
@@ -293,6 +296,10 @@ export async function checkCredentials(client: LyraClient, target: string, onSen
     }
     throw new ConfigError('PB_API_UNREACHABLE', `${target}: the API does not answer the credential check (${e.code}: ${e.message}); check PAYBATCH_PLATFORM / PAYBATCH_API_URL and the network. Nothing was sent.`);
   }
+}
+
+async function* onlyOrders(rows: AsyncIterable<JudgedRow>, ids: ReadonlySet<string>): AsyncIterable<JudgedRow> {
+  for await (const row of rows) if (row.judgement.ok && ids.has(row.judgement.order.orderId)) yield row;
 }
 
 async function* withIpnTarget(rows: AsyncIterable<JudgedRow>, url: string): AsyncIterable<JudgedRow> {

@@ -32,6 +32,8 @@ export const commandLoaders: Record<string, Loader> = {
   worker: async () => (await import('./worker.js')).workerCommand,
   report: async () => (await import('./report.js')).reportCommand,
   ledger: async () => (await import('./ledger.js')).ledgerCommand,
+  reconcile: async () => (await import('./reconcile.js')).reconcileCommand,
+  resolve: async () => (await import('./resolve.js')).resolveCommand,
 };
 
 /**
