@@ -111,7 +111,9 @@ function fromLedger(orderId: string, entry: LedgerEntry | undefined): StatusRow 
         ? `not created: ${entry.errorMessage ?? 'the platform refused it'}`
         : entry.state === 'UNCERTAIN' || entry.state === 'SENDING'
           ? 'sent without a definite answer: the order may exist (a payment notification would tell)'
-          : entry.errorMessage;
+          : entry.state === 'CREATED'
+            ? `the order exists (${entry.resolution?.evidence ?? 'a payment attempt was seen for its orderId'}) but its payment order id is unknown: see the Back Office`
+            : entry.errorMessage;
   }
   return row;
 }
