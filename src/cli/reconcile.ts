@@ -1,12 +1,11 @@
 import type { CommandModule } from 'yargs';
 import { createCsvWriter } from '../csv/write.js';
 import { ConfigError } from '../errors/paybatch-error.js';
-import { openFollow, withFollowOptions, type FollowArgs, type FollowContext } from '../follow/context.js';
+import { openFollow, withFollowOptions, type FollowArgs } from '../follow/context.js';
 import { abortOnSignals } from '../follow/exit-on-signal.js';
 import { formatTotals, ONLY_KINDS, reconcile, RECONCILE_COLUMNS, reconcileRecord, totalsJson, type OnlyKind, type ReconcileFilter } from '../follow/reconcile.js';
-import { resolveUncertain, type ResolveRun } from '../follow/resolve.js';
+import { resolveUncertain, uncertainEntries, type ResolveRun } from '../follow/resolve.js';
 import { selectOrderIds } from '../follow/select.js';
-import type { LedgerEntry } from '../ledger/ledger.js';
 import { parseMapFlags } from './input-options.js';
 import { ROW_DEFAULT_KEYS, RUN_ONLY_KEYS, withJobFile } from './job-file.js';
 import { openInputFile } from './stdin-file.js';
@@ -92,7 +91,7 @@ export const reconcileCommand: CommandModule<object, ReconcileArgs> = {
       if (ctx.notificationsApplied > 0) process.stderr.write(`paybatch: ${ctx.notificationsApplied} payment notification(s) received by paybatch ipn applied to the ledger\n`);
       let settled: ResolveRun | undefined;
       if (argv.resolve) {
-        settled = await resolveUncertain({ ledger: ctx.ledger, client: ctx.client!, entries: await uncertainOf(ctx, filter), bulk: { concurrency: argv.concurrency, limiter: ctx.limiter, signal: signals.signal } });
+        settled = await resolveUncertain({ ledger: ctx.ledger, client: ctx.client!, entries: await uncertainEntries(ctx.ledger, filter), bulk: { concurrency: argv.concurrency, limiter: ctx.limiter, signal: signals.signal } });
         if (settled.authFailure) process.stderr.write(`paybatch: authentication failed (${settled.authFailure.code}): check PAYBATCH_SHOP_ID and PAYBATCH_PASSWORD; the UNCERTAIN orders were not all settled\n`);
       }
       const { rows, totals } = await reconcile(ctx.ledger, filter);
@@ -128,17 +127,6 @@ export const reconcileCommand: CommandModule<object, ReconcileArgs> = {
   },
 };
 
-/** The UNCERTAIN orders the filter selects (a period applies to the send date: an UNCERTAIN order has no payment date). */
-async function uncertainOf(ctx: FollowContext, f: ReconcileFilter): Promise<LedgerEntry[]> {
-  const { rows } = await reconcile(ctx.ledger, { ...f, by: 'sent', only: 'uncertain' });
-  const out: LedgerEntry[] = [];
-  for (const r of rows) {
-    const e = await ctx.ledger.get(r.orderId);
-    if (e?.state === 'UNCERTAIN') out.push(e);
-  }
-  return out;
-}
-
 function delimiterOf(v: string | undefined): string {
   const named: Record<string, string> = { comma: ',', semicolon: ';', tab: '\t', pipe: '|' };
   if (v === undefined) return ',';
@@ -147,4 +135,3 @@ function delimiterOf(v: string | undefined): string {
   return d;
 }
 
-export { uncertainOf };

@@ -5,14 +5,13 @@ import { resolveRedisTarget } from '../engine/redis-preflight.js';
 import { ConfigError } from '../errors/paybatch-error.js';
 import { ledgerSettingFrom, openFollow, withFollowOptions, type FollowArgs } from '../follow/context.js';
 import { abortOnSignals } from '../follow/exit-on-signal.js';
-import { resolveUncertain, type ResolveRow } from '../follow/resolve.js';
+import { resolveUncertain, uncertainEntries, type ResolveRow } from '../follow/resolve.js';
 import { selectOrderIds } from '../follow/select.js';
 import { defaultStateDir } from '../ledger/state-dir.js';
 import { formatMoney } from '../orders/currencies.js';
 import { inputOptions, parseMapFlags, toJudgeFileOptions, type InputArgs } from './input-options.js';
 import { withJobFile } from './job-file.js';
 import { lyraOptionsFrom, withEnvFile } from './lyra-options.js';
-import { uncertainOf } from './reconcile.js';
 import { printResult } from './run.js';
 import { openInputFile } from './stdin-file.js';
 import { siblingPath } from './validate.js';
@@ -62,7 +61,7 @@ export const resolveCommand: CommandModule<object, ResolveArgs> = {
       let rows: ResolveRow[];
       try {
         if (ctx.notificationsApplied > 0) process.stderr.write(`paybatch: ${ctx.notificationsApplied} payment notification(s) received by paybatch ipn applied to the ledger\n`);
-        const entries = await uncertainOf(ctx, { by: 'sent', ...(orderIds ? { orderIds } : {}), ...(argv.batch !== undefined ? { batchId: argv.batch } : {}) });
+        const entries = await uncertainEntries(ctx.ledger, { by: 'sent', ...(orderIds ? { orderIds } : {}), ...(argv.batch !== undefined ? { batchId: argv.batch } : {}) });
         const run = await resolveUncertain({ ledger: ctx.ledger, client: ctx.client!, entries, bulk: { concurrency: argv.concurrency, limiter: ctx.limiter, signal: signals.signal } });
         rows = run.rows;
         if (run.authFailure) process.stderr.write(`paybatch: authentication failed (${run.authFailure.code}): check PAYBATCH_SHOP_ID and PAYBATCH_PASSWORD; nothing more was read\n`);
@@ -73,16 +72,13 @@ export const resolveCommand: CommandModule<object, ResolveArgs> = {
         await ctx.close();
       }
       const safe = rows.filter((r) => r.decision === 'SAFE_TO_RESEND');
-      if (argv.json && !argv['resend-expired']) {
-        process.stdout.write(`${JSON.stringify({ exitCode: process.exitCode, orders: rows.map(jsonRow) }, null, 2)}\n`);
-        return;
-      }
+      const resending = argv['resend-expired'] && safe.length > 0 && process.exitCode !== 3;
+      if (argv.json && !resending) process.stdout.write(`${JSON.stringify({ exitCode: process.exitCode, orders: rows.map(jsonRow) }, null, 2)}\n`);
       if (!argv.json) printDecisions(rows, argv['resend-expired']);
-      if (!argv['resend-expired'] || safe.length === 0 || process.exitCode === 3) {
-        if (argv.json) process.stdout.write(`${JSON.stringify({ exitCode: process.exitCode, orders: rows.map(jsonRow) }, null, 2)}\n`);
-        return;
-      }
-      process.exitCode = await resend(argv, input!.read, input!.named, new Set(safe.map((r) => r.orderId)));
+      if (!resending) return;
+      // The orders re-sent are settled by the re-send's own outcome; any other still open keeps exit code 1.
+      const othersOpen = rows.some((r) => r.decision !== 'FOUND' && r.decision !== 'SAFE_TO_RESEND') ? 1 : 0;
+      process.exitCode = Math.max(othersOpen, await resend(argv, input!.read, input!.named, new Set(safe.map((r) => r.orderId))));
     } finally {
       await input?.dispose();
     }

@@ -3,6 +3,7 @@ import { LyraApiError } from '../lyra/errors.js';
 import { debits, latestTransaction, paymentDetailsOf, PAID_DETAILS, type TransactionSummary } from '../lyra/transactions.js';
 import type { PaymentOrderStatus } from '../lyra/types.js';
 import { runBulk, type BulkOptions } from './bulk.js';
+import { reconcile, type ReconcileFilter } from './reconcile.js';
 
 /** The platform's longest expiry: an order's expirationDate is at most 90 days after it is created (docs/lyra-api.md §5). */
 export const MAX_EXPIRY_DAYS = 90;
@@ -41,6 +42,17 @@ export function latestPossibleExpiry(e: LedgerEntry): Date {
   }
   const sent = Date.parse(e.firstSentAt ?? e.updatedAt);
   return new Date(sent + MAX_EXPIRY_DAYS * 86_400_000);
+}
+
+/** The UNCERTAIN orders a reconcile filter selects (a period is about the send date: nothing of them was paid). */
+export async function uncertainEntries(ledger: Ledger, f: ReconcileFilter): Promise<LedgerEntry[]> {
+  const { rows } = await reconcile(ledger, { ...f, by: 'sent', only: 'uncertain' });
+  const out: LedgerEntry[] = [];
+  for (const r of rows) {
+    const e = await ledger.get(r.orderId);
+    if (e?.state === 'UNCERTAIN') out.push(e);
+  }
+  return out;
 }
 
 /**
