@@ -190,6 +190,12 @@ describe('paybatch resolve: a safe re-send only after the expiry, and only on re
     expect(r.stdout).toMatch(/LOST-1 {2}STILL_UNCERTAIN/);
     expect(w.sandbox.counters().requests['Charge/CreatePaymentOrder'] ?? 0).toBe(0);
     expect(w.sandbox.ordersByOrderId('LOST-1')).toHaveLength(1);
+
+    // reconcile --resolve settles first, then exports: the row says from when a re-send is safe.
+    const rec = await runCli(['reconcile', input, '--resolve', '--jsonl'], { env: w.env });
+    expect(rec.code, rec.stderr).toBe(0);
+    const expiry = new Date((await w.entry('LOST-1'))!.sent.expirationDate!).toISOString();
+    expect(JSON.parse(rec.stdout)).toMatchObject({ orderId: 'LOST-1', status: 'UNCERTAIN', resolution: 'STILL_UNCERTAIN', safeToResendFrom: expiry, expiresAt: expiry });
   });
 
   it('after it: safe to re-send, said first, done on request through the normal sending path', async () => {
