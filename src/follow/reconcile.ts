@@ -149,7 +149,9 @@ export async function reconcile(ledger: Ledger, f: ReconcileFilter): Promise<{ r
       if (e) consider(e);
     }
   } else {
-    for await (const e of ledger.entries()) consider(e);
+    // The period of the send date and the batch are the ledger's to select (the local one by index).
+    const sent = f.by === 'sent' ? { ...(f.since ? { sentFrom: f.since.toISOString() } : {}), ...(f.until ? { sentBefore: f.until.toISOString() } : {}) } : {};
+    for await (const e of ledger.entries({ ...sent, ...(f.batchId !== undefined ? { batchId: f.batchId } : {}) })) consider(e);
   }
   rows.sort((a, b) => (a.sentAt ?? '').localeCompare(b.sentAt ?? '') || a.orderId.localeCompare(b.orderId));
   return { rows, totals: totalsOf(rows) };

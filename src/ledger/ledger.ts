@@ -121,6 +121,23 @@ export interface Observation {
   at: string;
 }
 
+/** Narrows `Ledger.entries`: orders first sent in [sentFrom, sentBefore) (ISO date-times), or last claimed by a batch. */
+export interface EntriesFilter {
+  sentFrom?: string;
+  sentBefore?: string;
+  batchId?: string;
+}
+
+/** Whether an entry passes an EntriesFilter: the rule every ledger applies, by index or by reading. */
+export function entryMatches(e: LedgerEntry, f: EntriesFilter | undefined): boolean {
+  if (!f) return true;
+  if (f.batchId !== undefined && e.batchId !== f.batchId) return false;
+  if (f.sentFrom === undefined && f.sentBefore === undefined) return true;
+  const sent = e.firstSentAt ? Date.parse(e.firstSentAt) : Number.NaN;
+  if (Number.isNaN(sent)) return false;
+  return (f.sentFrom === undefined || sent >= Date.parse(f.sentFrom)) && (f.sentBefore === undefined || sent < Date.parse(f.sentBefore));
+}
+
 /**
  * One ledger of record per shop and mode (src/ledger/open-ledger.ts chooses it): the embedded database in the state
  * directory (local/) or Redis (redis/). Every command and both engines go through this interface.
@@ -144,7 +161,8 @@ export interface Ledger {
   /** End a claim when provably no request left (aborted before the POST, or an auth failure): back to the state before. */
   release(orderId: string, token: string): Promise<void>;
   observe(orderId: string, obs: Observation): Promise<LedgerEntry | undefined>;
-  entries(): AsyncIterable<LedgerEntry>;
+  /** Every entry, or those `filter` selects (the local ledger answers a period or a batch from its indexes). */
+  entries(filter?: EntriesFilter): AsyncIterable<LedgerEntry>;
   /** Takes in entries of another ledger or of an earlier report by the one merge rule (merge.ts); durable on return. */
   merge(entries: readonly LedgerEntry[]): Promise<MergeReport>;
   /**

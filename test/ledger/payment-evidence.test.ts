@@ -21,6 +21,23 @@ async function uncertain(l: Ledger, orderId: string): Promise<void> {
 }
 
 function story(open: () => Promise<Ledger>): void {
+  it('entries(filter): a period of the first send and a batch, the same on both ledgers', async () => {
+    const l = await open();
+    const at = (d: string) => `2026-${d}T12:00:00.000Z`;
+    const entry = (orderId: string, firstSentAt: string, batchId: string) => ({ orderId, state: 'CREATED' as const, attempts: 1, fingerprint: 'f', sent, batchId, firstSentAt, updatedAt: firstSentAt });
+    await l.merge([entry('P-OCT', at('10-31'), 'B1'), entry('P-NOV1', at('11-01'), 'B1'), entry('P-NOV30', at('11-30'), 'B2'), entry('P-DEC', at('12-01'), 'B2')]);
+    const ids = async (f: Parameters<Ledger['entries']>[0]) => {
+      const out: string[] = [];
+      for await (const e of l.entries(f)) if (e.orderId.startsWith('P-')) out.push(e.orderId);
+      return out.sort();
+    };
+    expect(await ids({ sentFrom: '2026-11-01T00:00:00.000Z', sentBefore: '2026-12-01T00:00:00.000Z' })).toEqual(['P-NOV1', 'P-NOV30']);
+    expect(await ids({ sentFrom: '2026-11-01T12:00:00.000Z' })).toEqual(['P-DEC', 'P-NOV1', 'P-NOV30']);
+    expect(await ids({ batchId: 'B2', sentBefore: '2026-12-01T12:00:00.000Z' })).toEqual(['P-NOV30']);
+    expect(await ids(undefined)).toEqual(['P-DEC', 'P-NOV1', 'P-NOV30', 'P-OCT']);
+    await l.close();
+  });
+
   it('a transaction proves the order exists: UNCERTAIN becomes CREATED, and a late older notification never hides the payment', async () => {
     const l = await open();
     await uncertain(l, 'E-1');
