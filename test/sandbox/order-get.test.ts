@@ -42,6 +42,12 @@ describe('sandbox Order/Get: the transactions of a merchant orderId', () => {
     expect((await post(sandbox.url, 'Order/Get', {})).json).toMatchObject({ status: 'ERROR', answer: { errorCode: 'INT_013' } });
     expect((await post(sandbox.url, 'Order/Get', { orderId: 'OG-1', page: 2 })).json).toMatchObject({ status: 'ERROR', answer: { errorCode: 'INT_900' } });
 
+    // Faults aimed at an orderId reach Order/Get like any order service: the answer lost, the read to be tried again.
+    sandbox.faults.forOrder('OG-1', 'bad-envelope', { service: 'Order/Get' });
+    const lost = await post(sandbox.url, 'Order/Get', { orderId: 'OG-1' });
+    expect([lost.status, lost.json]).toEqual([200, undefined]);
+    expect((await post(sandbox.url, 'Order/Get', { orderId: 'OG-1' })).json.answer.transactions).toHaveLength(1);
+
     for (let i = 0; i < 30; i++) await sandbox.pay(await create('OG-MANY'), { refuse: i % 2 === 0 });
     expect((await post(sandbox.url, 'Order/Get', { orderId: 'OG-MANY' })).json.answer.transactions).toHaveLength(30);
     await sandbox.pay(await create('OG-MANY'));
