@@ -46,6 +46,8 @@ export interface RunBatchOptions {
   concurrency: number;
   perSecond?: number;
   retryUncertain: boolean;
+  /** Send (and report) only these orderIds of the file: `resolve --resend-expired` re-sends exactly the orders it cleared. */
+  onlyOrderIds?: ReadonlySet<string>;
   retry?: RetryPolicy;
   /** Consecutive technical failures (outcome unknown, retries exhausted) that stop the run. */
   breakerFailures?: number;
@@ -156,7 +158,8 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
       await opened.close();
       opened = undefined;
     }
-    const judgedRows = opts.ipnTargetUrl ? withIpnTarget(judged.rows, opts.ipnTargetUrl) : judged.rows;
+    const chosen = opts.onlyOrderIds ? onlyOrders(judged.rows, opts.onlyOrderIds) : judged.rows;
+    const judgedRows = opts.ipnTargetUrl ? withIpnTarget(chosen, opts.ipnTargetUrl) : chosen;
     const held = opts.sendWindow ? holdRows(judgedRows, opts.sendWindow, now) : undefined;
     const rows = held ? held.rows : judgedRows;
 
@@ -316,6 +319,10 @@ export async function checkCredentials(client: LyraClient, target: string, onSen
     }
     throw new ConfigError('PB_API_UNREACHABLE', `${target}: the API does not answer the credential check (${e.code}: ${e.message}); check PAYBATCH_PLATFORM / PAYBATCH_API_URL and the network. Nothing was sent.`);
   }
+}
+
+async function* onlyOrders(rows: AsyncIterable<JudgedRow>, ids: ReadonlySet<string>): AsyncIterable<JudgedRow> {
+  for await (const row of rows) if (row.judgement.ok && ids.has(row.judgement.order.orderId)) yield row;
 }
 
 async function* withIpnTarget(rows: AsyncIterable<JudgedRow>, url: string): AsyncIterable<JudgedRow> {

@@ -34,6 +34,8 @@ export const commandLoaders: Record<string, Loader> = {
   report: async () => (await import('./report.js')).reportCommand,
   ledger: async () => (await import('./ledger.js')).ledgerCommand,
   schedule: async () => (await import('./schedule.js')).scheduleCommand,
+  reconcile: async () => (await import('./reconcile.js')).reconcileCommand,
+  resolve: async () => (await import('./resolve.js')).resolveCommand,
 };
 
 /**

@@ -13,6 +13,8 @@ export interface OrderIdSelection {
   blank: number;
   /** The header of the orderId column used. */
   header: string;
+  /** How FILE is written: an export "in the input's conventions" writes the same way. */
+  format: { delimiter: string; bom: boolean; encoding: string };
 }
 
 /**
@@ -74,7 +76,8 @@ export async function selectOrderIds(file: string, opts: OpenCsvOptions & { map?
   } finally {
     source.close();
   }
-  return { orderIds: narrow(orderIds, opts.only, opts.named ?? file), rows, blank, header };
+  const format = { delimiter: source.delimiter, bom: source.bom, encoding: source.encoding };
+  return { orderIds: narrow(orderIds, opts.only, opts.named ?? file), rows, blank, header, format };
 }
 
 /**

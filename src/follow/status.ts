@@ -3,6 +3,7 @@ import { LyraApiError } from '../lyra/errors.js';
 import type { PaymentOrder, PaymentOrderStatus } from '../lyra/types.js';
 import { runBulk, type BulkOptions, type BulkResult } from './bulk.js';
 import { observationOf } from './observe.js';
+import { paymentDetailsOf } from '../lyra/transactions.js';
 import type { FollowClient, FollowResult } from './types.js';
 
 /**
@@ -10,6 +11,9 @@ import type { FollowClient, FollowResult } from './types.js';
  * orders). REFUSED is read again: whether a buyer may retry a refused link is not documented (docs/lyra-api.md Q4).
  */
 const SETTLED: ReadonlySet<PaymentOrderStatus> = new Set(['PAID', 'EXPIRED', 'CANCELLED']);
+
+/** Statuses the buyer's own attempt decides: their transaction tells when, how and how much. */
+const FINAL_BY_BUYER: ReadonlySet<PaymentOrderStatus> = new Set(['PAID', 'REFUSED']);
 
 export interface StatusRow {
   orderId: string;
@@ -67,7 +71,14 @@ export async function checkStatus(opts: StatusOptions): Promise<StatusRun> {
     toRead,
     async ({ entry }) => {
       const order = await client.getPaymentOrder(entry.paymentOrderId);
-      const updated = await opts.ledger.observe(entry.orderId, observationOf(order, now()));
+      let updated = await opts.ledger.observe(entry.orderId, observationOf(order, now()));
+      // A payment or refusal whose notification never came: its transaction (uuid, amount, method, date) from Order/Get.
+      if (FINAL_BY_BUYER.has(order.paymentOrderStatus) && !updated?.payment?.paid && !(order.paymentOrderStatus === 'REFUSED' && updated?.payment?.refused)) {
+        const { transactions, serverDate } = await client.getOrderTransactions(entry.orderId);
+        const mine = transactions.filter((t) => !t.paymentOrderId || t.paymentOrderId === entry.paymentOrderId);
+        const payment = paymentDetailsOf(mine, 'Order/Get', serverDate ?? now().toISOString());
+        if (payment) updated = (await opts.ledger.observe(entry.orderId, { payment, at: payment.at })) ?? updated;
+      }
       return { order, updated };
     },
     // A read changes nothing: any failure but a refusal may be tried again.
@@ -100,7 +111,9 @@ function fromLedger(orderId: string, entry: LedgerEntry | undefined): StatusRow 
         ? `not created: ${entry.errorMessage ?? 'the platform refused it'}`
         : entry.state === 'UNCERTAIN' || entry.state === 'SENDING'
           ? 'sent without a definite answer: the order may exist (a payment notification would tell)'
-          : entry.errorMessage;
+          : entry.state === 'CREATED'
+            ? `the order exists (${entry.resolution?.evidence ?? 'a payment attempt was seen for its orderId'}) but its payment order id is unknown: see the Back Office`
+            : entry.errorMessage;
   }
   return row;
 }

@@ -1,3 +1,4 @@
+import type { TransactionSummary } from '../lyra/transactions.js';
 import type { PaymentOrder, PaymentOrderUpdateRequest } from '../lyra/types.js';
 
 /** The part of src/lyra/client.ts `LyraClient` the follow-up commands use. */
@@ -5,6 +6,7 @@ export interface FollowClient {
   getPaymentOrder(paymentOrderId: string): Promise<PaymentOrder>;
   updatePaymentOrder(req: PaymentOrderUpdateRequest): Promise<PaymentOrder>;
   cancelPaymentOrder(paymentOrderId: string): Promise<PaymentOrder>;
+  getOrderTransactions(orderId: string): Promise<{ transactions: TransactionSummary[]; serverDate?: string }>;
 }
 
 /**

@@ -24,10 +24,12 @@ export async function applyNotice(ledger: Ledger, notice: IpnNotice): Promise<Ap
     return { kind: 'other-order', orderId, ledgerPaymentOrderId: entry.paymentOrderId };
   }
   const learnsId = notice.paymentOrderId !== undefined && entry.paymentOrderId === undefined;
-  if (notice.paymentOrderStatus === undefined && !learnsId) return { kind: 'no-change', orderId };
+  if (notice.paymentOrderStatus === undefined && !learnsId && !notice.payment) return { kind: 'no-change', orderId };
   const updated = await ledger.observe(orderId, {
     ...(notice.paymentOrderId ? { paymentOrderId: notice.paymentOrderId } : {}),
     ...(notice.paymentOrderStatus ? { paymentOrderStatus: notice.paymentOrderStatus } : {}),
+    // A buyer's attempt for this orderId proves its order exists: an UNCERTAIN entry becomes CREATED.
+    ...(notice.payment ? { payment: notice.payment, exists: true } : {}),
     at: notice.at,
   });
   return { kind: 'recorded', orderId, entry: updated };

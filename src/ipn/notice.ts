@@ -1,3 +1,5 @@
+import type { PaymentDetails } from '../ledger/ledger.js';
+import { paymentDetailsOf, readTransactions } from '../lyra/transactions.js';
 import type { Mode, PaymentOrderStatus } from '../lyra/types.js';
 
 /**
@@ -22,6 +24,8 @@ export interface IpnNotice {
   /** The latest transaction's `detailedStatus` (AUTHORISED, CAPTURED, REFUSED …), for the log. */
   detailedStatus?: string;
   transactionUuid?: string;
+  /** The buyer's attempts as the notification lists them (uuid, status, amount paid, method, refusal): no buyer data. */
+  payment?: PaymentDetails;
   /** When the change happened on the platform: the latest transaction's creationDate, else serverDate. */
   at: string;
 }
@@ -96,6 +100,7 @@ export function readIpnAnswer(rawAnswer: string): IpnNotice {
   const at = validDate(str(latest?.creationDate)) ?? validDate(str(a.serverDate));
   if (!at) throw new IpnAnswerError('PB_IPN_SHAPE', 'kr-answer has neither a transaction creationDate nor a serverDate');
 
+  const payment = paymentDetailsOf(readTransactions(a.transactions), 'IPN', at);
   return {
     shopId,
     mode: modeRaw,
@@ -105,6 +110,7 @@ export function readIpnAnswer(rawAnswer: string): IpnNotice {
     orderStatus,
     detailedStatus,
     transactionUuid: str(latest?.uuid),
+    ...(payment ? { payment } : {}),
     at,
   };
 }

@@ -1,5 +1,6 @@
 import type { PaymentOrderStatus } from '../lyra/types.js';
 import type { LedgerEntry, Observation } from './ledger.js';
+import { combinePayment } from './payment-details.js';
 
 const TERMINAL: ReadonlySet<PaymentOrderStatus> = new Set(['PAID', 'REFUSED', 'EXPIRED', 'CANCELLED']);
 
@@ -9,7 +10,9 @@ const TERMINAL: ReadonlySet<PaymentOrderStatus> = new Set(['PAID', 'REFUSED', 'E
  *   answered earlier); RUNNING never moves a final state back. Between two final states, or two RUNNING, the newer
  *   `at` wins.
  * - `sent` (an Update changed the amount …) is taken only from an observation not older than the known state.
- * - A payment order id proves the order exists: an UNCERTAIN entry becomes CREATED (a re-send would duplicate it).
+ * - A payment order id proves the order exists: an UNCERTAIN entry becomes CREATED (a re-send would duplicate it). So
+ *   does a transaction or a notification for its orderId (`exists`), even when the payment order id stays unknown.
+ * - The buyer's attempts (`payment`) are combined by combinePayment; a `resolution` replaces the one before.
  */
 export function applyObservation(entry: LedgerEntry, obs: Observation, nowIso: string): LedgerEntry | undefined {
   const at = Date.parse(obs.at);
@@ -26,7 +29,7 @@ export function applyObservation(entry: LedgerEntry, obs: Observation, nowIso: s
     next.paymentURL = obs.paymentURL;
     changed = true;
   }
-  if (next.paymentOrderId && entry.state === 'UNCERTAIN') {
+  if ((next.paymentOrderId || obs.exists) && entry.state === 'UNCERTAIN') {
     next.state = 'CREATED';
     delete next.errorCode;
     delete next.errorMessage;
@@ -56,6 +59,18 @@ export function applyObservation(entry: LedgerEntry, obs: Observation, nowIso: s
         changed = true;
       }
     }
+  }
+
+  if (obs.payment) {
+    const payment = combinePayment(entry.payment, obs.payment);
+    if (JSON.stringify(payment) !== JSON.stringify(entry.payment)) {
+      next.payment = payment;
+      changed = true;
+    }
+  }
+  if (obs.resolution && JSON.stringify(obs.resolution) !== JSON.stringify(entry.resolution)) {
+    next.resolution = obs.resolution;
+    changed = true;
   }
 
   if (!changed) return undefined;

@@ -44,6 +44,44 @@ export interface LedgerEntry {
   updatedAt: string;
   /** Last change of paymentOrderStatus seen through Get, IPN, Update or Cancel. */
   statusChangedAt?: string;
+  /** What a payment notification or Order/Get told of the buyer's attempts (src/ledger/payment-details.ts). */
+  payment?: PaymentDetails;
+  /** The last decision of `paybatch resolve` about this order, with its evidence. */
+  resolution?: Resolution;
+}
+
+/** The buyer's side of an order, from its transactions (a notification, or Order/Get by orderId). Money in minor units. */
+export interface PaymentDetails {
+  source: 'IPN' | 'Order/Get';
+  /** The latest attempt (DEBIT transaction). */
+  transactionUuid?: string;
+  /** Its `detailedStatus`: AUTHORISED, CAPTURED, REFUSED, WAITING_AUTHORISATION … */
+  detailedStatus?: string;
+  /** Its `paymentMethodType`: CARD … */
+  method?: string;
+  /** Its creationDate (platform clock): the newer details win. */
+  at: string;
+  /** The accepted payment, if any. */
+  paid?: { amountMinor: number; currency: string; at: string; transactionUuid?: string };
+  /** The latest refused attempt, if any. */
+  refused?: { at: string; errorCode?: string; detailedErrorCode?: string };
+  /** Attempts known (Order/Get lists them all; a notification tells of its own). */
+  attempts?: number;
+}
+
+/**
+ * `paybatch resolve` on an UNCERTAIN order (src/follow/resolve.ts):
+ * - FOUND            the order exists (a transaction or a notification for its orderId): it is CREATED
+ * - SAFE_TO_RESEND   never found, and its latest possible expiry has passed: it can no longer be paid
+ * - STILL_UNCERTAIN  not found yet, and it may still be paid: safe to re-send from `safeFrom`
+ */
+export interface Resolution {
+  decision: 'FOUND' | 'SAFE_TO_RESEND' | 'STILL_UNCERTAIN';
+  /** When decided (the platform's clock when it answered). */
+  at: string;
+  evidence: string;
+  /** The latest possible expiry: from then on a re-send cannot make two payable orders. */
+  safeFrom?: string;
 }
 
 export interface ClaimRequest {
@@ -73,8 +111,31 @@ export interface Observation {
   paymentURL?: string;
   paymentOrderStatus?: PaymentOrderStatus;
   sent?: Partial<SentSummary>;
+  /** The buyer's attempts (notification, Order/Get). */
+  payment?: PaymentDetails;
+  /** A transaction or notification for the orderId proves the order exists, even without its payment order id. */
+  exists?: boolean;
+  /** A decision of `paybatch resolve`. */
+  resolution?: Resolution;
   /** When the platform says the change happened; ignored if older than what the ledger knows (out-of-order IPNs). */
   at: string;
+}
+
+/** Narrows `Ledger.entries`: orders first sent in [sentFrom, sentBefore) (ISO date-times), or last claimed by a batch. */
+export interface EntriesFilter {
+  sentFrom?: string;
+  sentBefore?: string;
+  batchId?: string;
+}
+
+/** Whether an entry passes an EntriesFilter: the rule every ledger applies, by index or by reading. */
+export function entryMatches(e: LedgerEntry, f: EntriesFilter | undefined): boolean {
+  if (!f) return true;
+  if (f.batchId !== undefined && e.batchId !== f.batchId) return false;
+  if (f.sentFrom === undefined && f.sentBefore === undefined) return true;
+  const sent = e.firstSentAt ? Date.parse(e.firstSentAt) : Number.NaN;
+  if (Number.isNaN(sent)) return false;
+  return (f.sentFrom === undefined || sent >= Date.parse(f.sentFrom)) && (f.sentBefore === undefined || sent < Date.parse(f.sentBefore));
 }
 
 /**
@@ -100,7 +161,8 @@ export interface Ledger {
   /** End a claim when provably no request left (aborted before the POST, or an auth failure): back to the state before. */
   release(orderId: string, token: string): Promise<void>;
   observe(orderId: string, obs: Observation): Promise<LedgerEntry | undefined>;
-  entries(): AsyncIterable<LedgerEntry>;
+  /** Every entry, or those `filter` selects (the local ledger answers a period or a batch from its indexes). */
+  entries(filter?: EntriesFilter): AsyncIterable<LedgerEntry>;
   /** Takes in entries of another ledger or of an earlier report by the one merge rule (merge.ts); durable on return. */
   merge(entries: readonly LedgerEntry[]): Promise<MergeReport>;
   /**

@@ -59,6 +59,7 @@ function observationOf(e: LedgerEntry) {
     ...(e.paymentOrderId ? { paymentOrderId: e.paymentOrderId } : {}),
     ...(e.paymentURL ? { paymentURL: e.paymentURL } : {}),
     ...(e.paymentOrderStatus ? { paymentOrderStatus: e.paymentOrderStatus } : {}),
+    ...(e.payment ? { payment: e.payment } : {}),
     at: e.statusChangedAt ?? e.updatedAt,
   };
 }

@@ -1,3 +1,4 @@
+import { readTransactions, type TransactionSummary } from './transactions.js';
 import { Pool } from 'undici';
 import { batchSeal } from './batch-seal.js';
 import type { Dispatcher } from 'undici';
@@ -34,6 +35,7 @@ export const SERVICES = {
   update: 'Charge/PaymentOrder/Update',
   cancel: 'Charge/PaymentOrder/Cancel',
   sdkTest: 'Charge/SDKTest',
+  orderGet: 'Order/Get',
 } as const;
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -140,6 +142,16 @@ export class LyraClient {
   /** docs/lyra-api.md Q5: the Cancel body/answer are undocumented; we send `{paymentOrderId}` and expect the V4/PaymentOrder back. */
   cancelPaymentOrder(paymentOrderId: string, opts?: CallOptions): Promise<PaymentOrder> {
     return this.call<PaymentOrder>(SERVICES.cancel, { paymentOrderId }, opts).then((a) => this.#paymentOrder(SERVICES.cancel, a));
+  }
+
+  /**
+   * `Order/Get`: the transactions (payment attempts) of a merchant orderId, at most 30 (docs/lyra-api.md §3), and the
+   * platform's clock when it answered — what decides whether an order's expiry has passed.
+   */
+  async getOrderTransactions(orderId: string, opts: CallOptions = {}): Promise<{ transactions: TransactionSummary[]; serverDate?: string }> {
+    const res = await this.#send(SERVICES.orderGet, JSON.stringify({ orderId }), opts.signal, opts.onSent);
+    const { answer, serverDate } = this.#interpretDated<{ transactions?: unknown }>(SERVICES.orderGet, res);
+    return { transactions: readTransactions(answer?.transactions), ...(serverDate ? { serverDate } : {}) };
   }
 
   /** This shop's seal of a queued batch (see batch-seal.ts), with the client's own password. */
@@ -338,6 +350,11 @@ export class LyraClient {
   }
 
   #interpret<A>(service: string, res: RawResponse): A {
+    return this.#interpretDated<A>(service, res).answer;
+  }
+
+  /** The SUCCESS answer and the platform's clock when it answered (the envelope's serverDate). */
+  #interpretDated<A>(service: string, res: RawResponse): { answer: A; serverDate?: string } {
     const retryAfterMs = parseRetryAfter(res.headers['retry-after'], Date.now());
     const extra = retryAfterMs !== undefined ? { retryAfterMs } : {};
     if (res.status === 429) return this.#throw(service, TransportCode.HTTP_429, 'HTTP 429 Too Many Requests', 'retry-safe', 429, extra);
@@ -356,7 +373,7 @@ export class LyraClient {
     if (res.status === 408) return this.#throw(service, TransportCode.HTTP_4XX, 'HTTP 408 Request Timeout: the server did not receive the request', 'retry-safe', 408, extra);
     if (res.status !== 200) return this.#throw(service, TransportCode.HTTP_4XX, `HTTP ${res.status} (check the API URL and path prefix)`, 'permanent', res.status);
     if (!envelope) return this.#throw(service, TransportCode.BAD_ENVELOPE, 'HTTP 200 but the body is not the V4 JSON envelope: the outcome is unknown', 'unknown', 200);
-    if (envelope.status === 'SUCCESS') return envelope.answer as A;
+    if (envelope.status === 'SUCCESS') return { answer: envelope.answer as A, ...(typeof envelope.serverDate === 'string' ? { serverDate: envelope.serverDate } : {}) };
 
     const a = envelope.answer as Partial<WebServiceError>;
     if (typeof a?.errorCode !== 'string') return this.#throw(service, TransportCode.BAD_ENVELOPE, 'ERROR envelope without an errorCode: the outcome is unknown', 'unknown', 200);

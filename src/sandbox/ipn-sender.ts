@@ -35,22 +35,33 @@ export function paymentAnswer(s: StoredOrder, now: number): string {
       paymentOrderId: o.paymentOrderId,
       _type: 'V4/OrderDetails',
     },
-    transactions: s.transactions.map((t) => ({
-      uuid: t.uuid,
-      amount: o.amount,
-      currency: o.currency,
-      paymentMethodType: 'CARD',
-      status: t.status,
-      detailedStatus: t.detailedStatus,
-      operationType: 'DEBIT',
-      creationDate: t.creationDate,
-      errorCode: t.detailedStatus === 'REFUSED' ? '149' : null,
-      detailedErrorCode: null,
-      _type: 'V4/PaymentTransaction',
-    })),
+    transactions: s.transactions.map((t) => paymentTransaction(s, t)),
     _type: 'V4/Payment',
   };
   return JSON.stringify(answer);
+}
+
+/**
+ * One attempt as a `V4/PaymentTransaction`, in notifications and in Order/Get. Q2: the sandbox names the payment
+ * order in `transactionDetails.paymentOrderId`.
+ */
+export function paymentTransaction(s: StoredOrder, t: StoredOrder['transactions'][number]): Record<string, unknown> {
+  const o = s.order;
+  return {
+    uuid: t.uuid,
+    amount: o.amount,
+    currency: o.currency,
+    paymentMethodType: 'CARD',
+    status: t.status,
+    detailedStatus: t.detailedStatus,
+    operationType: 'DEBIT',
+    creationDate: t.creationDate,
+    errorCode: t.detailedStatus === 'REFUSED' ? '149' : null,
+    detailedErrorCode: null,
+    orderDetails: { orderId: o.orderId, mode: s.mode, _type: 'V4/OrderDetails' },
+    transactionDetails: { paymentOrderId: o.paymentOrderId, _type: 'V4/TransactionDetails' },
+    _type: 'V4/PaymentTransaction',
+  };
 }
 
 /** Posts signed IPNs like the platform: form-encoded, 10 s limit, retried on failure. */

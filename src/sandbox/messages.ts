@@ -1,6 +1,7 @@
 /** errorMessage texts the sandbox answers with (paraphrased from the official lists, docs/lyra-api.md §10). */
 export const ERROR_MESSAGES: Record<string, string> = {
   INT_009: 'invalid amount',
+  PSP_015: 'more than 30 transactions for this orderId',
   INT_010: 'invalid currency',
   INT_013: 'invalid orderId',
   INT_091: 'invalid metadata',

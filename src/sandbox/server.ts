@@ -96,8 +96,8 @@ export interface Sandbox {
   stop(): Promise<void>;
 }
 
-const SERVICES = new Set(['Charge/CreatePaymentOrder', 'Charge/PaymentOrder/Get', 'Charge/PaymentOrder/Update', 'Charge/PaymentOrder/Cancel', 'Charge/SDKTest']);
-const ORDER_SERVICES = new Set(['Charge/CreatePaymentOrder', 'Charge/PaymentOrder/Get', 'Charge/PaymentOrder/Update', 'Charge/PaymentOrder/Cancel']);
+const SERVICES = new Set(['Charge/CreatePaymentOrder', 'Charge/PaymentOrder/Get', 'Charge/PaymentOrder/Update', 'Charge/PaymentOrder/Cancel', 'Order/Get', 'Charge/SDKTest']);
+const ORDER_SERVICES = new Set(['Charge/CreatePaymentOrder', 'Charge/PaymentOrder/Get', 'Charge/PaymentOrder/Update', 'Charge/PaymentOrder/Cancel', 'Order/Get']);
 const MAX_BODY = 1024 * 1024;
 
 class HttpError extends Error {
@@ -317,7 +317,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       default:
     }
 
-    let outcome: Outcome;
+    let outcome: Outcome | ReturnType<OrderStore['orderTransactions']>;
     switch (service) {
       case 'Charge/CreatePaymentOrder':
         outcome = store.create(who.shopId, who.mode, body);
@@ -331,6 +331,9 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
         break;
       case 'Charge/PaymentOrder/Cancel':
         outcome = store.cancel(who.shopId, who.mode, body);
+        break;
+      case 'Order/Get':
+        outcome = store.orderTransactions(who.shopId, who.mode, body);
         break;
       default: {
         // Charge/SDKTest

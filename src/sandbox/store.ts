@@ -2,6 +2,7 @@ import type { ChannelDetails, ChannelType, Mode, PaymentOrder, PaymentOrderStatu
 import { formatMoney } from '../orders/currencies.js';
 import { isoUtc } from './dates.js';
 import type { SandboxFault } from './messages.js';
+import { paymentTransaction } from './ipn-sender.js';
 import { hexId, shortCode } from './random.js';
 import { checkPaymentOrderId, parseIsoWithOffset, validateCreate, validateUpdate } from './validate.js';
 
@@ -190,6 +191,22 @@ export class OrderStore {
     s.order.paymentOrderStatus = refuse ? 'REFUSED' : 'PAID';
     s.order.updateDate = isoUtc(now);
     return { ok: s };
+  }
+
+  /**
+   * `Order/Get`: the transactions of every payment order of this shop and mode made with `orderId` (only attempts:
+   * an order nobody tried to pay lists none), at most 30 (`PSP_015` above), optionally of one `operationType`.
+   */
+  orderTransactions(shopId: string, mode: Mode, body: unknown): { ok: { shopId: string; transactions: Record<string, unknown>[]; _type: 'V4/OrderTransactions' } } | { error: SandboxFault } {
+    const b = (typeof body === 'object' && body !== null && !Array.isArray(body) ? body : {}) as Body;
+    for (const k of Object.keys(b)) if (k !== 'orderId' && k !== 'operationType') return { error: { code: 'INT_900', detailedMessage: `unknown parameter ${k}` } };
+    if (typeof b.orderId !== 'string' || b.orderId === '' || b.orderId.length > 64) return { error: { code: 'INT_013' } };
+    if (b.operationType !== undefined && !['DEBIT', 'CREDIT', 'VERIFICATION'].includes(b.operationType)) return { error: { code: 'INT_902', detailedMessage: 'operationType must be DEBIT, CREDIT or VERIFICATION' } };
+    const orders = this.byOrderId(b.orderId).filter((s) => s.shopId === shopId && s.mode === mode);
+    // Every sandbox transaction is a DEBIT (a payment attempt).
+    const transactions = b.operationType === undefined || b.operationType === 'DEBIT' ? orders.flatMap((s) => s.transactions.map((t) => paymentTransaction(s, t))) : [];
+    if (transactions.length > 30) return { error: { code: 'PSP_015' } };
+    return { ok: { shopId, transactions, _type: 'V4/OrderTransactions' } };
   }
 
   /** Moves every RUNNING order whose expirationDate has passed to EXPIRED; returns how many moved. */

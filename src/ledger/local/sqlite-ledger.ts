@@ -6,7 +6,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { ConfigError, PaybatchError } from '../../errors/paybatch-error.js';
 import type { Mode } from '../../lyra/types.js';
 import { applyObservation } from '../apply-observation.js';
-import type { ClaimRequest, ClaimResult, Ledger, LedgerEntry, Observation, Outcome } from '../ledger.js';
+import { entryMatches, type ClaimRequest, type ClaimResult, type EntriesFilter, type Ledger, type LedgerEntry, type Observation, type Outcome } from '../ledger.js';
 import { countVerdict, emptyMergeReport, mergeEntry, type MergeReport } from '../merge.js';
 import { legacyJournalPath, readLegacyJournal } from './legacy-journal.js';
 import { acquireLock, type HeldLock } from './lock.js';
@@ -140,6 +140,8 @@ class SqliteLedger implements Ledger {
           entry TEXT NOT NULL
         );
         CREATE INDEX IF NOT EXISTS orders_sending ON orders (state) WHERE state = 'SENDING';
+        CREATE INDEX IF NOT EXISTS orders_first_sent ON orders (json_extract(entry, '$.firstSentAt'));
+        CREATE INDEX IF NOT EXISTS orders_batch ON orders (batch_id);
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
       `);
     } catch (e) {
@@ -267,9 +269,13 @@ class SqliteLedger implements Ledger {
     return writes.length;
   }
 
-  async *entries(): AsyncIterable<LedgerEntry> {
+  async *entries(filter?: EntriesFilter): AsyncIterable<LedgerEntry> {
     this.assertOpen();
     await this.flushing;
+    if (filter && (filter.sentFrom !== undefined || filter.sentBefore !== undefined || filter.batchId !== undefined)) {
+      yield* this.selected(filter);
+      return;
+    }
     // Pages, not one open cursor: the connection must stay free for the writes made while the caller iterates.
     for (let after = 0; ; ) {
       const page = this.stmt.page.all(after, 1000);
@@ -279,6 +285,35 @@ class SqliteLedger implements Ledger {
         if (e) yield e;
       }
       after = page[page.length - 1]!.id;
+    }
+  }
+
+  /**
+   * A period or a batch from the indexes (firstSentAt, batch_id): a month of a large ledger costs that month. The ids
+   * first, then each entry as it is now (a write made meanwhile included); entryMatches has the last word, as the
+   * index compares ISO strings and the rule compares instants.
+   */
+  private async *selected(f: EntriesFilter): AsyncIterable<LedgerEntry> {
+    const where: string[] = [];
+    const args: string[] = [];
+    const sent = "json_extract(entry, '$.firstSentAt')";
+    // A day around the bounds: firstSentAt written with another offset than Z still sorts near its instant.
+    if (f.sentFrom !== undefined) {
+      where.push(`${sent} >= ?`);
+      args.push(new Date(Date.parse(f.sentFrom) - 86_400_000).toISOString());
+    }
+    if (f.sentBefore !== undefined) {
+      where.push(`${sent} < ?`);
+      args.push(new Date(Date.parse(f.sentBefore) + 86_400_000).toISOString());
+    }
+    if (f.batchId !== undefined) {
+      where.push('batch_id = ?');
+      args.push(f.batchId);
+    }
+    const ids = (this.db.prepare(`SELECT order_id FROM orders WHERE ${where.join(' AND ')} ORDER BY id`).all(...args) as { order_id: string }[]).map((r) => r.order_id);
+    for (const id of ids) {
+      const e = this.current(id);
+      if (e && entryMatches(e, f)) yield e;
     }
   }
 

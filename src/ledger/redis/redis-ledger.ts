@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Mode } from '../../lyra/types.js';
-import type { ClaimRequest, ClaimResult, Ledger, LedgerEntry, Observation, Outcome } from '../ledger.js';
+import { entryMatches, type ClaimRequest, type ClaimResult, type EntriesFilter, type Ledger, type LedgerEntry, type Observation, type Outcome } from '../ledger.js';
 import { PaybatchError } from '../../errors/paybatch-error.js';
 import { applyObservation } from '../apply-observation.js';
 import { countVerdict, emptyMergeReport, mergeEntry, type MergeReport } from '../merge.js';
@@ -280,12 +280,15 @@ export class RedisLedger implements Ledger {
     }
   }
 
-  async *entries(): AsyncIterable<LedgerEntry> {
+  async *entries(filter?: EntriesFilter): AsyncIterable<LedgerEntry> {
     let cursor = '0';
     do {
       const [next, flat] = await this.redis.hscan(this.keys.entries, cursor, 'COUNT', 500);
       cursor = next;
-      for (let i = 1; i < flat.length; i += 2) yield JSON.parse(flat[i]!) as LedgerEntry;
+      for (let i = 1; i < flat.length; i += 2) {
+        const e = JSON.parse(flat[i]!) as LedgerEntry;
+        if (entryMatches(e, filter)) yield e;
+      }
     } while (cursor !== '0');
   }
 

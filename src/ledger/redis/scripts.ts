@@ -87,6 +87,8 @@ else
   e.errorCode = nil
   e.errorMessage = nil
   e.detailedErrorCode = nil
+  e.payment = nil
+  e.resolution = nil
   local before = tonumber(e.attempts) or 0
   for k, v in pairs(o) do e[k] = v end
   e.attempts = before + (tonumber(o.attempts) or 0)
