@@ -414,7 +414,13 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: RunResult) => 
       if (Date.now() - lastProgress > 5_000 && window[0]?.order) {
         const head = window[0].order;
         const state = await retry('checking a job', () => producer.queue.getJobState(jobId(scope, opts.batchId, head.orderId)));
-        if (state === 'unknown') await retry('adding a lost job', () => addChunk(producer, opts.batchId, [head], opts.retryUncertain));
+        if (state === 'unknown') {
+          // In no list, but its hash may have survived (a Redis crash while a worker moved it): BullMQ would not add
+          // a job whose id exists, so the remains go first. A locked one is left for the next check.
+          const id = jobId(scope, opts.batchId, head.orderId);
+          const removed = await retry('removing a lost job', () => producer.queue.remove(id)).catch(() => 0);
+          if (removed || (await producer.queue.getJob(id)) === undefined) await retry('adding a lost job', () => addChunk(producer, opts.batchId, [head], opts.retryUncertain));
+        }
         if (opts.onWaiting) {
           const [done, count, inFlight] = await retry('counting', () => Promise.all([countDone(redis, scope, opts.batchId), producer.queue.getWorkersCount(), producer.queue.getActiveCount()]));
           opts.onWaiting(done, count, inFlight);
