@@ -1,9 +1,9 @@
 import { openCsv } from '../csv/read.js';
 import { formatCsvRecord } from '../csv/write.js';
 import type { LedgerStore } from '../follow/context.js';
+import { reconcile, reconcileRecord, RECONCILE_COLUMNS } from '../follow/reconcile.js';
 import { findOrderIdColumn } from '../follow/select.js';
-import type { Ledger, LedgerEntry } from '../ledger/ledger.js';
-import { formatMinor } from '../orders/currencies.js';
+import type { Ledger } from '../ledger/ledger.js';
 import type { RunRecord } from '../app/run-history.js';
 
 /** Statuses in the order a person should look at them: what needs attention first. */
@@ -114,26 +114,18 @@ export async function withLedger(store: LedgerStore, fn: (ledger: Ledger) => Pro
   }
 }
 
-export const RECONCILIATION_COLUMNS = ['orderId', 'state', 'paymentOrderId', 'paymentOrderStatus', 'amount', 'currency', 'channel', 'firstSentAt', 'statusChangedAt', 'attempts', 'errorCode', 'errorMessage', 'batchId'] as const;
-
-/**
- * The reconciliation export of a batch: every order of the ledger last claimed by it, as the ledger knows it now.
- * (The reconciliation command will produce the full statement; until then this is the ledger's view.)
- */
+/** The reconciliation export of a batch: `paybatch reconcile --batch ID`, the same columns and rows, as CSV. */
 export async function reconciliationCsv(store: LedgerStore, batchId: string): Promise<string | undefined> {
-  const lines = [formatCsvRecord([...RECONCILIATION_COLUMNS], ',')];
+  const lines = [formatCsvRecord([...RECONCILE_COLUMNS], ',')];
   const busy = await withLedger(store, async (ledger) => {
-    for await (const e of ledger.entries()) {
-      if (e.batchId !== batchId) continue;
-      lines.push(formatCsvRecord(reconciliationCells(e), ','));
+    const { rows } = await reconcile(ledger, { by: 'sent', batchId });
+    for (const r of rows) {
+      const record = reconcileRecord(r);
+      lines.push(formatCsvRecord(RECONCILE_COLUMNS.map((c) => record[c]), ','));
     }
   });
   if (busy) return undefined;
   return `\ufeff${lines.join('\r\n')}\r\n`;
-}
-
-function reconciliationCells(e: LedgerEntry): string[] {
-  return [e.orderId, e.state, e.paymentOrderId ?? '', e.paymentOrderStatus ?? '', formatMinor(e.sent.amountMinor, e.sent.currency), e.sent.currency, e.sent.channel, e.firstSentAt ?? '', e.statusChangedAt ?? '', String(e.attempts), e.errorCode ?? '', e.errorMessage ?? '', e.batchId ?? ''];
 }
 
 /** One day of the paid-vs-outstanding picture of one currency, in minor units. */

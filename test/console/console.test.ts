@@ -108,6 +108,12 @@ describe('paybatch serve: the ops console in a real browser', () => {
     expect(await page.locator('script').count()).toBe(0);
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('.downloads >> text=report')]);
     const fromConsole = readReport((await download.path())!);
+    // The reconciliation export is `paybatch reconcile --batch`: every order this batch sent, amounts as money.
+    const [recon] = await Promise.all([page.waitForEvent('download'), page.click('.downloads >> text=reconciliation export')]);
+    const reconRows = readReport((await recon.path())!);
+    const createdIds = fromConsole.filter((x) => x.status === 'CREATED').map((x) => x.paymentOrderId);
+    expect(reconRows.filter((x) => x.paymentOrderId).map((x) => x.paymentOrderId).sort()).toEqual([...createdIds].sort());
+    expect(reconRows.every((x) => /^\d+(\.\d+)?$/.test(x.amount!) && x.currency)).toBe(true);
 
     // The CLI sends the same file from another state directory (so its ledger sends everything again).
     const cliFile = join(w.dir, 'cli', 'errors.csv');
