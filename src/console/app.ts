@@ -21,6 +21,7 @@ import { describeAmounts } from '../follow/tally.js';
 import { updateOrders } from '../follow/update.js';
 import { findOrderIdColumn } from '../follow/select.js';
 import type { Logger } from '../log/logger.js';
+import { resolveUncertain } from '../follow/resolve.js';
 import { moneyOverTime, readBatchRows, reconciliationCsv, withLedger } from './batches.js';
 import { ConsoleAuth, SESSION_COOKIE } from './auth.js';
 import type { ConsoleMetrics } from './metrics.js';
@@ -181,8 +182,21 @@ export function createConsoleApp(o: ConsoleAppOptions): Hono {
         o.logger.info({ event: 'console.update', batchId: run.batchId, orders: orderIds.length }, 'orders updated from the console');
         return c.html(pages.actionResultPage(run, 'Change expiry', done.rows));
       }
-      const done = await checkStatus({ orderIds, ledger: ctx.ledger, client: ctx.client!, offline: false, bulk });
-      return c.html(pages.actionResultPage(run, 'Status refreshed', done.rows, 'Each order was read from the platform and the ledger updated. An UNCERTAIN order found on the platform is now CREATED; one the platform does not know stays UNCERTAIN: send it again with paybatch run --retry-uncertain once you have checked the Back Office.'));
+      // Settle: the UNCERTAIN orders go through paybatch resolve (Order/Get, notifications, expiry); the others are read.
+      const entries = await Promise.all(orderIds.map((id) => ctx.ledger.get(id)));
+      const uncertain = entries.filter((e): e is NonNullable<typeof e> => e?.state === 'UNCERTAIN');
+      const settled = uncertain.length ? await resolveUncertain({ ledger: ctx.ledger, client: ctx.client!, entries: uncertain, bulk }) : { rows: [] };
+      const others = orderIds.filter((id) => !uncertain.some((e) => e.orderId === id));
+      const done = others.length ? await checkStatus({ orderIds: others, ledger: ctx.ledger, client: ctx.client!, offline: false, bulk }) : { rows: [] };
+      const resolved = settled.rows.map((r) => ({
+        orderId: r.orderId,
+        result: r.decision,
+        ...(r.paymentOrderStatus ? { paymentOrderStatus: r.paymentOrderStatus } : {}),
+        amountMinor: r.amountMinor,
+        currency: r.currency,
+        errorMessage: r.safeFrom ? `${r.evidence}; safe to send again from ${r.safeFrom}` : r.evidence,
+      }));
+      return c.html(pages.actionResultPage(run, 'Settled', [...resolved, ...done.rows] as Parameters<typeof pages.actionResultPage>[2], 'UNCERTAIN orders were looked for on the platform (Order/Get) and in the notifications received: FOUND ones are CREATED now and never sent again; SAFE_TO_RESEND ones can no longer be paid (paybatch resolve FILE --resend-expired sends them); the others stay UNCERTAIN until the date shown. Every other order was read again.'));
     } finally {
       await ctx.close();
     }
