@@ -47,7 +47,11 @@ function interpolate(value: string, vars: Record<string, string>): string {
 }
 
 /** The image runs from /app: its paths are this repository's. */
-const fromImage = (arg: string, tmp: string) => arg.replace(/^\/app\//, root).replace(/^\/tmp\//, `${tmp}/`).replace(/^\/var\/lib\/paybatch$/, tmp);
+/** A path of the image on this machine: /app is the repository (wherever it is cloned, /tmp included), /tmp and the state volume a test folder. */
+const fromImage = (arg: string, tmp: string) => {
+  if (arg.startsWith('/app/')) return join(root, arg.slice('/app/'.length));
+  return arg.replace(/^\/tmp\//, `${tmp}/`).replace(/^\/var\/lib\/paybatch$/, tmp);
+};
 
 /** A container's process: ENTRYPOINT + command with node, the Dockerfile's ENV and the service's environment only. */
 function containerProcess(command: string[], environment: Record<string, string>, tmp: string) {
