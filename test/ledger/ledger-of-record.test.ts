@@ -240,7 +240,8 @@ describe('one invoice, one order: Redis', () => {
         else expect(row.status, `${row.invoice}: ${row.errorMessage}`).toBe('UNCERTAIN');
       }
       expect(report.filter((r) => r.status === 'CREATED').length).toBeGreaterThan(140);
-      expect(stdout.length).toBeGreaterThan(0);
+      // A run that ended by itself printed its summary.
+      if (code !== 'stalled') expect(JSON.parse(stdout)).toMatchObject({ engine: 'queue' });
     } finally {
       await Promise.all([own.stop(), slow.stop()]);
     }
