@@ -116,7 +116,7 @@ export async function sendFile(
   argv: RunArgs,
   read: string,
   named: string,
-  opts: { signal?: AbortSignal; progress?: { tty: boolean; stream: NodeJS.WritableStream }; onNotice?: (message: string) => void } = {},
+  opts: { signal?: AbortSignal; progress?: { tty: boolean; stream: NodeJS.WritableStream }; onNotice?: (message: string) => void; origin?: string } = {},
 ): Promise<RunBatchResult> {
   const started = new Date();
   const files = {
@@ -139,6 +139,7 @@ export async function sendFile(
   }
   return runBatch({
     ...(sendWindow ? { sendWindow } : {}),
+    ...(opts.origin ? { origin: opts.origin } : {}),
     file: read,
     judge: toJudgeFileOptions(argv, started),
     lyra,

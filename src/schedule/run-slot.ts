@@ -85,7 +85,7 @@ async function runOne(job: ScheduledJob, slot: Date, input: string | undefined, 
   const { sendFile } = await import('../cli/run.js');
   let result: RunBatchResult;
   try {
-    result = await sendFile(argv, argv.file, argv.file, { ...(opts.signal ? { signal: opts.signal } : {}), onNotice: () => undefined });
+    result = await sendFile(argv, argv.file, argv.file, { ...(opts.signal ? { signal: opts.signal } : {}), onNotice: () => undefined, origin: `schedule ${job.name}` });
   } catch (e) {
     if (!PaybatchError.is(e)) throw e;
     return { file: argv.file, exitCode: e.exitCode, error: e.message, inputError: e instanceof InputError };

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -112,6 +112,10 @@ describe('paybatch schedule without Redis', () => {
     // The first run sent the three invoices, the next ones found them in the ledger.
     expect(ordersOf('E2S')).toEqual({ 'E2S-0': 1, 'E2S-1': 1, 'E2S-2': 1 });
     expect(readReport(join(w.dir, 'reports', reports[0]!)).map((r) => r.status)).toEqual(['CREATED', 'CREATED', 'CREATED']);
+    // The run history (what the console lists) says which job started each run.
+    const history = readdirSync(join(w.state, 'runs')).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(join(w.state, 'runs', f), 'utf8')) as { origin: string });
+    expect(history.length).toBe(runs.length);
+    expect(new Set(history.map((h) => h.origin))).toEqual(new Set(['schedule every2s']));
 
     const list = await runCli(['schedule', w.jobs, '--list', '--state-dir', w.state], { env: shop() });
     expect(list.stdout).toMatch(/^every2s {2}"\*\/2 \* \* \* \* \*" {2}next \S+ Europe\/Paris {2}last: done \(exit 0\) at \S+ Europe\/Paris: invoices\.csv: 3 CREATED, 0 sent\n$/);
