@@ -37,19 +37,8 @@ export interface RunRecord {
   summary: SummaryJson;
 }
 
-export interface RunStart {
-  batchId: string;
-  origin: string;
-  file: string;
-  engine: 'embedded' | 'queue';
-  target: string;
-  shopId: string;
-  mode: string;
-  perSecond?: number;
-  estimatedRows: number;
-  files: { report: string; toFix?: string; summary: string };
-  startedAt: Date;
-}
+/** What a run says of itself when it starts. */
+export type RunStart = Pick<RunRecord, 'batchId' | 'origin' | 'file' | 'engine' | 'target' | 'shopId' | 'mode' | 'perSecond' | 'estimatedRows' | 'files'> & { startedAt: Date };
 
 /** Published for every finished row of every run in this process (the console's /metrics counts them). */
 export const ROW_CHANNEL = channel('paybatch:run:row');

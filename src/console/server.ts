@@ -46,14 +46,6 @@ export async function startConsoleServer(o: { app: Hono; ipn: IpnRequestHandler;
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 120_000;
-  const { port, urlHost } = await listen(server, o.port, o.host);
-  return {
-    url: `http://${urlHost}:${port}/`,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      }),
-  };
+  const { url, port, close } = await listen(server, o.port, o.host);
+  return { url, port, close };
 }

@@ -65,16 +65,8 @@ export async function startIpnServer(opts: IpnServerOptions): Promise<IpnServer>
   server.headersTimeout = 5_000;
   server.keepAliveTimeout = 5_000;
 
-  const { port, urlHost } = await listen(server, opts.port ?? 0, opts.host ?? '127.0.0.1');
-  return {
-    url: `http://${urlHost}:${port}/`,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      }),
-  };
+  const { url, port, close } = await listen(server, opts.port ?? 0, opts.host ?? '127.0.0.1');
+  return { url, port, close };
 }
 
 /** The receiver's checks and journal (see startIpnServer for the answers), as a plain Node request handler. */
