@@ -4,23 +4,16 @@ import { openCsv, type CsvSource } from '../csv/read.js';
 import { restoreFormula } from '../csv/write.js';
 import { ConfigError } from '../errors/paybatch-error.js';
 import { findOrderIdColumn } from '../follow/select.js';
-import { parseMoney } from '../ledger/exchange.js';
+import { parseMoney } from '../orders/currencies.js';
 import type { Ledger, LedgerEntry } from '../ledger/ledger.js';
 import type { LyraClient } from '../lyra/client.js';
 import { LyraApiError } from '../lyra/errors.js';
 import type { ChannelType, Mode } from '../lyra/types.js';
 
 /**
- * An earlier report is evidence. A row whose orderId the ledger of record does not know, but which an earlier report
- * of the same shop and mode says was CREATED or UNCERTAIN, is not sent again: this is what keeps the promise when the
- * ledger was lost or left behind (another state folder, another machine, a container without a volume) while the
- * report, beside the input, was kept.
- *
- * - CREATED with a paymentOrderId: confirmed with PaymentOrder/Get, then adopted into the ledger as CREATED. If the
- *   platform does not know that id, the row is adopted as UNCERTAIN (the report says an order exists, the platform
- *   does not: a person decides, with --retry-uncertain).
- * - UNCERTAIN: adopted as UNCERTAIN.
- * A report that does not say which shop and mode it was sent to (shopId, mode columns) is never trusted.
+ * An earlier report of the same shop and mode is evidence: a row the ledger does not know but the report says was
+ * CREATED (confirmed with PaymentOrder/Get, else UNCERTAIN) or UNCERTAIN is adopted into the ledger, never sent.
+ * It keeps the promise when the ledger was left behind (another state folder or machine) but the report was kept.
  */
 export interface AdoptOptions {
   /** The report beside the input (read if it exists) and the ones given with --previous-report (must exist). */

@@ -62,8 +62,9 @@ export const enqueueCommand: CommandModule<object, EnqueueArgs> = {
 async function enqueue(argv: EnqueueArgs, now: Date): Promise<number> {
   if (argv.rate !== undefined && !(argv.rate > 0)) throw new ConfigError('PB_OPTION', `--rate ${argv.rate}: give a number of requests per second above 0`);
   if (argv.batch !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(argv.batch)) throw new ConfigError('PB_OPTION', `--batch ${argv.batch}: use letters, digits, dot, dash or underscore (at most 64)`);
-  if (argv['redis-may-lose-claims']) process.env[MAY_LOSE_CLAIMS] = 'yes';
-  const target = requireRedisTarget(argv.redis, process.env);
+  const settings: Record<string, string | undefined> = { ...process.env };
+  if (argv['redis-may-lose-claims']) settings[MAY_LOSE_CLAIMS] = 'yes';
+  const target = requireRedisTarget(argv.redis, settings);
   const scope = scopeFromLyra(argv);
   const batchId = argv.batch ?? newBatchId(now);
   const judgeOptions = toJudgeFileOptions(argv, now);

@@ -52,9 +52,10 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
 
 async function runWorker(argv: WorkerArgs): Promise<number> {
   if (!Number.isInteger(argv.concurrency) || argv.concurrency < 1) throw new ConfigError('PB_OPTION', `--concurrency ${argv.concurrency}: give a whole number of at least 1`);
-  if ((argv as { 'redis-may-lose-claims'?: boolean })['redis-may-lose-claims']) process.env[MAY_LOSE_CLAIMS] = 'yes';
   const logger = createLogger({ name: 'paybatch-worker' });
-  const target = requireRedisTarget(argv.redis, process.env);
+  const settings: Record<string, string | undefined> = { ...process.env };
+  if ((argv as { 'redis-may-lose-claims'?: boolean })['redis-may-lose-claims']) settings[MAY_LOSE_CLAIMS] = 'yes';
+  const target = requireRedisTarget(argv.redis, settings);
   // A worker claims in its queue's Redis: if the shop's settings name another ledger of record, it must not send.
   const setting = ledgerSettingFrom(withEnvFile(argv.envFile))?.value;
   if (setting && !sameRedis(setting, target.url)) {

@@ -3,7 +3,7 @@ import { openCsv } from '../csv/read.js';
 import { createCsvWriter, restoreFormula } from '../csv/write.js';
 import { InputError } from '../errors/paybatch-error.js';
 import type { ChannelType, PaymentOrderStatus } from '../lyra/types.js';
-import { currencyExponent, formatMinor } from '../orders/currencies.js';
+import { formatMinor, parseMoney } from '../orders/currencies.js';
 import type { LedgerEntry, LedgerState } from './ledger.js';
 
 /**
@@ -155,15 +155,3 @@ async function* readCsvExport(file: string): AsyncGenerator<LedgerEntry> {
     source.close();
   }
 }
-
-/** "1234.56" in EUR → 123456; exact, and refused when it has more decimals than the currency. */
-export function parseMoney(text: string, currency: string): number | undefined {
-  const exp = currencyExponent(currency);
-  const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(text.trim());
-  if (exp === undefined || !m) return undefined;
-  const frac = m[3] ?? '';
-  if (frac.length > exp) return undefined;
-  const n = Number(`${m[2]}${frac.padEnd(exp, '0')}`);
-  return Number.isSafeInteger(n) ? (m[1] ? -n : n) : undefined;
-}
-

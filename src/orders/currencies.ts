@@ -59,3 +59,14 @@ export function formatMinor(minor: number, currency: string): string {
 export function formatMoney(minor: number, currency: string): string {
   return `${formatMinor(minor, currency)} ${currency}`;
 }
+
+/** The inverse of formatMinor: "1234.56" in EUR → 123456; exact, refused with more decimals than the currency has. */
+export function parseMoney(text: string, currency: string): number | undefined {
+  const exp = currencyExponent(currency);
+  const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(text.trim());
+  if (exp === undefined || !m) return undefined;
+  const frac = m[3] ?? '';
+  if (frac.length > exp) return undefined;
+  const n = Number(`${m[2]}${frac.padEnd(exp, '0')}`);
+  return Number.isSafeInteger(n) ? (m[1] ? -n : n) : undefined;
+}
