@@ -63,10 +63,8 @@ export function withJobFile<T>(y: Argv<T>, opts: { ignore?: readonly string[] } 
 }
 
 /**
- * Keys of a `run` job file that the follow-up commands (status, update, cancel) take no value from. `out`, `fix-out`
- * and `summary-out` name the run's own files (a follow-up report must never land on the run's report); `rate` and
- * `concurrency` are the run's sending pace; update reads `expires-in` as a new expiry for every order, not as the
- * default of new ones.
+ * Keys of a `run` job file the follow-up commands take no value from: the run's own files (a follow-up report must
+ * never land on the run's), its sending pace and options, and `expires-in` (update would apply it to every order).
  */
 export const RUN_ONLY_KEYS = ['out', 'fix-out', 'summary-out', 'expires-in', 'retry-uncertain', 'stop-after-failures', 'ipn-url', 'workers', 'progress', 'check', 'rate', 'concurrency', 'send-window', 'previous-report', 'ledger'];
 

@@ -60,10 +60,9 @@ interface Upload {
 const PUBLIC = new Set(['/login', '/healthz', '/assets/console.css']);
 
 /**
- * The ops console (hono): login, batches, a batch's rows and actions, sending a file. Security in layers, all from
- * hono's middleware: a strict Content-Security-Policy and the usual headers (secure-headers), cross-site form posts
- * refused (csrf: Origin / Sec-Fetch-Site must be this site; the session cookie is also SameSite=Strict), a session
- * for every page and action. Buyer data never goes into a URL (order ids travel in form bodies) nor into a log.
+ * The ops console (hono): login, batches, a batch's rows and actions, sending a file. Security from hono's middleware:
+ * a strict CSP and headers, cross-site posts refused (plus SameSite=Strict sessions), a session for every page and
+ * action. Buyer data never goes into a URL or a log.
  */
 export function createConsoleApp(o: ConsoleAppOptions): Hono {
   const app = new Hono();

@@ -4,12 +4,9 @@ import { ROW_CHANNEL, listRuns, type RowMessage } from '../app/run-history.js';
 import { LIMITER_WAIT_CHANNEL, THROTTLE_PAUSE_CHANNEL } from '../engine/rate-limit.js';
 
 /**
- * What `paybatch serve` exposes on /metrics (Prometheus text, prom-client). Everything is learnt from diagnostics
- * channels, so the engine and the API client carry no metrics code: rows from the run history
- * (src/app/run-history.ts), API calls from undici's own channels, limiter waits and throttling pauses from the
- * in-process limiter (src/engine/rate-limit.ts). Runs of this process are counted; batches running counts every run
- * of the state directory, whichever process sends it. In queue mode, BullMQ's job counts of the shop's queue (the
- * figures of BullMQ's own exporter, `bullmq_job_count{queue,state}`, through the same registry).
+ * What `paybatch serve` exposes on /metrics (prom-client). It is learnt from diagnostics channels (run history,
+ * undici, the limiter), so engine and client carry no metrics code; in queue mode, BullMQ's job counts of the shop's
+ * queue join through the same registry.
  */
 export interface ConsoleMetrics {
   registry: Registry;

@@ -8,10 +8,8 @@ import type { SummaryJson } from '../report/summary.js';
 import { STATUS_ORDER, type BatchRows, type MoneyDay } from './batches.js';
 
 /**
- * The console's pages: server-rendered HTML from hono's `html` tagged template, which escapes every interpolated
- * value (a CSV cell holding `<script>` shows as text); only other `html` fragments are inserted as markup. No
- * script at all: running batches refresh themselves with a meta refresh, pictures are inline SVG, styles come from
- * /assets/console.css — so the Content-Security-Policy can forbid scripts and inline styles outright.
+ * The console's pages: hono's `html` template escapes every interpolated value (a CSV cell holding `<script>` shows
+ * as text). No script at all (meta refresh, inline SVG, /assets/console.css), so the CSP forbids scripts outright.
  */
 type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
