@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { Queue } from './bullmq.js';
 import type { SentSummary } from '../../ledger/ledger.js';
 import type { RedisLedger } from '../../ledger/redis/redis-ledger.js';
 import { markDoneLua } from '../../ledger/redis/scripts.js';
@@ -8,19 +9,46 @@ import { outcomeFromEntry } from '../from-ledger.js';
 import type { RowOutcome } from '../outcome.js';
 import { queueKeys, type QueueScope } from './keys.js';
 
-/** What a job carries: what sending needs, nothing more (no credentials; the recipient only because the POST needs it). */
-export interface QueuedOrder {
-  batchId: string;
+/** One row as a job carries it: what sending needs, nothing more (no credentials; the recipient because the POST needs it). */
+export interface QueuedRow {
   orderId: string;
   request: PaymentOrderRequest;
   sent: SentSummary;
-  retryUncertain: boolean;
   /**
    * The row's fingerprint (orderFingerprint: without an expiry computed from --expires-in), so the worker claims with
-   * the one the run reports against. Jobs queued before it existed have none: the worker then hashes the request.
+   * the one the run reports against. Rows queued before it existed have none: the worker then hashes the request.
    */
   fingerprint?: string;
 }
+
+/**
+ * What a job carries: a few consecutive rows of one batch. A job, not a row, is BullMQ's unit of work: its bookkeeping
+ * (add, fetch, lock, finish, events) is paid once per group, while each row still claims, sends and records on its own.
+ * A job run again (stall, drain, retry, throttle) sends only its rows not yet done for the batch.
+ */
+export interface QueuedJob {
+  batchId: string;
+  retryUncertain: boolean;
+  rows: QueuedRow[];
+  /** How many times throttled rows of this job went back in line. */
+  requeues?: number;
+}
+
+/** Rows per job at most: BullMQ's bookkeeping is paid once per job, and a worker still holds few rows beyond its slots. */
+export const ROWS_PER_JOB = 10;
+
+/** A job as earlier versions queued it: one row per job. */
+type OneRowJob = QueuedRow & { batchId: string; retryUncertain: boolean; requeues?: number };
+
+/** The rows of a job, whichever version queued it. */
+export function rowsOfJob(data: QueuedJob | OneRowJob): QueuedRow[] {
+  if ('rows' in data) return data.rows;
+  const { batchId: _b, retryUncertain: _r, requeues: _q, ...row } = data;
+  return [row];
+}
+
+/** A valid row of a run, on its way to a job. */
+export type QueuedOrder = QueuedRow & { batchId: string; retryUncertain: boolean };
 
 export type BatchState = 'enqueuing' | 'enqueued' | 'aborted' | 'stopped';
 
@@ -88,6 +116,17 @@ export async function markDone(redis: Redis, scope: QueueScope, batchId: string,
   const keys = [k.batchDone(batchId), k.batchTick(batchId)];
   // Lua's unpack takes a few thousand values at most: chunks of 1000.
   for (let i = 0; i < orderIds.length; i += 1000) await MARK_DONE.run(redis, keys, [BATCH_TTL_SECONDS, ...orderIds.slice(i, i + 1000)]);
+}
+
+/**
+ * Rows of this batch in jobs a worker has taken (active) and not finished: a stopped worker's among them until its
+ * jobs' lock lapses.
+ */
+export async function countTakenNotDone(redis: Redis, scope: QueueScope, queue: Queue<QueuedJob, number>, batchId: string): Promise<number> {
+  const ids = (await queue.getActive(0, 999)).filter((j) => j?.data?.batchId === batchId).flatMap((j) => rowsOfJob(j.data).map((r) => r.orderId));
+  if (ids.length === 0) return 0;
+  const done = (await redis.smismember(queueKeys(scope).batchDone(batchId), ...ids)) as number[];
+  return done.filter((d) => d !== 1).length;
 }
 
 export async function countDone(redis: Redis, scope: QueueScope, batchId: string): Promise<number> {

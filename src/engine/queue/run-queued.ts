@@ -12,7 +12,7 @@ import type { JudgedRow } from '../../orders/types.js';
 import type { Run, RunItem, RunResult } from '../run.js';
 import { runHandle } from '../run.js';
 import type { RowOutcome } from '../outcome.js';
-import { BatchReader, countDone, markDone, writeBatchInfo, type PendingOrder, type QueuedOrder } from './batch.js';
+import { BatchReader, ROWS_PER_JOB, countDone, countTakenNotDone, markDone, writeBatchInfo, type PendingOrder, type QueuedJob, type QueuedOrder, type QueuedRow } from './batch.js';
 import { DEFAULT_PREFIX, jobId, queueKeys, queueName, type QueueScope } from './keys.js';
 import { connectRedis, safeRedisUrl, type RedisTarget } from '../../redis/connect.js';
 import type { QueueWorkerOptions } from './worker.js';
@@ -57,7 +57,7 @@ export const JOB_OPTIONS: JobsOptions = {
 /** A queue producer for one shop+mode. */
 export interface Producer {
   readonly scope: QueueScope;
-  readonly queue: Queue<QueuedOrder, RowOutcome>;
+  readonly queue: Queue<QueuedJob, number>;
   readonly redis: Redis;
   readonly ledger: RedisLedger;
   close(): Promise<void>;
@@ -65,7 +65,7 @@ export interface Producer {
 
 /** Opens the queue of a shop+mode on a producer connection (fails fast). */
 export function openProducer(redis: Redis, scope: QueueScope, ledgerOpts: { claimLeaseMs?: number } = {}): Producer {
-  const queue = new Queue<QueuedOrder, RowOutcome>(queueName(scope), { connection: redis, prefix: scope.prefix ?? DEFAULT_PREFIX });
+  const queue = new Queue<QueuedJob, number>(queueName(scope), { connection: redis, prefix: scope.prefix ?? DEFAULT_PREFIX });
   queue.on('error', () => {});
   const ledger = new RedisLedger({ redis, shopId: scope.shopId, mode: scope.mode, prefix: scope.prefix, ...ledgerOpts });
   return { scope, queue, redis, ledger, close: () => queue.close() };
@@ -179,27 +179,43 @@ export function invalidOutcome(row: JudgedRow): RowOutcome {
 }
 
 /**
- * Adds one chunk of orders. Orders whose answer the ledger already holds (CREATED, or UNCERTAIN without the flag) get
- * no job: they are marked done at once and reported from the ledger, like the job function would answer them.
+ * How a chunk's rows are grouped into jobs: up to ROWS_PER_JOB each, but at least eight jobs while the chunk allows, so
+ * that the first small chunk still goes to several workers at once.
  */
-export async function addChunk(p: Producer, batchId: string, chunk: (QueuedOrder & PendingOrder)[], retryUncertain: boolean): Promise<void> {
-  if (chunk.length === 0) return;
+export function jobSize(rows: number): number {
+  return Math.max(1, Math.min(ROWS_PER_JOB, Math.ceil(rows / 8)));
+}
+
+/**
+ * Adds one chunk of orders, as jobs of consecutive rows (jobSize); returns the id of each order's job (undefined for
+ * orders that needed none). Orders whose answer the ledger already holds (CREATED, or UNCERTAIN without the flag) get
+ * no job: they are marked done at once and reported from the ledger, like the job function would answer them. The
+ * grouping depends only on the chunk, so adding the same chunk again (after a Redis restart) adds nothing.
+ */
+export async function addChunk(p: Producer, batchId: string, chunk: (QueuedOrder & PendingOrder)[], retryUncertain: boolean): Promise<(string | undefined)[]> {
+  if (chunk.length === 0) return [];
   const entries = await p.ledger.getMany(chunk.map((o) => o.orderId));
   const known: string[] = [];
-  const jobs: { name: string; data: QueuedOrder; opts: JobsOptions }[] = [];
+  const toSend: number[] = [];
   chunk.forEach((o, i) => {
     const e = entries[i];
     const answered = e && (e.state === 'CREATED' || (!retryUncertain && e.state === 'UNCERTAIN' && o.request.channelOptions?.channelType !== 'INVOICE'));
     if (answered) known.push(o.orderId);
-    else
-      jobs.push({
-        name: 'send',
-        data: { batchId: o.batchId, orderId: o.orderId, request: o.request, sent: o.sent, retryUncertain: o.retryUncertain, fingerprint: o.fingerprint },
-        opts: { ...JOB_OPTIONS, jobId: jobId(p.scope, batchId, o.orderId) },
-      });
+    else toSend.push(i);
   });
+  const ids: (string | undefined)[] = new Array(chunk.length);
+  const jobs: { name: string; data: QueuedJob; opts: JobsOptions }[] = [];
+  const size = jobSize(toSend.length);
+  for (let j = 0; j < toSend.length; j += size) {
+    const group = toSend.slice(j, j + size).map((i) => chunk[i]!);
+    const id = jobId(p.scope, batchId, group[0]!.orderId);
+    for (const i of toSend.slice(j, j + size)) ids[i] = id;
+    const rows = group.map((o): QueuedRow => (o.fingerprint ? { orderId: o.orderId, request: o.request, sent: o.sent, fingerprint: o.fingerprint } : { orderId: o.orderId, request: o.request, sent: o.sent }));
+    jobs.push({ name: 'send', data: { batchId, retryUncertain, rows }, opts: { ...JOB_OPTIONS, jobId: id } });
+  }
   await markDone(p.redis, p.scope, batchId, known);
   if (jobs.length) await p.queue.addBulk(jobs);
+  return ids;
 }
 
 export interface RunQueuedOptions {
@@ -243,6 +259,8 @@ export interface RunQueuedOptions {
 interface Slot {
   row: JudgedRow;
   order?: QueuedOrder & PendingOrder;
+  /** The id of the job that carries the order (set once it is queued). */
+  job?: string;
   outcome?: RowOutcome;
 }
 
@@ -330,7 +348,7 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: RunResult) => 
     await starting;
 
     const window: Slot[] = [];
-    let chunk: (QueuedOrder & PendingOrder)[] = [];
+    let chunk: Slot[] = [];
     let chunkSize = Math.min(FIRST_CHUNK, ADD_BULK_CHUNK);
     let enqueued = 0;
     const flush = async () => {
@@ -338,7 +356,8 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: RunResult) => 
       const c = chunk;
       chunk = [];
       chunkSize = Math.min(chunkSize * 2, ADD_BULK_CHUNK);
-      await retry('adding jobs', () => addChunk(producer, opts.batchId, c, opts.retryUncertain));
+      const ids = await retry('adding jobs', () => addChunk(producer, opts.batchId, c.map((s) => s.order!), opts.retryUncertain));
+      c.forEach((s, i) => (s.job = ids[i]));
       const first = enqueued === 0;
       enqueued += c.length;
       opts.onEnqueued?.(enqueued);
@@ -361,9 +380,9 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: RunResult) => 
         counts.rows++;
         if (row.judgement.ok) {
           counts.valid++;
-          const order = toQueued(row, opts.batchId, opts.retryUncertain);
-          window.push({ row, order });
-          chunk.push(order);
+          const slot: Slot = { row, order: toQueued(row, opts.batchId, opts.retryUncertain) };
+          window.push(slot);
+          chunk.push(slot);
           if (chunk.length >= chunkSize) await flush();
         } else {
           counts.invalid++;
@@ -411,18 +430,21 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: RunResult) => 
         break;
       }
       // A job lost with Redis (restarted without its last second of AOF): add it again; the ledger keeps it single.
-      if (Date.now() - lastProgress > 5_000 && window[0]?.order) {
-        const head = window[0].order;
-        const state = await retry('checking a job', () => producer.queue.getJobState(jobId(scope, opts.batchId, head.orderId)));
+      if (Date.now() - lastProgress > 5_000 && window[0]?.job) {
+        const id = window[0].job;
+        const state = await retry('checking a job', () => producer.queue.getJobState(id));
         if (state === 'unknown') {
           // In no list, but its hash may have survived (a Redis crash while a worker moved it): BullMQ would not add
           // a job whose id exists, so the remains go first. A locked one is left for the next check.
-          const id = jobId(scope, opts.batchId, head.orderId);
           const removed = await retry('removing a lost job', () => producer.queue.remove(id)).catch(() => 0);
-          if (removed || (await producer.queue.getJob(id)) === undefined) await retry('adding a lost job', () => addChunk(producer, opts.batchId, [head], opts.retryUncertain));
+          if (removed || (await producer.queue.getJob(id)) === undefined) {
+            const lost = window.filter((s) => s.job === id && !s.outcome);
+            const ids = await retry('adding a lost job', () => addChunk(producer, opts.batchId, lost.map((s) => s.order!), opts.retryUncertain));
+            lost.forEach((s, i) => (s.job = ids[i]));
+          }
         }
         if (opts.onWaiting) {
-          const [done, count, inFlight] = await retry('counting', () => Promise.all([countDone(redis, scope, opts.batchId), producer.queue.getWorkersCount(), producer.queue.getActiveCount()]));
+          const [done, count, inFlight] = await retry('counting', () => Promise.all([countDone(redis, scope, opts.batchId), producer.queue.getWorkersCount(), countTakenNotDone(redis, scope, producer.queue, opts.batchId)]));
           opts.onWaiting(done, count, inFlight);
         }
         lastProgress = Date.now();
@@ -507,7 +529,7 @@ export async function* followBatch(opts: FollowBatchOptions): AsyncGenerator<Run
   const redis = await connectRedis(opts.redis, 'producer');
   const ledger = new RedisLedger({ redis, shopId: opts.scope.shopId, mode: opts.scope.mode, prefix: opts.scope.prefix, claimLeaseMs: opts.claimLeaseMs });
   const reader = new BatchReader(redis, opts.scope, opts.batchId, ledger);
-  const queue = new Queue(queueName(opts.scope), { connection: redis, prefix: opts.scope.prefix ?? DEFAULT_PREFIX });
+  const queue = new Queue<QueuedJob, number>(queueName(opts.scope), { connection: redis, prefix: opts.scope.prefix ?? DEFAULT_PREFIX });
   queue.on('error', () => {});
   const lookahead = opts.lookahead ?? 10_000;
   const it = opts.rows[Symbol.asyncIterator]();
@@ -545,7 +567,7 @@ export async function* followBatch(opts: FollowBatchOptions): AsyncGenerator<Run
       if (!yielded) {
         if (opts.onWaiting && Date.now() - lastTold > 5_000) {
           lastTold = Date.now();
-          const [done, workers, inFlight] = await retry('counting', () => Promise.all([countDone(redis, opts.scope, opts.batchId), queue.getWorkersCount(), queue.getActiveCount()]));
+          const [done, workers, inFlight] = await retry('counting', () => Promise.all([countDone(redis, opts.scope, opts.batchId), queue.getWorkersCount(), countTakenNotDone(redis, opts.scope, queue, opts.batchId)]));
           opts.onWaiting(done, info?.valid, workers, inFlight);
         }
         await delay(opts.pollMs ?? 250, undefined, opts.signal ? { signal: opts.signal } : {}).catch(() => undefined);

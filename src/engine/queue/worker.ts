@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Queue, UnrecoverableError, WaitingError, Worker, type Job } from './bullmq.js';
@@ -10,7 +11,7 @@ import type { Mode } from '../../lyra/types.js';
 import { RunAbortedError } from '../errors.js';
 import { DEFAULT_RETRY, sendOrder, type JobContext, type RetryPolicy } from '../job.js';
 import type { RowOutcome } from '../outcome.js';
-import { BATCH_TTL_SECONDS, markDone, readBatchSeal, writeBatchInfo, type QueuedOrder } from './batch.js';
+import { BATCH_TTL_SECONDS, ROWS_PER_JOB, markDone, readBatchSeal, rowsOfJob, writeBatchInfo, type QueuedJob, type QueuedRow } from './batch.js';
 import { sameSeal } from '../../lyra/batch-seal.js';
 import { queueKeys, queueName, type QueueScope } from './keys.js';
 import { SharedRateLimiter } from './shared-rate-limit.js';
@@ -53,7 +54,7 @@ export type WorkerEvent =
   | { type: 'error'; message: string };
 
 export interface QueueWorker {
-  readonly worker: Worker<QueuedOrder, RowOutcome>;
+  readonly worker: Worker<QueuedJob, number>;
   readonly scope: QueueScope;
   /**
    * Stops taking jobs. Default (drain): requests in flight finish and are recorded, jobs that had not sent go back to
@@ -204,9 +205,11 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
   const leaseMs = opts.claimLeaseMs ?? client.timeoutMs + 30_000;
   const ledger = new RedisLedger({ redis, shopId: scope.shopId, mode: scope.mode, prefix: scope.prefix, claimLeaseMs: leaseMs });
   const limiter = new SharedRateLimiter({ redis, keys: keys.limiter, holdMs: client.timeoutMs + 5_000 });
-  const queue = new Queue<QueuedOrder, RowOutcome>(queueName(scope), { connection: redis, prefix: scope.prefix ?? 'paybatch' });
+  const queue = new Queue<QueuedJob, number>(queueName(scope), { connection: redis, prefix: scope.prefix ?? 'paybatch' });
   queue.on('error', () => {});
   const drain = new AbortController();
+  // Every row waiting for a claim slot listens to it.
+  setMaxListeners(0, drain.signal);
   const emit = (e: WorkerEvent) => opts.onEvent?.(e);
 
   /**
@@ -253,20 +256,23 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
   // A claim younger than this cannot have been taken over (only a claim older than its lease can): no renew needed.
   const claimFreshMs = Math.min(1000, leaseMs / 10);
 
-  const processor = async (job: Job<QueuedOrder, RowOutcome>, token?: string): Promise<RowOutcome> => {
-    const data = job.data;
+  /** How one row of a job ended in this run of it. */
+  type RowEnd =
+    | { kind: 'done' }
+    /** Not sent and not done: another run of the job takes it (draining, throttled with requeues left, an error). */
+    | { kind: 'again'; throttled?: boolean; error?: unknown }
+    /** The batch was stopped or aborted: the row is marked done unsent. */
+    | { kind: 'stopped'; message: string };
+
+  const sendRow = async (data: QueuedJob, row: QueuedRow, backInLine: (code: string | undefined) => boolean): Promise<RowEnd> => {
     // A stopped or aborted batch: its claims are refused (BatchStoppedError, below), in the claim's own step.
     let giveSlot: () => void;
     try {
       giveSlot = await slots.take(drain.signal);
     } catch {
-      // Draining before this job got a slot: nothing claimed, back in line for another worker.
-      await job.moveToWait(token);
-      throw new WaitingError();
+      // Draining before this row got a slot: nothing claimed, back in line for another worker.
+      return { kind: 'again' };
     }
-    const requeues = (data as QueuedOrder & { requeues?: number }).requeues ?? 0;
-    /** A row FAILED with this code goes back in line (below) instead of ending its job: throttled, with requeues left. */
-    const backInLine = (code: string | undefined): boolean => !!code && THROTTLED.has(code) && requeues < MAX_THROTTLE_REQUEUES;
     const tracked = new ClaimTracker(ledger, giveSlot, limiter, {
       set: keys.batchDone(data.batchId),
       tick: keys.batchTick(data.batchId),
@@ -301,12 +307,12 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
       signal: drain.signal,
       beforeAttempt: async (signal) => {
         grant = tracked.takeEarly() ?? (await limiter.acquire(signal));
-        // A claim taken over while this job slept (stale, and the operator allowed retries) must not POST again.
-        if (tracked.token && performance.now() - tracked.claimSentAt >= claimFreshMs && !(await ledger.renew(data.orderId, tracked.token))) {
+        // A claim taken over while this row slept (stale, and the operator allowed retries) must not POST again.
+        if (tracked.token && performance.now() - tracked.claimSentAt >= claimFreshMs && !(await ledger.renew(row.orderId, tracked.token))) {
           const g = grant;
           grant = undefined;
           void limiter.cancel(g).catch(() => {});
-          throw new Error(`the claim on ${data.orderId} was taken over by another worker; not sending`);
+          throw new Error(`the claim on ${row.orderId} was taken over by another worker; not sending`);
         }
       },
       onRetrySafe: throttle,
@@ -314,43 +320,77 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
     let outcome: RowOutcome;
     try {
       await checkSeal(data.batchId);
-      outcome = await sendOrder(ctx, { orderId: data.orderId, request: data.request, sent: data.sent, ...(data.fingerprint ? { fingerprint: data.fingerprint } : {}) });
+      outcome = await sendOrder(ctx, { orderId: row.orderId, request: row.request, sent: row.sent, ...(row.fingerprint ? { fingerprint: row.fingerprint } : {}) });
     } catch (e) {
       tracked.finish();
       if (e instanceof BatchStoppedError) {
-        await markDone(redis, scope, data.batchId, [data.orderId]);
-        throw new UnrecoverableError(e.message);
+        await markDone(redis, scope, data.batchId, [row.orderId]);
+        return { kind: 'stopped', message: e.message };
       }
       if (RunAbortedError.is(e)) {
         await writeBatchInfo(redis, scope, { batchId: data.batchId, state: 'aborted', abortCode: e.code, abortMessage: e.message });
-        await markDone(redis, scope, data.batchId, [data.orderId]);
+        await markDone(redis, scope, data.batchId, [row.orderId]);
         emit({ type: 'aborted', batchId: data.batchId, code: e.code, message: e.message });
-        throw new UnrecoverableError(e.message);
+        return { kind: 'stopped', message: e.message };
       }
-      const attempts = job.opts.attempts ?? 1;
-      if (job.attemptsMade + 1 >= attempts) await markDone(redis, scope, data.batchId, [data.orderId]);
-      throw e;
+      return { kind: 'again', error: e };
     }
     tracked.finish();
-    if (outcome.status === 'PENDING' && drain.signal.aborted) {
-      // Draining and nothing sent: back in line for another worker, without spending one of the job's attempts.
+    // Draining and nothing sent: back in line for another worker, without spending one of the job's attempts.
+    if (outcome.status === 'PENDING' && drain.signal.aborted) return { kind: 'again' };
+    if (outcome.status === 'FAILED' && backInLine(outcome.errorCode)) return { kind: 'again', throttled: true };
+    if (!tracked.marked) await markDone(redis, scope, data.batchId, [row.orderId]);
+    emit({ type: 'done', batchId: data.batchId, orderId: row.orderId, status: outcome.status });
+    return { kind: 'done' };
+  };
+
+  /**
+   * A job: its rows not yet done for the batch, each sent on its own (claim slot, claim, POST, record). The job ends
+   * once every row has: rows that must go again stay in the job's data, so the next run of it sends only them.
+   */
+  const processor = async (job: Job<QueuedJob, number>, token?: string): Promise<number> => {
+    const data = job.data;
+    let rows = rowsOfJob(data);
+    // A job run again (after a stall, a drain, a retry or a throttle) skips the rows a run of it already finished.
+    if (rows.length > 1 || job.attemptsMade > 0 || (job.stalledCounter ?? 0) > 0 || data.requeues) {
+      const done = (await redis.smismember(keys.batchDone(data.batchId), ...rows.map((r) => r.orderId))) as number[];
+      rows = rows.filter((_, i) => done[i] !== 1);
+    }
+    const requeues = data.requeues ?? 0;
+    /** A row FAILED with this code goes back in line instead of ending: throttled, with requeues left. */
+    const backInLine = (code: string | undefined): boolean => !!code && THROTTLED.has(code) && requeues < MAX_THROTTLE_REQUEUES;
+    const ends = await Promise.all(rows.map((row) => sendRow(data, row, backInLine).catch((error: unknown): RowEnd => ({ kind: 'again', error }))));
+    const again = rows.filter((_, i) => ends[i]!.kind === 'again');
+    const stopped = ends.find((e): e is Extract<RowEnd, { kind: 'stopped' }> => e.kind === 'stopped');
+    if (stopped) {
+      // The batch is over: what this job still holds is done unsent.
+      await markDone(redis, scope, data.batchId, again.map((r) => r.orderId));
+      throw new UnrecoverableError(stopped.message);
+    }
+    if (again.length === 0) return rows.length;
+    const rest: QueuedJob = { batchId: data.batchId, retryUncertain: data.retryUncertain, rows: again, ...(data.requeues ? { requeues: data.requeues } : {}) };
+    const error = ends.find((e): e is Extract<RowEnd, { kind: 'again' }> => e.kind === 'again' && e.error !== undefined)?.error;
+    if (error !== undefined) {
+      // An infrastructure error: BullMQ runs the job again after a back-off, with the rows it still holds.
+      if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) await markDone(redis, scope, data.batchId, again.map((r) => r.orderId));
+      else await job.updateData(rest);
+      throw error;
+    }
+    if (drain.signal.aborted) {
+      await job.updateData(rest);
       await job.moveToWait(token);
       throw new WaitingError();
     }
-    if (outcome.status === 'FAILED' && backInLine(outcome.errorCode)) {
-      await job.updateData({ ...data, requeues: requeues + 1 } as QueuedOrder);
-      await queue.rateLimit(1_000);
-      throw Worker.RateLimitError();
-    }
-    if (!tracked.marked) await markDone(redis, scope, data.batchId, [data.orderId]);
-    emit({ type: 'done', batchId: data.batchId, orderId: data.orderId, status: outcome.status });
-    return outcome;
+    // Throttled rows with requeues left: back in line after a pause every worker keeps.
+    await job.updateData({ ...rest, requeues: requeues + 1 });
+    await queue.rateLimit(1_000);
+    throw Worker.RateLimitError();
   };
 
-  const worker = new Worker<QueuedOrder, RowOutcome>(queueName(scope), processor, {
+  const worker = new Worker<QueuedJob, number>(queueName(scope), processor, {
     connection: redis,
     prefix: scope.prefix ?? 'paybatch',
-    concurrency: concurrency + extraJobs(concurrency),
+    concurrency: Math.ceil(concurrency / ROWS_PER_JOB) + extraJobs(concurrency),
     lockDuration,
     stalledInterval: opts.stalledIntervalMs ?? lockDuration,
     maxStalledCount: 3,
@@ -362,7 +402,7 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
   worker.on('failed', (job) => {
     if (!job) return;
     const finalAttempt = job.attemptsMade >= (job.opts.attempts ?? 1) || job.finishedOn !== undefined;
-    if (finalAttempt) void markDone(redis, scope, job.data.batchId, [job.data.orderId]).catch(() => {});
+    if (finalAttempt) void markDone(redis, scope, job.data.batchId, rowsOfJob(job.data).map((r) => r.orderId)).catch(() => {});
   });
   await worker.waitUntilReady();
 
