@@ -7,6 +7,7 @@ import { dropEarlyReader, readEarly, readingOptions } from '../csv/off-thread/sp
 import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-options.js';
 import { SENDING_KEYS, withJobFile } from './job-file.js';
 import { openInputFile } from './stdin-file.js';
+import { siblingPath } from '../report/files.js';
 
 interface ValidateArgs extends InputArgs {
   file: string;
@@ -14,15 +15,8 @@ interface ValidateArgs extends InputArgs {
   json?: boolean;
 }
 
-/**
- * `invoices.csv` → `invoices.<suffix>.csv` beside it (`invoices.report.csv`, `invoices.tofix.csv`); a workbook's
- * (`invoices.xlsx`) are CSV files too: `invoices.report.csv`.
- */
-export function siblingPath(file: string, suffix: string): string {
-  const m = file.match(/^(.*)\.(csv|txt|tsv|xlsx|xlsm)$/i);
-  if (!m) return `${file}.${suffix}.csv`;
-  return `${m[1]}.${suffix}.${/^xls/i.test(m[2]!) ? 'csv' : m[2]}`;
-}
+// console/app.ts imports it from here.
+export { siblingPath };
 
 /**
  * `paybatch validate FILE`: reads and judges every row without credentials or network, writes the report (input columns
