@@ -72,8 +72,7 @@ async function validateInput(argv: ValidateArgs, read: string, named: string, no
   const offThread = bigFile(read);
   let validated: Validated;
   try {
-    // The reading thread starts on the file before the judging modules load (libphonenumber's metadata), and
-    // before yargs renders its help text once this handler has returned (see startReaderEarly).
+    // The reading thread starts on the file before the judging modules load (see startReaderEarly).
     if (offThread) readEarly(read, readingOptions(judging));
     const { validateFile } = await import('../app/validate-file.js');
     validated = await validateFile(read, { ...judging, offThread }, out);
@@ -95,10 +94,7 @@ async function validateInput(argv: ValidateArgs, read: string, named: string, no
   return invalid > 0 ? 1 : 0;
 }
 
-/**
- * Files from this size are read and parsed on a second thread while this one judges and writes (csv-parse is as much
- * CPU as the rest). The thread has a start-up cost in time and memory: worth it from a few MB on.
- */
+/** Files from this size are read on a second thread (csv/off-thread/): its start costs time and memory. */
 const THREADS_FROM_BYTES = 4 * 1024 * 1024;
 
 /** A workbook (a ZIP file) is read by exceljs on this thread: the reading thread reads CSV. */
@@ -115,8 +111,7 @@ function isZip(file: string): boolean {
 
 function bigFile(file: string): boolean {
   // A file that cannot be stat'ed is read in-process, which names the problem (no such file, a folder …).
-  // Synchronous on purpose: from the handler to the reading thread being given its file (readEarly) nothing awaits, and
-  // the thread starts reading before yargs renders the help text, which it does once the handler returns.
+  // Synchronous: the early reading thread gets its file before the handler's first await.
   try {
     const s = statSync(file);
     return s.isFile() && s.size >= THREADS_FROM_BYTES && !isZip(file);
