@@ -14,9 +14,8 @@ import { Summary, type SummaryJson } from '../report/summary.js';
 import { withIpnTarget } from './ipn-target.js';
 
 /**
- * What a queued batch keeps of its input, in Redis beside the batch (written by `run` and `enqueue`): enough for
- * `report BATCH`, on any machine that can read the file, to judge it again identically — `now` included, since
- * relative expiry dates (--expires-in) depend on it. `input` is the command's own options, handed back to it.
+ * What `run` and `enqueue` keep with a queued batch so that `report BATCH`, on any machine that can read the file,
+ * judges it again identically (`now` included: --expires-in depends on it). `input`: the command's own options.
  */
 export interface BatchSource<Input = unknown> {
   file: string;
@@ -60,9 +59,8 @@ export type ReportBatchResult =
   | { finished: true; file: string; summary: Summary; aborted?: { code: string; message: string }; json: BatchReportJson; exitCode: 0 | 1 | 3 };
 
 /**
- * `paybatch report BATCH`: waits for a queued batch to finish (or counts its progress) and writes the same files as
- * `paybatch run` — the report in input order, the rows to fix, the JSON summary — from the ledger and the input file
- * judged again. Nothing is sent. A stop (`signal`) throws PB_INTERRUPTED and leaves no report; the batch goes on.
+ * `paybatch report BATCH`: waits for a queued batch (or counts its progress) and writes the same files as `run`, from
+ * the ledger and the input judged again. Nothing is sent. A stop (`signal`) leaves no report; the batch goes on.
  */
 export async function reportBatch(opts: ReportBatchOptions): Promise<ReportBatchResult> {
   const { scope, batchId } = opts;

@@ -1,7 +1,6 @@
 /**
- * Where a command's outputs go by default: beside the input, named after it. `invoices.csv` →
- * `invoices.<suffix>.csv` (`invoices.report.csv`, `invoices.tofix.csv`); a workbook's (`invoices.xlsx`) are CSV files
- * too: `invoices.report.csv`.
+ * Where a command's outputs go by default: beside the input, named after it (`invoices.csv` → `invoices.report.csv`;
+ * a workbook's reports are CSV files too).
  */
 export function siblingPath(file: string, suffix: string): string {
   const m = file.match(/^(.*)\.(csv|txt|tsv|xlsx|xlsm)$/i);

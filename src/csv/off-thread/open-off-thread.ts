@@ -84,9 +84,8 @@ function unpack(m: Extract<FromReader, { t: 'batch' }>, width: number, delimiter
 }
 
 /**
- * Rows packed to cross to another thread: each row's cells joined by the file's delimiter, run together in one string,
- * and the offsets where each cell ends — cheaper to post and to take apart than an array of arrays of strings
- * (structured clone copies each string apart), and a row so joined is often its CSV record already.
+ * Rows packed to cross to another thread: every row's cells joined by the delimiter in one string, plus where each
+ * cell ends — cheaper to post than arrays of strings, and a joined row is often its CSV record already.
  */
 export function packBatch(batch: readonly RawRow[], width: number, delimiter: string): Extract<FromReader, { t: 'batch' }> {
   let text = '';
