@@ -51,9 +51,8 @@ export function verdictCsv(row: JudgedRow, delimiter: string): string {
 }
 
 /**
- * Reads and judges every row of `file` and writes the report and the rows to fix. Both are written under a temporary
- * name and renamed at the end: a failed check (malformed record, unreadable file …) throws and leaves neither behind,
- * half-written or not.
+ * Reads and judges every row of `file`, writes the report and the rows to fix under temporary names and renames them
+ * at the end: a failed check (malformed record, unreadable file …) throws and leaves neither behind.
  */
 export async function validateFile(file: string, opts: JudgeFileOptions, out: ValidateFiles): Promise<Validated> {
   const { source, batches, mapping } = await judgeFile(file, opts);

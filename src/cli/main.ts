@@ -18,9 +18,8 @@ export function reportFatal(e: unknown): number {
 }
 
 /**
- * paybatch streams: what survives a full collection is small, so the old generation grows by half of it instead of
- * V8's up to four times — a lower peak RSS for a little CPU (the run and validate peak RSS rows, bench/notes.md).
- * `node --heap-growing-percent=N` still decides when given.
+ * paybatch streams: its old generation grows by half of what survives instead of V8's up to four times, for a lower
+ * peak RSS (the run and validate peak RSS rows, bench/notes.md). `node --heap-growing-percent=N` still wins.
  */
 function boundHeapGrowth(): void {
   if (!process.execArgv.some((a) => a.startsWith('--heap-growing-percent') || a.startsWith('--heap_growing_percent'))) setFlagsFromString('--heap-growing-percent=50');

@@ -19,9 +19,8 @@ interface ValidateArgs extends InputArgs {
 export { siblingPath };
 
 /**
- * `paybatch validate FILE`: reads and judges every row without credentials or network, writes the report (input columns
- * unchanged, then the verdict) and the rows to fix in the input's own format, prints a summary.
- * Exit 0 every row valid, 1 some invalid, 2 usage or file error (then no report is left behind, half-written or not).
+ * `paybatch validate FILE`: judges every row without credentials or network, writes the report and the rows to fix,
+ * prints a summary. Exit 0 every row valid, 1 some invalid, 2 usage or file error (no report left behind).
  */
 export const validateCommand: CommandModule<object, ValidateArgs> = {
   command: 'validate [file]',

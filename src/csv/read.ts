@@ -293,9 +293,8 @@ class BatchingParser extends Parser {
 }
 
 /**
- * What a file is, from its first bytes: an Excel workbook (read by openXlsx), text (a CSV, in whatever encoding), or
- * something else named for what it is — rather than parsed as a CSV whose first odd byte would be "a quote inside a
- * value".
+ * What a file is, from its first bytes: a workbook, text (a CSV), or something else named for what it is, rather
+ * than parsed as a CSV whose first odd byte would be "a quote inside a value".
  */
 export function fileKind(sample: Buffer): 'xlsx' | 'text' | { what: string; fix: string } {
   const starts = (...bytes: number[]): boolean => bytes.every((b, i) => sample[i] === b);
