@@ -12,6 +12,7 @@ import { connectRedis, dropConnection, type RedisTarget } from '../redis/connect
 import type { OpenedLedger } from '../ledger/open-ledger.js';
 import { prepareLedger } from './prepare-ledger.js';
 import { holdRows } from './hold-rows.js';
+import { withIpnTarget } from './ipn-target.js';
 import type { SendWindow } from '../orders/send-window.js';
 import { RunRecorder } from './run-history.js';
 import { LyraClient, type LyraClientOptions } from '../lyra/client.js';
@@ -323,11 +324,4 @@ export async function checkCredentials(client: LyraClient, target: string, onSen
 
 async function* onlyOrders(rows: AsyncIterable<JudgedRow>, ids: ReadonlySet<string>): AsyncIterable<JudgedRow> {
   for await (const row of rows) if (row.judgement.ok && ids.has(row.judgement.order.orderId)) yield row;
-}
-
-async function* withIpnTarget(rows: AsyncIterable<JudgedRow>, url: string): AsyncIterable<JudgedRow> {
-  for await (const row of rows) {
-    if (row.judgement.ok && row.judgement.order.request.ipnTargetUrl === undefined) row.judgement.order.request.ipnTargetUrl = url;
-    yield row;
-  }
 }

@@ -1,7 +1,6 @@
 import { rm, stat } from 'node:fs/promises';
 import { checkWritablePaths } from '../lib/writable-paths.js';
 import { replaceFile } from '../lib/replace-file.js';
-import { setFlagsFromString } from 'node:v8';
 import { createCsvWriter, formatCsvCell, formatCsvRecord, type CsvWriter } from '../csv/write.js';
 import { judgeFile, type JudgeFileOptions } from '../orders/judge-file.js';
 import type { JudgedRow } from '../orders/types.js';
@@ -52,9 +51,8 @@ export function verdictCsv(row: JudgedRow, delimiter: string): string {
 }
 
 /**
- * Reads and judges every row of `file` and writes the report and the rows to fix. Both are written under a temporary
- * name and renamed at the end: a failed check (malformed record, unreadable file …) throws and leaves neither behind,
- * half-written or not.
+ * Reads and judges every row of `file`, writes the report and the rows to fix under temporary names and renames them
+ * at the end: a failed check (malformed record, unreadable file …) throws and leaves neither behind.
  */
 export async function validateFile(file: string, opts: JudgeFileOptions, out: ValidateFiles): Promise<Validated> {
   const { source, batches, mapping } = await judgeFile(file, opts);
@@ -79,11 +77,8 @@ export async function validateFile(file: string, opts: JudgeFileOptions, out: Va
   const fixing = fixLayout(source.headers);
   const d = source.delimiter;
   const summary = new Summary();
-  // Reading on a second thread, this one only judges and writes: its young generation need not grow to V8's 32 MB.
+  // Reading on a second thread, this one only judges and writes: a small young generation is enough (YoungGenerationCap).
   const young = opts.offThread ? new YoungGenerationCap(YOUNG_MB) : undefined;
-  // A scavenge here keeps little alive: parallel scavenging gains nothing on it, and its helper threads take the
-  // reading thread's core. The flag is the process's and read at every scavenge: for a command that ends with the work.
-  if (opts.offThread) setFlagsFromString('--no-parallel-scavenge');
   try {
     // One await per batch of rows (a chunk of the file); judging and formatting a batch is one synchronous loop.
     for await (const batch of batches) {

@@ -5,9 +5,8 @@ import { queueWorkersAsked } from './queue-workers-asked.js';
 type Loader = (argv: readonly string[]) => Promise<CommandModule<any, any>>;
 
 /**
- * Every `paybatch` command, by name, loaded on demand. Each lives in its own file under src/cli/ (one line each here).
- * Loading a command loads its whole stack: `validate` needs neither the HTTP client nor Redis, and importing every
- * command up front would slow every invocation and grow its memory.
+ * Every `paybatch` command, by name, loaded on demand: loading one loads its whole stack (`validate` needs neither
+ * the HTTP client nor Redis), and loading them all would slow every invocation and grow its memory.
  */
 export const commandLoaders: Record<string, Loader> = {
   demo: async () => (await import('./demo.js')).demoCommand,

@@ -7,7 +7,7 @@ import { runBatch, type RunBatchResult } from '../app/run-batch.js';
 import { DEMO_SHOP_ID, DEMO_TEST_PASSWORD, startSandbox } from '../sandbox/server.js';
 import { SUMMARY_ORDER } from './run.js';
 import { untilStopSignal } from '../lib/signals.js';
-import { siblingPath } from './validate.js';
+import { siblingPath } from '../report/files.js';
 
 async function firstPaymentUrl(report: string): Promise<string | undefined> {
   return /(https?:\/\/[^,\s"]+\/t\/[a-z0-9]{8})/.exec(await readFile(report, 'utf8'))?.[1];

@@ -6,14 +6,15 @@ import { prepareLedger } from '../app/prepare-ledger.js';
 import { ledgerSettingFrom } from '../follow/context.js';
 import { defaultStateDir } from '../ledger/state-dir.js';
 import { LyraClient } from '../lyra/client.js';
-import { siblingPath } from './validate.js';
+import { siblingPath } from '../report/files.js';
 import { judgeFile } from '../orders/judge-file.js';
 import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-options.js';
 import { withLyraOptions } from './lyra-options.js';
 import { lyraOptionsFrom, withEnvFile, type LyraArgs } from '../settings/settings.js';
 import { checkCredentials } from '../app/run-batch.js';
 import { describeTarget } from '../lyra/config.js';
-import { batchSource, scopeFromLyra, withIpnTarget } from './batch-source.js';
+import { batchSource, scopeFromLyra } from './batch-source.js';
+import { withIpnTarget } from '../app/ipn-target.js';
 
 interface EnqueueArgs extends InputArgs, LyraArgs {
   file: string;

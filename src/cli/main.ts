@@ -18,9 +18,8 @@ export function reportFatal(e: unknown): number {
 }
 
 /**
- * V8 lets the old generation grow to up to four times what survived its last full collection before collecting again.
- * paybatch streams: what survives is small and bounded, and the rest is garbage kept as resident memory. Growing by
- * half instead trades a little CPU for a much lower peak. `node --heap-growing-percent=N` still decides when given.
+ * paybatch streams: its old generation grows by half of what survives instead of V8's up to four times, for a lower
+ * peak RSS (the run and validate peak RSS rows, bench/notes.md). `node --heap-growing-percent=N` still wins.
  */
 function boundHeapGrowth(): void {
   if (!process.execArgv.some((a) => a.startsWith('--heap-growing-percent') || a.startsWith('--heap_growing_percent'))) setFlagsFromString('--heap-growing-percent=50');
@@ -51,7 +50,6 @@ async function main(argv: string[]): Promise<void> {
       throw new PaybatchError('PB_USAGE', `${text}${optionTypoHint(text, cli)} (paybatch --help)`, 2);
     });
   for (const c of await commands) cli = cli.command(c);
-  skipHelpCache(cli);
   await cli.parseAsync();
 }
 
@@ -66,18 +64,6 @@ function optionTypoHint(message: string, y: unknown): string {
     return near ? [`--${near} for --${typo}`] : [];
   });
   return fixes.length ? ` — did you mean ${fixes.join(', ')}?` : '';
-}
-
-/**
- * yargs renders the whole help text of a command right after calling its handler, to have it ready should the command
- * fail later, while `paybatch run`'s credential check waits for the event loop. Our `.fail` never shows that text, and
- * `--help` renders its own. Through yargs' internal methods (not in its typings): if they change, the text is rendered
- * again as before, nothing else.
- */
-function skipHelpCache(cli: unknown): void {
-  const internal = cli as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } };
-  const usage = internal.getInternalMethods?.().getUsageInstance?.();
-  if (typeof usage?.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
 }
 
 /**

@@ -10,7 +10,7 @@ import { selectOrderIds } from '../follow/select.js';
 import { parseMapFlags } from './input-options.js';
 import { ROW_DEFAULT_KEYS, RUN_ONLY_KEYS, withJobFile } from './job-file.js';
 import { openInputFile } from './stdin-file.js';
-import { siblingPath } from './validate.js';
+import { siblingPath } from '../report/files.js';
 
 interface ReconcileArgs extends FollowArgs {
   file?: string;

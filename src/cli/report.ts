@@ -1,22 +1,12 @@
-import { batchExitCode, discardReport, partialNames, publishReport } from '../report/finish.js';
-import { abortOnSignals, signalExitCode } from '../lib/signals.js';
-import { writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { checkWritablePaths } from '../lib/writable-paths.js';
+import { reportBatch } from '../app/report-batch.js';
+import { abortOnSignals, signalExitCode } from '../lib/signals.js';
+import { requireRedisTarget } from '../redis/connect.js';
 import { queueWaitingNote } from '../report/progress.js';
-import { ConfigError, PaybatchError } from '../errors/paybatch-error.js';
-import { countDone, readBatchInfo } from '../engine/queue/batch.js';
-import { connectRedis, requireRedisTarget } from '../redis/connect.js';
-import { judgeFile } from '../orders/judge-file.js';
-import { createRunReport, summaryRow } from '../report/run-report.js';
-import { Summary } from '../report/summary.js';
-import { toJudgeFileOptions } from './input-options.js';
-import { withLyraOptions } from './lyra-options.js';
 import type { LyraArgs } from '../settings/settings.js';
-import { siblingPath } from './validate.js';
-import { scopeFromLyra, withIpnTarget, type QueueBatchSource } from './batch-source.js';
+import { scopeFromLyra } from './batch-source.js';
+import { toJudgeFileOptions, type InputArgs } from './input-options.js';
+import { withLyraOptions } from './lyra-options.js';
 
 interface ReportArgs extends LyraArgs {
   batch: string;
@@ -56,107 +46,39 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
 };
 
 async function report(argv: ReportArgs): Promise<number> {
-  const target = requireRedisTarget(argv.redis, process.env);
-  const scope = scopeFromLyra(argv);
-  const redis = await connectRedis(target, 'producer');
-  let info;
-  try {
-    info = await readBatchInfo(redis, scope, argv.batch);
-  } finally {
-    redis.disconnect();
-  }
-  if (!info) throw new ConfigError('PB_BATCH', `no batch ${argv.batch} for shop ${scope.shopId} (${scope.mode}) in this Redis: check the id, the shop settings and --redis`);
-  const source = info.source as QueueBatchSource | undefined;
-  const file = argv.file ?? source?.file;
-  if (!source || !file) throw new ConfigError('PB_BATCH', `batch ${argv.batch} has no input file recorded: it was not enqueued by paybatch enqueue/run`);
-  if (!existsSync(file)) throw new ConfigError('PB_BATCH', `batch ${argv.batch} was read from ${file}, which is not on this machine: pass --file PATH`);
-
-  if (!argv.wait && info.state === 'enqueued') {
-    // Progress only: cheap, no report written until the batch is done.
-    const r = await connectRedis(target, 'producer');
-    try {
-      const done = await countDone(r, scope, argv.batch);
-      if (done < info.valid) {
-        process.stdout.write(`batch ${argv.batch}: ${done} of ${info.valid} rows finished (${info.invalid} invalid, not queued)\n`);
-        return 4;
-      }
-    } finally {
-      r.disconnect();
-    }
-  }
-
-  const now = new Date(source.now);
-  const { source: csv, rows } = await judgeFile(file, toJudgeFileOptions(source.input, now));
-  const reportPath = argv.out ?? siblingPath(file, 'report');
-  const fixPath = argv['fix-out'] ?? siblingPath(file, 'tofix');
-  const summaryPath = argv['summary-out'] ?? `${siblingPath(file, 'report').replace(/\.(csv|txt|tsv)$/i, '')}.json`;
-  for (const p of [reportPath, fixPath, summaryPath]) if (resolve(p) === resolve(file)) throw new ConfigError('PB_OPTION', `${p} is the input file itself: choose another name`);
-  await checkWritablePaths([
-    { path: reportPath, setting: '--out' },
-    { path: fixPath, setting: '--fix-out' },
-    { path: summaryPath, setting: '--summary-out' },
-  ]).catch((e: unknown) => {
-    csv.close();
-    throw e;
-  });
-  const tmp = partialNames({ report: reportPath, toFix: fixPath });
-  const writer = createRunReport(csv, tmp, { shopId: scope.shopId, mode: scope.mode, batchId: argv.batch });
-  const summary = new Summary();
+  const batch = argv.batch;
   const stop = abortOnSignals('writing the report of what is finished; the batch goes on');
-  let aborted: { code: string; message: string } | undefined;
+  let r;
   try {
-    const { followBatch } = await import('../engine/queue/run-queued.js');
-    const it = followBatch({
-      redis: target,
-      scope,
-      batchId: argv.batch,
-      rows: withIpnTarget(rows, source.ipnTargetUrl),
+    r = await reportBatch({
+      redis: requireRedisTarget(argv.redis, process.env),
+      scope: scopeFromLyra(argv),
+      batchId: batch,
+      ...(argv.file ? { file: argv.file } : {}),
+      files: { report: argv.out, toFix: argv['fix-out'], summary: argv['summary-out'] },
+      judgeOptions: (input, now) => toJudgeFileOptions(input as InputArgs, now),
+      wait: argv.wait,
       signal: stop.signal,
-      onWaiting: (done, valid, workers, inFlight) => process.stderr.write(`batch ${argv.batch}: ${done} of ${valid ?? '?'} rows finished; ${queueWaitingNote(workers, inFlight)}\n`),
+      interruptedExitCode: () => signalExitCode(stop.stoppedBy() ?? 'SIGINT'),
+      onWaiting: (done, valid, workers, inFlight) => process.stderr.write(`batch ${batch}: ${done} of ${valid ?? '?'} rows finished; ${queueWaitingNote(workers, inFlight)}\n`),
     });
-    for (;;) {
-      const n = await it.next();
-      if (n.done) {
-        aborted = n.value.aborted;
-        break;
-      }
-      const { row, outcome } = n.value;
-      await writer.add(row, outcome);
-      summary.add(summaryRow(row, outcome));
-    }
-    await writer.close();
-    if (stop.signal.aborted) throw new PaybatchError('PB_INTERRUPTED', `report interrupted: the batch goes on; run paybatch report ${argv.batch} again to wait for it`, signalExitCode(stop.stoppedBy() ?? 'SIGINT'));
-  } catch (e) {
-    csv.close();
-    await writer.close().catch(() => {});
-    await discardReport(tmp);
-    throw e;
   } finally {
     stop.dispose();
   }
-  const toFix = summary.count('INVALID') + summary.count('FAILED');
-  await publishReport(tmp, { report: reportPath, toFix: fixPath }, toFix);
-  const exitCode = batchExitCode(summary, aborted);
-  const json = {
-    file,
-    batchId: argv.batch,
-    engine: 'queue',
-    startedAt: info.createdAt,
-    exitCode,
-    ...(aborted ? { aborted } : {}),
-    files: { report: reportPath, ...(toFix ? { toFix: fixPath } : {}), summary: summaryPath },
-    ...summary.toJSON(),
-  };
-  await writeFile(summaryPath, `${JSON.stringify(json, null, 2)}\n`);
+  if (!r.finished) {
+    process.stdout.write(`batch ${batch}: ${r.done} of ${r.valid} rows finished (${r.invalid} invalid, not queued)\n`);
+    return 4;
+  }
   if (argv.json) {
-    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(r.json, null, 2)}\n`);
   } else {
-    const lines = [`batch ${argv.batch} (${file}): ${summary.total} rows`];
-    if (aborted) lines.push(`STOPPED: ${aborted.message} [${aborted.code}] — rows not sent are PENDING; run the file again to send them`);
-    lines.push(summary.format(['UNCERTAIN', 'FAILED', 'INVALID', 'PENDING', 'CREATED']), `report:  ${reportPath}`);
-    if (toFix) lines.push(`to fix:  ${fixPath} (same format as the input: correct it and run it again)`);
-    lines.push(`summary: ${summaryPath}`);
+    const { files } = r.json;
+    const lines = [`batch ${batch} (${r.file}): ${r.summary.total} rows`];
+    if (r.aborted) lines.push(`STOPPED: ${r.aborted.message} [${r.aborted.code}] — rows not sent are PENDING; run the file again to send them`);
+    lines.push(r.summary.format(['UNCERTAIN', 'FAILED', 'INVALID', 'PENDING', 'CREATED']), `report:  ${files.report}`);
+    if (files.toFix) lines.push(`to fix:  ${files.toFix} (same format as the input: correct it and run it again)`);
+    lines.push(`summary: ${files.summary}`);
     process.stdout.write(`${lines.join('\n')}\n`);
   }
-  return exitCode;
+  return r.exitCode;
 }

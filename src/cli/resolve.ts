@@ -15,7 +15,7 @@ import { withJobFile } from './job-file.js';
 import { lyraOptionsFrom, withEnvFile } from '../settings/settings.js';
 import { printResult } from './run.js';
 import { openInputFile } from './stdin-file.js';
-import { siblingPath } from './validate.js';
+import { siblingPath } from '../report/files.js';
 
 interface ResolveArgs extends FollowArgs, InputArgs {
   file?: string;

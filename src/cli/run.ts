@@ -13,7 +13,7 @@ import { lyraOptionsFrom, withEnvFile, type LyraArgs } from '../settings/setting
 import { batchSource } from './batch-source.js';
 import { onStopSignals } from '../lib/signals.js';
 import { openInputFile } from './stdin-file.js';
-import { siblingPath } from './validate.js';
+import { defaultBatchReportFiles } from '../report/files.js';
 
 export interface RunArgs extends InputArgs, LyraArgs {
   file: string;
@@ -119,10 +119,11 @@ export async function sendFile(
   opts: { signal?: AbortSignal; progress?: { tty: boolean; stream: NodeJS.WritableStream }; onNotice?: (message: string) => void; origin?: string } = {},
 ): Promise<RunBatchResult> {
   const started = new Date();
+  const beside = defaultBatchReportFiles(named);
   const files = {
-    report: argv.out ?? siblingPath(named, 'report'),
-    toFix: argv['fix-out'] ?? siblingPath(named, 'tofix'),
-    summary: argv['summary-out'] ?? siblingPath(named, 'report').replace(/\.(csv|txt|tsv)$/i, '') + '.json',
+    report: argv.out ?? beside.report,
+    toFix: argv['fix-out'] ?? beside.toFix,
+    summary: argv['summary-out'] ?? beside.summary,
   };
   for (const [flag, p] of Object.entries(files)) {
     if (resolve(p) === resolve(named)) throw new ConfigError('PB_OPTION', `the ${flag} file ${p} is the input file itself: choose another name`);

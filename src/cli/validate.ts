@@ -7,6 +7,7 @@ import { dropEarlyReader, readEarly, readingOptions } from '../csv/off-thread/sp
 import { inputOptions, toJudgeFileOptions, type InputArgs } from './input-options.js';
 import { SENDING_KEYS, withJobFile } from './job-file.js';
 import { openInputFile } from './stdin-file.js';
+import { siblingPath } from '../report/files.js';
 
 interface ValidateArgs extends InputArgs {
   file: string;
@@ -14,20 +15,12 @@ interface ValidateArgs extends InputArgs {
   json?: boolean;
 }
 
-/**
- * `invoices.csv` → `invoices.<suffix>.csv` beside it (`invoices.report.csv`, `invoices.tofix.csv`); a workbook's
- * (`invoices.xlsx`) are CSV files too: `invoices.report.csv`.
- */
-export function siblingPath(file: string, suffix: string): string {
-  const m = file.match(/^(.*)\.(csv|txt|tsv|xlsx|xlsm)$/i);
-  if (!m) return `${file}.${suffix}.csv`;
-  return `${m[1]}.${suffix}.${/^xls/i.test(m[2]!) ? 'csv' : m[2]}`;
-}
+// console/app.ts imports it from here.
+export { siblingPath };
 
 /**
- * `paybatch validate FILE`: reads and judges every row without credentials or network, writes the report (input columns
- * unchanged, then the verdict) and the rows to fix in the input's own format, prints a summary.
- * Exit 0 every row valid, 1 some invalid, 2 usage or file error (then no report is left behind, half-written or not).
+ * `paybatch validate FILE`: judges every row without credentials or network, writes the report and the rows to fix,
+ * prints a summary. Exit 0 every row valid, 1 some invalid, 2 usage or file error (no report left behind).
  */
 export const validateCommand: CommandModule<object, ValidateArgs> = {
   command: 'validate [file]',
@@ -78,8 +71,7 @@ async function validateInput(argv: ValidateArgs, read: string, named: string, no
   const offThread = bigFile(read);
   let validated: Validated;
   try {
-    // The reading thread starts on the file before the judging modules load (libphonenumber's metadata), and
-    // before yargs renders its help text once this handler has returned (see startReaderEarly).
+    // The reading thread starts on the file before the judging modules load (see startReaderEarly).
     if (offThread) readEarly(read, readingOptions(judging));
     const { validateFile } = await import('../app/validate-file.js');
     validated = await validateFile(read, { ...judging, offThread }, out);
@@ -101,10 +93,7 @@ async function validateInput(argv: ValidateArgs, read: string, named: string, no
   return invalid > 0 ? 1 : 0;
 }
 
-/**
- * Files from this size are read and parsed on a second thread while this one judges and writes (csv-parse is as much
- * CPU as the rest). The thread has a start-up cost in time and memory: worth it from a few MB on.
- */
+/** Files from this size are read on a second thread (csv/off-thread/): its start costs time and memory. */
 const THREADS_FROM_BYTES = 4 * 1024 * 1024;
 
 /** A workbook (a ZIP file) is read by exceljs on this thread: the reading thread reads CSV. */
@@ -121,8 +110,7 @@ function isZip(file: string): boolean {
 
 function bigFile(file: string): boolean {
   // A file that cannot be stat'ed is read in-process, which names the problem (no such file, a folder …).
-  // Synchronous on purpose: from the handler to the reading thread being given its file (readEarly) nothing awaits, and
-  // the thread starts reading before yargs renders the help text, which it does once the handler returns.
+  // Synchronous: the early reading thread gets its file before the handler's first await.
   try {
     const s = statSync(file);
     return s.isFile() && s.size >= THREADS_FROM_BYTES && !isZip(file);

@@ -6,11 +6,9 @@ import type { RawRow } from './raw-row.js';
 const BATCH_ROWS = 500;
 
 /**
- * Reads the first sheet of an Excel workbook (.xlsx), or the one `sheet` names, as a stream of rows, with exceljs'
- * streaming reader: memory does not grow with the sheet. The first non-empty row is the header row; a row's `line`
- * is its row number in Excel. Cells are read as the values Excel holds, as text: a number with at most 15 significant
- * digits (what Excel shows: 10.2, not the 10.200000000000001 a formula may store), a date as 2025-03-31 (or with its
- * time), a formula as its result, rich text as its text. The report of a workbook is a CSV (UTF-8 with a BOM, comma).
+ * Reads the first sheet of a workbook (.xlsx), or `sheet`, as a stream of rows (exceljs' streaming reader); `line` is
+ * Excel's row number. Cells as Excel shows them, as text: numbers to 15 significant digits, dates as 2025-03-31,
+ * formulas as their result. The reports of a workbook are CSV files.
  */
 export async function openXlsx(file: string, opts: { sheet?: string } = {}): Promise<CsvSource> {
   // Loaded only for a workbook: a CSV run never pays for it.

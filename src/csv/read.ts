@@ -71,19 +71,11 @@ const CANDIDATE_DELIMITERS = [',', ';', '\t', '|'] as const;
 const DELIMITER_NAMES: Record<string, string> = { comma: ',', semicolon: ';', tab: '\t', '\\t': '\t', pipe: '|' };
 
 /**
- * Opens a CSV export for streaming. Memory stays flat: only a 64 KiB sample and the records of the current chunk are held.
- *
- * Encoding, unless `opts.encoding` says otherwise:
- * - a UTF-8 BOM (EF BB BF) → utf8; a UTF-16 BOM (FF FE / FE FF) → utf-16le/be (Excel's "Unicode text");
- * - otherwise the sample is decoded as strict UTF-8: if it decodes, the file is utf8 (pure ASCII included, which reads
- *   the same either way); if it does not (a lone 0xE9 for "é", 0x80 for "€", … is what French Excel writes), it is
- *   windows-1252. A file that turns out not to be UTF-8 after the sample fails with its line and the `--encoding` fix,
- *   never with silently replaced characters.
- *
- * Ragged records: fewer cells than headers are padded with empty cells (Excel drops trailing empty cells); more cells
- * than headers are accepted only when the extra cells are empty (a trailing delimiter), otherwise the file is refused
- * naming the line — a value with an unquoted delimiter shifts every later column, and guessing which would be wrong.
- * Empty lines are skipped. The first non-empty record is the header row.
+ * Opens a CSV export for streaming; memory stays flat (a 64 KiB sample and the current chunk's records).
+ * Encoding, unless given: a BOM says it (UTF-8, UTF-16); else a sample that decodes as strict UTF-8 is utf8, and one
+ * that does not (French Excel writes 0xE9 for "é") is windows-1252. Non-UTF-8 found later fails with its line and the
+ * `--encoding` fix, never with replaced characters. Missing trailing cells are padded; extra cells only when empty
+ * (else an unquoted delimiter shifted the columns: refused with the line). Empty lines are skipped; the first is the header.
  */
 export async function openCsv(file: string, opts: OpenCsvOptions = {}): Promise<CsvSource> {
   const { sample, size } = await readSample(file);
@@ -224,11 +216,9 @@ interface ParsedBatch {
 }
 
 /**
- * csv-parse's stream, handing on the records of each chunk as one batch, each with the line it starts on — without
- * csv-parse's `info: true`, which copies its counters into a new object for every record.
- * csv-parse pushes each record synchronously while it parses, so its `info.empty_lines` counter is exact at that moment:
- * a record starts on the line after the previous record's last line, plus the empty lines skipped since; it spans one
- * line plus the line breaks inside its quoted values. (csv-parse's own `info.lines` counts CR and LF apart in quotes.)
+ * csv-parse's stream, handing on each chunk's records as one batch with the line each starts on, without csv-parse's
+ * per-record `info`: a record starts after the previous one's last line plus the empty lines skipped (`info.empty_lines`
+ * is exact when a record is pushed) and spans the line breaks in its quoted values.
  */
 class BatchingParser extends Parser {
   private batch: ParsedBatch = { records: [], lines: [] };
@@ -303,9 +293,8 @@ class BatchingParser extends Parser {
 }
 
 /**
- * What a file is, from its first bytes: an Excel workbook (read by openXlsx), text (a CSV, in whatever encoding), or
- * something else named for what it is — rather than parsed as a CSV whose first odd byte would be "a quote inside a
- * value".
+ * What a file is, from its first bytes: a workbook, text (a CSV), or something else named for what it is, rather
+ * than parsed as a CSV whose first odd byte would be "a quote inside a value".
  */
 export function fileKind(sample: Buffer): 'xlsx' | 'text' | { what: string; fix: string } {
   const starts = (...bytes: number[]): boolean => bytes.every((b, i) => sample[i] === b);

@@ -115,10 +115,8 @@ function quoteTrigger(delimiter: string): { test(cell: string): boolean } {
 const QUOTE_TRIGGERS = new Map<string, { test(cell: string): boolean }>();
 
 /**
- * Records are gathered into chunks of about this many characters before they are encoded, rather than one Buffer and
- * one stream write per record. Memory stays flat. Not more: the records waiting as a string are a rope of slices of
- * the rows' text, which keeps those rows' text alive, and every young-generation GC copies what is alive; a chunk
- * bigger than a batch's records carries them over to the next batch. Encoded bytes are outside the JS heap.
+ * Records are gathered into chunks of about this many characters before they are encoded; not more, since waiting
+ * records keep their rows' text alive through young-generation GCs (bench/notes.md, `src/csv/write.ts`).
  */
 const CHUNK_CHARS = 16 * 1024;
 /** Encoded bytes handed to the file stream at once. */

@@ -66,23 +66,15 @@ export { INVOICE_EXISTS_CODE };
 const RETRY_AFTER_CAP_FACTOR = 10;
 
 /**
- * THE job: one row → Lyra → ledger, the same for the embedded and the queue engine.
- *
- * 1. Claim (SENDING is durable before the POST leaves). A refused claim (CREATED, UNCERTAIN) is answered from
- *    the entry at once: no rate-limiter wait, nothing sent.
- * 2. Wait for the limiter (beforeAttempt), POST.
- * 3. Only retry-safe errors (provably nothing created) are retried, with exponential backoff + full jitter,
- *    honouring Retry-After. Permanent → FAILED. Retry-safe exhausted → FAILED (nothing exists, a re-run sends it).
- *    Unknown (timeout after the body left, reset, 5xx) → UNCERTAIN, never re-sent without --retry-uncertain.
- * 4. INVOICE is the exception to 3: the platform refuses a reused reference (PSP_1036/1045/1046), so re-sending
- *    after an unknown outcome cannot make a second order. It is retried in this run, and an UNCERTAIN INVOICE row
- *    is re-sent by a later run without the flag. If the retry answers "reference exists", the first attempt did
- *    create the order but its id was lost: UNCERTAIN `PB_INVOICE_EXISTS` (never re-sent automatically again). An
- *    earlier run's UNCERTAIN counts as such a first attempt; if the re-send settles nothing it stays UNCERTAIN.
- * 5. Auth failure (INT_905 / 401: nothing created): the claim is released and RunAbortedError(PB_AUTH) is thrown.
- *    Abort before the POST: the claim is released, the row is PENDING. A POST in flight is never cancelled.
- * 6. Ledger errors are not swallowed: they propagate (before the POST) or become RunAbortedError(PB_LEDGER_WRITE)
- *    carrying what is known of the row (after it).
+ * THE job: one row → Lyra → ledger, the same for both engines.
+ * 1. Claim: SENDING is durable before the POST leaves; a refused claim (CREATED, UNCERTAIN) is answered from the entry.
+ * 2. Wait for the limiter, POST. Only retry-safe errors (provably nothing created) are retried (backoff, Retry-After);
+ *    permanent or exhausted → FAILED; unknown (timeout after the body left, reset, 5xx) → UNCERTAIN, not re-sent
+ *    without --retry-uncertain.
+ * 3. INVOICE is the exception: the platform refuses a reused reference, so an unknown outcome is retried (now, or by a
+ *    later run); "reference exists" then means an attempt created it: UNCERTAIN `PB_INVOICE_EXISTS`, never re-sent.
+ * 4. Auth failure or abort before the POST releases the claim (RunAbortedError(PB_AUTH) / PENDING); a POST in flight
+ *    is never cancelled. Ledger errors propagate, or become RunAbortedError(PB_LEDGER_WRITE) after the POST.
  */
 export async function sendOrder(ctx: JobContext, order: OrderToSend): Promise<RowOutcome> {
   const fp = order.fingerprint ?? fingerprint(order.request);

@@ -44,16 +44,10 @@ export const LIMITER_WAIT_CHANNEL = channel('paybatch:limiter:wait');
 export const THROTTLE_PAUSE_CHANNEL = channel('paybatch:limiter:pause');
 
 /**
- * A sliding-window limiter: never more than N starts in any window. It has N places; a request takes a place that
- * has been free for a full window, so no window holds more than N starts. Unlike a token bucket it has no burst
- * beyond N, and unlike a fixed tick it runs at N per window when requests are ready (close to N, never above).
- * Waiters are served in arrival order.
- *
- * Why `begin()/end()`: our start is not the platform's arrival. Arrival lies between the start and the end of the
- * request; a place held from the start and counted from the end keeps the guarantee at the server (two requests
- * of one place can never arrive within one window, whatever their delays). `holdCapMs` bounds the hold (a slow
- * answer then cannot collapse the rate); with an infinite cap a hung request holds its own place until it ends,
- * and the next start takes any other place that is free: one request never holds back the others.
+ * A sliding-window limiter: N places, and a request takes one that has been free for a full window, so no window holds
+ * more than N starts (no burst beyond N, unlike a token bucket). Waiters are served in arrival order.
+ * `begin()/end()`: the platform counts arrivals, which lie between our start and our answer; a place held from the
+ * start and counted from the end keeps the guarantee at the server. `holdCapMs` bounds a slow answer's hold.
  */
 export function createRateLimiter(opts: RateLimiterOptions): LocalRateLimiter {
   if (!Number.isFinite(opts.perSecond) || opts.perSecond <= 0) throw new RangeError(`perSecond must be a positive number, got ${opts.perSecond}`);

@@ -6,13 +6,9 @@ import { applyNotice, type ApplyResult } from './apply-notice.js';
 import type { IpnNotice } from './notice.js';
 
 /**
- * The IPN receiver's own journal, one per (state dir, shop, mode): `<stateDir>/ipn/<shopId>-<mode>.jsonl`.
- *
- * Why: the local ledger admits one process at a time and `paybatch run` may hold it for hours, yet the receiver must
- * answer Lyra within 10 s and never lose a payment it acknowledged. So it appends each verified notice here (fsync
- * before the 200) and applies the journal whenever it can open the ledger; `status`, `update` and `cancel` apply it
- * too. Applying is idempotent (the ledger keeps the newest state by date): a notice applied twice (a crash before the
- * cursor moved, a re-delivery) changes nothing. Lines hold the parsed notice only: no buyer data.
+ * The IPN receiver's own journal, `<stateDir>/ipn/<shopId>-<mode>.jsonl`: a `run` may hold the local ledger for hours,
+ * yet the receiver must answer Lyra quickly and never lose a payment it acknowledged. Each verified notice is appended
+ * (fsync before the 200) and applied whenever the ledger can be opened; applying twice changes nothing. No buyer data.
  */
 export interface InboxLine {
   v: 1;

@@ -151,11 +151,8 @@ export interface Ledger {
   /** Atomically: if the order may be sent, mark it SENDING and make that durable before resolving. */
   claim(orderId: string, req: ClaimRequest): Promise<ClaimResult>;
   /**
-   * End a claim with the platform's answer; resolves once it is durable. Returns false (and changes nothing) if `token`
-   * no longer owns it. `onQueued`, if the ledger supports it, is called as soon as the outcome is queued ahead of every
-   * later write: a claim made after that moment becomes durable only after this outcome does. It runs inside the
-   * ledger's step, with the record already on its way, and must not throw (the Redis ledger would leave the record's
-   * answer unawaited).
+   * End a claim with the platform's answer; resolves once durable. false (nothing changed) if `token` no longer owns it.
+   * `onQueued` runs, inside the ledger's step, once the outcome is queued ahead of every later write; it must not throw.
    */
   record(orderId: string, token: string, outcome: Outcome, onQueued?: () => void): Promise<boolean>;
   /** End a claim when provably no request left (aborted before the POST, or an auth failure): back to the state before. */

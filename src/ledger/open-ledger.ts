@@ -12,19 +12,12 @@ import { emptyMergeReport, type MergeReport } from './merge.js';
 import { RedisLedger } from './redis/redis-ledger.js';
 
 /**
- * The one place a ledger backend is chosen. There is one ledger of record per shop and mode, and every command —
- * `run` with either engine, `enqueue`, `worker`, `status`, `update`, `cancel`, `ipn`, `ledger` — asks this module for
- * it, so that choosing an engine never silently chooses another ledger. In order:
- *
- * 1. `PAYBATCH_LEDGER` (or `--ledger`): `local` (the embedded database in the state directory) or a Redis URL.
- * 2. What this machine remembers for the shop and mode: `{stateDir}/{shopId}-{mode}.ledger-of-record.json`, written
- *    the first time a Redis became the ledger of record (queue mode, or `--redis` given to any command).
- * 3. The Redis the command was given (`--redis` / `REDIS_URL`), else the local database.
- *
- * When a Redis becomes the ledger of record while the local database (or the journal of earlier versions) holds
- * orders of that shop and mode, they are carried over first, by the merge rule, durably; the local database is then
- * marked as moved, and any later attempt to use it as the record is refused with the way back. A Redis that cannot be
- * reached is one line and exit 2, never an empty ledger.
+ * The one place a ledger backend is chosen: one ledger of record per shop and mode, asked for here by every command,
+ * so that choosing an engine never silently chooses another ledger. In order: `PAYBATCH_LEDGER` / `--ledger` (`local`
+ * or a Redis URL); what this machine remembers (`{stateDir}/{shopId}-{mode}.ledger-of-record.json`, written when a
+ * Redis first became the record); the Redis the command was given; else the local database.
+ * A Redis becoming the record first takes over what the local database holds (merge rule, durably), which is then
+ * marked as moved. An unreachable Redis is one line and exit 2, never an empty ledger.
  */
 export interface LedgerOfRecordOptions {
   stateDir: string;

@@ -4,9 +4,8 @@ const CHUNK = 1 << CHUNK_BITS;
 const POSITION = CHUNK - 1;
 
 /**
- * The bytes of many short orderIds (each a length byte, then its Latin-1 bytes), in 1 MiB chunks that are never copied
- * nor over-allocated, unlike a doubling array, which holds up to twice what it uses plus a copy while it grows. Only
- * ids `arenaHash` (latin1-ids.ts) accepts may be stored.
+ * The bytes of many short orderIds (a length byte, then Latin-1 bytes) in fixed chunks that are never copied nor
+ * over-allocated, unlike a doubling array. Only ids `arenaHash` (latin1-ids.ts) accepts may be stored.
  */
 export class IdArena {
   private readonly chunks: Uint8Array[] = [];

@@ -1,6 +1,6 @@
 /**
- * The helpers shared by the compact orderId tables (ledger index `IdSlots`, duplicate check `OrderIdSet`): which ids
- * their arena (`IdArena`: a length byte, then the Latin-1 bytes) can hold, and their FNV-1a hash (`arenaHash`).
+ * The helpers of the compact orderId table (`OrderIdSet`): which ids its arena (`IdArena`: a length byte, then the
+ * Latin-1 bytes) can hold, and their FNV-1a hash (`arenaHash`).
  */
 
 /** FNV-1a over the character codes (all ≤ 0xFF here, so the same as over the arena's bytes). */

@@ -3,14 +3,9 @@ import { lstat, rename, rm } from 'node:fs/promises';
 import { PaybatchError } from '../errors/paybatch-error.js';
 
 /**
- * Moves a finished file (`from`, written under a temporary name) to `to`, replacing the one there. Not one rename over
- * it: on ext4 a rename that replaces a file first writes the new file's data out (auto_da_alloc), which is slow for a
- * big report; removing the old file first, then renaming, is cheaper. Meanwhile `to` does not exist; a crash there
- * leaves the new file complete under `from`. Reports are derived (a run's can be written again from the ledger:
- * `paybatch report`), not synced either way.
- *
- * Only a regular file is replaced: a symbolic link, a FIFO or a device node in the way is refused (commands check
- * this before they start, see app/preflight-paths.ts; this is the last word should one appear meanwhile).
+ * Moves a finished file (`from`, a temporary name) to `to`. Removes the old `to` first, then renames: on ext4 a rename
+ * over a file first writes the new data out (auto_da_alloc), slow for a big report. A crash in between leaves the
+ * new file complete under `from`. Only a regular file is replaced (a link, FIFO or device in the way is refused).
  */
 export async function replaceFile(from: string, to: string): Promise<void> {
   const there = await lstat(to).catch((e: NodeJS.ErrnoException) => {

@@ -1,9 +1,8 @@
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 
 /**
- * A worker thread running the module `name` (without extension) beside `from` (the caller's `import.meta.url`).
- * From the build that is `name.js`; under the test runner the sources are TypeScript, so the thread registers tsx
- * before loading `name.ts`.
+ * A worker thread running the module `name` beside `from` (the caller's `import.meta.url`): `name.js` from the build,
+ * `name.ts` through tsx under the test runner.
  */
 export function spawnThread(from: string, name: string, opts: WorkerOptions = {}): Worker {
   const compiled = from.endsWith('.js');

@@ -1,12 +1,9 @@
 import v8 from 'node:v8';
 
 /**
- * Stops the young generation of this process's main thread from growing once it is `mb` or more (it grows by
- * doubling: the first size seen at or above `mb`). V8 sizes a worker's young generation from `resourceLimits`, but the
- * main thread's only from start-up flags, so it doubles up to 32 MB under a high allocation rate; V8 reads
- * `--semi-space-growth-factor` at each growth, so setting it to 1 then holds it there: a lower peak memory for a
- * little CPU. Call `tick()` as work goes on, often enough that the young generation cannot double twice in between
- * (once per batch of a few hundred rows is cheap). The flag is the whole process's: for a command that ends with the work.
+ * Holds the main thread's young generation once it reaches `mb` (V8 offers no other way for a running main thread):
+ * `--semi-space-growth-factor=1`, for the whole process, so only for a command that ends with the work. Call `tick()`
+ * once per batch. Serves the validate peak RSS row (≤ 150 MB; bench/notes.md, "Speed-only code").
  */
 export class YoungGenerationCap {
   private held = false;

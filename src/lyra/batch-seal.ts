@@ -2,11 +2,9 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Mode } from './types.js';
 
 /**
- * A queued batch's seal: HMAC-SHA256 of the batch's identity under the shop's API password. Whoever queues a batch
- * (enqueue, run in queue mode) seals it after the platform accepted its credentials; a worker sends the batch's jobs
- * only if its own password gives the same seal. So a job carries nothing that lets it be sent on behalf of someone
- * who could not authenticate (the workers send with their own credentials), and the seal reveals nothing of the
- * password.
+ * A queued batch's seal: HMAC-SHA256 of its identity under the shop's API password, made once the platform accepted
+ * the credentials. A worker sends a batch only if its own password gives the same seal: a job lets no one send on
+ * behalf of someone who could not authenticate, and the seal reveals nothing of the password.
  */
 export function batchSeal(password: string, scope: { shopId: string; mode: Mode }, batchId: string): string {
   return createHmac('sha256', password).update(`paybatch batch\n${scope.shopId}\n${scope.mode}\n${batchId}`).digest('hex');

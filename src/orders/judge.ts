@@ -37,12 +37,8 @@ function addProblem(problems: RowProblem[], cols: Mapping['columns'], code: stri
 }
 
 /**
- * Judges one record: either the exact CreatePaymentOrder body it would send, or every problem found (the first is the
- * row's error code). Pure: the clock, the duplicates set and the region come in through `ctx`.
- *
- * Codes are the API's own where it has one (docs/lyra-api.md §10) so a row fails the same way before sending as the
- * platform would fail it after; `PB_…` codes cover what the platform does not check (duplicates in a file, numbers
- * that are not mobiles).
+ * Judges one record: the exact CreatePaymentOrder body it would send, or every problem found (the first is the row's
+ * error code), with the API's own codes where it has one (docs/lyra-api.md §10). Pure: clock, duplicates set, region in `ctx`.
  */
 export function judgeRow(row: RawRow, mapping: Mapping, ctx: JudgeContext): Judgement {
   const problems: RowProblem[] = [];

@@ -1,5 +1,4 @@
 import { parsePhoneNumberFromString, type CountryCode, type PhoneNumber } from 'libphonenumber-js/max';
-import { plainE164 } from './e164.js';
 
 export type PhoneResult =
   | { ok: true; e164: string }
@@ -56,9 +55,9 @@ export function normalisePhone(text: string, region: CountryCode | undefined): P
   return { ok: true, e164: number };
 }
 
-/** An international number, valid with its type: the plain `+` and digits without the general parser. */
+/** An international number (`+CC…`), valid with its type. */
 function validIntl(text: string): Valid | undefined {
-  return plainE164(text) ?? valid(parsePhoneNumberFromString(text));
+  return valid(parsePhoneNumberFromString(text));
 }
 
 /** A valid number (E.164) and its type. */

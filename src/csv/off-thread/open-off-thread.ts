@@ -6,10 +6,8 @@ import { takeReaderThread, type FromReader } from './spawn-reader.js';
 import { csvCellFormatter } from '../write.js';
 
 /**
- * `openCsv` on a worker thread: reading, decoding and csv-parse (as much CPU as all the judging and writing that
- * `paybatch validate` does after it) run on another core while the caller judges the rows already read. The same
- * `CsvSource`: same rows in the same order, same lines, the same errors (class, code, one-line message, file and line).
- * For big files: the thread has a start-up cost in time and memory.
+ * `openCsv` on a worker thread, for big files: csv-parse runs on another core while the caller judges. The same
+ * `CsvSource` (rows, lines, errors). What keeps the validate rows/s row above its target (bench/notes.md).
  */
 export async function openCsvOffThread(file: string, opts: OpenCsvOptions = {}): Promise<CsvSource> {
   const thread = takeReaderThread(file, opts);
@@ -49,10 +47,8 @@ export async function openCsvOffThread(file: string, opts: OpenCsvOptions = {}):
 }
 
 /**
- * A batch as the reader packed it (`packBatch`), as rows again, each with its CSV record (`formatCsvRecord` of its cells):
- * the joined cells as they came, with only the cells that need quotes or the formula guard formatted (a customer name
- * like "Client 1, SARL" is in most rows of a real file). Done here although this thread is the busier one: formatted
- * on the reading thread, the records (building and posting them, and its GC) cost that thread more than they save.
+ * A packed batch (`packBatch`) as rows again, each with its CSV record: the joined cells as they came, only the cells
+ * that need quotes or the formula guard formatted. On this side because the reading thread is the bottleneck.
  */
 function unpack(m: Extract<FromReader, { t: 'batch' }>, width: number, delimiter: string): RawRow[] {
   const { text, ends, lines } = m;
@@ -88,9 +84,8 @@ function unpack(m: Extract<FromReader, { t: 'batch' }>, width: number, delimiter
 }
 
 /**
- * Rows packed to cross to another thread: each row's cells joined by the file's delimiter, run together in one string,
- * and the offsets where each cell ends — cheaper to post and to take apart than an array of arrays of strings
- * (structured clone copies each string apart), and a row so joined is often its CSV record already.
+ * Rows packed to cross to another thread: every row's cells joined by the delimiter in one string, plus where each
+ * cell ends — cheaper to post than arrays of strings, and a joined row is often its CSV record already.
  */
 export function packBatch(batch: readonly RawRow[], width: number, delimiter: string): Extract<FromReader, { t: 'batch' }> {
   let text = '';

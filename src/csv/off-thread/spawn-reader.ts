@@ -39,9 +39,8 @@ export class ReaderThread {
   private opts: OpenCsvOptions | undefined;
 
   constructor() {
-    // The thread's young generation starts at its full size (the limit below) instead of growing to it: the judging
-    // thread may hold this process's growth (YoungGenerationCap), which would freeze the reader's at whatever size it
-    // had then. V8 reads the flag when an isolate is created: threads already running keep theirs.
+    // The young generation starts at its full size: YoungGenerationCap freezes growth for the whole process, which
+    // would leave the reader's at whatever size it had. For the validate rows/s row (bench/notes.md, "Speed-only code").
     v8.setFlagsFromString(`--min-semi-space-size=${READER_YOUNG_MB}`);
     this.worker = spawnThread(import.meta.url, 'thread-entry', {
       workerData: { taken: this.taken } satisfies ReaderSetup,
@@ -121,9 +120,8 @@ export class ReaderThread {
 let early: ReaderThread | undefined;
 
 /**
- * Starts a reading thread before its file is known, for the next `takeReaderThread`: the thread boots (node,
- * csv-parse) while the command line is parsed and the judging modules load, instead of after. Until taken it does not
- * keep the process alive; `dropEarlyReader` stops it when the file turns out to be read in-process.
+ * Starts a reading thread before its file is known, so that it boots while the command line is parsed and the judging
+ * modules load. Until taken it does not keep the process alive; `dropEarlyReader` stops it if the file is read in-process.
  */
 export function startReaderEarly(): void {
   early ??= new ReaderThread();
@@ -131,10 +129,8 @@ export function startReaderEarly(): void {
 }
 
 /**
- * Gives the thread `startReaderEarly` started its file now, for the `openCsvOffThread` of that file and options that
- * follows: `paybatch validate` does so before it loads its judging modules (libphonenumber's metadata).
- * Without such a thread, does nothing. Whatever happens before that open, `dropEarlyReader` must follow (a thread
- * given a file keeps the process alive).
+ * Gives the early thread its file now, for the `openCsvOffThread` that follows (`paybatch validate` does so before it
+ * loads its judging modules). `dropEarlyReader` must follow whatever happens: a thread given a file keeps the process alive.
  */
 export function readEarly(file: string, opts: OpenCsvOptions): void {
   if (early?.idle) early.read(file, opts);
@@ -147,9 +143,8 @@ export function dropEarlyReader(): void {
 }
 
 /**
- * The options a file is read with, from the user's (`--encoding`, `--delimiter`). One function for `paybatch validate`,
- * which hands them to the early thread before the judging modules load, and for `judgeFile`, which takes that thread
- * only if they are the same (`reads`): two copies that drifted apart would lose the early start.
+ * The options a file is read with (`--encoding`, `--delimiter`, `--sheet`): one function for `paybatch validate`'s early
+ * thread and for `judgeFile`, which takes that thread only if they are the same.
  */
 export function readingOptions(opts: { encoding?: string; delimiter?: string; sheet?: string }): OpenCsvOptions {
   return { encoding: opts.encoding, delimiter: opts.delimiter, ...(opts.sheet !== undefined ? { sheet: opts.sheet } : {}) };

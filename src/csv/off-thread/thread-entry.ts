@@ -22,8 +22,7 @@ const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v
 const post = (m: FromReader) => port.postMessage(m);
 
 try {
-  // Fewer read calls and half as many batches as 16 KiB would make: each batch costs a message, its copy and an await
-  // on both threads. Bigger batches cost too much memory.
+  // Each batch costs a message, a copy and an await on both threads; bigger ones hold too much memory (bench/notes.md).
   const source = await openCsv(file, { ...opts, readBytes: 64 * 1024, batchBytes: 32 * 1024 });
   const { headers, delimiter, encoding, bom, lineEnding, sepLine, estimatedRows } = source;
   post({ t: 'open', headers, delimiter, encoding, bom, lineEnding, sepLine, estimatedRows });

@@ -27,13 +27,9 @@ export interface EmbeddedRunOptions {
 }
 
 /**
- * Pause on PSP_106 without a Retry-After: the platform gave no hint, so every start waits a second.
- *
- * The platform counts arrivals, not our starts, and an arrival can be anywhere between a request's start and its
- * answer (a stalled event loop, a slow network). So a request holds its place in the window from its start until
- * its answer, and counts from the answer: then no sliding second at the platform can see more than --rate, whatever
- * the delays (the queue engine does the same). The price is throughput: about rate × 1 / (1 + latency in s). The
- * hold is not capped: any cap lets a loaded machine exceed the rate at the platform.
+ * Pause on PSP_106 without a Retry-After: every start waits a second. A request holds its limiter place from its start
+ * until its answer and counts from the answer, since the platform counts arrivals: no sliding second there sees more
+ * than --rate, whatever the delays. Uncapped: any cap lets a loaded machine exceed the rate.
  */
 const DEFAULT_THROTTLE_PAUSE_MS = 1000;
 

@@ -7,12 +7,9 @@ export interface HeldLock {
 }
 
 /**
- * One process at a time per ledger: a lock file holding the owner's pid. It is created complete (written to a
- * private temp file, then hard-linked into place, which fails if the name exists), so a lock file is never seen
- * empty. A lock whose pid is dead (kill -9, power loss) is taken over; a live one is refused with the pid.
- *
- * Residual race, accepted: two processes that find the same stale lock in the same instant may both remove it;
- * the re-read after linking catches all but the tightest interleavings.
+ * One process at a time per ledger: a lock file with the owner's pid, created complete (temp file, then hard link,
+ * which fails if the name exists). A dead pid's lock is taken over, a live one refused with its pid. Accepted: two
+ * processes taking the same stale lock in the same instant may both remove it.
  */
 export async function acquireLock(path: string, dirForMessage: string): Promise<HeldLock> {
   const mine = String(process.pid);

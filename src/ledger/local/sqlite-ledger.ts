@@ -38,14 +38,10 @@ type Db = BetterSqlite3.Database;
 const require = createRequire(import.meta.url);
 
 /**
- * The local ledger: one SQLite database per (shop, mode) in the state directory, `{shopId}-{mode}.sqlite`, guarded by
- * `{shopId}-{mode}.lock` (one process at a time, so a SENDING found at open is a send that was cut off).
- *
- * Why a database: a lookup costs the same whatever the ledger's history (an index on orderId, nothing replayed or held
- * in memory at start), and follow-up commands can query it. Durability is the journal's: the database runs in WAL
- * mode with `synchronous = FULL`, so a commit returns once the log is fsync'd, and a claim resolves only after the
- * commit that holds its SENDING. Writes are group-committed: every write queued while the event loop was busy shares
- * one transaction and one fsync.
+ * The local ledger: one SQLite database per (shop, mode) in the state directory, guarded by a lock file (one process,
+ * so a SENDING found at open was cut off). A database so that a lookup costs the same whatever the history. WAL with
+ * `synchronous = FULL`: a claim resolves only once the commit holding its SENDING is fsync'd; writes queued while the
+ * event loop was busy share one transaction.
  */
 export async function openSqliteLedger(opts: SqliteLedgerOptions): Promise<Ledger> {
   if (!/^[A-Za-z0-9_.-]+$/.test(opts.shopId) || opts.shopId.startsWith('.')) {
