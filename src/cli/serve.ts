@@ -12,7 +12,7 @@ import { defaultStateDir } from '../ledger/state-dir.js';
 import { createLogger } from '../log/logger.js';
 import { verifyIpn } from '../lyra/ipn.js';
 import { modeOfPassword } from '../lyra/mode.js';
-import { CONSOLE_PASSWORD_SETTING, ConsoleAuth } from '../console/auth.js';
+import { ConsoleAuth, consoleSecrets } from '../console/auth.js';
 import { createConsoleApp } from '../console/app.js';
 import { createConsoleMetrics } from '../console/metrics.js';
 import { IPN_PATH, startConsoleServer } from '../console/server.js';
@@ -69,8 +69,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     if (!(Number.isInteger(argv.concurrency) && argv.concurrency >= 1)) throw new ConfigError('PB_OPTION', `--concurrency ${argv.concurrency}: give a whole number, at least 1`);
     if (!(argv['max-upload-mb'] > 0)) throw new ConfigError('PB_OPTION', `--max-upload-mb ${argv['max-upload-mb']}: give a positive number`);
     const env = withEnvFile(argv.envFile);
-    const password = env[CONSOLE_PASSWORD_SETTING] ?? '';
-    if (password.length < 12) throw new ConfigError('PB_CONFIG', `no console password: set ${CONSOLE_PASSWORD_SETTING} (in the environment or the --env-file) to a secret of at least 12 characters; every page asks for it`);
+    const secrets = consoleSecrets(env, 'password');
     const lyra = lyraOptionsFrom(argv);
     const mode = modeOfPassword(lyra.password)!;
     const shopId = lyra.shopId;
@@ -108,8 +107,9 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     });
 
     const stop = new AbortController();
+    const auth = new ConsoleAuth(secrets.password, secrets.metricsToken ? { metricsToken: secrets.metricsToken } : {});
     const app = createConsoleApp({
-      auth: new ConsoleAuth(password),
+      auth,
       stateDir,
       store,
       metrics,
@@ -133,7 +133,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     });
     let server;
     try {
-      server = await startConsoleServer({ app, ipn, metrics, port: argv.port, host: argv.host });
+      server = await startConsoleServer({ app, ipn, metrics, auth, port: argv.port, host: argv.host });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       await store.close();

@@ -170,13 +170,20 @@ describe('paybatch serve: the ops console in a real browser', () => {
     expect((await w.entry('OK-2'))?.paymentOrderStatus).toBe('RUNNING');
   });
 
-  it('/metrics is Prometheus text whose counters match the batch; an unsigned IPN is refused and counted', async () => {
+  it('/metrics needs the token and is Prometheus text whose counters match the batch; an unsigned IPN is refused and counted', async () => {
     const ipn = await fetch(`${base}/ipn`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'kr-answer=%7B%7D' });
     expect(ipn.status).toBe(400);
+    // /healthz is open, and says nothing but that the process answers.
     const health = await fetch(`${base}/healthz`);
-    expect(health.status).toBe(200);
+    expect([health.status, await health.text()]).toEqual([200, 'ok\n']);
+    // /metrics asks for the token, as Prometheus sends it.
+    const anonymous = await fetch(`${base}/metrics`);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toMatch(/^Bearer /);
+    expect(await anonymous.text()).not.toContain('paybatch_');
+    expect((await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer not-the-token-at-all' } })).status).toBe(401);
 
-    const text = await (await fetch(`${base}/metrics`)).text();
+    const text = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${PASSWORD}` } })).text();
     const families = parsePrometheusTextFormat(text);
     const family = (name: string) => families.find((f) => f.name === name)!;
     const summary = JSON.parse(readFileSync(join(w.dir, 'cli', 'errors.report.json'), 'utf8')) as { statuses: Record<string, number>; errorCodesByStatus: Record<string, Record<string, number>> };
