@@ -19,6 +19,12 @@ import { IPN_PATH, startConsoleServer } from '../console/server.js';
 import { withLyraOptions } from './lyra-options.js';
 import { lyraOptionsFrom, withEnvFile, type LyraArgs } from '../settings/settings.js';
 import { untilStopSignal } from '../lib/signals.js';
+import type { Logger } from '../log/logger.js';
+import type { RedisTarget } from '../redis/connect.js';
+import { jobFilesIn, type ScheduledJob } from '../schedule/job.js';
+import { runLocalScheduler } from '../schedule/local-scheduler.js';
+import { webhookSecret } from '../schedule/notify.js';
+import { checkedJobs, useEnvFile } from './schedule.js';
 
 interface ServeArgs extends LyraArgs {
   port: number;
@@ -36,12 +42,14 @@ interface ServeArgs extends LyraArgs {
   'expires-in'?: string;
   'max-upload-mb': number;
   origin?: string[];
+  schedules?: string[];
 }
 
 /**
  * `paybatch serve`: one always-on process for a finance team and for monitoring — the ops console at /, the IPN
  * receiver at /ipn, /metrics and /healthz. Batches sent from the console go through runBatch, like `paybatch run`:
- * same engine, ledger of record and rate limits. Runs until SIGINT or SIGTERM.
+ * same engine, ledger of record and rate limits. With --schedules, the job files' schedules fire here too (as
+ * `paybatch schedule`), and their runs are listed by the console as started by their job. Runs until SIGINT or SIGTERM.
  */
 export const serveCommand: CommandModule<object, ServeArgs> = {
   command: 'serve',
@@ -62,7 +70,8 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('channel', { type: 'string', describe: 'the send form\'s default channel' })
       .option('expires-in', { type: 'string', describe: 'the send form\'s default expiry (30d)' })
       .option('max-upload-mb', { type: 'number', default: 100, describe: 'largest file accepted by the send form, in MiB' })
-      .option('origin', { type: 'string', array: true, describe: 'public URL of the console behind a reverse proxy (forms posted from it are accepted)' }) as never,
+      .option('origin', { type: 'string', array: true, describe: 'public URL of the console behind a reverse proxy (forms posted from it are accepted)' })
+      .option('schedules', { type: 'string', array: true, requiresArg: true, describe: 'job files, or folders of them, whose "schedule" fires here (as `paybatch schedule`); with --redis, registered as job schedulers whose slots this process takes' }) as never,
   handler: async (argv) => {
     if (!(Number.isInteger(argv.port) && argv.port >= 0 && argv.port <= 65535)) throw new ConfigError('PB_OPTION', `--port ${argv.port}: give a port number 0–65535`);
     if (!(argv.rate > 0)) throw new ConfigError('PB_OPTION', `--rate ${argv.rate}: give a positive number of requests per second`);
@@ -79,6 +88,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     if (argv['redis-may-lose-claims']) env[MAY_LOSE_CLAIMS] = 'yes';
     const redis = resolveRedisTarget(argv.redis, env);
     const ledgerSetting = ledgerSettingFrom(env);
+    const jobs = argv.schedules?.length ? await scheduledJobs(argv, stateDir, redis) : undefined;
     const store = await openLedgerStore({ redis: argv.redis, stateDir, shopId, mode, env, onNotice: (m) => logger.info(m) });
     // The ledger of record must be reachable before anything is served: a Redis that is down is one line, exit 2.
     await (await store.open()).close();
@@ -144,10 +154,12 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     }
     const where = await describeLedgerOfRecord({ stateDir, shopId, mode, ...(ledgerSetting ? { setting: ledgerSetting } : {}), ...(redis ? { redis } : {}) });
     process.stdout.write(`paybatch serve: console ${server.url} · IPN ${server.url.replace(/\/$/, '')}${IPN_PATH} · metrics ${server.url}metrics — shop ${shopId} (${mode}); ledger ${where}\n`);
+    const schedules = jobs ? await startSchedules({ jobs, stateDir, redis, workers: argv.workers, logger, signal: stop.signal }) : undefined;
     applier.kick();
     await untilStopSignal();
     // Console batches stop like a CLI run on Ctrl-C: no new order, the report written; running the file again finishes it.
     stop.abort();
+    await schedules?.stopped();
     await server.close();
     applier.kick();
     await applier.close();
@@ -158,3 +170,44 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     process.stdout.write('paybatch serve stopped\n');
   },
 };
+
+/**
+ * The job files of --schedules, checked as `paybatch schedule` checks them, before anything is served. Their runs read
+ * their settings from this process's environment, as under `paybatch schedule`: the env file goes there, and the state
+ * folder is serve's own, so each run's ledger of record and run history are the ones the console shows.
+ */
+async function scheduledJobs(argv: ServeArgs, stateDir: string, redis: RedisTarget | undefined): Promise<ScheduledJob[]> {
+  if (argv.envFile) useEnvFile(argv.envFile);
+  process.env.PAYBATCH_STATE_DIR = stateDir;
+  // Said on serve's command line, so meant for the runs it starts too.
+  if (argv['redis-may-lose-claims']) process.env[MAY_LOSE_CLAIMS] = 'yes';
+  return checkedJobs(jobFilesIn(argv.schedules!), redis?.url);
+}
+
+/**
+ * Fires the schedules until `signal`: embedded, the local scheduler of `paybatch schedule`; with Redis, the jobs are
+ * registered as BullMQ job schedulers and this process takes their slots (as `paybatch worker --schedules`), each slot a
+ * queued run sent by --workers threads of its own, like a console batch, and by any `paybatch worker`. Either way the
+ * run is started here, so its history is in this state folder.
+ */
+async function startSchedules(o: { jobs: ScheduledJob[]; stateDir: string; redis: RedisTarget | undefined; workers: number; logger: Logger; signal: AbortSignal }): Promise<{ stopped(): Promise<void> }> {
+  if (!o.redis) {
+    const withWebhook = o.jobs.find((j) => j.webhook);
+    const secret = withWebhook ? webhookSecret(process.env, withWebhook.path) : undefined;
+    const running = runLocalScheduler({ jobs: o.jobs, stateDir: o.stateDir, logger: o.logger, signal: o.signal, ...(secret ? { webhookSecret: secret } : {}) });
+    running.catch((e: Error) => o.logger.error({ event: 'schedule.error' }, `schedules stopped: ${e.message}`));
+    return { stopped: () => running.catch(() => undefined) };
+  }
+  const { registerJobs, startScheduleWorker } = await import('../schedule/queue-schedules.js');
+  await registerJobs(o.redis, o.jobs, { prune: false, onLine: (line) => o.logger.info({ event: 'schedule.registered' }, line) });
+  const connection = await connectRedis(o.redis, 'worker');
+  const slots = startScheduleWorker({ redis: connection, target: o.redis, workers: o.workers, logger: o.logger, signal: o.signal });
+  slots.on('error', () => {});
+  return {
+    async stopped() {
+      // A slot in progress stops sending with the signal; its lock lapses and another taker resumes it (the ledger keeps it from sending twice).
+      await slots.close(true);
+      connection.disconnect();
+    },
+  };
+}
