@@ -15,6 +15,8 @@ import { modeOfPassword } from '../lyra/mode.js';
 import { ConsoleAuth, consoleSecrets } from '../console/auth.js';
 import { createConsoleApp } from '../console/app.js';
 import { createConsoleMetrics } from '../console/metrics.js';
+import { startUploadSweeper } from '../console/uploads.js';
+import { parseDuration } from '../orders/values.js';
 import { IPN_PATH, startConsoleServer } from '../console/server.js';
 import { withLyraOptions } from './lyra-options.js';
 import { lyraOptionsFrom, withEnvFile, type LyraArgs } from '../settings/settings.js';
@@ -43,6 +45,8 @@ interface ServeArgs extends LyraArgs {
   'max-upload-mb': number;
   origin?: string[];
   schedules?: string[];
+  'keep-uploads': string;
+  'keep-unsent': string;
 }
 
 /**
@@ -71,12 +75,15 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('expires-in', { type: 'string', describe: 'the send form\'s default expiry (30d)' })
       .option('max-upload-mb', { type: 'number', default: 100, describe: 'largest file accepted by the send form, in MiB' })
       .option('origin', { type: 'string', array: true, describe: 'public URL of the console behind a reverse proxy (forms posted from it are accepted)' })
+      .option('keep-uploads', { type: 'string', default: '30d', describe: 'how long a file sent from the console, its report and rows to fix are kept after its batch ended (30d, 12h)' })
+      .option('keep-unsent', { type: 'string', default: '24h', describe: 'how long a file checked but never sent is kept (and can still be sent)' })
       .option('schedules', { type: 'string', array: true, requiresArg: true, describe: 'job files, or folders of them, whose "schedule" fires here (as `paybatch schedule`); with --redis, registered as job schedulers whose slots this process takes' }) as never,
   handler: async (argv) => {
     if (!(Number.isInteger(argv.port) && argv.port >= 0 && argv.port <= 65535)) throw new ConfigError('PB_OPTION', `--port ${argv.port}: give a port number 0–65535`);
     if (!(argv.rate > 0)) throw new ConfigError('PB_OPTION', `--rate ${argv.rate}: give a positive number of requests per second`);
     if (!(Number.isInteger(argv.concurrency) && argv.concurrency >= 1)) throw new ConfigError('PB_OPTION', `--concurrency ${argv.concurrency}: give a whole number, at least 1`);
     if (!(argv['max-upload-mb'] > 0)) throw new ConfigError('PB_OPTION', `--max-upload-mb ${argv['max-upload-mb']}: give a positive number`);
+    const retention = { keepSentMs: retentionOption(argv, 'keep-uploads'), keepUnsentMs: retentionOption(argv, 'keep-unsent') };
     const env = withEnvFile(argv.envFile);
     const secrets = consoleSecrets(env, 'password');
     const lyra = lyraOptionsFrom(argv);
@@ -139,6 +146,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       signal: stop.signal,
       defaults: { ...(argv.currency ? { currency: argv.currency } : {}), ...(argv.channel ? { channel: argv.channel } : {}), ...(argv['expires-in'] ? { expiresIn: argv['expires-in'] } : {}) },
       maxUploadBytes: Math.round(argv['max-upload-mb'] * 1024 * 1024),
+      retention,
       ...(argv.origin?.length ? { origins: argv.origin.map((o) => o.replace(/\/+$/, '')) } : {}),
     });
     let server;
@@ -155,11 +163,18 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     const where = await describeLedgerOfRecord({ stateDir, shopId, mode, ...(ledgerSetting ? { setting: ledgerSetting } : {}), ...(redis ? { redis } : {}) });
     process.stdout.write(`paybatch serve: console ${server.url} · IPN ${server.url.replace(/\/$/, '')}${IPN_PATH} · metrics ${server.url}metrics — shop ${shopId} (${mode}); ledger ${where}\n`);
     const schedules = jobs ? await startSchedules({ jobs, stateDir, redis, workers: argv.workers, logger, signal: stop.signal }) : undefined;
+    const sweeper = startUploadSweeper({
+      stateDir,
+      retention,
+      onRemoved: (ids) => logger.info({ event: 'console.uploads_removed', count: ids.length }, `${ids.length} upload${ids.length === 1 ? '' : 's'} past their time removed`),
+      onError: (e) => logger.warn({ event: 'console.uploads_sweep_failed', code: (e as NodeJS.ErrnoException).code ?? 'PB_INTERNAL' }, 'old uploads could not all be removed; trying again later'),
+    });
     applier.kick();
     await untilStopSignal();
     // Console batches stop like a CLI run on Ctrl-C: no new order, the report written; running the file again finishes it.
     stop.abort();
     await schedules?.stopped();
+    await sweeper.stop();
     await server.close();
     applier.kick();
     await applier.close();
@@ -210,4 +225,10 @@ async function startSchedules(o: { jobs: ScheduledJob[]; stateDir: string; redis
       connection.disconnect();
     },
   };
+}
+
+function retentionOption(argv: ServeArgs, name: 'keep-uploads' | 'keep-unsent'): number {
+  const ms = parseDuration(argv[name]);
+  if (!ms) throw new ConfigError('PB_OPTION', `--${name} ${argv[name]}: give a duration, e.g. 30d, 24h, 90m`);
+  return ms;
 }
