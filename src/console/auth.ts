@@ -56,17 +56,19 @@ export class ConsoleAuth {
 
   /**
    * Whether `given` opens `scope`: the password opens everything, the metrics token only /metrics. A failed attempt
-   * counts against `client`. `limited`: too many attempts, not checked.
+   * counts against `client`, per scope: a scraper with a stale token locks itself out of /metrics, not the people out
+   * of the console. `limited`: too many attempts, not checked.
    */
   async check(given: string, client: string, scope: AuthScope = 'console'): Promise<'ok' | 'wrong' | 'limited'> {
-    const [mine, all] = await Promise.all([this.#perClient.get(client), this.#overall.get('all')]);
+    const [clientKey, allKey] = [`${scope}:${client}`, `${scope}:all`];
+    const [mine, all] = await Promise.all([this.#perClient.get(clientKey), this.#overall.get(allKey)]);
     if ((mine?.consumedPoints ?? 0) >= ATTEMPTS_PER_CLIENT || (all?.consumedPoints ?? 0) >= ATTEMPTS_OVERALL) return 'limited';
     const g = digest(given);
     // Both compared every time, each in constant time: how long a check takes says nothing of which secret is near.
     const isPassword = this.#digest !== undefined && timingSafeEqual(g, this.#digest);
     const isToken = this.#metricsDigest !== undefined && timingSafeEqual(g, this.#metricsDigest);
     if (isPassword || (scope === 'metrics' && isToken)) return 'ok';
-    await Promise.all([this.#perClient.penalty(client, 1), this.#overall.penalty('all', 1)]);
+    await Promise.all([this.#perClient.penalty(clientKey, 1), this.#overall.penalty(allKey, 1)]);
     return 'wrong';
   }
 

@@ -201,6 +201,11 @@ describe('paybatch serve: the ops console in a real browser', () => {
     const creates = text.match(/^paybatch_api_request_duration_seconds_count\{service="Charge\/CreatePaymentOrder",status="200"\} (\d+)$/m);
     expect(Number(creates?.[1])).toBe(summary.statuses.CREATED);
     expect(family('paybatch_limiter_wait_seconds').type).toBe('HISTOGRAM');
+
+    // A scraper with a stale token locks itself out of /metrics, and nobody out of the console.
+    for (let i = 0; i < 4; i++) expect((await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer a-stale-token-xyz' } })).status).toBe(401);
+    expect((await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${PASSWORD}` } })).status).toBe(429);
+    expect((await fetch(`${base}/`, { headers: { authorization: `Bearer ${PASSWORD}` } })).status).toBe(200);
   });
 
   it('lists a batch run from the CLI in the same state directory', async () => {
