@@ -45,10 +45,7 @@ export const scheduleCommand: CommandModule<object, ScheduleArgs> = {
 };
 
 async function schedule(argv: ScheduleArgs): Promise<number> {
-  if (argv['env-file']) {
-    // Into this process's environment: every run it starts reads its credentials there; set variables win.
-    for (const [k, v] of Object.entries(withEnvFile(argv['env-file']))) if (process.env[k] === undefined && v !== undefined) process.env[k] = v;
-  }
+  if (argv['env-file']) useEnvFile(argv['env-file']);
   const jobs = await checkedJobs(jobFilesIn(argv.jobs), argv.redis);
   // The runs' ledger lives there too, unless a job file names its own "state-dir".
   if (argv['state-dir']) process.env.PAYBATCH_STATE_DIR = argv['state-dir'];
@@ -77,11 +74,16 @@ async function schedule(argv: ScheduleArgs): Promise<number> {
   return 0;
 }
 
+/** The env file into this process's environment: every run a schedule starts reads its credentials there; set variables win. */
+export function useEnvFile(file: string): void {
+  for (const [k, v] of Object.entries(withEnvFile(file))) if (process.env[k] === undefined && v !== undefined) process.env[k] = v;
+}
+
 /**
  * Every job file checked before anything fires: its schedule keys, its run options (by `run`'s own parser, so a typo
  * is refused now rather than at 08:00 on the 1st), and the webhook secret if it notifies.
  */
-async function checkedJobs(paths: string[], redis: string | undefined): Promise<ScheduledJob[]> {
+export async function checkedJobs(paths: string[], redis: string | undefined): Promise<ScheduledJob[]> {
   const jobs: ScheduledJob[] = [];
   for (const path of paths) {
     const job = readScheduledJob(path);

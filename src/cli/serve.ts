@@ -12,13 +12,21 @@ import { defaultStateDir } from '../ledger/state-dir.js';
 import { createLogger } from '../log/logger.js';
 import { verifyIpn } from '../lyra/ipn.js';
 import { modeOfPassword } from '../lyra/mode.js';
-import { CONSOLE_PASSWORD_SETTING, ConsoleAuth } from '../console/auth.js';
+import { ConsoleAuth, consoleSecrets } from '../console/auth.js';
 import { createConsoleApp } from '../console/app.js';
 import { createConsoleMetrics } from '../console/metrics.js';
+import { startUploadSweeper } from '../console/uploads.js';
+import { parseDuration } from '../orders/values.js';
 import { IPN_PATH, startConsoleServer } from '../console/server.js';
 import { withLyraOptions } from './lyra-options.js';
 import { lyraOptionsFrom, withEnvFile, type LyraArgs } from '../settings/settings.js';
 import { untilStopSignal } from '../lib/signals.js';
+import type { Logger } from '../log/logger.js';
+import type { RedisTarget } from '../redis/connect.js';
+import { jobFilesIn, type ScheduledJob } from '../schedule/job.js';
+import { runLocalScheduler } from '../schedule/local-scheduler.js';
+import { webhookSecret } from '../schedule/notify.js';
+import { checkedJobs, useEnvFile } from './schedule.js';
 
 interface ServeArgs extends LyraArgs {
   port: number;
@@ -36,12 +44,16 @@ interface ServeArgs extends LyraArgs {
   'expires-in'?: string;
   'max-upload-mb': number;
   origin?: string[];
+  schedules?: string[];
+  'keep-uploads': string;
+  'keep-unsent': string;
 }
 
 /**
  * `paybatch serve`: one always-on process for a finance team and for monitoring — the ops console at /, the IPN
  * receiver at /ipn, /metrics and /healthz. Batches sent from the console go through runBatch, like `paybatch run`:
- * same engine, ledger of record and rate limits. Runs until SIGINT or SIGTERM.
+ * same engine, ledger of record and rate limits. With --schedules, the job files' schedules fire here too (as
+ * `paybatch schedule`), and their runs are listed by the console as started by their job. Runs until SIGINT or SIGTERM.
  */
 export const serveCommand: CommandModule<object, ServeArgs> = {
   command: 'serve',
@@ -62,15 +74,18 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option('channel', { type: 'string', describe: 'the send form\'s default channel' })
       .option('expires-in', { type: 'string', describe: 'the send form\'s default expiry (30d)' })
       .option('max-upload-mb', { type: 'number', default: 100, describe: 'largest file accepted by the send form, in MiB' })
-      .option('origin', { type: 'string', array: true, describe: 'public URL of the console behind a reverse proxy (forms posted from it are accepted)' }) as never,
+      .option('origin', { type: 'string', array: true, describe: 'public URL of the console behind a reverse proxy (forms posted from it are accepted)' })
+      .option('keep-uploads', { type: 'string', default: '30d', describe: 'how long a file sent from the console, its report and rows to fix are kept after its batch ended (30d, 12h)' })
+      .option('keep-unsent', { type: 'string', default: '24h', describe: 'how long a file checked but never sent is kept (and can still be sent)' })
+      .option('schedules', { type: 'string', array: true, requiresArg: true, describe: 'job files, or folders of them, whose "schedule" fires here (as `paybatch schedule`); with --redis, registered as job schedulers whose slots this process takes' }) as never,
   handler: async (argv) => {
     if (!(Number.isInteger(argv.port) && argv.port >= 0 && argv.port <= 65535)) throw new ConfigError('PB_OPTION', `--port ${argv.port}: give a port number 0–65535`);
     if (!(argv.rate > 0)) throw new ConfigError('PB_OPTION', `--rate ${argv.rate}: give a positive number of requests per second`);
     if (!(Number.isInteger(argv.concurrency) && argv.concurrency >= 1)) throw new ConfigError('PB_OPTION', `--concurrency ${argv.concurrency}: give a whole number, at least 1`);
     if (!(argv['max-upload-mb'] > 0)) throw new ConfigError('PB_OPTION', `--max-upload-mb ${argv['max-upload-mb']}: give a positive number`);
+    const retention = { keepSentMs: retentionOption(argv, 'keep-uploads'), keepUnsentMs: retentionOption(argv, 'keep-unsent') };
     const env = withEnvFile(argv.envFile);
-    const password = env[CONSOLE_PASSWORD_SETTING] ?? '';
-    if (password.length < 12) throw new ConfigError('PB_CONFIG', `no console password: set ${CONSOLE_PASSWORD_SETTING} (in the environment or the --env-file) to a secret of at least 12 characters; every page asks for it`);
+    const secrets = consoleSecrets(env, 'password');
     const lyra = lyraOptionsFrom(argv);
     const mode = modeOfPassword(lyra.password)!;
     const shopId = lyra.shopId;
@@ -80,6 +95,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     if (argv['redis-may-lose-claims']) env[MAY_LOSE_CLAIMS] = 'yes';
     const redis = resolveRedisTarget(argv.redis, env);
     const ledgerSetting = ledgerSettingFrom(env);
+    const jobs = argv.schedules?.length ? await scheduledJobs(argv, stateDir, redis) : undefined;
     const store = await openLedgerStore({ redis: argv.redis, stateDir, shopId, mode, env, onNotice: (m) => logger.info(m) });
     // The ledger of record must be reachable before anything is served: a Redis that is down is one line, exit 2.
     await (await store.open()).close();
@@ -108,8 +124,9 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     });
 
     const stop = new AbortController();
+    const auth = new ConsoleAuth(secrets.password, secrets.metricsToken ? { metricsToken: secrets.metricsToken } : {});
     const app = createConsoleApp({
-      auth: new ConsoleAuth(password),
+      auth,
       stateDir,
       store,
       metrics,
@@ -129,11 +146,12 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       signal: stop.signal,
       defaults: { ...(argv.currency ? { currency: argv.currency } : {}), ...(argv.channel ? { channel: argv.channel } : {}), ...(argv['expires-in'] ? { expiresIn: argv['expires-in'] } : {}) },
       maxUploadBytes: Math.round(argv['max-upload-mb'] * 1024 * 1024),
+      retention,
       ...(argv.origin?.length ? { origins: argv.origin.map((o) => o.replace(/\/+$/, '')) } : {}),
     });
     let server;
     try {
-      server = await startConsoleServer({ app, ipn, metrics, port: argv.port, host: argv.host });
+      server = await startConsoleServer({ app, ipn, metrics, auth, port: argv.port, host: argv.host });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       await store.close();
@@ -144,10 +162,19 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     }
     const where = await describeLedgerOfRecord({ stateDir, shopId, mode, ...(ledgerSetting ? { setting: ledgerSetting } : {}), ...(redis ? { redis } : {}) });
     process.stdout.write(`paybatch serve: console ${server.url} · IPN ${server.url.replace(/\/$/, '')}${IPN_PATH} · metrics ${server.url}metrics — shop ${shopId} (${mode}); ledger ${where}\n`);
+    const schedules = jobs ? await startSchedules({ jobs, stateDir, redis, workers: argv.workers, logger, signal: stop.signal }) : undefined;
+    const sweeper = startUploadSweeper({
+      stateDir,
+      retention,
+      onRemoved: (ids) => logger.info({ event: 'console.uploads_removed', count: ids.length }, `${ids.length} upload${ids.length === 1 ? '' : 's'} past their time removed`),
+      onError: (e) => logger.warn({ event: 'console.uploads_sweep_failed', code: (e as NodeJS.ErrnoException).code ?? 'PB_INTERNAL' }, 'old uploads could not all be removed; trying again later'),
+    });
     applier.kick();
     await untilStopSignal();
     // Console batches stop like a CLI run on Ctrl-C: no new order, the report written; running the file again finishes it.
     stop.abort();
+    await schedules?.stopped();
+    await sweeper.stop();
     await server.close();
     applier.kick();
     await applier.close();
@@ -158,3 +185,50 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     process.stdout.write('paybatch serve stopped\n');
   },
 };
+
+/**
+ * The job files of --schedules, checked as `paybatch schedule` checks them, before anything is served. Their runs read
+ * their settings from this process's environment, as under `paybatch schedule`: the env file goes there, and the state
+ * folder is serve's own, so each run's ledger of record and run history are the ones the console shows.
+ */
+async function scheduledJobs(argv: ServeArgs, stateDir: string, redis: RedisTarget | undefined): Promise<ScheduledJob[]> {
+  if (argv.envFile) useEnvFile(argv.envFile);
+  process.env.PAYBATCH_STATE_DIR = stateDir;
+  // Said on serve's command line, so meant for the runs it starts too.
+  if (argv['redis-may-lose-claims']) process.env[MAY_LOSE_CLAIMS] = 'yes';
+  return checkedJobs(jobFilesIn(argv.schedules!), redis?.url);
+}
+
+/**
+ * Fires the schedules until `signal`: embedded, the local scheduler of `paybatch schedule`; with Redis, the jobs are
+ * registered as BullMQ job schedulers and this process takes their slots (as `paybatch worker --schedules`), each slot a
+ * queued run sent by --workers threads of its own, like a console batch, and by any `paybatch worker`. Either way the
+ * run is started here, so its history is in this state folder.
+ */
+async function startSchedules(o: { jobs: ScheduledJob[]; stateDir: string; redis: RedisTarget | undefined; workers: number; logger: Logger; signal: AbortSignal }): Promise<{ stopped(): Promise<void> }> {
+  if (!o.redis) {
+    const withWebhook = o.jobs.find((j) => j.webhook);
+    const secret = withWebhook ? webhookSecret(process.env, withWebhook.path) : undefined;
+    const running = runLocalScheduler({ jobs: o.jobs, stateDir: o.stateDir, logger: o.logger, signal: o.signal, ...(secret ? { webhookSecret: secret } : {}) });
+    running.catch((e: Error) => o.logger.error({ event: 'schedule.error' }, `schedules stopped: ${e.message}`));
+    return { stopped: () => running.catch(() => undefined) };
+  }
+  const { registerJobs, startScheduleWorker } = await import('../schedule/queue-schedules.js');
+  await registerJobs(o.redis, o.jobs, { prune: false, onLine: (line) => o.logger.info({ event: 'schedule.registered' }, line) });
+  const connection = await connectRedis(o.redis, 'worker');
+  const slots = startScheduleWorker({ redis: connection, target: o.redis, workers: o.workers, logger: o.logger, signal: o.signal });
+  slots.on('error', () => {});
+  return {
+    async stopped() {
+      // A slot in progress stops sending with the signal; its lock lapses and another taker resumes it (the ledger keeps it from sending twice).
+      await slots.close(true);
+      connection.disconnect();
+    },
+  };
+}
+
+function retentionOption(argv: ServeArgs, name: 'keep-uploads' | 'keep-unsent'): number {
+  const ms = parseDuration(argv[name]);
+  if (!ms) throw new ConfigError('PB_OPTION', `--${name} ${argv[name]}: give a duration, e.g. 30d, 24h, 90m`);
+  return ms;
+}

@@ -12,6 +12,10 @@ import type { WorkerEvent } from '../engine/queue/worker.js';
 import { LyraClient } from '../lyra/client.js';
 import { withLyraOptions } from './lyra-options.js';
 import { lyraOptionsFrom, withEnvFile, type LyraArgs } from '../settings/settings.js';
+import { ConsoleAuth, consoleSecrets } from '../console/auth.js';
+import { createWorkerMetrics, type WorkerMetrics } from '../console/metrics.js';
+import { startMetricsServer } from '../console/metrics-http.js';
+import type { Listening } from '../lib/listen.js';
 
 interface WorkerArgs extends LyraArgs {
   redis?: string;
@@ -22,6 +26,8 @@ interface WorkerArgs extends LyraArgs {
   check: boolean;
   healthFile?: string;
   schedules: boolean;
+  'metrics-port'?: number;
+  'metrics-host': string;
 }
 
 /**
@@ -41,6 +47,8 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
         .option('check', { type: 'boolean', default: false, describe: 'check the settings and Redis, then exit (0: a worker would start; 2: what to fix)' })
         .option('schedules', { type: 'boolean', default: false, describe: 'also run the slots of the job files registered with `paybatch schedule --redis` (they must be at the same path on this machine)' })
         .option('health-file', { type: 'string', requiresArg: true, describe: 'touch this file every 10 s while Redis answers (a container health check reads its age)' })
+        .option('metrics-port', { type: 'number', requiresArg: true, describe: 'serve /metrics (Prometheus, bearer PAYBATCH_METRICS_TOKEN or PAYBATCH_CONSOLE_PASSWORD) and /healthz on this port: this worker\'s API latency, throttling and jobs' })
+        .option('metrics-host', { type: 'string', default: '127.0.0.1', describe: 'address the metrics port listens on' })
         .option('prefix', { type: 'string', hidden: true, describe: 'Redis key prefix (default paybatch)' })
         .option('lock-ms', { type: 'number', hidden: true, describe: 'BullMQ job lock (default max(30 s, 2 × timeout + 10 s))' })
         .option('lease-ms', { type: 'number', hidden: true, describe: 'ledger claim lease (default timeout + 30 s)' }),
@@ -52,6 +60,10 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
 
 async function runWorker(argv: WorkerArgs): Promise<number> {
   if (!Number.isInteger(argv.concurrency) || argv.concurrency < 1) throw new ConfigError('PB_OPTION', `--concurrency ${argv.concurrency}: give a whole number of at least 1`);
+  const metricsPort = argv['metrics-port'];
+  if (metricsPort !== undefined && !(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort <= 65535)) throw new ConfigError('PB_OPTION', `--metrics-port ${metricsPort}: give a port number 0–65535`);
+  // Checked before anything connects: a worker asked for metrics without a token to guard them does not start.
+  const secrets = metricsPort !== undefined ? consoleSecrets(withEnvFile(argv.envFile), 'any') : undefined;
   const logger = createLogger({ name: 'paybatch-worker' });
   const settings: Record<string, string | undefined> = { ...process.env };
   if ((argv as { 'redis-may-lose-claims'?: boolean })['redis-may-lose-claims']) settings[MAY_LOSE_CLAIMS] = 'yes';
@@ -75,18 +87,27 @@ async function runWorker(argv: WorkerArgs): Promise<number> {
   let stopRequested!: () => void;
   const stop = new Promise<void>((resolve) => (stopRequested = resolve));
 
+  // This worker's own figures, scraped from its own port: the requests it makes are not seen by any other process.
+  const metrics = secrets ? createWorkerMetrics({ apiPathPrefix: lyra.pathPrefix ?? '/api-payment/V4' }) : undefined;
   const onEvent = (e: WorkerEvent) => {
-    if (e.type === 'done') counts[e.status] = (counts[e.status] ?? 0) + 1;
-    else if (e.type === 'aborted' && !abortedBy) {
+    if (e.type === 'done') {
+      counts[e.status] = (counts[e.status] ?? 0) + 1;
+      metrics?.jobDone(e.status);
+    } else if (e.type === 'aborted' && !abortedBy) {
       abortedBy = { code: e.code, message: e.message };
       stopRequested();
-    } else if (e.type === 'throttled') logger.warn({ event: 'worker.throttled', pauseMs: e.pauseMs }, `the platform asks to slow down; every worker pauses ${e.pauseMs} ms`);
-    else if (e.type === 'error') logger.debug({ event: 'worker.error' }, e.message);
+    } else if (e.type === 'throttled') {
+      metrics?.throttled(e.pauseMs);
+      logger.warn({ event: 'worker.throttled', pauseMs: e.pauseMs }, `the platform asks to slow down; every worker pauses ${e.pauseMs} ms`);
+    } else if (e.type === 'error') logger.debug({ event: 'worker.error' }, e.message);
   };
   // Before the worker takes jobs.
+  let metricsServer: Listening | undefined;
   try {
     if (argv.healthFile) await checkHealthFile(argv.healthFile);
+    if (metrics && secrets && metricsPort !== undefined) metricsServer = await listenForMetrics(metrics, secrets, metricsPort, argv['metrics-host']);
   } catch (e) {
+    metrics?.close();
     await client.close();
     redis.disconnect();
     throw e;
@@ -125,7 +146,10 @@ async function runWorker(argv: WorkerArgs): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
-  logger.info({ event: 'worker.ready', queue: queueName(worker.scope), redis: safeRedisUrl(target.url), concurrency: argv.concurrency }, `paybatch worker ready: queue ${queueName(worker.scope)} on ${safeRedisUrl(target.url)}, concurrency ${argv.concurrency}`);
+  logger.info(
+    { event: 'worker.ready', queue: queueName(worker.scope), redis: safeRedisUrl(target.url), concurrency: argv.concurrency, ...(metricsServer ? { metrics: `${metricsServer.url}metrics` } : {}) },
+    `paybatch worker ready: queue ${queueName(worker.scope)} on ${safeRedisUrl(target.url)}, concurrency ${argv.concurrency}${metricsServer ? `, metrics ${metricsServer.url}metrics` : ''}`,
+  );
   // A sign of life for the operator (and the container log) when something changed, twice a minute at most.
   let told = '';
   const tally = () => Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(', ');
@@ -142,6 +166,8 @@ async function runWorker(argv: WorkerArgs): Promise<number> {
   clearInterval(heartbeat);
   await health?.stop();
   await worker.close({ force: forced });
+  await metricsServer?.close();
+  metrics?.close();
   await client.close();
   redis.disconnect();
   process.off('SIGTERM', onSignal);
@@ -155,6 +181,18 @@ async function runWorker(argv: WorkerArgs): Promise<number> {
     return 3;
   }
   return 0;
+}
+
+/** The worker's /metrics server; a port taken is a setting to fix (exit 2), said before any job is taken. */
+async function listenForMetrics(metrics: WorkerMetrics, secrets: { password?: string; metricsToken?: string }, port: number, host: string): Promise<Listening> {
+  const auth = new ConsoleAuth(secrets.password, secrets.metricsToken ? { metricsToken: secrets.metricsToken } : {});
+  try {
+    return await startMetricsServer({ metrics, auth, port, host });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') throw new ConfigError('PB_OPTION', `--metrics-port ${port}: cannot listen on ${host}:${port} (${code}): choose another port`);
+    throw e;
+  }
 }
 
 const HEALTH_INTERVAL_MS = 10_000;

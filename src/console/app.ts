@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -26,6 +26,7 @@ import { moneyOverTime, readBatchRows, reconciliationCsv, withLedger } from './b
 import { ConsoleAuth, SESSION_COOKIE } from './auth.js';
 import type { ConsoleMetrics } from './metrics.js';
 import * as pages from './pages.js';
+import { tooOldToSend, uploadsDir as uploadsDirOf, type UploadRetention } from './uploads.js';
 
 export interface ConsoleAppOptions {
   auth: ConsoleAuth;
@@ -44,10 +45,15 @@ export interface ConsoleAppOptions {
   maxUploadBytes: number;
   /** Origins other than the server's own that may post forms (the public URL behind a reverse proxy). */
   origins?: string[];
+  /** How long uploads are kept (src/console/uploads.ts sweeps them); a check older than `keepUnsentMs` is not sent. */
+  retention: UploadRetention;
+  /** The clock (tests move it). */
+  now?: () => Date;
 }
 
 interface Upload {
   id: string;
+  createdAt: string;
   name: string;
   file: string;
   input: InputArgs;
@@ -66,7 +72,8 @@ const PUBLIC = new Set(['/login', '/healthz', '/assets/console.css']);
  */
 export function createConsoleApp(o: ConsoleAppOptions): Hono {
   const app = new Hono();
-  const uploadsDir = join(o.stateDir, 'console', 'uploads');
+  const uploadsDir = uploadsDirOf(o.stateDir);
+  const now = o.now ?? (() => new Date());
 
   app.use(
     secureHeaders({
@@ -217,9 +224,11 @@ export function createConsoleApp(o: ConsoleAppOptions): Hono {
     const validation = siblingPath(path, 'validation');
     try {
       const checked = await validateFile(path, toJudgeFileOptions(input, new Date()), { report: validation, fix: siblingPath(path, 'validation.tofix') });
-      const upload: Upload = { id, name, file: path, input, summary: checked.summary.toJSON(), hints: checked.hints, validation };
+      const upload: Upload = { id, createdAt: now().toISOString(), name, file: path, input, summary: checked.summary.toJSON(), hints: checked.hints, validation };
       await writeFile(join(dir, 'upload.json'), JSON.stringify(upload));
     } catch (e) {
+      // A file that cannot be checked is not kept: it could never be sent.
+      await rm(dir, { recursive: true, force: true });
       if (PaybatchError.is(e)) return c.html(pages.sendPage(o.defaults, e.message.replaceAll(dir + '/', '')), 400);
       throw e;
     }
@@ -244,6 +253,9 @@ export function createConsoleApp(o: ConsoleAppOptions): Hono {
     const upload = await uploadOr404(c);
     if (upload instanceof Response) return upload;
     if (upload.batchId) return c.redirect(`/batches/${upload.batchId}`, 303);
+    if (tooOldToSend(upload.createdAt, now(), o.retention)) {
+      return c.html(pages.errorPage('Check too old', `This check is more than ${pages.duration(o.retention.keepUnsentMs)} old and its file is about to be removed: upload the file again to check and send it. Nothing was sent.`, { href: '/send', label: 'Send a file' }), 410);
+    }
     const files = { report: siblingPath(upload.file, 'report'), toFix: siblingPath(upload.file, 'tofix'), summary: siblingPath(upload.file, 'report').replace(/\.(csv|txt|tsv)$/i, '') + '.json' };
     let started!: (batchId: string) => void;
     const onStart = new Promise<string>((resolve) => (started = resolve));

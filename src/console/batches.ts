@@ -44,7 +44,8 @@ export async function readBatchRows(run: RunRecord, store: LedgerStore, status: 
   try {
     source = await openCsv(run.files.report);
   } catch {
-    return { rows: [], matching: 0, noReport: run.state === 'running' ? 'the rows show here when the run has finished' : `the report ${run.files.report} cannot be read` };
+    const gone = run.origin === 'console' ? 'the report is no longer kept: a file sent from the console is removed some time after its batch ended (serve --keep-uploads); the reconciliation export still has its orders' : `the report ${run.files.report} cannot be read`;
+    return { rows: [], matching: 0, noReport: run.state === 'running' ? 'the rows show here when the run has finished' : gone };
   }
   const buckets = new Map<string, BatchRow[]>();
   let matching = 0;

@@ -74,6 +74,16 @@ function baseName(path: string): string {
   return path.split(/[\\/]/).pop() ?? path;
 }
 
+/** A retention period as people say it: 24 hours, 30 days. */
+export function duration(ms: number): string {
+  const days = ms / 86_400_000;
+  if (Number.isInteger(days)) return `${days} day${days === 1 ? '' : 's'}`;
+  const hours = Math.round(ms / 3_600_000);
+  if (hours >= 1) return `${hours} hour${hours === 1 ? '' : 's'}`;
+  const minutes = Math.max(1, Math.round(ms / 60_000));
+  return `${minutes} minute${minutes === 1 ? '' : 's'}`;
+}
+
 function when(iso: string | undefined): string {
   return iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '—';
 }

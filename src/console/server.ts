@@ -3,7 +3,9 @@ import { getRequestListener } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { listen } from '../lib/listen.js';
 import type { IpnRequestHandler } from '../ipn/server.js';
+import type { ConsoleAuth } from './auth.js';
 import type { ConsoleMetrics } from './metrics.js';
+import { serveHealth, serveMetrics } from './metrics-http.js';
 
 export interface ConsoleServer {
   url: string;
@@ -16,32 +18,18 @@ export const IPN_PATH = '/ipn';
 
 /**
  * One HTTP server for everything `paybatch serve` offers: the IPN receiver under /ipn (no login: it accepts only
- * signed notifications, src/ipn/server.ts), /metrics and /healthz for the machines, and the console (hono) for people.
+ * signed notifications, src/ipn/server.ts), /metrics (a bearer token) and /healthz (open, says only ok) for the
+ * machines, and the console (hono) for people.
  * The receiver reads the raw body itself, so it gets the Node request before any framework touches it.
  */
-export async function startConsoleServer(o: { app: Hono; ipn: IpnRequestHandler; metrics: ConsoleMetrics; port: number; host: string }): Promise<ConsoleServer> {
+export async function startConsoleServer(o: { app: Hono; ipn: IpnRequestHandler; metrics: ConsoleMetrics; auth: ConsoleAuth; port: number; host: string }): Promise<ConsoleServer> {
   const console = getRequestListener(o.app.fetch);
+  const metrics = serveMetrics(o.metrics, o.auth);
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
     if (path === IPN_PATH || path.startsWith(`${IPN_PATH}/`)) return o.ipn(req, res);
-    if (path === '/metrics' && req.method === 'GET') {
-      o.metrics.text().then(
-        (text) => {
-          res.writeHead(200, { 'Content-Type': o.metrics.contentType, 'Cache-Control': 'no-store' });
-          res.end(text);
-        },
-        () => {
-          res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
-          res.end('metrics unavailable\n');
-        },
-      );
-      return;
-    }
-    if (path === '/healthz' && req.method === 'GET') {
-      res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
-      res.end('ok\n');
-      return;
-    }
+    if (path === '/metrics' && req.method === 'GET') return metrics(req, res);
+    if (path === '/healthz' && req.method === 'GET') return serveHealth(req, res);
     void console(req, res);
   });
   server.headersTimeout = 10_000;

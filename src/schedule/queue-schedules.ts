@@ -66,12 +66,21 @@ export async function lastRuns(target: RedisTarget, jobs: ScheduledJob[], prefix
 }
 
 /**
- * The part of `paybatch worker --schedules` that takes slots: each is one `paybatch run` of the job file in queue mode
- * with no worker of its own, so its rows go to the shop's order queue and the workers (this one among them) send them.
+ * The part of `paybatch worker --schedules` (and of `paybatch serve --schedules --redis`) that takes slots: each is one
+ * `paybatch run` of the job file in queue mode, by default with no worker of its own, so its rows go to the shop's
+ * order queue and the workers (this one among them) send them.
  * A worker killed during a slot loses its lock; another takes the slot again and runs the same batch again, which the
  * ledger makes safe (the orders sent are not sent twice, the rest are sent).
  */
-export function startScheduleWorker(opts: { redis: Redis; target: RedisTarget; prefix?: string; logger: Logger; signal: AbortSignal }): Worker<SlotData> {
+export function startScheduleWorker(opts: {
+  redis: Redis;
+  target: RedisTarget;
+  prefix?: string;
+  logger: Logger;
+  signal: AbortSignal;
+  /** Worker threads each slot's run starts for itself (`run --workers`); default 0: the queue's workers send its rows. */
+  workers?: number;
+}): Worker<SlotData> {
   const prefix = opts.prefix ?? DEFAULT_PREFIX;
   const k = keys(prefix);
   const log = opts.logger;
@@ -92,7 +101,7 @@ export function startScheduleWorker(opts: { redis: Redis; target: RedisTarget; p
     }
     await opts.redis.hset(k.last, job.name, JSON.stringify(record));
     log.info({ event: 'schedule.run.start', job: job.name, slot: record.slot, late }, `${job.name}: slot ${inZone(slot, job.timezone)}`);
-    const result = await runSlot(job, slot, { signal: opts.signal, extraArgs: ['--redis', opts.target.url, '--workers', '0'] });
+    const result = await runSlot(job, slot, { signal: opts.signal, extraArgs: ['--redis', opts.target.url, '--workers', String(opts.workers ?? 0)] });
     const ended: SlotRecord = { ...record, endedAt: new Date().toISOString(), outcome: result.outcome, exitCode: result.exitCode, message: result.message };
     await opts.redis.hset(k.last, job.name, JSON.stringify(ended));
     const fields = { event: 'schedule.run.end', job: job.name, slot: ended.slot, outcome: result.outcome, exitCode: result.exitCode };

@@ -79,6 +79,7 @@ describe('paybatch serve: the ops console in a real browser', () => {
 
   it('uploads the file with errors and shows the validation before anything is sent', async () => {
     await page.goto(`${base}/send`);
+    await shot('send');
     await page.setInputFiles('input[name=file]', file);
     await page.click('text=Check the file');
     await expect(page.locator('h1').textContent()).resolves.toBe('Check of errors.csv');
@@ -130,7 +131,6 @@ describe('paybatch serve: the ops console in a real browser', () => {
 
     // The batch list shows it, started from the console, with its counts.
     await page.goto(`${base}/`);
-    await shot('batches');
     const row = page.locator('table.batches tbody tr').first();
     expect(await row.textContent()).toContain('console');
     expect(await row.textContent()).toContain(`CREATED ${fromConsole.filter((x) => x.status === 'CREATED').length}`);
@@ -170,13 +170,20 @@ describe('paybatch serve: the ops console in a real browser', () => {
     expect((await w.entry('OK-2'))?.paymentOrderStatus).toBe('RUNNING');
   });
 
-  it('/metrics is Prometheus text whose counters match the batch; an unsigned IPN is refused and counted', async () => {
+  it('/metrics needs the token and is Prometheus text whose counters match the batch; an unsigned IPN is refused and counted', async () => {
     const ipn = await fetch(`${base}/ipn`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'kr-answer=%7B%7D' });
     expect(ipn.status).toBe(400);
+    // /healthz is open, and says nothing but that the process answers.
     const health = await fetch(`${base}/healthz`);
-    expect(health.status).toBe(200);
+    expect([health.status, await health.text()]).toEqual([200, 'ok\n']);
+    // /metrics asks for the token, as Prometheus sends it.
+    const anonymous = await fetch(`${base}/metrics`);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toMatch(/^Bearer /);
+    expect(await anonymous.text()).not.toContain('paybatch_');
+    expect((await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer not-the-token-at-all' } })).status).toBe(401);
 
-    const text = await (await fetch(`${base}/metrics`)).text();
+    const text = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${PASSWORD}` } })).text();
     const families = parsePrometheusTextFormat(text);
     const family = (name: string) => families.find((f) => f.name === name)!;
     const summary = JSON.parse(readFileSync(join(w.dir, 'cli', 'errors.report.json'), 'utf8')) as { statuses: Record<string, number>; errorCodesByStatus: Record<string, Record<string, number>> };
@@ -194,6 +201,11 @@ describe('paybatch serve: the ops console in a real browser', () => {
     const creates = text.match(/^paybatch_api_request_duration_seconds_count\{service="Charge\/CreatePaymentOrder",status="200"\} (\d+)$/m);
     expect(Number(creates?.[1])).toBe(summary.statuses.CREATED);
     expect(family('paybatch_limiter_wait_seconds').type).toBe('HISTOGRAM');
+
+    // A scraper with a stale token locks itself out of /metrics, and nobody out of the console.
+    for (let i = 0; i < 4; i++) expect((await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer a-stale-token-xyz' } })).status).toBe(401);
+    expect((await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${PASSWORD}` } })).status).toBe(429);
+    expect((await fetch(`${base}/`, { headers: { authorization: `Bearer ${PASSWORD}` } })).status).toBe(200);
   });
 
   it('lists a batch run from the CLI in the same state directory', async () => {
@@ -206,5 +218,44 @@ describe('paybatch serve: the ops console in a real browser', () => {
     expect(await row.textContent()).toContain('cli');
     expect(existsSync(join(w.stateDir, 'runs'))).toBe(true);
     writeFileSync(join(w.dir, 'done'), '');
+  });
+
+  it('settles an UNCERTAIN row from its batch page: the order found on the platform is CREATED in the ledger', async () => {
+    // The platform creates SET-1 but the answer is lost: the run reports it UNCERTAIN. Then its buyer pays it.
+    w.sandbox.faults.forOrder('SET-1', 'reset-after-create', { service: 'Charge/CreatePaymentOrder' });
+    const r = await runCli(['run', w.file('settle.csv', 'invoice,amount,currency,channel\nSET-1,15.00,EUR,URL\nSET-2,25.00,EUR,URL\n')], { env: w.env });
+    expect(r.code, r.stderr).toBe(1);
+    expect((await w.entry('SET-1'))?.state).toBe('UNCERTAIN');
+    const [order] = w.sandbox.ordersByOrderId('SET-1');
+    await w.sandbox.pay(order!.order.paymentOrderId);
+
+    await page.goto(`${base}/`);
+    await page.locator('table.batches tbody tr').first().locator('a').click();
+    const first = page.locator('table.rows tbody tr').first();
+    expect(await first.textContent()).toMatch(/SET-1\s*UNCERTAIN/);
+    await first.locator('input[name=orderId]').check();
+    await page.click('button[value=settle]');
+    const confirmation = await page.locator('.confirm').textContent();
+    expect(confirmation).toContain('Read 1 order, 15.00 EUR of batch');
+    expect(confirmation).toContain('Nothing is sent to buyers; an UNCERTAIN order found on the platform becomes CREATED');
+    await page.click('button.danger');
+    await expect(page.locator('h1').textContent()).resolves.toBe('Settled');
+    await shot('settled');
+    const result = await page.locator('table.rows tbody tr').first().textContent();
+    expect(result).toMatch(/SET-1\s*FOUND/);
+    expect(result).toContain('15.00 EUR');
+
+    // The ledger holds the order that exists, paid; nothing was sent again.
+    const entry = await w.entry('SET-1');
+    expect(entry).toMatchObject({ state: 'CREATED', paymentOrderId: order!.order.paymentOrderId, paymentOrderStatus: 'PAID' });
+    expect(w.sandbox.counters().ordersCreated['SET-1']).toBe(1);
+    // The batch page shows it paid, and the reconciliation export of the batch lists it with its payment order.
+    await page.click('text=Back to the batch');
+    expect(await page.locator('table.rows tbody tr', { hasText: 'SET-1' }).textContent()).toContain('PAID');
+    const [recon] = await Promise.all([page.waitForEvent('download'), page.click('.downloads >> text=reconciliation export')]);
+    const settled = readReport((await recon.path())!).find((x) => x.orderId === 'SET-1');
+    expect(settled).toMatchObject({ paymentOrderId: order!.order.paymentOrderId, amount: '15.00', currency: 'EUR' });
+    await page.goto(`${base}/`);
+    await shot('batches');
   });
 });

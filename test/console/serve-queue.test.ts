@@ -7,6 +7,7 @@ import { removeDir, startRedis, type RedisServer } from '../support/redis.js';
 import { makeWorld, waitForLine, type World } from '../follow/world.js';
 
 const PASSWORD = 'console-secret-for-tests';
+const METRICS_TOKEN = 'scrape-token-for-tests';
 
 describe('paybatch serve --redis: a console batch through the queue', () => {
   let w: World;
@@ -18,7 +19,7 @@ describe('paybatch serve --redis: a console batch through the queue', () => {
 
   beforeAll(async () => {
     [w, redis] = await Promise.all([makeWorld(), startRedis()]);
-    serve = spawnCli(['serve', '--port', '0', '--redis', redis.url, '--workers', '1'], { env: { ...w.env, PAYBATCH_CONSOLE_PASSWORD: PASSWORD } });
+    serve = spawnCli(['serve', '--port', '0', '--redis', redis.url, '--workers', '1'], { env: { ...w.env, PAYBATCH_CONSOLE_PASSWORD: PASSWORD, PAYBATCH_METRICS_TOKEN: METRICS_TOKEN } });
     serve.stderr!.resume();
     base = (await waitForLine(serve, 'stdout', /paybatch serve: console/)).match(/console (http:\/\/\S+?)\/? /)![1]!;
   }, 60_000);
@@ -49,7 +50,9 @@ describe('paybatch serve --redis: a console batch through the queue', () => {
     await expect
       .poll(async () => (await (await fetch(`${base}${batch}`, { headers: headers() })).text()).match(/<dt>State<\/dt><dd>(\w+)/)?.[1], { timeout: 20_000 })
       .toBe('finished');
-    const text = await (await fetch(`${base}/metrics`)).text();
+    // The metrics token opens /metrics, and nothing of the console.
+    expect((await fetch(`${base}/`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).status).toBe(401);
+    const text = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
     const families = parsePrometheusTextFormat(text);
     expect(families.find((f) => f.name === 'bullmq_job_count')?.type).toBe('GAUGE');
     const orders = families.find((f) => f.name === 'paybatch_orders_total')!.metrics;
