@@ -71,7 +71,7 @@ export async function lastRuns(target: RedisTarget, jobs: ScheduledJob[], prefix
  * A worker killed during a slot loses its lock; another takes the slot again and runs the same batch again, which the
  * ledger makes safe (the orders sent are not sent twice, the rest are sent).
  */
-export function startScheduleWorker(opts: { redis: Redis; target: RedisTarget; prefix?: string; logger: Logger; signal: AbortSignal }): Worker<SlotData> {
+export function startScheduleWorker(opts: { redis: Redis; target: RedisTarget; prefix?: string; logger: Logger; signal: AbortSignal; lockDurationMs?: number }): Worker<SlotData> {
   const prefix = opts.prefix ?? DEFAULT_PREFIX;
   const k = keys(prefix);
   const log = opts.logger;
@@ -108,6 +108,7 @@ export function startScheduleWorker(opts: { redis: Redis; target: RedisTarget; p
     }
   };
   // One slot at a time per worker; a slot's lock is renewed while its batch runs, and a slot whose worker died is taken
-  // again (up to 10 times) rather than failed.
-  return new Worker<SlotData>(SCHEDULE_QUEUE, processor, { connection: opts.redis, prefix, concurrency: 1, maxStalledCount: 10 });
+  // again (up to 10 times) rather than failed, once its lock lapsed (the worker's --lock-ms, BullMQ's 30 s by default).
+  const lock = opts.lockDurationMs ? { lockDuration: opts.lockDurationMs, stalledInterval: opts.lockDurationMs } : {};
+  return new Worker<SlotData>(SCHEDULE_QUEUE, processor, { connection: opts.redis, prefix, concurrency: 1, maxStalledCount: 10, ...lock });
 }
