@@ -12,7 +12,8 @@ import type { JudgedRow } from '../../orders/types.js';
 import type { Run, RunItem, RunResult } from '../run.js';
 import { runHandle } from '../run.js';
 import type { RowOutcome } from '../outcome.js';
-import { BatchReader, countDone, markDone, writeBatchInfo, type PendingOrder, type QueuedOrder } from './batch.js';
+import { BatchReader, countDone, markDone, markHeld, writeBatchInfo, type PendingOrder, type QueuedOrder } from './batch.js';
+import { ledgerAnswers } from '../from-ledger.js';
 import { DEFAULT_PREFIX, jobId, queueKeys, queueName, type QueueScope } from './keys.js';
 import { connectRedis, safeRedisUrl, type RedisTarget } from '../../redis/connect.js';
 import type { QueueWorkerOptions } from './worker.js';
@@ -179,18 +180,27 @@ export function invalidOutcome(row: JudgedRow): RowOutcome {
 }
 
 /**
- * Adds one chunk of orders. Orders whose answer the ledger already holds (CREATED, or UNCERTAIN without the flag) get
- * no job: they are marked done at once and reported from the ledger, like the job function would answer them.
+ * Held back by the producer instead of queued: the row's outcome (PENDING, and why), or undefined to send it. Asked
+ * only about rows the ledger does not answer, so a row already sent is still reported as it is (send windows).
  */
-export async function addChunk(p: Producer, batchId: string, chunk: (QueuedOrder & PendingOrder)[], retryUncertain: boolean): Promise<void> {
+export type HoldOrder = (order: QueuedOrder) => RowOutcome | undefined;
+
+/**
+ * Adds one chunk of orders. Orders whose answer the ledger already holds (CREATED, or UNCERTAIN without the flag) get
+ * no job: they are marked done at once and reported from the ledger, like the job function would answer them. Orders
+ * `hold` holds back get no job either: marked done with their outcome kept (markHeld).
+ */
+export async function addChunk(p: Producer, batchId: string, chunk: (QueuedOrder & PendingOrder)[], retryUncertain: boolean, hold?: HoldOrder): Promise<void> {
   if (chunk.length === 0) return;
   const entries = await p.ledger.getMany(chunk.map((o) => o.orderId));
   const known: string[] = [];
+  const held: { orderId: string; outcome: RowOutcome }[] = [];
   const jobs: { name: string; data: QueuedOrder; opts: JobsOptions }[] = [];
   chunk.forEach((o, i) => {
-    const e = entries[i];
-    const answered = e && (e.state === 'CREATED' || (!retryUncertain && e.state === 'UNCERTAIN' && o.request.channelOptions?.channelType !== 'INVOICE'));
+    const answered = ledgerAnswers(entries[i], retryUncertain, o.request.channelOptions?.channelType);
+    const outcome = answered ? undefined : hold?.(o);
     if (answered) known.push(o.orderId);
+    else if (outcome) held.push({ orderId: o.orderId, outcome });
     else
       jobs.push({
         name: 'send',
@@ -199,6 +209,7 @@ export async function addChunk(p: Producer, batchId: string, chunk: (QueuedOrder
       });
   });
   await markDone(p.redis, p.scope, batchId, known);
+  await markHeld(p.redis, p.scope, batchId, held);
   if (jobs.length) await p.queue.addBulk(jobs);
 }
 
@@ -221,6 +232,8 @@ export interface RunQueuedOptions {
   signal?: AbortSignal;
   /** Stored with the batch for `paybatch report BATCH` (how the file was judged). Opaque here. */
   source?: unknown;
+  /** Rows held back rather than queued (outside their send window): reported with the outcome it gives. */
+  hold?: HoldOrder;
   /** Key prefix (default `paybatch`). */
   prefix?: string;
   /** Rows read ahead of the oldest unreported one (default 10 000): bounds memory, and how far enqueueing runs ahead. */
@@ -278,7 +291,7 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: RunResult) => 
   const redis = await (opts.connection ?? connectRedis(opts.redis, 'producer'));
   const timeoutMs = opts.clientOptions.timeoutMs ?? 30_000;
   const producer = openProducer(redis, scope, { claimLeaseMs: opts.worker?.claimLeaseMs ?? timeoutMs + 30_000 });
-  const reader = new BatchReader(redis, scope, opts.batchId, producer.ledger);
+  const reader = new BatchReader(redis, scope, opts.batchId, producer.ledger, Date.now, !!opts.hold);
   const workers: WorkerThread[] = [];
   /** A local worker thread that died on its own: the run stops with it (the batch stays in Redis). */
   let crashed: Error | undefined;
@@ -338,7 +351,7 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: RunResult) => 
       const c = chunk;
       chunk = [];
       chunkSize = Math.min(chunkSize * 2, ADD_BULK_CHUNK);
-      await retry('adding jobs', () => addChunk(producer, opts.batchId, c, opts.retryUncertain));
+      await retry('adding jobs', () => addChunk(producer, opts.batchId, c, opts.retryUncertain, opts.hold));
       const first = enqueued === 0;
       enqueued += c.length;
       opts.onEnqueued?.(enqueued);
@@ -419,7 +432,7 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: RunResult) => 
           // a job whose id exists, so the remains go first. A locked one is left for the next check.
           const id = jobId(scope, opts.batchId, head.orderId);
           const removed = await retry('removing a lost job', () => producer.queue.remove(id)).catch(() => 0);
-          if (removed || (await producer.queue.getJob(id)) === undefined) await retry('adding a lost job', () => addChunk(producer, opts.batchId, [head], opts.retryUncertain));
+          if (removed || (await producer.queue.getJob(id)) === undefined) await retry('adding a lost job', () => addChunk(producer, opts.batchId, [head], opts.retryUncertain, opts.hold));
         }
         if (opts.onWaiting) {
           const [done, count, inFlight] = await retry('counting', () => Promise.all([countDone(redis, scope, opts.batchId), producer.queue.getWorkersCount(), producer.queue.getActiveCount()]));
