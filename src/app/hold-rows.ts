@@ -1,18 +1,36 @@
+import type { HoldOrder } from '../engine/queue/run-queued.js';
+import { ledgerAnswers } from '../engine/from-ledger.js';
+import type { RowOutcome } from '../engine/outcome.js';
 import type { RunItem } from '../engine/run.js';
+import type { Ledger } from '../ledger/ledger.js';
 import { outsideSendWindow, SEND_WINDOW_CODE, type SendWindow } from '../orders/send-window.js';
 import type { JudgedRow } from '../orders/types.js';
 
+/** The report's outcome of a row that waits for its send window: PENDING, with why and when it goes. */
+function waitingOutcome(why: string): RowOutcome {
+  return { status: 'PENDING', attempts: 0, errorCode: SEND_WINDOW_CODE, errorMessage: why };
+}
+
 /**
- * Rows that must wait (outside their send window) never reach the engine: `rows` is what the engine gets, and
- * `merge` puts the waiting rows back into the engine's outcomes, as PENDING, in input order. Engines yield in input
- * order and read a row before yielding any later one, so every waiting row is known by the time it is due.
+ * The embedded engine's send window: rows that must wait never reach the engine; `rows` is what the engine gets, and
+ * `merge` puts the waiting rows back into the engine's outcomes, as PENDING, in input order. A row outside its window
+ * that the ledger already answers (sent by an earlier run) goes to the engine all the same, which reports it as it
+ * is without sending it. Engines yield in input order and read a row before yielding any later one, so every waiting
+ * row is known by the time it is due.
  */
-export function holdRows(rows: AsyncIterable<JudgedRow>, window: SendWindow, now: () => Date): { rows: AsyncIterable<JudgedRow>; merge(run: AsyncIterable<RunItem>): AsyncIterable<RunItem> } {
+export function holdRows(
+  rows: AsyncIterable<JudgedRow>,
+  window: SendWindow,
+  now: () => Date,
+  ledger: Pick<Ledger, 'get'>,
+  retryUncertain: boolean,
+): { rows: AsyncIterable<JudgedRow>; merge(run: AsyncIterable<RunItem>): AsyncIterable<RunItem> } {
   const waiting: RunItem[] = [];
   async function* filtered(): AsyncIterable<JudgedRow> {
     for await (const row of rows) {
-      const why = row.judgement.ok ? outsideSendWindow(window, row.judgement.order.channel, now()) : undefined;
-      if (why) waiting.push({ row, outcome: { status: 'PENDING', attempts: 0, errorCode: SEND_WINDOW_CODE, errorMessage: why } });
+      const order = row.judgement.ok ? row.judgement.order : undefined;
+      const why = order ? outsideSendWindow(window, order.channel, now()) : undefined;
+      if (why && !ledgerAnswers(await ledger.get(order!.orderId), retryUncertain, order!.channel)) waiting.push({ row, outcome: waitingOutcome(why) });
       else yield row;
     }
   }
@@ -24,4 +42,16 @@ export function holdRows(rows: AsyncIterable<JudgedRow>, window: SendWindow, now
     while (waiting.length) yield waiting.shift()!;
   }
   return { rows: filtered(), merge };
+}
+
+/**
+ * The queue engine's send window: its producer asks this about every row the ledger does not answer, and holds back
+ * (queues no job for) a row outside its window; the batch keeps the row's PENDING outcome, so the run and `paybatch
+ * report` say it waits. The next run inside the window sends it.
+ */
+export function sendWindowHold(window: SendWindow, now: () => Date): HoldOrder {
+  return (order) => {
+    const why = outsideSendWindow(window, order.sent.channel, now());
+    return why ? waitingOutcome(why) : undefined;
+  };
 }

@@ -11,7 +11,7 @@ import { newBatchId } from '../engine/batch-id.js';
 import { connectRedis, dropConnection, type RedisTarget } from '../redis/connect.js';
 import type { OpenedLedger } from '../ledger/open-ledger.js';
 import { prepareLedger } from './prepare-ledger.js';
-import { holdRows } from './hold-rows.js';
+import { holdRows, sendWindowHold } from './hold-rows.js';
 import { withIpnTarget } from './ipn-target.js';
 import type { SendWindow } from '../orders/send-window.js';
 import { RunRecorder } from './run-history.js';
@@ -64,7 +64,7 @@ export interface RunBatchOptions {
   /** Called with the batch id once sending is about to start (the console shows the batch from then on). */
   onStart?: (batchId: string) => void;
   now?: () => Date;
-  /** Rows of these channels outside this window wait (PENDING, PB_SEND_WINDOW); embedded engine only. */
+  /** Rows of these channels outside this window wait (PENDING, PB_SEND_WINDOW), with either engine. */
   sendWindow?: SendWindow;
 }
 
@@ -161,7 +161,8 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
     }
     const chosen = opts.onlyOrderIds ? onlyOrders(judged.rows, opts.onlyOrderIds) : judged.rows;
     const judgedRows = opts.ipnTargetUrl ? withIpnTarget(chosen, opts.ipnTargetUrl) : chosen;
-    const held = opts.sendWindow ? holdRows(judgedRows, opts.sendWindow, now) : undefined;
+    // Send windows: the embedded engine holds rows here; the queue engine's producer holds them as it queues.
+    const held = opts.sendWindow && !opts.redis ? holdRows(judgedRows, opts.sendWindow, now, ledger, opts.retryUncertain) : undefined;
     const rows = held ? held.rows : judgedRows;
 
     let run: Run;
@@ -178,6 +179,7 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
         localWorkers: opts.localWorkers,
         signal: opts.signal,
         source: opts.batchSource,
+        ...(opts.sendWindow ? { hold: sendWindowHold(opts.sendWindow, now) } : {}),
         onWaiting: (_done, workers, inFlight) => progress?.note(queueWaitingNote(workers, inFlight)),
         ...(opts.retry ? { worker: { retry: opts.retry } } : {}),
         ...(producerRedis ? { connection: producerRedis } : {}),

@@ -53,7 +53,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
         .option('stop-after-failures', { type: 'number', default: 20, group: 'Sending:', describe: 'stop the run after this many technical failures in a row (timeouts, 5xx, resets): the API is down, do not keep piling up UNCERTAIN orders' })
         .option('state-dir', { type: 'string', group: 'Sending:', describe: 'where the ledger lives (env PAYBATCH_STATE_DIR)', defaultDescription: '~/.local/state/paybatch' })
         .option('ledger', { type: 'string', requiresArg: true, group: 'Sending:', describe: 'the ledger of record of the shop: "local" (the state directory) or a Redis URL (env PAYBATCH_LEDGER; default: what this machine used last, else local)' })
-        .option('send-window', { type: 'string', requiresArg: true, group: 'Sending:', describe: 'when buyers may be reached, e.g. "SMS,WHATSAPP mon-sat 08:00-20:00 Europe/Paris": rows of those channels outside it wait (PENDING) for a run inside it; embedded engine' })
+        .option('send-window', { type: 'string', requiresArg: true, group: 'Sending:', describe: 'when buyers may be reached, e.g. "SMS,WHATSAPP mon-sat 08:00-20:00 Europe/Paris": rows of those channels outside it wait (PENDING) for a run inside it' })
         .option('previous-report', { type: 'string', array: true, requiresArg: true, group: 'Sending:', describe: 'an earlier report of this shop and mode: its CREATED and UNCERTAIN rows are not sent again even if the ledger does not know them (the report beside the input is always read)' })
         .option('ipn-url', { type: 'string', group: 'Sending:', describe: 'notification URL sent with every order (ipnTargetUrl), e.g. where `paybatch ipn` listens' })
         .option('redis', { type: 'string', group: 'Queue mode:', describe: 'send through BullMQ workers on this Redis (env REDIS_URL)' })
@@ -135,9 +135,6 @@ export async function sendFile(
   const ledgerSetting = argv.ledger ? { value: argv.ledger, source: '--ledger' } : ledgerSettingFrom(settings);
   const stateDir = argv['state-dir'] ?? defaultStateDir(settings);
   const sendWindow = argv['send-window'] ? parseSendWindow(argv['send-window']) : undefined;
-  if (sendWindow && redis) {
-    throw new ConfigError('PB_OPTION', '--send-window holds rows in the sending process, which queue mode does not have: run this batch with the embedded engine (without --redis / REDIS_URL)');
-  }
   return runBatch({
     ...(sendWindow ? { sendWindow } : {}),
     ...(opts.origin ? { origin: opts.origin } : {}),

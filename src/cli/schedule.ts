@@ -1,6 +1,5 @@
 import type { CommandModule } from 'yargs';
 import { ConfigError } from '../errors/paybatch-error.js';
-import { defaultStateDir } from '../ledger/state-dir.js';
 import { createLogger } from '../log/logger.js';
 import { inZone, jobFilesIn, readScheduledJob, slotAfter, type ScheduledJob } from '../schedule/job.js';
 import { LocalSlotClaims, type SlotRecord } from '../schedule/local-claims.js';
@@ -33,7 +32,7 @@ export const scheduleCommand: CommandModule<object, ScheduleArgs> = {
       .option('list', { type: 'boolean', default: false, describe: 'show each job, its next fire time in its time zone and its last run, then exit' })
       .option('redis', { type: 'string', requiresArg: true, describe: 'register the jobs as BullMQ job schedulers on this Redis (env REDIS_URL is NOT read: queue mode is asked for explicitly) and exit; `paybatch worker`s run them' })
       .option('prune', { type: 'boolean', default: false, describe: 'with --redis: unregister the jobs of this Redis that are not among the job files given' })
-      .option('state-dir', { type: 'string', requiresArg: true, describe: 'where the slots taken and the runs\' ledger are kept (env PAYBATCH_STATE_DIR; a job file\'s own "state-dir" wins for its runs)', defaultDescription: '~/.local/state/paybatch' })
+      .option('state-dir', { type: 'string', requiresArg: true, describe: 'where the runs\' ledger is kept (env PAYBATCH_STATE_DIR; a job file\'s own "state-dir" wins for its runs); slots are claimed beside each job\'s reports', defaultDescription: '~/.local/state/paybatch' })
       .option('env-file', { type: 'string', requiresArg: true, describe: 'a KEY=value file read into the environment of every run (credentials, PAYBATCH_WEBHOOK_SECRET)' })
       .option('prefix', { type: 'string', hidden: true, describe: 'Redis key prefix (default paybatch)' })
       .example('$0 schedule jobs/', 'fire every job of jobs/ on time, on this machine, until stopped')
@@ -47,9 +46,8 @@ export const scheduleCommand: CommandModule<object, ScheduleArgs> = {
 async function schedule(argv: ScheduleArgs): Promise<number> {
   if (argv['env-file']) useEnvFile(argv['env-file']);
   const jobs = await checkedJobs(jobFilesIn(argv.jobs), argv.redis);
-  // The runs' ledger lives there too, unless a job file names its own "state-dir".
+  // The runs' ledger, unless a job file names its own "state-dir". Slots are claimed beside each job's reports.
   if (argv['state-dir']) process.env.PAYBATCH_STATE_DIR = argv['state-dir'];
-  const stateDir = defaultStateDir(process.env);
   if (argv.redis) {
     const queue = await import('../schedule/queue-schedules.js');
     const target = { url: argv.redis, source: '--redis' };
@@ -58,15 +56,14 @@ async function schedule(argv: ScheduleArgs): Promise<number> {
     return 0;
   }
   if (argv.prune) throw new ConfigError('PB_OPTION', '--prune unregisters jobs from Redis: give --redis too');
-  const claims = new LocalSlotClaims(stateDir);
-  if (argv.list) return printList(jobs, new Map(await Promise.all(jobs.map(async (j) => [j.name, await claims.last(j.name)] as const))));
+  if (argv.list) return printList(jobs, new Map(await Promise.all(jobs.map(async (j) => [j.name, await new LocalSlotClaims(j).last()] as const))));
   const secret = jobs.some((j) => j.webhook) ? webhookSecret(process.env, jobs.find((j) => j.webhook)!.path) : undefined;
   const stop = new AbortController();
   const logger = createLogger({ name: 'paybatch-schedule' });
   const signals = onStopSignals(stop, (sig) => logger.info({ event: 'schedule.stopping', signal: sig }, `${sig}: no new slot fires; runs in progress stop sending and write their reports (again to quit at once)`));
   try {
     const { runLocalScheduler } = await import('../schedule/local-scheduler.js');
-    await runLocalScheduler({ jobs, stateDir, logger, signal: stop.signal, ...(secret ? { webhookSecret: secret } : {}) });
+    await runLocalScheduler({ jobs, logger, signal: stop.signal, ...(secret ? { webhookSecret: secret } : {}) });
   } finally {
     signals.dispose();
   }

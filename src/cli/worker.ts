@@ -127,7 +127,7 @@ async function runWorker(argv: WorkerArgs): Promise<number> {
   // takes it again (the ledger keeps its orders from being sent twice).
   const slotsStop = new AbortController();
   const slots = argv.schedules
-    ? (await import('../schedule/queue-schedules.js')).startScheduleWorker({ redis, target, logger, signal: slotsStop.signal, ...(argv.prefix ? { prefix: argv.prefix } : {}) })
+    ? (await import('../schedule/queue-schedules.js')).startScheduleWorker({ redis, target, logger, signal: slotsStop.signal, ...(argv.prefix ? { prefix: argv.prefix } : {}), ...(argv['lock-ms'] ? { lockDurationMs: argv['lock-ms'] } : {}) })
     : undefined;
 
   let signals = 0;

@@ -8,6 +8,14 @@ export const INVOICE_EXISTS_CODE = 'PB_INVOICE_EXISTS';
 export const RETRY_UNCERTAIN_HINT = 'it may exist — check the Back Office, then re-run with --retry-uncertain if it does not';
 
 /**
+ * Whether the ledger's entry answers the row without a request (CREATED; UNCERTAIN, unless re-sending it is asked for
+ * or it is an INVOICE, which the job re-sends safely): such a row is reported from the ledger, never sent.
+ */
+export function ledgerAnswers(entry: LedgerEntry | undefined, retryUncertain: boolean, channel: string | undefined): boolean {
+  return !!entry && (entry.state === 'CREATED' || (!retryUncertain && entry.state === 'UNCERTAIN' && channel !== 'INVOICE'));
+}
+
+/**
  * The report outcome of an existing ledger entry: what the job answers when a claim is refused, and what the queue
  * engine reports from the ledger. `row` is the row being reported: its fingerprint tells an edited row from the
  * one sent, its batch tells "created by this run" from "by an earlier one".

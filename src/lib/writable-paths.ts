@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, open, rm, stat, statfs } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -68,9 +69,12 @@ export async function checkStateFolder(dir: string, setting: string): Promise<vo
   await checkRoom(dir, FLOOR_BYTES, `${where}: its disk is full`, `free some space or ${fix}`, 'PB_STATE_DIR');
 }
 
-/** Creates and removes a file in `folder`: the one test that also answers for read-only mounts, ACLs and quotas. */
+/**
+ * Creates and removes a file in `folder`: the one test that also answers for read-only mounts, ACLs and quotas. Its
+ * name is unique per check: one process (a scheduler) may start two runs writing in the same folder at once.
+ */
 async function probeFolder(folder: string, what: string, fix: string, code = 'PB_OUTPUT'): Promise<void> {
-  const probe = join(folder, `.paybatch-probe-${process.pid}`);
+  const probe = join(folder, `.paybatch-probe-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     const fh = await open(probe, 'wx');
     await fh.close();

@@ -1,7 +1,7 @@
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { slotStamp } from './job.js';
+import { slotStamp, type ScheduledJob } from './job.js';
 
 /** How a slot ended, as `--list` and the webhook show it. */
 export interface SlotRecord {
@@ -17,60 +17,110 @@ export interface SlotRecord {
   message?: string;
 }
 
+/** A running slot's lock is touched this often… */
+export const HEARTBEAT_MS = 10_000;
+/** …and one untouched for this long belongs to a scheduler that died: the next slot may break it. */
+export const STALE_MS = 60_000;
+
+/** A slot taken by this process, or why not: another scheduler took it, or is still running an earlier slot of the job. */
+export type SlotClaim = { kind: 'mine'; record: SlotRecord } | { kind: 'taken' } | { kind: 'busy'; running?: SlotRecord };
+
 /**
- * The slots of the jobs on this machine, one file per (job, slot) in the state folder (schedule/JOB/SLOT.json). The
- * file is created exclusively: of two schedulers on the same state folder (a restart in the same minute, two started
- * by mistake) one takes the slot, the other sees it taken. `registered` is when the job was first scheduled here: no
- * slot before it is a missed one.
+ * The slots of one job, kept beside its reports: `OUTPUT/.schedule/JOB/SLOT.json`, created exclusively (O_EXCL), and
+ * `running.lock` while a slot of the job runs. Every scheduler that shares the job files and the output folder — a
+ * restart, a second process, another machine on the same network share, whatever its state folder — sees the same
+ * files, so a slot fires once and slots of a job never overlap (an overlap would let a run whose ledger does not know
+ * the other's orders send them again). `registered` is when the job was first scheduled: no slot before it is missed.
  */
 export class LocalSlotClaims {
-  constructor(private readonly stateDir: string) {}
-
-  private dir(job: string): string {
-    return join(this.stateDir, 'schedule', job);
+  private readonly dir: string;
+  constructor(private readonly job: Pick<ScheduledJob, 'name' | 'output'>) {
+    this.dir = join(job.output, '.schedule', job.name);
   }
 
-  /** The last slot handled (claimed by anyone) or, for a job never fired here, when it was first scheduled. */
-  async handledUntil(job: string, now: Date): Promise<Date> {
-    const dir = this.dir(job);
-    await mkdir(dir, { recursive: true });
-    const registered = join(dir, 'registered');
+  /** The last slot handled (claimed by anyone) or, for a job never fired, when it was first scheduled. */
+  async handledUntil(now: Date): Promise<Date> {
+    await mkdir(this.dir, { recursive: true });
+    const registered = join(this.dir, 'registered');
     await writeFile(registered, `${now.toISOString()}\n`, { flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'EEXIST') throw e;
     });
     const since = new Date((await readFile(registered, 'utf8')).trim());
-    const last = await this.last(job);
+    const last = await this.last();
     return last && new Date(last.slot) > since ? new Date(last.slot) : since;
   }
 
-  /** The record of the slot when this process took it; undefined when another scheduler has it. */
-  async claim(job: string, slot: Date, now: Date): Promise<SlotRecord | undefined> {
-    const record: SlotRecord = { job, slot: slot.toISOString(), host: hostname(), pid: process.pid, startedAt: now.toISOString() };
-    await mkdir(this.dir(job), { recursive: true });
+  /** Takes the job's lock, then the slot: a slot already taken, or a job still running another slot, is not ours. */
+  async claim(slot: Date, now: Date): Promise<SlotClaim> {
+    const record: SlotRecord = { job: this.job.name, slot: slot.toISOString(), host: hostname(), pid: process.pid, startedAt: now.toISOString() };
+    await mkdir(this.dir, { recursive: true });
+    if (!(await this.lock(record, now))) return { kind: 'busy', ...(await this.running().then((r) => (r ? { running: r } : {}))) };
     try {
-      await writeFile(this.file(job, slot), `${JSON.stringify(record)}\n`, { flag: 'wx' });
-      return record;
+      await writeFile(this.file(slot), `${JSON.stringify(record)}\n`, { flag: 'wx' });
+      return { kind: 'mine', record };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
+      await this.unlock(record);
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return { kind: 'taken' };
       throw e;
     }
   }
 
+  /** Keeps the job's lock fresh while its slot runs (see STALE_MS). */
+  async heartbeat(now: Date): Promise<void> {
+    await utimes(this.lockFile, now, now).catch(() => undefined);
+  }
+
   async finish(record: SlotRecord): Promise<void> {
-    const file = this.file(record.job, new Date(record.slot));
+    const file = this.file(new Date(record.slot));
     await writeFile(`${file}.partial`, `${JSON.stringify(record)}\n`);
     await rename(`${file}.partial`, file);
+    await this.unlock(record);
   }
 
   /** The latest slot claimed, with its outcome once it ended. */
-  async last(job: string): Promise<SlotRecord | undefined> {
-    const names = await readdir(this.dir(job)).catch(() => [] as string[]);
+  async last(): Promise<SlotRecord | undefined> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
     const latest = names.filter((n) => /^\d{8}T\d{6}Z\.json$/.test(n)).sort().at(-1);
     if (!latest) return undefined;
-    return JSON.parse(await readFile(join(this.dir(job), latest), 'utf8')) as SlotRecord;
+    return JSON.parse(await readFile(join(this.dir, latest), 'utf8')) as SlotRecord;
   }
 
-  private file(job: string, slot: Date): string {
-    return join(this.dir(job), `${slotStamp(slot)}.json`);
+  private get lockFile(): string {
+    return join(this.dir, 'running.lock');
+  }
+
+  private async lock(record: SlotRecord, now: Date): Promise<boolean> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await writeFile(this.lockFile, `${JSON.stringify(record)}\n`, { flag: 'wx' });
+        return true;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      // A lock nobody touched for STALE_MS is a dead scheduler's: moved aside (one rename wins), then taken afresh.
+      const s = await stat(this.lockFile).catch(() => undefined);
+      if (s && now.getTime() - s.mtimeMs < STALE_MS) return false;
+      const aside = `${this.lockFile}.stale-${hostname()}-${process.pid}-${now.getTime()}`;
+      if (await rename(this.lockFile, aside).then(() => true, () => false)) await rm(aside, { force: true });
+    }
+    return false;
+  }
+
+  /** Removes the lock if it is still this slot's (a lock broken as stale and taken by another is left alone). */
+  private async unlock(record: SlotRecord): Promise<void> {
+    const held = await this.running();
+    if (held && held.slot === record.slot && held.pid === record.pid && held.host === record.host) await rm(this.lockFile, { force: true });
+  }
+
+  private async running(): Promise<SlotRecord | undefined> {
+    try {
+      return JSON.parse(await readFile(this.lockFile, 'utf8')) as SlotRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private file(slot: Date): string {
+    return join(this.dir, `${slotStamp(slot)}.json`);
   }
 }

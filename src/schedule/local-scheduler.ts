@@ -1,6 +1,6 @@
 import type { Logger } from '../log/logger.js';
 import { inZone, slotAfter, slotAtOrBefore, type ScheduledJob } from './job.js';
-import { LocalSlotClaims, type SlotRecord } from './local-claims.js';
+import { HEARTBEAT_MS, LocalSlotClaims, type SlotRecord } from './local-claims.js';
 import { postWebhook, type WebhookPolicy } from './notify.js';
 import { runSlot, type SlotResult } from './run-slot.js';
 
@@ -9,7 +9,6 @@ export const LATE_MS = 60_000;
 
 export interface LocalSchedulerOptions {
   jobs: ScheduledJob[];
-  stateDir: string;
   logger: Logger;
   signal: AbortSignal;
   /** The key webhooks are signed with (checked at start when a job has one). */
@@ -21,26 +20,33 @@ export interface LocalSchedulerOptions {
 }
 
 /**
- * Fires each job at its slots with the embedded engine, until `signal`. Each slot is claimed first (LocalSlotClaims):
- * a slot fires at most once whatever else runs on this state folder. A job runs one slot at a time; slots that pass
- * meanwhile, or while nothing ran, are one slot to catch up (or skip), never one per missed minute. A failed run is
- * logged, notified and followed by the next slot as usual.
+ * Fires each job at its slots with the embedded engine, until `signal`. Each slot is claimed first, beside the job's
+ * reports (LocalSlotClaims): a slot fires at most once, and a job runs one slot at a time, whatever other schedulers
+ * share the job files, whatever their state folder. Slots that pass meanwhile, or while nothing ran, are one slot to
+ * catch up (or skip), never one per missed minute. A failed run is logged, notified and followed by the next slot.
  */
 export async function runLocalScheduler(opts: LocalSchedulerOptions): Promise<void> {
   const now = opts.now ?? (() => new Date());
-  const claims = new LocalSlotClaims(opts.stateDir);
+  const claimsOf = new Map(opts.jobs.map((job) => [job.name, new LocalSlotClaims(job)]));
   const handled = new Map<string, Date>();
-  for (const job of opts.jobs) handled.set(job.name, await claims.handledUntil(job.name, now()));
+  for (const job of opts.jobs) handled.set(job.name, await claimsOf.get(job.name)!.handledUntil(now()));
   const running = new Map<string, Promise<void>>();
   const notices = new Set<Promise<unknown>>();
   const log = opts.logger;
 
   const fire = async (job: ScheduledJob, slot: Date, late: boolean) => {
-    const mine = await claims.claim(job.name, slot, now());
-    if (!mine) {
+    const claims = claimsOf.get(job.name)!;
+    const claim = await claims.claim(slot, now());
+    if (claim.kind === 'taken') {
       log.info({ event: 'schedule.slot.taken', job: job.name, slot: slot.toISOString() }, `${job.name}: slot ${inZone(slot, job.timezone)} already taken by another scheduler`);
       return;
     }
+    if (claim.kind === 'busy') {
+      const by = claim.running ? `slot ${inZone(new Date(claim.running.slot), job.timezone)} on ${claim.running.host} (pid ${claim.running.pid})` : 'an earlier slot';
+      log.info({ event: 'schedule.slot.busy', job: job.name, slot: slot.toISOString() }, `${job.name}: slot ${inZone(slot, job.timezone)} left to the scheduler still running ${by}: it runs the latest slot once done`);
+      return;
+    }
+    const mine = claim.record;
     const record = mine;
     if (late && job.missed === 'skip') {
       await claims.finish({ ...mine, endedAt: now().toISOString(), outcome: 'skipped', message: 'missed while no scheduler ran; the job skips missed slots' });
@@ -49,10 +55,13 @@ export async function runLocalScheduler(opts: LocalSchedulerOptions): Promise<vo
     }
     log.info({ event: 'schedule.run.start', job: job.name, slot: record.slot, late }, `${job.name}: ${late ? 'catching up the slot missed while no scheduler ran, ' : ''}slot ${inZone(slot, job.timezone)}`);
     let result: SlotResult;
+    const beat = setInterval(() => void claims.heartbeat(now()), HEARTBEAT_MS);
     try {
       result = await runSlot(job, slot, { signal: opts.signal, now });
     } catch (e) {
       result = { outcome: 'failed', exitCode: 3, batches: [], message: `internal error: ${(e as Error).message}` };
+    } finally {
+      clearInterval(beat);
     }
     const ended: SlotRecord = { ...mine, endedAt: now().toISOString(), outcome: result.outcome, exitCode: result.exitCode, message: result.message };
     await claims.finish(ended);

@@ -80,6 +80,8 @@ export function startScheduleWorker(opts: {
   signal: AbortSignal;
   /** Worker threads each slot's run starts for itself (`run --workers`); default 0: the queue's workers send its rows. */
   workers?: number;
+  /** The lock of a slot's job, ms: a worker killed mid-slot loses it this long after (worker --lock-ms). */
+  lockDurationMs?: number;
 }): Worker<SlotData> {
   const prefix = opts.prefix ?? DEFAULT_PREFIX;
   const k = keys(prefix);
@@ -117,6 +119,7 @@ export function startScheduleWorker(opts: {
     }
   };
   // One slot at a time per worker; a slot's lock is renewed while its batch runs, and a slot whose worker died is taken
-  // again (up to 10 times) rather than failed.
-  return new Worker<SlotData>(SCHEDULE_QUEUE, processor, { connection: opts.redis, prefix, concurrency: 1, maxStalledCount: 10 });
+  // again (up to 10 times) rather than failed, once its lock lapsed (the worker's --lock-ms, BullMQ's 30 s by default).
+  const lock = opts.lockDurationMs ? { lockDuration: opts.lockDurationMs, stalledInterval: opts.lockDurationMs } : {};
+  return new Worker<SlotData>(SCHEDULE_QUEUE, processor, { connection: opts.redis, prefix, concurrency: 1, maxStalledCount: 10, ...lock });
 }

@@ -75,7 +75,8 @@ function describe(b: SlotBatch): string {
 
 async function runOne(job: ScheduledJob, slot: Date, input: string | undefined, opts: SlotRunOptions): Promise<SlotBatch & { inputError?: boolean; waiting?: boolean }> {
   const files = outputFiles(job, slot, input);
-  const args = ['run', ...(input ? [input] : []), '--job', job.path, '--out', files.report, '--fix-out', files.toFix, '--summary-out', files.summary, '--progress', 'false', ...(opts.extraArgs ?? [])];
+  const previous = await earlierReport(job, slot, input);
+  const args = ['run', ...(input ? [input] : []), '--job', job.path, '--out', files.report, '--fix-out', files.toFix, '--summary-out', files.summary, '--progress', 'false', ...(previous ? ['--previous-report', previous] : []), ...(opts.extraArgs ?? [])];
   let argv: Awaited<ReturnType<typeof parseRunArgs>>;
   try {
     argv = await parseRunArgs(args);
@@ -92,6 +93,20 @@ async function runOne(job: ScheduledJob, slot: Date, input: string | undefined, 
   }
   const json = result.summary.toJSON();
   return { file: argv.file, exitCode: result.exitCode, summary: result.files.summary, sent: result.sentByThisRun, statuses: json.statuses, waiting: (json.errorCodes[SEND_WINDOW_CODE] ?? 0) > 0 };
+}
+
+/**
+ * The latest finished report of an earlier slot of this job and input: evidence for the run's ledger (src/app/
+ * adopt-reports.ts). Another scheduler on the same job files may have run that slot with a ledger of its own (another
+ * state folder or machine); each report lists every row of the file, so the latest one carries what all sent.
+ */
+async function earlierReport(job: ScheduledJob, slot: Date, input: string | undefined): Promise<string | undefined> {
+  const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const suffix = input ? `-${basename(input, extname(input))}` : '';
+  const name = new RegExp(`^${escape(job.name)}-(\\d{8}T\\d{6}Z)${escape(suffix)}\\.report\\.csv$`);
+  const before = slotStamp(slot);
+  const earlier = (await readdir(job.output).catch(() => [] as string[])).filter((n) => (name.exec(n)?.[1] ?? before) < before).sort();
+  return earlier.length ? join(job.output, earlier.at(-1)!) : undefined;
 }
 
 /** `run`'s options from its command line, checked by `run`'s own builder (unknown keys, values). */

@@ -1,12 +1,13 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import { DEMO_SHOP_ID, startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { runCli } from '../support/cli.js';
 import { removeDir, startRedis, type RedisServer } from '../support/redis.js';
-import { shopEnv, startWorker, until } from './queue-support.js';
+import { Queue } from '../../src/engine/queue/bullmq.js';
+import { readReport, shopEnv, startWorker, until, type WorkerProcess } from './queue-support.js';
 
 let redis: RedisServer;
 let sandbox: Sandbox;
@@ -62,4 +63,74 @@ describe('paybatch schedule --redis: job schedulers that paybatch workers run', 
       r.disconnect();
     }
   });
+
+  it('a worker killed mid-batch of a slot: another worker takes the slot over, every invoice is sent once, the slot\'s report is written, nothing stays PENDING', async () => {
+    // Slow answers, so the batch is mid-way when the worker dies.
+    const slow = await startSandbox({ latencyMs: 1000 });
+    const workers: WorkerProcess[] = [];
+    const r = new Redis(redis.url);
+    try {
+      const work = join(dir, 'killed');
+      mkdirSync(join(work, 'jobs'), { recursive: true });
+      const lines = ['invoice,amount,currency,channel'];
+      for (let i = 0; i < 12; i++) lines.push(`SK-${i},${30 + i}.00,EUR,URL`);
+      writeFileSync(join(work, 'invoices.csv'), `${lines.join('\n')}\n`);
+      // One slot, a few seconds from now: the day's only firing of this pattern.
+      const at = new Date(Math.ceil((Date.now() + 5000) / 1000) * 1000);
+      const pattern = `${at.getUTCSeconds()} ${at.getUTCMinutes()} ${at.getUTCHours()} * * *`;
+      writeFileSync(join(work, 'jobs', 'killed.json'), JSON.stringify({ schedule: pattern, timezone: 'UTC', file: '../invoices.csv', output: '../runs' }));
+      const env = shopEnv(slow.url, redis.url, { PAYBATCH_WEBHOOK_SECRET: undefined });
+      expect((await runCli(['schedule', join(work, 'jobs'), '--redis', redis.url], { env })).code).toBe(0);
+      // Short locks and leases, so the takeover happens within the test rather than after BullMQ's 30 s.
+      const args = ['--schedules', '--concurrency', '2', '--lock-ms', '3000', '--lease-ms', '4000'];
+      const sent = () => Object.entries(slow.counters().ordersCreated).filter(([id]) => id.startsWith('SK-'));
+      const dying = await startWorker(env, args);
+      workers.push(dying);
+      await until(() => sent().length >= 3, 'the slot\'s batch under way', 20_000);
+      expect(dying.output()).toContain('"event":"schedule.run.start"');
+      dying.child.kill('SIGKILL');
+      await dying.exited;
+      expect(sent().length).toBeLessThan(12);
+
+      const heir = await startWorker(env, args);
+      workers.push(heir);
+      const slotEnd = () => heir.output().split('\n').filter((l) => l.includes('"schedule.run.end"')).map((l) => JSON.parse(l) as { slot: string; outcome: string; exitCode: number });
+      await until(() => slotEnd().length >= 1, 'the slot run again to its end by the other worker', 60_000);
+      const end = slotEnd()[0]!;
+      expect(end.slot).toBe(at.toISOString());
+
+      // Every invoice reached the platform once: the killed worker's in-flight requests included, none again.
+      expect(sent().map(([, n]) => n)).toEqual(Array(12).fill(1));
+      const report = join(work, 'runs', `killed-${at.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z')}.report.csv`);
+      expect(existsSync(report)).toBe(true);
+      const rows = readReport(report);
+      expect(rows.map((x) => x.invoice)).toEqual(lines.slice(1).map((l) => l.split(',')[0]));
+      // What the killed worker had in flight may or may not have been answered: UNCERTAIN, never PENDING or sent again.
+      const uncertain = rows.filter((x) => x.status === 'UNCERTAIN');
+      expect(uncertain.length).toBeLessThanOrEqual(2);
+      for (const u of uncertain) expect(u.errorCode).toBe('PB_SENDING');
+      expect(rows.filter((x) => x.status === 'CREATED').length + uncertain.length).toBe(12);
+      expect(end).toMatchObject(uncertain.length ? { outcome: 'failed', exitCode: 1 } : { outcome: 'done', exitCode: 0 });
+
+      // The killed worker's jobs, of its batch and of its slot, were all taken over: nothing waits in a queue.
+      const sends = new Queue(`send-${DEMO_SHOP_ID}-TEST`, { connection: r, prefix: 'paybatch' });
+      const slots = new Queue('schedules', { connection: r, prefix: 'paybatch' });
+      try {
+        await until(async () => {
+          const [a, b] = await Promise.all([sends.getJobCounts('waiting', 'active', 'delayed', 'prioritized'), slots.getJobCounts('waiting', 'active')]);
+          return Object.values(a).every((n) => n === 0) && Object.values(b).every((n) => n === 0);
+        }, 'the queues to be empty', 20_000);
+      } finally {
+        await Promise.all([sends.close(), slots.close()]);
+      }
+      const list = await runCli(['schedule', join(work, 'jobs'), '--redis', redis.url, '--list'], { env });
+      expect(list.stdout).toContain(`last: ${end.outcome} (exit ${end.exitCode}) at`);
+      expect(list.stdout).toContain('invoices.csv: ');
+    } finally {
+      for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGTERM');
+      await Promise.all(workers.map((w) => w.exited));
+      r.disconnect();
+      await slow.stop();
+    }
+  }, 120_000);
 });

@@ -106,8 +106,8 @@ describe('paybatch schedule without Redis', () => {
     expect(await s.stop()).toBe(0);
     const runs = ended(s);
     expect(runs.map((e) => e.outcome)).toEqual(runs.map(() => 'done'));
-    const reports = readdirSync(join(w.dir, 'reports')).sort();
-    expect(reports.filter((f) => f.endsWith('.report.csv')).length).toBe(runs.length);
+    const reports = readdirSync(join(w.dir, 'reports')).filter((f) => f.endsWith('.report.csv')).sort();
+    expect(reports.length).toBe(runs.length);
     expect(reports[0]).toMatch(/^every2s-\d{8}T\d{6}Z\.report\.csv$/);
     // The first run sent the three invoices, the next ones found them in the ledger.
     expect(ordersOf('E2S')).toEqual({ 'E2S-0': 1, 'E2S-1': 1, 'E2S-2': 1 });
@@ -121,18 +121,40 @@ describe('paybatch schedule without Redis', () => {
     expect(list.stdout).toMatch(/^every2s {2}"\*\/2 \* \* \* \* \*" {2}next \S+ Europe\/Paris {2}last: done \(exit 0\) at \S+ Europe\/Paris: invoices\.csv: 3 CREATED, 0 sent\n$/);
   });
 
-  it('two schedulers on the same job files fire each slot once and send every invoice once', async () => {
+  it('two schedulers with their own state folders (two machines sharing the job files) fire each slot once and send every invoice once', async () => {
     const w = workspace('twice', { schedule: '*/2 * * * * *', file: '../exports/invoices.csv' });
     invoices(join(w.dir, 'exports', 'invoices.csv'), 'TWO', 20);
-    const [a, b] = await Promise.all([startScheduler([w.jobs, '--state-dir', w.state], shop()), startScheduler([w.jobs, '--state-dir', w.state], shop())]);
-    await until(() => ended(a).length + ended(b).length >= 3, 'three slots', 20_000);
-    await Promise.all([a.stop(), b.stop()]);
-    const slots = [...ended(a), ...ended(b)].map((e) => e.slot);
-    expect(new Set(slots).size).toBe(slots.length);
-    const taken = [...a.events(), ...b.events()].filter((e) => e.event === 'schedule.slot.taken').length;
-    expect(taken).toBeGreaterThan(0);
+    // A drop-folder job in the same folder: each file is taken by one scheduler, sent once and moved.
+    mkdirSync(join(w.dir, 'drops'));
+    writeFileSync(join(w.jobs, 'twice-drop.json'), JSON.stringify({ schedule: '*/2 * * * * *', file: '../drops/*.csv' }));
+    for (const n of [1, 2, 3]) {
+      invoices(join(w.dir, 'drops', `part${n}.csv`), `TWD${n}`, 2);
+      utimesSync(join(w.dir, 'drops', `part${n}.csv`), new Date(Date.now() - 10_000), new Date(Date.now() - 10_000));
+    }
+    // Each its own ledger: neither knows what the other sent, except through the claims and reports beside the jobs.
+    const [a, b] = await Promise.all([startScheduler([w.jobs], shop({ PAYBATCH_STATE_DIR: join(w.dir, 'state-a') })), startScheduler([w.jobs], shop({ PAYBATCH_STATE_DIR: join(w.dir, 'state-b') }))]);
+    const runs = (s: Scheduler, job: string) => ended(s).filter((e) => e.job === job);
+    await until(() => runs(a, 'twice').length + runs(b, 'twice').length >= 3, 'three slots', 20_000);
+    await until(() => existsSync(join(w.dir, 'drops', 'done')) && readdirSync(join(w.dir, 'drops', 'done')).length === 3, 'every dropped file sent', 20_000);
+    // The scheduler that sent the invoices goes away (the machine stops): the other one, whose ledger never saw them,
+    // runs the next slots.
+    const first = [...runs(a, 'twice'), ...runs(b, 'twice')].map((e) => e.slot as string).sort()[0]!;
+    const [sender, other] = runs(a, 'twice').some((e) => e.slot === first) ? [a, b] : [b, a];
+    await sender.stop();
+    await until(() => runs(other, 'twice').some((e) => (e.slot as string) > first), 'a slot run by the other scheduler', 20_000);
+    await other.stop();
+    for (const job of ['twice', 'twice-drop']) {
+      const slots = [...runs(a, job), ...runs(b, job)].map((e) => e.slot);
+      expect(new Set(slots).size).toBe(slots.length);
+    }
     expect(Object.values(ordersOf('TWO'))).toEqual(Array(20).fill(1));
-  });
+    for (const p of ['TWD1', 'TWD2', 'TWD3']) expect(ordersOf(p)).toEqual({ [`${p}-0`]: 1, [`${p}-1`]: 1 });
+    expect(readdirSync(join(w.dir, 'drops', 'done')).sort()).toEqual(['part1.csv', 'part2.csv', 'part3.csv']);
+    // Every slot's report says every invoice is CREATED: a ledger that did not send them learnt it from the last report.
+    const reports = readdirSync(join(w.jobs, 'runs')).filter((f) => /^twice-\d{8}T\d{6}Z\.report\.csv$/.test(f));
+    expect(reports.length).toBeGreaterThanOrEqual(3);
+    for (const r of reports) expect(new Set(readReport(join(w.jobs, 'runs', r)).map((x) => x.status))).toEqual(new Set(['CREATED']));
+  }, 90_000);
 
   it('slots missed while it was stopped are run once when it comes back, not once each', async () => {
     const w = workspace('missed', { schedule: '* * * * * *', file: '../exports/invoices.csv' });

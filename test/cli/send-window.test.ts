@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_SHOP_ID, DEMO_TEST_PASSWORD, startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { readReport } from './queue-support.js';
 import { runCli } from '../support/cli.js';
+import { removeDir, startRedis } from '../support/redis.js';
 
 let sandbox: Sandbox;
 let dir: string;
@@ -37,15 +38,40 @@ describe('paybatch run --send-window', () => {
     expect(sandbox.counters().ordersCreated['SW-2']).toBeUndefined();
   }, 30_000);
 
-  it('a window it cannot read, or queue mode, is one line and exit 2 before anything is sent', async () => {
+  it('a window it cannot read is one line and exit 2 before anything is sent', async () => {
     const file = join(dir, 'other.csv');
     writeFileSync(file, 'invoice,amount,currency,channel\nSW-9,10.00,EUR,URL\n');
     const bad = await runCli(['run', file, '--send-window', 'SMS weekdays 08:00-20:00'], { env: { ...shop, PAYBATCH_API_URL: sandbox.url } });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^paybatch: --send-window "SMS weekdays 08:00-20:00": "weekdays" is not a day/);
-    const queued = await runCli(['run', file, '--send-window', 'SMS daily 08:00-20:00 UTC', '--redis', 'redis://127.0.0.1:1'], { env: { ...shop, PAYBATCH_API_URL: sandbox.url } });
-    expect(queued.code).toBe(2);
-    expect(queued.stderr).toMatch(/^paybatch: --send-window holds rows in the sending process, which queue mode does not have/);
     expect(sandbox.counters().ordersCreated['SW-9']).toBeUndefined();
   }, 30_000);
+
+  it('in queue mode too: the producer holds the SMS rows back, and `paybatch report BATCH` says they wait', async () => {
+    const redis = await startRedis();
+    try {
+      const file = join(dir, 'queued.csv');
+      writeFileSync(file, 'invoice,amount,currency,channel,phone\nSWQ-1,10.00,EUR,URL,\nSWQ-2,11.00,EUR,SMS,+33612345678\n');
+      const notToday = DAYS.filter((_, i) => i !== new Date().getUTCDay()).join(',');
+      const env = { ...shop, PAYBATCH_API_URL: sandbox.url, REDIS_URL: redis.url };
+      const r = await runCli(['run', file, '--send-window', `SMS ${notToday} 00:00-24:00 UTC`, '--json'], { env });
+      expect(r.stderr).not.toContain('send-window');
+      expect(r.code).toBe(1);
+      const { batchId, engine } = JSON.parse(r.stdout) as { batchId: string; engine: string };
+      expect(engine).toBe('queue');
+      const held = [
+        ['CREATED', ''],
+        ['PENDING', 'PB_SEND_WINDOW'],
+      ];
+      expect(readReport(join(dir, 'queued.report.csv')).map((x) => [x.status, x.errorCode])).toEqual(held);
+      expect(sandbox.counters().ordersCreated['SWQ-2']).toBeUndefined();
+
+      const report = await runCli(['report', batchId, '--out', join(dir, 'followed.csv'), '--fix-out', join(dir, 'followed.tofix.csv'), '--summary-out', join(dir, 'followed.json')], { env });
+      expect(report.code).toBe(1);
+      expect(readReport(join(dir, 'followed.csv')).map((x) => [x.status, x.errorCode])).toEqual(held);
+    } finally {
+      await redis.stop();
+      removeDir(redis.dir);
+    }
+  }, 60_000);
 });

@@ -129,6 +129,17 @@ export async function countTakenNotDone(redis: Redis, scope: QueueScope, queue: 
   return done.filter((d) => d !== 1).length;
 }
 
+/**
+ * Rows of a batch its producer held back (outside their send window): no job, marked done, and their outcome kept
+ * with the batch, so the run, `paybatch report` and anyone following the batch report them alike. Idempotent.
+ */
+export async function markHeld(redis: Redis, scope: QueueScope, batchId: string, held: { orderId: string; outcome: RowOutcome }[]): Promise<void> {
+  if (held.length === 0) return;
+  const key = queueKeys(scope).batchHeld(batchId);
+  await redis.multi().hset(key, Object.fromEntries(held.map((h) => [h.orderId, JSON.stringify(h.outcome)]))).expire(key, BATCH_TTL_SECONDS).exec();
+  await markDone(redis, scope, batchId, held.map((h) => h.orderId));
+}
+
 export async function countDone(redis: Redis, scope: QueueScope, batchId: string): Promise<number> {
   return redis.scard(queueKeys(scope).batchDone(batchId));
 }
@@ -152,6 +163,8 @@ export class BatchReader {
     private readonly batchId: string,
     private readonly ledger: RedisLedger,
     private readonly now: () => number = Date.now,
+    /** Whether rows of the batch may have been held back (markHeld): a producer that held none skips the lookup. */
+    private readonly mayHold = true,
   ) {}
 
   /** Outcomes of the orders that are settled (same positions; undefined = not yet). */
@@ -163,9 +176,11 @@ export class BatchReader {
     const found = new Map<string, RowOutcome>();
     if (which.length > 0) {
       const wids = which.map((o) => o.orderId);
-      const [entries, claims] = await Promise.all([this.ledger.getMany(wids), this.ledger.claims(wids)]);
+      const [entries, claims, held] = await Promise.all([this.ledger.getMany(wids), this.ledger.claims(wids), this.held(wids)]);
       const now = this.now();
       which.forEach((o, i) => {
+        const hold = held[i];
+        if (hold) return void found.set(o.orderId, hold);
         const entry = entries[i];
         const claim = claims[i];
         if (entry?.state === 'SENDING' && claim && claim.until > now) return;
@@ -177,8 +192,15 @@ export class BatchReader {
 
   /** What the ledger says now, settled or not (for a stopped batch). */
   async current(orders: PendingOrder[]): Promise<RowOutcome[]> {
-    const entries = await this.ledger.getMany(orders.map((o) => o.orderId));
-    return orders.map((o, i) => this.outcome(o, entries[i]));
+    const ids = orders.map((o) => o.orderId);
+    const [entries, held] = await Promise.all([this.ledger.getMany(ids), this.held(ids)]);
+    return orders.map((o, i) => held[i] ?? this.outcome(o, entries[i]));
+  }
+
+  private async held(ids: string[]): Promise<(RowOutcome | undefined)[]> {
+    if (!this.mayHold || ids.length === 0) return [];
+    const raw = await this.redis.hmget(queueKeys(this.scope).batchHeld(this.batchId), ...ids);
+    return raw.map((v) => (v ? (JSON.parse(v) as RowOutcome) : undefined));
   }
 
   private outcome(o: PendingOrder, entry: Awaited<ReturnType<RedisLedger['get']>>): RowOutcome {

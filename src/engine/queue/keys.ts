@@ -28,6 +28,8 @@ export function queueKeys(scope: QueueScope) {
     batch: (batchId: string) => `${base}:batch:${batchId}`,
     /** Set of the batch's orderIds whose job has ended (a worker finished it, or it failed for good). */
     batchDone: (batchId: string) => `${base}:batch:${batchId}:done`,
+    /** Hash orderId → outcome (JSON) of the batch's rows held back by its producer (outside their send window). */
+    batchHeld: (batchId: string) => `${base}:batch:${batchId}:held`,
     /** A list of at most one element, pushed whenever rows are marked done: what a waiting `run` blocks on. */
     batchTick: (batchId: string) => `${base}:batch:${batchId}:tick`,
   };

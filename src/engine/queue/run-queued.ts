@@ -12,7 +12,8 @@ import type { JudgedRow } from '../../orders/types.js';
 import type { Run, RunItem, RunResult } from '../run.js';
 import { runHandle } from '../run.js';
 import type { RowOutcome } from '../outcome.js';
-import { BatchReader, ROWS_PER_JOB, countDone, countTakenNotDone, markDone, writeBatchInfo, type PendingOrder, type QueuedJob, type QueuedOrder, type QueuedRow } from './batch.js';
+import { BatchReader, ROWS_PER_JOB, countDone, countTakenNotDone, markDone, markHeld, writeBatchInfo, type PendingOrder, type QueuedJob, type QueuedOrder, type QueuedRow } from './batch.js';
+import { ledgerAnswers } from '../from-ledger.js';
 import { DEFAULT_PREFIX, jobId, queueKeys, queueName, type QueueScope } from './keys.js';
 import { connectRedis, safeRedisUrl, type RedisTarget } from '../../redis/connect.js';
 import type { QueueWorkerOptions } from './worker.js';
@@ -179,6 +180,12 @@ export function invalidOutcome(row: JudgedRow): RowOutcome {
 }
 
 /**
+ * Held back by the producer instead of queued: the row's outcome (PENDING, and why), or undefined to send it. Asked
+ * only about rows the ledger does not answer, so a row already sent is still reported as it is (send windows).
+ */
+export type HoldOrder = (order: QueuedOrder) => RowOutcome | undefined;
+
+/**
  * How a chunk's rows are grouped into jobs: up to ROWS_PER_JOB each, but at least eight jobs while the chunk allows, so
  * that the first small chunk still goes to several workers at once.
  */
@@ -189,18 +196,21 @@ export function jobSize(rows: number): number {
 /**
  * Adds one chunk of orders, as jobs of consecutive rows (jobSize); returns the id of each order's job (undefined for
  * orders that needed none). Orders whose answer the ledger already holds (CREATED, or UNCERTAIN without the flag) get
- * no job: they are marked done at once and reported from the ledger, like the job function would answer them. The
- * grouping depends only on the chunk, so adding the same chunk again (after a Redis restart) adds nothing.
+ * no job: they are marked done at once and reported from the ledger, like the job function would answer them. Orders
+ * `hold` holds back get no job either: marked done with their outcome kept (markHeld). The grouping depends only on
+ * the chunk, so adding the same chunk again (after a Redis restart) adds nothing.
  */
-export async function addChunk(p: Producer, batchId: string, chunk: (QueuedOrder & PendingOrder)[], retryUncertain: boolean): Promise<(string | undefined)[]> {
+export async function addChunk(p: Producer, batchId: string, chunk: (QueuedOrder & PendingOrder)[], retryUncertain: boolean, hold?: HoldOrder): Promise<(string | undefined)[]> {
   if (chunk.length === 0) return [];
   const entries = await p.ledger.getMany(chunk.map((o) => o.orderId));
   const known: string[] = [];
+  const held: { orderId: string; outcome: RowOutcome }[] = [];
   const toSend: number[] = [];
   chunk.forEach((o, i) => {
-    const e = entries[i];
-    const answered = e && (e.state === 'CREATED' || (!retryUncertain && e.state === 'UNCERTAIN' && o.request.channelOptions?.channelType !== 'INVOICE'));
+    const answered = ledgerAnswers(entries[i], retryUncertain, o.request.channelOptions?.channelType);
+    const outcome = answered ? undefined : hold?.(o);
     if (answered) known.push(o.orderId);
+    else if (outcome) held.push({ orderId: o.orderId, outcome });
     else toSend.push(i);
   });
   const ids: (string | undefined)[] = new Array(chunk.length);
@@ -214,6 +224,7 @@ export async function addChunk(p: Producer, batchId: string, chunk: (QueuedOrder
     jobs.push({ name: 'send', data: { batchId, retryUncertain, rows }, opts: { ...JOB_OPTIONS, jobId: id } });
   }
   await markDone(p.redis, p.scope, batchId, known);
+  await markHeld(p.redis, p.scope, batchId, held);
   if (jobs.length) await p.queue.addBulk(jobs);
   return ids;
 }
@@ -237,6 +248,8 @@ export interface RunQueuedOptions {
   signal?: AbortSignal;
   /** Stored with the batch for `paybatch report BATCH` (how the file was judged). Opaque here. */
   source?: unknown;
+  /** Rows held back rather than queued (outside their send window): reported with the outcome it gives. */
+  hold?: HoldOrder;
   /** Key prefix (default `paybatch`). */
   prefix?: string;
   /** Rows read ahead of the oldest unreported one (default 10 000): bounds memory, and how far enqueueing runs ahead. */
@@ -296,7 +309,7 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: RunResult) => 
   const redis = await (opts.connection ?? connectRedis(opts.redis, 'producer'));
   const timeoutMs = opts.clientOptions.timeoutMs ?? 30_000;
   const producer = openProducer(redis, scope, { claimLeaseMs: opts.worker?.claimLeaseMs ?? timeoutMs + 30_000 });
-  const reader = new BatchReader(redis, scope, opts.batchId, producer.ledger);
+  const reader = new BatchReader(redis, scope, opts.batchId, producer.ledger, Date.now, !!opts.hold);
   const workers: WorkerThread[] = [];
   /** A local worker thread that died on its own: the run stops with it (the batch stays in Redis). */
   let crashed: Error | undefined;
@@ -356,7 +369,7 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: RunResult) => 
       const c = chunk;
       chunk = [];
       chunkSize = Math.min(chunkSize * 2, ADD_BULK_CHUNK);
-      const ids = await retry('adding jobs', () => addChunk(producer, opts.batchId, c.map((s) => s.order!), opts.retryUncertain));
+      const ids = await retry('adding jobs', () => addChunk(producer, opts.batchId, c.map((s) => s.order!), opts.retryUncertain, opts.hold));
       c.forEach((s, i) => (s.job = ids[i]));
       const first = enqueued === 0;
       enqueued += c.length;
@@ -439,7 +452,7 @@ async function* iterateQueued(opts: RunQueuedOptions, settle: (r: RunResult) => 
           const removed = await retry('removing a lost job', () => producer.queue.remove(id)).catch(() => 0);
           if (removed || (await producer.queue.getJob(id)) === undefined) {
             const lost = window.filter((s) => s.job === id && !s.outcome);
-            const ids = await retry('adding a lost job', () => addChunk(producer, opts.batchId, lost.map((s) => s.order!), opts.retryUncertain));
+            const ids = await retry('adding a lost job', () => addChunk(producer, opts.batchId, lost.map((s) => s.order!), opts.retryUncertain, opts.hold));
             lost.forEach((s, i) => (s.job = ids[i]));
           }
         }
