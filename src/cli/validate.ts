@@ -15,9 +15,6 @@ interface ValidateArgs extends InputArgs {
   json?: boolean;
 }
 
-// console/app.ts imports it from here.
-export { siblingPath };
-
 /**
  * `paybatch validate FILE`: judges every row without credentials or network, writes the report and the rows to fix,
  * prints a summary. Exit 0 every row valid, 1 some invalid, 2 usage or file error (no report left behind).

@@ -11,7 +11,7 @@ import { runBatch, type RunBatchOptions } from '../app/run-batch.js';
 import { findRun, listRuns, type RunRecord } from '../app/run-history.js';
 import { validateFile } from '../app/validate-file.js';
 import { toJudgeFileOptions, type InputArgs } from '../cli/input-options.js';
-import { siblingPath } from '../cli/validate.js';
+import { siblingPath } from '../report/files.js';
 import { openCsv } from '../csv/read.js';
 import { PaybatchError } from '../errors/paybatch-error.js';
 import { cancelCandidates, cancelOrders } from '../follow/cancel.js';

@@ -103,7 +103,7 @@ export function startScheduleWorker(opts: {
     }
     await opts.redis.hset(k.last, job.name, JSON.stringify(record));
     log.info({ event: 'schedule.run.start', job: job.name, slot: record.slot, late }, `${job.name}: slot ${inZone(slot, job.timezone)}`);
-    const result = await runSlot(job, slot, { signal: opts.signal, extraArgs: ['--redis', opts.target.url, '--workers', String(opts.workers ?? 0)] });
+    const result = await runSlot(job, slot, { signal: opts.signal, extraArgs: ['--redis', opts.target.url, '--workers', String(opts.workers ?? 0), ...(opts.target.mayLoseClaims ? ['--redis-may-lose-claims'] : [])] });
     const ended: SlotRecord = { ...record, endedAt: new Date().toISOString(), outcome: result.outcome, exitCode: result.exitCode, message: result.message };
     await opts.redis.hset(k.last, job.name, JSON.stringify(ended));
     const fields = { event: 'schedule.run.end', job: job.name, slot: ended.slot, outcome: result.outcome, exitCode: result.exitCode };
