@@ -216,15 +216,12 @@ describe('one invoice, one order: Redis', () => {
       await own.stop(true);
       await new Promise((r) => setTimeout(r, 300));
       await own.restart();
-      // The run goes on once Redis is back. It can still stall on a job a worker held when Redis died (a known gap,
-      // see the README's queue-mode notes): then it is stopped, as an operator would, and the re-run finishes the batch.
-      const code = await Promise.race([exited, new Promise<'stalled'>((r) => setTimeout(() => r('stalled'), 45_000))]);
-      if (code === 'stalled') {
-        child.kill('SIGKILL');
-        await exited;
-      } else {
-        expect([0, 1]).toContain(code);
-      }
+      // The run goes on once Redis is back and ends by itself: a job whose fetch Redis answered just before dying is
+      // handed back by its worker at once, not after its lock lapses (a minute or more).
+      const restartedAt = Date.now();
+      const code = await exited;
+      expect(Date.now() - restartedAt).toBeLessThan(30_000);
+      expect([0, 1]).toContain(code);
       expect(stderr).not.toContain('internal error');
       const counts = ids.map((id) => slow.counters().ordersCreated[id] ?? 0);
       expect(counts.filter((n) => n > 1)).toEqual([]);
@@ -240,8 +237,7 @@ describe('one invoice, one order: Redis', () => {
         else expect(row.status, `${row.invoice}: ${row.errorMessage}`).toBe('UNCERTAIN');
       }
       expect(report.filter((r) => r.status === 'CREATED').length).toBeGreaterThan(140);
-      // A run that ended by itself printed its summary.
-      if (code !== 'stalled') expect(JSON.parse(stdout)).toMatchObject({ engine: 'queue' });
+      expect(JSON.parse(stdout)).toMatchObject({ engine: 'queue' });
     } finally {
       await Promise.all([own.stop(), slow.stop()]);
     }

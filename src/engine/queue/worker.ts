@@ -252,6 +252,8 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
   };
 
   const concurrency = opts.concurrency ?? 8;
+  /** Jobs this worker's processor is running now. */
+  const inHand = new Set<string>();
   const slots = new ClaimSlots(concurrency);
   // A claim younger than this cannot have been taken over (only a claim older than its lease can): no renew needed.
   const claimFreshMs = Math.min(1000, leaseMs / 10);
@@ -349,6 +351,14 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
    * once every row has: rows that must go again stay in the job's data, so the next run of it sends only them.
    */
   const processor = async (job: Job<QueuedJob, number>, token?: string): Promise<number> => {
+    inHand.add(job.id!);
+    try {
+      return await processJob(job, token);
+    } finally {
+      inHand.delete(job.id!);
+    }
+  };
+  const processJob = async (job: Job<QueuedJob, number>, token?: string): Promise<number> => {
     const data = job.data;
     let rows = rowsOfJob(data);
     // A job run again (after a stall, a drain, a retry or a throttle) skips the rows a run of it already finished.
@@ -393,6 +403,9 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
     concurrency: Math.ceil(concurrency / ROWS_PER_JOB) + extraJobs(concurrency),
     lockDuration,
     stalledInterval: opts.stalledIntervalMs ?? lockDuration,
+    // A fetch that failed because Redis was away is tried again this soon (BullMQ's default, 15 s, holds every job the
+    // worker already fetched behind it).
+    runRetryDelay: 1_000,
     maxStalledCount: 3,
     name: opts.name ?? `${hostname()}-${process.pid}`,
     settings: { backoffStrategy: (attemptsMade: number) => Math.min(1_000 * 2 ** Math.max(0, attemptsMade - 1), 30_000) },
@@ -405,14 +418,57 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
     if (finalAttempt) void markDone(redis, scope, job.data.batchId, rowsOfJob(job.data).map((r) => r.orderId)).catch(() => {});
   });
   await worker.waitUntilReady();
+  const orphans = releaseOrphansAfterReconnect(redis, queue, worker, inHand);
 
   return {
     worker,
     scope,
     close: async ({ force = false } = {}) => {
+      orphans.stop();
       drain.abort(new Error('worker draining'));
       await worker.close(force);
       await queue.close();
+    },
+  };
+}
+
+/** How long after Redis comes back the worker looks for jobs it holds without knowing (ms). */
+const ORPHAN_SWEEP_DELAY_MS = 3_000;
+
+/**
+ * A fetch whose answer Redis lost when it went down (BullMQ's finish-and-fetch-next, or a fetch sent again on
+ * reconnect) leaves a job active under this worker's lock that this worker never received: nobody would touch it until
+ * the lock lapsed and the stalled check ran, a minute or two. Once Redis is back, such jobs — locked with this worker's
+ * id and not in its hands — go back to the queue at once. Were one in fact about to start here, its rows are still
+ * claimed one by one in the ledger: nothing is sent twice.
+ */
+function releaseOrphansAfterReconnect(redis: Redis, queue: Queue<QueuedJob, number>, worker: Worker<QueuedJob, number>, inHand: ReadonlySet<string>): { stop(): void } {
+  let lost = false;
+  let timer: NodeJS.Timeout | undefined;
+  const sweep = async (): Promise<void> => {
+    const lockPrefix = `${worker.id}:`;
+    for (const job of await queue.getActive(0, -1)) {
+      if (!job?.id || inHand.has(job.id)) continue;
+      const lock = await redis.get(queue.toKey(`${job.id}:lock`));
+      if (lock?.startsWith(lockPrefix) && !inHand.has(job.id)) await job.moveToWait(lock).catch(() => undefined);
+    }
+  };
+  const onClose = (): void => {
+    lost = true;
+  };
+  const onReady = (): void => {
+    if (!lost) return;
+    lost = false;
+    clearTimeout(timer);
+    timer = setTimeout(() => void sweep().catch(() => undefined), ORPHAN_SWEEP_DELAY_MS);
+  };
+  redis.on('close', onClose);
+  redis.on('ready', onReady);
+  return {
+    stop: () => {
+      clearTimeout(timer);
+      redis.off('close', onClose);
+      redis.off('ready', onReady);
     },
   };
 }
