@@ -3,7 +3,6 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClaimRequest } from '../../src/ledger/ledger.js';
 import { BatchStoppedError, openRedisLedger, redisLedgerKeys, type RedisLedger } from '../../src/ledger/redis/redis-ledger.js';
-import { CLAIM } from '../../src/ledger/redis/scripts.js';
 import { RedisScript } from '../../src/ledger/redis/redis-script.js';
 import { removeDir, startRedis, type RedisServer } from '../support/redis.js';
 
@@ -139,7 +138,7 @@ describe('the Redis ledger guards every invoice like the file ledger', () => {
     const prefix = `t-${randomUUID()}`;
     const keys = [`${prefix}:ledger:{69876357:TEST}:entries`, `${prefix}:ledger:{69876357:TEST}:claims`];
     const entry = JSON.stringify({ orderId: 'INV-R', state: 'SENDING', attempts: 0, fingerprint: 'fp-1', firstSentAt: '2026-11-22T06:00:00.000Z', updatedAt: '2026-11-22T06:00:00.000Z' });
-    const claim = new RedisScript(CLAIM);
+    const claim = RedisScript.load(new URL('../../src/ledger/redis/scripts/claim.lua', import.meta.url));
     const args = (token: string) => ['INV-R', entry, token, Date.parse('2026-11-22T06:00:00Z'), 60_000, '0'];
     expect(await claim.run(redis, keys, args('tok-1'))).toEqual(['claimed', null]);
     expect(await claim.run(redis, keys, args('tok-1'))).toEqual(['claimed', null]);

@@ -2,7 +2,6 @@ import type { Redis } from 'ioredis';
 import type { Queue } from './bullmq.js';
 import type { SentSummary } from '../../ledger/ledger.js';
 import type { RedisLedger } from '../../ledger/redis/redis-ledger.js';
-import { markDoneLua } from '../../ledger/redis/scripts.js';
 import { RedisScript } from '../../ledger/redis/redis-script.js';
 import type { Mode, PaymentOrderRequest } from '../../lyra/types.js';
 import { outcomeFromEntry } from '../from-ledger.js';
@@ -101,14 +100,8 @@ export async function readBatchSeal(redis: Redis, scope: QueueScope, batchId: st
   return raw ? (JSON.parse(raw) as string) : undefined;
 }
 
-/**
- * SADD + EXPIRE as one command (a job's last step before BullMQ's own, once per row; a MULTI costs 4), and a tick for
- * whoever waits for the batch's outcomes (KEYS[2]: a list kept at one element, short-lived).
- */
-const MARK_DONE = new RedisScript(`
-${markDoneLua('KEYS[1]', 'KEYS[2]', 'ARGV[1]', 'unpack(ARGV, 2)')}
-return 1
-`);
+/** The done set and the tick in one command (scripts/mark-done.lua). */
+const MARK_DONE = RedisScript.load(new URL('./scripts/mark-done.lua', import.meta.url));
 
 /** Marks orders of a batch as finished with (a worker ended their job, or they needed no job). Idempotent. */
 export async function markDone(redis: Redis, scope: QueueScope, batchId: string, orderIds: string[]): Promise<void> {

@@ -5,8 +5,8 @@ import { entryMatches, type ClaimRequest, type ClaimResult, type EntriesFilter, 
 import { PaybatchError } from '../../errors/paybatch-error.js';
 import { applyObservation } from '../apply-observation.js';
 import { countVerdict, emptyMergeReport, mergeEntry, type MergeReport } from '../merge.js';
-import { CLAIM, RECORD, RELEASE, RENEW, REPLACE_IF_SAME } from './scripts.js';
-import { RedisScript, chainLua, shiftLua } from './redis-script.js';
+import { RedisScript } from './redis-script.js';
+import { WithRideAlong, alone, type RideAlong } from './ride-along.js';
 
 export interface RedisLedgerOptions {
   /** An ioredis connection; the ledger does not own it (close() leaves it open). */
@@ -34,52 +34,20 @@ export interface ClaimInfo {
   until: number;
 }
 
+/** The ledger's check-and-set steps, one `.lua` file each (scripts/; README.md). */
+const lua = (name: string) => RedisScript.load(new URL(`./scripts/${name}.lua`, import.meta.url));
 const scripts = {
-  claim: new RedisScript(CLAIM),
-  record: new RedisScript(RECORD),
-  release: new RedisScript(RELEASE),
-  renew: new RedisScript(RENEW),
-  replaceIfSame: new RedisScript(REPLACE_IF_SAME),
+  claim: lua('claim'),
+  record: lua('record'),
+  release: lua('release'),
+  renew: lua('renew'),
+  replaceIfSame: lua('replace-if-same'),
 };
 
-/**
- * A step of another module's, run in the same call as a ledger script and after it (queue workers: the shared rate
- * limiter's, with the claim and with the record): one round trip and one script execution instead of two.
- */
-export interface RideAlong {
-  /** The step's whole script body as if it ran alone, on its own KEYS[1…] and ARGV[1…]. */
-  body: string;
-  keys: string[];
-  args: (string | number)[];
-}
-
-/**
- * A ledger script with ride-alongs after it, built once per ride-along body (bodies are constants, so the lookup hashes
- * a string V8 has hashed before). `combine` gets the ledger's answer as `r` and the ride-along as `second()`. Each
- * call site passes the same number of keys and arguments every time (see its guard), so they need not be in the key.
- */
-class Chained {
-  private readonly scripts = new Map<string, RedisScript>();
-  constructor(
-    private readonly first: string,
-    private readonly combine: string,
-  ) {}
-  script(along: RideAlong, firstKeys: number, firstArgs: number): RedisScript {
-    let script = this.scripts.get(along.body);
-    if (!script) this.scripts.set(along.body, (script = new RedisScript(chainLua(this.first, shiftLua(along.body, firstKeys, firstArgs), this.combine))));
-    return script;
-  }
-}
-const claimThen = new Chained(CLAIM, `if r[1] == 'claimed' then r[3] = second() end\nreturn r`);
-const recordThen = new Chained(RECORD, 'second()\nreturn r');
-
-/** A ride-along run on its own call (where the ledger script's optional keys are absent). */
-const aloneScripts = new Map<string, RedisScript>();
-const alone = (along: RideAlong): RedisScript => {
-  let script = aloneScripts.get(along.body);
-  if (!script) aloneScripts.set(along.body, (script = new RedisScript(along.body)));
-  return script;
-};
+/** The claim with a ride-along, run only if the order was claimed; its answer is the claim's third element. */
+const claimThen = new WithRideAlong(scripts.claim.source, `if r[1] == 'claimed' then r[3] = second() end\nreturn r`);
+/** The record with a ride-along, run whether or not the record was accepted. */
+const recordThen = new WithRideAlong(scripts.record.source, 'second()\nreturn r');
 
 /** The keys of one shop+mode ledger. The hash tag keeps both in one cluster slot, as a Lua script needs. */
 export function redisLedgerKeys(prefix: string, shopId: string, mode: Mode): { entries: string; claims: string } {

@@ -1,0 +1,51 @@
+import { RedisScript } from './redis-script.js';
+
+/**
+ * A ride-along: another module's Lua step, run in the same call as a ledger script and right after it, so the two cost
+ * one round trip and one script execution (queue workers: the shared limiter's ACQUIRE with the claim, its DONE with
+ * the record). The ledger knows nothing of the step beyond this. See README.md.
+ */
+export interface RideAlong {
+  /** The step's whole script as if it ran alone, on its own KEYS[1…] and ARGV[1…]. */
+  body: string;
+  keys: string[];
+  args: (string | number)[];
+}
+
+/** `body` with its keys and arguments moved up past the first script's (`KEYS[1]` → `KEYS[1 + keys]` …). */
+function shiftLua(body: string, keys: number, args: number): string {
+  return body.replace(/\bKEYS\[(\d+)\]/g, (_, n: string) => `KEYS[${Number(n) + keys}]`).replace(/\bARGV\[(\d+)\]/g, (_, n: string) => `ARGV[${Number(n) + args}]`);
+}
+
+/**
+ * One ledger script followed by ride-alongs: each body becomes `first()` then `second()`, both Lua functions of one
+ * script, and `combine` (Lua given the ledger's answer as `r`) decides whether `second()` runs and what is returned.
+ * Built once per ride-along body; a call site passes the same number of keys and arguments every time.
+ */
+export class WithRideAlong {
+  private readonly scripts = new Map<string, RedisScript>();
+
+  constructor(
+    private readonly first: string,
+    private readonly combine: string,
+  ) {}
+
+  script(along: RideAlong, firstKeys: number, firstArgs: number): RedisScript {
+    let script = this.scripts.get(along.body);
+    if (!script) {
+      const then = shiftLua(along.body, firstKeys, firstArgs);
+      script = new RedisScript(`local function first()\n${this.first}\nend\nlocal function second()\n${then}\nend\nlocal r = first()\n${this.combine}`);
+      this.scripts.set(along.body, script);
+    }
+    return script;
+  }
+}
+
+const aloneScripts = new Map<string, RedisScript>();
+
+/** A ride-along as a call of its own (where the ledger script's optional keys are absent and the keys cannot follow). */
+export function alone(along: RideAlong): RedisScript {
+  let script = aloneScripts.get(along.body);
+  if (!script) aloneScripts.set(along.body, (script = new RedisScript(along.body)));
+  return script;
+}
