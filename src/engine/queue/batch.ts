@@ -21,9 +21,8 @@ export interface QueuedRow {
 }
 
 /**
- * What a job carries: a few consecutive rows of one batch. A job, not a row, is BullMQ's unit of work: its bookkeeping
- * (add, fetch, lock, finish, events) is paid once per group, while each row still claims, sends and records on its own.
- * A job run again (stall, drain, retry, throttle) sends only its rows not yet done for the batch.
+ * A few consecutive rows of one batch: BullMQ's bookkeeping is paid once per job, each row still claims, sends and
+ * records on its own. A job run again (stall, drain, retry, throttle) sends only its rows not yet done.
  */
 export interface QueuedJob {
   batchId: string;
@@ -145,9 +144,8 @@ export interface PendingOrder {
 }
 
 /**
- * Reads outcomes of a batch from Redis. A row is settled when its job ended AND no claim on it is live: a job can end
- * while another worker's POST for the same order is still in the air (a stalled job run twice: the second run is
- * refused, the first one's answer is the truth), so the ledger, not the job, is read.
+ * Reads outcomes of a batch. A row is settled when its job ended and no claim on it is live: a stalled job run twice
+ * ends refused while the first run's POST is still in the air, so the ledger, not the job, is the truth.
  */
 export class BatchReader {
   constructor(

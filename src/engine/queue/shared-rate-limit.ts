@@ -6,11 +6,8 @@ import type { RideAlong } from '../../ledger/redis/ride-along.js';
 import { RedisScript } from '../../ledger/redis/redis-script.js';
 import type { RateLimiter } from '../rate-limit.js';
 
-/*
- * One sliding-window limit shared by every worker of a queue, on any machine, kept in a sorted set on Redis's clock.
- * A request holds its place from its grant until one window after its answer, so no sliding second at the platform
- * sees more than `rate` requests, whatever the network delays. The commands are scripts/*.lua (README.md there).
- */
+// One sliding-window limit shared by every worker of a queue, on Redis's clock. A request holds its place from its
+// grant to one window after its answer, so no second at the platform sees more than `rate`. Commands: scripts/*.lua.
 const lua = (name: string) => RedisScript.load(new URL(`./scripts/${name}.lua`, import.meta.url));
 const ACQUIRE = lua('acquire');
 const CONFIRM = lua('confirm');
@@ -29,9 +26,8 @@ export interface SharedRateLimiterOptions {
   /** How long an unanswered request holds its place at most, ms (default 35 000: above the HTTP timeout). */
   holdMs?: number;
   /**
-   * A grant younger than this (ms, on this process's monotonic clock, counted from when the granting call was sent)
-   * is still held for sure: `confirm` then costs no round trip. Its place is held until at least grant + hold, so this
-   * must not exceed hold − the longest request (the HTTP timeout). Default: min(1000, hold / 10).
+   * A grant younger than this (ms since its call was sent) is surely still held: `confirm` skips Redis. At most hold −
+   * the HTTP timeout. Default: min(1000, hold / 10).
    */
   freshMs?: number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -89,8 +85,8 @@ export class SharedRateLimiter implements RateLimiter {
         return member;
       }
     }
-    // The window is full. One waiter per process asks Redis, the others wait their turn here: when a place frees,
-    // every waiter woke and asked (one won), so a full window cost a script call per waiter per place.
+    // The window is full: one waiter per process asks Redis, the others wait their turn here rather than all asking
+    // for each place that frees.
     const queued = await this.takeTurn(signal);
     try {
       // Its turn came after a grant (ask now), or at once (wait what Redis said first).

@@ -80,9 +80,8 @@ function clean<T extends object>(o: T): Partial<T> {
 }
 
 /**
- * The ledger of one shop and mode in Redis: one hash of entry JSON (one field per orderId) plus a hash of open claims.
- * Claim, record, release and observe are Lua scripts, so every check-and-set is atomic across any number of workers.
- * Durability is Redis's: AOF with `appendfsync always` and noeviction (checked by checkRedisServer).
+ * The ledger of one shop and mode in Redis, every check-and-set a Lua script (README.md). Durability is Redis's: AOF
+ * with `appendfsync always` and noeviction (checked by checkRedisServer).
  */
 export class RedisLedger implements Ledger {
   readonly shopId: string;
@@ -165,12 +164,8 @@ export class RedisLedger implements Ledger {
   }
 
   /**
-   * `markDone` (queue workers): when recorded, the orderId also joins the batch's done set and the tick list is pushed,
-   * in the same atomic step (one round trip where a record and a markDone took two). `onQueued` is called once the
-   * record's command is written to (or queued on) this ledger's connection: Redis runs a connection's commands in the
-   * order they were sent, so a claim this ledger sends after that moment runs after the record (AOF keeps that order).
-   * One exception: a record sent as NOSCRIPT to a Redis that restarted and lost its scripts is sent again, after any
-   * command sent meanwhile — a restart that, without `appendfsync always`, may also lose the last second of claims.
+   * `markDone` (queue workers): the row is also marked done for its batch, in the same atomic step. `onQueued` runs once
+   * the command is on the connection: a claim sent after it runs after the record (except a record resent on NOSCRIPT).
    */
   async record(orderId: string, token: string, outcome: Outcome, onQueued?: () => void, markDone?: { set: string; tick: string; ttlSeconds: number }, along?: RideAlong): Promise<boolean> {
     // `along` runs whether or not the record is accepted. RECORD reads optional KEYS[3], KEYS[4] (markDone): a
@@ -193,9 +188,8 @@ export class RedisLedger implements Ledger {
   }
 
   /**
-   * With replicas, `appendfsync always` makes a claim durable on the primary only: a failover to a replica that had not
-   * received it would forget it. So a claim is sent only once every replica connected at start acknowledged it (WAIT);
-   * otherwise it is released and the row is not sent.
+   * A claim is durable on the primary only; a failover could forget it. So with replicas it stands only once each has
+   * acknowledged it (WAIT); otherwise it is released and the row is not sent.
    */
   private async replicated(orderId: string, token: string): Promise<void> {
     this.replicas ??= this.redis

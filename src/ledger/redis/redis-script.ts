@@ -10,7 +10,7 @@ export class RedisScript {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  /** The script of a `.lua` file (see readLua), e.g. `RedisScript.load(new URL('./scripts/claim.lua', import.meta.url))`. */
+  /** The script of a `.lua` file (readLua): `RedisScript.load(new URL('./scripts/claim.lua', import.meta.url))`. */
   static load(file: URL): RedisScript {
     return new RedisScript(readLua(file));
   }

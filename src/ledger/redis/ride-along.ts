@@ -1,9 +1,8 @@
 import { RedisScript } from './redis-script.js';
 
 /**
- * A ride-along: another module's Lua step, run in the same call as a ledger script and right after it, so the two cost
- * one round trip and one script execution (queue workers: the shared limiter's ACQUIRE with the claim, its DONE with
- * the record). The ledger knows nothing of the step beyond this. See README.md.
+ * Another module's Lua step run in the same call as a ledger script, right after it: one round trip where two were
+ * needed (the queue's limiter, with the claim and the record). The ledger knows nothing of it beyond this (README.md).
  */
 export interface RideAlong {
   /** The step's whole script as if it ran alone, on its own KEYS[1…] and ARGV[1…]. */
@@ -18,9 +17,8 @@ function shiftLua(body: string, keys: number, args: number): string {
 }
 
 /**
- * One ledger script followed by ride-alongs: each body becomes `first()` then `second()`, both Lua functions of one
- * script, and `combine` (Lua given the ledger's answer as `r`) decides whether `second()` runs and what is returned.
- * Built once per ride-along body; a call site passes the same number of keys and arguments every time.
+ * A ledger script (`first()`) and a ride-along (`second()`) as one script; `combine` gets the ledger's answer as `r`.
+ * Built once per body: a call site passes the same number of keys and arguments every time.
  */
 export class WithRideAlong {
   private readonly scripts = new Map<string, RedisScript>();
@@ -43,7 +41,7 @@ export class WithRideAlong {
 
 const aloneScripts = new Map<string, RedisScript>();
 
-/** A ride-along as a call of its own (where the ledger script's optional keys are absent and the keys cannot follow). */
+/** A ride-along as a call of its own (the ledger script's optional keys are absent: its keys cannot follow them). */
 export function alone(along: RideAlong): RedisScript {
   let script = aloneScripts.get(along.body);
   if (!script) aloneScripts.set(along.body, (script = new RedisScript(along.body)));

@@ -1,5 +1,4 @@
--- CONFIRM: the granted request leaves now. A grant still held stays held (from now); one that lapsed (its hold ran
--- out) is taken again.
+-- CONFIRM: the granted request leaves now. A grant still held stays held; one whose hold ran out is taken again.
 -- KEYS, ARGV: window.lua's, the member being the grant. Returns 0 = go now, n > 0 = ask again in n ms.
 -- Atomic so that a lapsed grant is re-taken within the limit, like any other.
 --- @include "window.lua"

@@ -1,7 +1,6 @@
--- DONE: the request's answer came ARGV[5] ms ago (the worker's clock, when it sent this call): its place stays held
--- one window from then. Redis runs the call after it was sent, so "now − ago" is never before the answer.
--- KEYS, ARGV: window.lua's, the member being the grant, then the ms since the answer. Returns 0.
--- One command, so that the place's new time and the window's expiry move together.
+-- DONE: the request's answer came `ago` ms before this call was sent: its place stays held one window from then
+-- ("now − ago" on Redis's clock is never before the answer).
+-- KEYS, ARGV: window.lua's, the member being the grant, then `ago`. Returns 0. One command: place and expiry together.
 --- @include "window.lua"
 redis.call('ZADD', KEYS[1], now - math.max(0, tonumber(ARGV[5]) or 0), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], window + hold + 1000)

@@ -1,9 +1,8 @@
--- The shared limiter's sliding window, included by acquire.lua, confirm.lua and done.lua (not a command itself).
--- KEYS: the window (sorted set: member → until when its place is held), the pause key, the queue's settings hash
---   (`rate` per second, `marginMs` added to the one-second window).
+-- The shared limiter's sliding window, included by acquire, confirm and done (not a command itself).
+-- KEYS: window (sorted set: grant → held until), pause key, settings hash (`rate` per second, `marginMs`).
 -- ARGV: a unique member (the grant), default window ms, fallback rate, hold ms.
--- Defines `now` (the server's clock: machines' clocks disagree, Redis has one), `window`, `hold`, and `take()`:
--- 0 = the member holds a place now (held for `hold`, until its answer comes), n > 0 = full or paused, ask in n ms.
+-- Defines `now` (Redis's clock: machines' clocks disagree), `window`, `hold`, and `take()`: 0 = the member holds a
+-- place (for `hold`, until its answer), n > 0 = full or paused, ask again in n ms.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local margin = redis.call('HGET', KEYS[3], 'marginMs')

@@ -1,10 +1,8 @@
--- CLAIM: take an order for sending, unless the ledger says it is sent, in flight, or (without retry) uncertain.
--- KEYS: the entries hash (orderId → entry JSON), the claims hash (orderId → {token, until, previous});
---   queue workers add the row's batch hash: a stopped or aborted batch gets no new claim.
+-- CLAIM: take an order for sending, unless it is sent, in flight, or (without retry) uncertain.
+-- KEYS: entries hash, claims hash (orderId → {token, until, previous}); queue workers add the batch hash.
 -- ARGV: orderId, fresh SENDING entry JSON, token, nowMs, leaseMs, retryUncertain ('1'|'0').
 -- Returns {'claimed', previous entry JSON | false}, {'refused', entry JSON} or {'stopped', batch state}.
--- Atomic so that two workers (or a stalled job and its re-run) never both see "free" and both POST, and no claim
--- slips in after a batch's stop.
+-- Atomic: two workers never both see "free" and both POST, and no claim slips in after a batch's stop.
 if KEYS[3] then
   local st = redis.call('HGET', KEYS[3], 'state')
   if st == '"stopped"' or st == '"aborted"' then return {'stopped', st} end

@@ -1,9 +1,8 @@
 -- RECORD: write the answer of a claim's POST into its entry and close the claim.
--- KEYS: the entries hash, the claims hash; queue workers add the batch's done set and tick list (see below).
--- ARGV: orderId, token, outcome fields JSON (its `attempts` are this claim's POSTs, added to the total; its
---   `updatedAt` this call's own); with the done set, its TTL in seconds.
--- Returns 1 recorded (or this very record already was, sent again after a reconnect), 0 the token no longer owns it.
--- Atomic so that only the claim's owner records, and a row is never seen done for its batch with its claim open.
+-- KEYS: entries hash, claims hash; queue workers add the batch's done set and tick list (see below).
+-- ARGV: orderId, token, outcome JSON (its attempts are added to the total); with the done set, its TTL in seconds.
+-- Returns 1 recorded (or already was: a resend after a reconnect), 0 the token no longer owns the claim.
+-- Atomic: only the claim's owner records, and no row is seen done for its batch with its claim still open.
 local claimJson = redis.call('HGET', KEYS[2], ARGV[1])
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then return 0 end
