@@ -6,7 +6,7 @@ WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY bin ./bin
 COPY src ./src
-# `npm ci` runs `prepare`, which compiles src/ to dist/; then the dev tools go.
+# `npm ci` runs `prepare`, which compiles src/ to dist/ (and copies its .lua scripts there); then the dev tools go.
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:24-bookworm-slim

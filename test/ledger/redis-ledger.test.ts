@@ -3,8 +3,9 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClaimRequest } from '../../src/ledger/ledger.js';
 import { BatchStoppedError, openRedisLedger, redisLedgerKeys, type RedisLedger } from '../../src/ledger/redis/redis-ledger.js';
-import { CLAIM } from '../../src/ledger/redis/scripts.js';
 import { RedisScript } from '../../src/ledger/redis/redis-script.js';
+import { BATCH_TTL_SECONDS, markDone } from '../../src/engine/queue/batch.js';
+import { queueKeys } from '../../src/engine/queue/keys.js';
 import { removeDir, startRedis, type RedisServer } from '../support/redis.js';
 
 let server: RedisServer;
@@ -139,7 +140,7 @@ describe('the Redis ledger guards every invoice like the file ledger', () => {
     const prefix = `t-${randomUUID()}`;
     const keys = [`${prefix}:ledger:{69876357:TEST}:entries`, `${prefix}:ledger:{69876357:TEST}:claims`];
     const entry = JSON.stringify({ orderId: 'INV-R', state: 'SENDING', attempts: 0, fingerprint: 'fp-1', firstSentAt: '2026-11-22T06:00:00.000Z', updatedAt: '2026-11-22T06:00:00.000Z' });
-    const claim = new RedisScript(CLAIM);
+    const claim = RedisScript.load(new URL('../../src/ledger/redis/scripts/claim.lua', import.meta.url));
     const args = (token: string) => ['INV-R', entry, token, Date.parse('2026-11-22T06:00:00Z'), 60_000, '0'];
     expect(await claim.run(redis, keys, args('tok-1'))).toEqual(['claimed', null]);
     expect(await claim.run(redis, keys, args('tok-1'))).toEqual(['claimed', null]);
@@ -170,6 +171,27 @@ describe('the Redis ledger guards every invoice like the file ledger', () => {
     expect(await redis.get(counter)).toBe('4');
     expect(await redis.sismember(done.set, 'INV-A')).toBe(1);
     expect((await ledger.get('INV-A'))?.state).toBe('CREATED');
+  });
+
+  it("a record that ends a queue job marks the row done for its batch just as the queue's own markDone does", async () => {
+    // record.lua carries a copy of engine/queue/scripts/mark-done.lua's lines: the two must leave the same traces.
+    const ledger = await ledgerFor();
+    const scope = { shopId: '69876357', mode: 'TEST' as const, prefix: `t-${randomUUID()}` };
+    const k = queueKeys(scope);
+    const traces = async (batchId: string) => ({
+      done: await redis.smembers(k.batchDone(batchId)),
+      doneKeptForTheBatchTtl: (await redis.ttl(k.batchDone(batchId))) > BATCH_TTL_SECONDS - 10,
+      tick: await redis.lrange(k.batchTick(batchId), 0, -1),
+      tickShortLived: (await redis.pttl(k.batchTick(batchId))) > 0 && (await redis.pttl(k.batchTick(batchId))) <= 60_000,
+    });
+    const c = await ledger.claim('INV-D', req());
+    if (c.kind !== 'claimed') throw new Error('not claimed');
+    const created = { state: 'CREATED' as const, attempts: 1, paymentOrderId: 'd'.repeat(32), paymentURL: 'https://secure.example/t/d', paymentOrderStatus: 'RUNNING' as const };
+    expect(await ledger.record('INV-D', c.token, created, undefined, { set: k.batchDone('b-record'), tick: k.batchTick('b-record'), ttlSeconds: BATCH_TTL_SECONDS })).toBe(true);
+    await markDone(redis, scope, 'b-queue', ['INV-D']);
+    const byRecord = await traces('b-record');
+    expect(byRecord).toEqual({ done: ['INV-D'], doneKeptForTheBatchTtl: true, tick: ['1'], tickShortLived: true });
+    expect(await traces('b-queue')).toEqual(byRecord);
   });
 
   it('lets exactly one of many simultaneous claimers send', async () => {

@@ -2,7 +2,6 @@ import type { Redis } from 'ioredis';
 import type { Queue } from './bullmq.js';
 import type { SentSummary } from '../../ledger/ledger.js';
 import type { RedisLedger } from '../../ledger/redis/redis-ledger.js';
-import { markDoneLua } from '../../ledger/redis/scripts.js';
 import { RedisScript } from '../../ledger/redis/redis-script.js';
 import type { Mode, PaymentOrderRequest } from '../../lyra/types.js';
 import { outcomeFromEntry } from '../from-ledger.js';
@@ -22,9 +21,8 @@ export interface QueuedRow {
 }
 
 /**
- * What a job carries: a few consecutive rows of one batch. A job, not a row, is BullMQ's unit of work: its bookkeeping
- * (add, fetch, lock, finish, events) is paid once per group, while each row still claims, sends and records on its own.
- * A job run again (stall, drain, retry, throttle) sends only its rows not yet done for the batch.
+ * A few consecutive rows of one batch: BullMQ's bookkeeping is paid once per job, each row still claims, sends and
+ * records on its own. A job run again (stall, drain, retry, throttle) sends only its rows not yet done.
  */
 export interface QueuedJob {
   batchId: string;
@@ -101,14 +99,8 @@ export async function readBatchSeal(redis: Redis, scope: QueueScope, batchId: st
   return raw ? (JSON.parse(raw) as string) : undefined;
 }
 
-/**
- * SADD + EXPIRE as one command (a job's last step before BullMQ's own, once per row; a MULTI costs 4), and a tick for
- * whoever waits for the batch's outcomes (KEYS[2]: a list kept at one element, short-lived).
- */
-const MARK_DONE = new RedisScript(`
-${markDoneLua('KEYS[1]', 'KEYS[2]', 'ARGV[1]', 'unpack(ARGV, 2)')}
-return 1
-`);
+/** The done set and the tick in one command (scripts/mark-done.lua). */
+const MARK_DONE = RedisScript.load(new URL('./scripts/mark-done.lua', import.meta.url));
 
 /** Marks orders of a batch as finished with (a worker ended their job, or they needed no job). Idempotent. */
 export async function markDone(redis: Redis, scope: QueueScope, batchId: string, orderIds: string[]): Promise<void> {
@@ -152,9 +144,8 @@ export interface PendingOrder {
 }
 
 /**
- * Reads outcomes of a batch from Redis. A row is settled when its job ended AND no claim on it is live: a job can end
- * while another worker's POST for the same order is still in the air (a stalled job run twice: the second run is
- * refused, the first one's answer is the truth), so the ledger, not the job, is read.
+ * Reads outcomes of a batch. A row is settled when its job ended and no claim on it is live: a stalled job run twice
+ * ends refused while the first run's POST is still in the air, so the ledger, not the job, is the truth.
  */
 export class BatchReader {
   constructor(

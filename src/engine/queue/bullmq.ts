@@ -2,9 +2,8 @@ import { createRequire } from 'node:module';
 import type * as BullMQ from 'bullmq';
 
 /**
- * BullMQ, loaded as the CommonJS package it is (`require`). Imported from an ES module, Node would first read bullmq's
- * sources to find their export names (cjs-module-lexer): a slower load, paid by every process or thread that sends,
- * and by a queued run's producer while the credentials are checked.
+ * BullMQ, loaded as the CommonJS package it is (`require`): an ES import would first scan its sources for export
+ * names, a slower start for every process or thread that sends.
  */
 const bullmq = createRequire(import.meta.url)('bullmq') as typeof BullMQ;
 

@@ -36,9 +36,8 @@ export function queueKeys(scope: QueueScope) {
 }
 
 /**
- * The job id: from the idempotency key (shop, mode, orderId), hashed so any orderId is a safe id, and scoped by batch
- * so a re-run is never swallowed by a finished job BullMQ still retains. Enqueueing the same batch twice (a producer
- * restarted after Redis came back) adds nothing. Duplicates across batches are the ledger's business, not the queue's.
+ * The job id: the idempotency key (shop, mode, orderId) hashed, scoped by batch so a re-run is never swallowed by a
+ * finished job BullMQ still keeps, and a batch enqueued twice adds nothing. Across batches, the ledger guards.
  */
 export function jobId(scope: QueueScope, batchId: string, orderId: string): string {
   const key = createHash('sha256').update(`${scope.shopId}\u0000${scope.mode}\u0000${orderId}`).digest('hex').slice(0, 40);

@@ -1,8 +1,6 @@
 /**
- * The thread of `startWorkerThread`: a queue worker with its own event loop, Redis connection and HTTP client. It loads
- * its modules at once and says `loaded`; told `connect` (where Redis is), it connects ahead; told `start` (the setup,
- * credentials included, only then), it starts the worker and says `ready`; told `close` (drain or force), it closes
- * and says `closed`. Worker events go to the run as messages, if it listens to them.
+ * The thread of `startWorkerThread`: a queue worker with its own event loop, Redis connection and HTTP client. It says
+ * `loaded`, then obeys `connect` (ahead of time), `start` (the credentials come only then; → `ready`) and `close`.
  */
 import { parentPort } from 'node:worker_threads';
 import { packError } from '../../errors/cross-thread.js';

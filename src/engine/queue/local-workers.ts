@@ -66,9 +66,8 @@ function spawn(): Spawned {
 const spare: Spawned[] = [];
 
 /**
- * Starts `n` worker threads loading their modules (BullMQ, ioredis, undici) while the run checks the credentials: they
- * get the credentials only when `startWorkerThread` takes one. Given `redis`, they also connect to it meanwhile (a
- * first connection compiles ioredis' code). Unused ones end with the process.
+ * Starts `n` worker threads loading their modules (and connecting to `redis`, if given) while the run checks the
+ * credentials; they get the credentials only when `startWorkerThread` takes one. Unused ones end with the process.
  */
 export function prespawnWorkerThreads(n: number, redis?: RedisTarget): void {
   while (spare.length < n) spare.push(spawn());
@@ -82,8 +81,7 @@ export function prespawnWorkerThreads(n: number, redis?: RedisTarget): void {
 
 /**
  * A local queue worker (`paybatch run --redis`) on its own thread, so sending does not share an event loop with the
- * run's reading, enqueueing and reporting (see BENCHMARKS.md). Resolves once the worker is ready; rejects with the
- * thread's error (Redis unreachable …) as the same class and message. `onCrash`: the thread died on its own later.
+ * run's reading and reporting. Resolves once it is ready, or rejects with the thread's error; `onCrash`: it died later.
  */
 export async function startWorkerThread(setup: ThreadSetup, opts: { onEvent?: (e: WorkerEvent) => void; onCrash?: (e: Error) => void } = {}): Promise<WorkerThread> {
   const s = spare.shift() ?? spawn();

@@ -2,82 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import { waitInLine } from '../../lib/wait-in-line.js';
-import type { RideAlong } from '../../ledger/redis/redis-ledger.js';
+import type { RideAlong } from '../../ledger/redis/ride-along.js';
 import { RedisScript } from '../../ledger/redis/redis-script.js';
 import type { RateLimiter } from '../rate-limit.js';
 
-/*
- * One sliding-window limit shared by every worker of a queue, on any machine, kept in a sorted set with the server's
- * own clock (machines' clocks disagree; Redis has one).
- *
- * A request holds its place from its grant until one window after its answer: while in flight its score is
- * "now + hold" (the HTTP timeout and a little more, so a worker killed mid-request frees its place by itself), and
- * when the answer comes its score becomes the answer time. The platform sees the request somewhere between grant and
- * answer, so no sliding second at the platform can hold more than `rate` requests, whatever the network or a busy
- * host delays — the guarantee does not rest on a guess of the jitter. The price: a place is held for a window plus the
- * request's latency, so the achieved rate is about rate × 1000 / (1000 + latency ms).
- *
- * KEYS: the window, the pause key, the queue's settings hash (fields `rate` per second, `marginMs` added to the
- * second). ARGV: a unique member, default window ms, fallback rate, hold ms. → 0: go now; n > 0: ask again in n ms.
- */
-const PRELUDE = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local margin = redis.call('HGET', KEYS[3], 'marginMs')
-local window = margin and (1000 + tonumber(margin)) or tonumber(ARGV[2])
-local hold = tonumber(ARGV[4])
-local function take()
-  local paused = redis.call('PTTL', KEYS[2])
-  if paused > 0 then return paused end
-  local rate = tonumber(redis.call('HGET', KEYS[3], 'rate') or ARGV[3])
-  if (not rate) or rate <= 0 then return 0 end
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-  if redis.call('ZCARD', KEYS[1]) < rate then
-    redis.call('ZADD', KEYS[1], now + hold, ARGV[1])
-    redis.call('PEXPIRE', KEYS[1], window + hold + 1000)
-    return 0
-  end
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return math.max(1, math.min(tonumber(oldest[2]) + window - now + 1, window))
-end
-`;
-
-const ACQUIRE = new RedisScript(`${PRELUDE}
-return take()
-`);
-
-/** Right before the request leaves: a grant still held stays held; one that lapsed (hold ran out) is taken again. */
-const CONFIRM = new RedisScript(`${PRELUDE}
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
-  redis.call('ZADD', KEYS[1], 'XX', now + hold, ARGV[1])
-  return 0
-end
-return take()
-`);
-
-/**
- * The answer came ARGV[5] ms ago (by the worker's clock, when it sent this call): the place is held one more window
- * from then. Redis runs the call after it was sent, so "now − ago" is never before the answer: the guarantee holds,
- * without the time the answer took to be recorded.
- */
-const DONE = new RedisScript(`${PRELUDE}
-redis.call('ZADD', KEYS[1], now - math.max(0, tonumber(ARGV[5]) or 0), ARGV[1])
-redis.call('PEXPIRE', KEYS[1], window + hold + 1000)
-return 0
-`);
-
-/** A grant that will not be used (its row needs no POST after all): its place is free at once. */
-const CANCEL = new RedisScript(`
-redis.call('ZREM', KEYS[1], ARGV[1])
-return 0
-`);
-
-/** Extends the pause to at least ARGV[1] ms; never shortens one already longer. */
-const PAUSE = new RedisScript(`
-local left = redis.call('PTTL', KEYS[1])
-if left < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) end
-return 1
-`);
+// One sliding-window limit shared by every worker of a queue, on Redis's clock. A request holds its place from its
+// grant to one window after its answer, so no second at the platform sees more than `rate`. Commands: scripts/*.lua.
+const lua = (name: string) => RedisScript.load(new URL(`./scripts/${name}.lua`, import.meta.url));
+const ACQUIRE = lua('acquire');
+const CONFIRM = lua('confirm');
+const DONE = lua('done');
+const CANCEL = lua('cancel');
+const PAUSE = lua('pause');
 
 export interface SharedRateLimiterOptions {
   redis: Redis;
@@ -90,9 +26,8 @@ export interface SharedRateLimiterOptions {
   /** How long an unanswered request holds its place at most, ms (default 35 000: above the HTTP timeout). */
   holdMs?: number;
   /**
-   * A grant younger than this (ms, on this process's monotonic clock, counted from when the granting call was sent)
-   * is still held for sure: `confirm` then costs no round trip. Its place is held until at least grant + hold, so this
-   * must not exceed hold − the longest request (the HTTP timeout). Default: min(1000, hold / 10).
+   * A grant younger than this (ms since its call was sent) is surely still held: `confirm` skips Redis. At most hold −
+   * the HTTP timeout. Default: min(1000, hold / 10).
    */
   freshMs?: number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -150,8 +85,8 @@ export class SharedRateLimiter implements RateLimiter {
         return member;
       }
     }
-    // The window is full. One waiter per process asks Redis, the others wait their turn here: when a place frees,
-    // every waiter woke and asked (one won), so a full window cost a script call per waiter per place.
+    // The window is full: one waiter per process asks Redis, the others wait their turn here rather than all asking
+    // for each place that frees.
     const queued = await this.takeTurn(signal);
     try {
       // Its turn came after a grant (ask now), or at once (wait what Redis said first).

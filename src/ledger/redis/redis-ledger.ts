@@ -5,8 +5,8 @@ import { entryMatches, type ClaimRequest, type ClaimResult, type EntriesFilter, 
 import { PaybatchError } from '../../errors/paybatch-error.js';
 import { applyObservation } from '../apply-observation.js';
 import { countVerdict, emptyMergeReport, mergeEntry, type MergeReport } from '../merge.js';
-import { CLAIM, RECORD, RELEASE, RENEW, REPLACE_IF_SAME } from './scripts.js';
-import { RedisScript, chainLua, shiftLua } from './redis-script.js';
+import { RedisScript } from './redis-script.js';
+import { WithRideAlong, alone, type RideAlong } from './ride-along.js';
 
 export interface RedisLedgerOptions {
   /** An ioredis connection; the ledger does not own it (close() leaves it open). */
@@ -34,52 +34,20 @@ export interface ClaimInfo {
   until: number;
 }
 
+/** The ledger's check-and-set steps, one `.lua` file each (scripts/; README.md). */
+const lua = (name: string) => RedisScript.load(new URL(`./scripts/${name}.lua`, import.meta.url));
 const scripts = {
-  claim: new RedisScript(CLAIM),
-  record: new RedisScript(RECORD),
-  release: new RedisScript(RELEASE),
-  renew: new RedisScript(RENEW),
-  replaceIfSame: new RedisScript(REPLACE_IF_SAME),
+  claim: lua('claim'),
+  record: lua('record'),
+  release: lua('release'),
+  renew: lua('renew'),
+  replaceIfSame: lua('replace-if-same'),
 };
 
-/**
- * A step of another module's, run in the same call as a ledger script and after it (queue workers: the shared rate
- * limiter's, with the claim and with the record): one round trip and one script execution instead of two.
- */
-export interface RideAlong {
-  /** The step's whole script body as if it ran alone, on its own KEYS[1…] and ARGV[1…]. */
-  body: string;
-  keys: string[];
-  args: (string | number)[];
-}
-
-/**
- * A ledger script with ride-alongs after it, built once per ride-along body (bodies are constants, so the lookup hashes
- * a string V8 has hashed before). `combine` gets the ledger's answer as `r` and the ride-along as `second()`. Each
- * call site passes the same number of keys and arguments every time (see its guard), so they need not be in the key.
- */
-class Chained {
-  private readonly scripts = new Map<string, RedisScript>();
-  constructor(
-    private readonly first: string,
-    private readonly combine: string,
-  ) {}
-  script(along: RideAlong, firstKeys: number, firstArgs: number): RedisScript {
-    let script = this.scripts.get(along.body);
-    if (!script) this.scripts.set(along.body, (script = new RedisScript(chainLua(this.first, shiftLua(along.body, firstKeys, firstArgs), this.combine))));
-    return script;
-  }
-}
-const claimThen = new Chained(CLAIM, `if r[1] == 'claimed' then r[3] = second() end\nreturn r`);
-const recordThen = new Chained(RECORD, 'second()\nreturn r');
-
-/** A ride-along run on its own call (where the ledger script's optional keys are absent). */
-const aloneScripts = new Map<string, RedisScript>();
-const alone = (along: RideAlong): RedisScript => {
-  let script = aloneScripts.get(along.body);
-  if (!script) aloneScripts.set(along.body, (script = new RedisScript(along.body)));
-  return script;
-};
+/** The claim with a ride-along, run only if the order was claimed; its answer is the claim's third element. */
+const claimThen = new WithRideAlong(scripts.claim.source, `if r[1] == 'claimed' then r[3] = second() end\nreturn r`);
+/** The record with a ride-along, run whether or not the record was accepted. */
+const recordThen = new WithRideAlong(scripts.record.source, 'second()\nreturn r');
 
 /** The keys of one shop+mode ledger. The hash tag keeps both in one cluster slot, as a Lua script needs. */
 export function redisLedgerKeys(prefix: string, shopId: string, mode: Mode): { entries: string; claims: string } {
@@ -112,9 +80,8 @@ function clean<T extends object>(o: T): Partial<T> {
 }
 
 /**
- * The ledger of one shop and mode in Redis: one hash of entry JSON (one field per orderId) plus a hash of open claims.
- * Claim, record, release and observe are Lua scripts, so every check-and-set is atomic across any number of workers.
- * Durability is Redis's: AOF with `appendfsync always` and noeviction (checked by checkRedisServer).
+ * The ledger of one shop and mode in Redis, every check-and-set a Lua script (README.md). Durability is Redis's: AOF
+ * with `appendfsync always` and noeviction (checked by checkRedisServer).
  */
 export class RedisLedger implements Ledger {
   readonly shopId: string;
@@ -197,12 +164,8 @@ export class RedisLedger implements Ledger {
   }
 
   /**
-   * `markDone` (queue workers): when recorded, the orderId also joins the batch's done set and the tick list is pushed,
-   * in the same atomic step (one round trip where a record and a markDone took two). `onQueued` is called once the
-   * record's command is written to (or queued on) this ledger's connection: Redis runs a connection's commands in the
-   * order they were sent, so a claim this ledger sends after that moment runs after the record (AOF keeps that order).
-   * One exception: a record sent as NOSCRIPT to a Redis that restarted and lost its scripts is sent again, after any
-   * command sent meanwhile — a restart that, without `appendfsync always`, may also lose the last second of claims.
+   * `markDone` (queue workers): the row is also marked done for its batch, in the same atomic step. `onQueued` runs once
+   * the command is on the connection: a claim sent after it runs after the record (except a record resent on NOSCRIPT).
    */
   async record(orderId: string, token: string, outcome: Outcome, onQueued?: () => void, markDone?: { set: string; tick: string; ttlSeconds: number }, along?: RideAlong): Promise<boolean> {
     // `along` runs whether or not the record is accepted. RECORD reads optional KEYS[3], KEYS[4] (markDone): a
@@ -225,9 +188,8 @@ export class RedisLedger implements Ledger {
   }
 
   /**
-   * With replicas, `appendfsync always` makes a claim durable on the primary only: a failover to a replica that had not
-   * received it would forget it. So a claim is sent only once every replica connected at start acknowledged it (WAIT);
-   * otherwise it is released and the row is not sent.
+   * A claim is durable on the primary only; a failover could forget it. So with replicas it stands only once each has
+   * acknowledged it (WAIT); otherwise it is released and the row is not sent.
    */
   private async replicated(orderId: string, token: string): Promise<void> {
     this.replicas ??= this.redis

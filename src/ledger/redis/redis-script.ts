@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 
 /** A Lua script sent once and then called by its SHA (a restarted Redis forgets scripts: NOSCRIPT → send it again). */
@@ -7,6 +8,11 @@ export class RedisScript {
 
   constructor(readonly source: string) {
     this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  /** The script of a `.lua` file (readLua): `RedisScript.load(new URL('./scripts/claim.lua', import.meta.url))`. */
+  static load(file: URL): RedisScript {
+    return new RedisScript(readLua(file));
   }
 
   async run(redis: Redis, keys: string[], args: (string | number)[]): Promise<unknown> {
@@ -20,18 +26,9 @@ export class RedisScript {
 }
 
 /**
- * A script's body with its keys and arguments moved up by `keys` and `args` places (`KEYS[1]` → `KEYS[1 + keys]` …), so
- * it can run after another script's in one call, on the keys and arguments that follow the first script's.
+ * The text of a `.lua` file, each line `--- @include "other.lua"` replaced by that file's text (a path relative to the
+ * including file, as BullMQ's scripts write it): how the shared limiter's commands share their sliding window.
  */
-export function shiftLua(body: string, keys: number, args: number): string {
-  return body.replace(/\bKEYS\[(\d+)\]/g, (_, n: string) => `KEYS[${Number(n) + keys}]`).replace(/\bARGV\[(\d+)\]/g, (_, n: string) => `ARGV[${Number(n) + args}]`);
-}
-
-/**
- * One atomic call that runs `first` and then `then` (each a whole script body, `then` already shifted past `first`'s
- * keys and arguments): `combine` is Lua that gets `first`'s answer as `r` and the second's as a call `second()`, and
- * returns the answer. One round trip, one script execution, where two calls took two.
- */
-export function chainLua(first: string, then: string, combine: string): string {
-  return `local function first()\n${first}\nend\nlocal function second()\n${then}\nend\nlocal r = first()\n${combine}`;
+export function readLua(file: URL): string {
+  return readFileSync(file, 'utf8').replace(/^--- @include "([^"]+)"$/gm, (_, name: string) => readLua(new URL(name, file)).trimEnd());
 }
