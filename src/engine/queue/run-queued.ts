@@ -27,10 +27,8 @@ export const ADD_BULK_CHUNK = 1000;
  */
 export const FIRST_CHUNK = 50;
 /**
- * After the first chunk the producer waits, this long at most, until workers have taken its jobs. BullMQ's worker loop
- * fetches jobs one after another until it holds its concurrency and starts none before; while the producer keeps
- * adding, every fetch queues behind an addBulk, delaying the first chunk. With the queue empty, the loop's next fetch
- * comes back empty and it starts what it holds at once.
+ * After the first chunk the producer waits, this long at most, until workers have taken its jobs: BullMQ's worker
+ * starts what it fetched only once a fetch comes back empty, which a producer still adding would delay.
  */
 const FIRST_CHUNK_TAKE_MS = 300;
 /**
@@ -73,10 +71,9 @@ export function openProducer(redis: Redis, scope: QueueScope, ledgerOpts: { clai
 }
 
 /**
- * The queue's rate, for every worker on every machine (`marginMs`: added to the one-second window, default 5 ms): the
- * shared sliding-window limiter reads it before every POST and is the only gate. BullMQ's own limiter is set only so
- * that `queue.rateLimit(ms)` (every worker pauses on PSP_106 / 429) takes effect — BullMQ ignores a manual rate limit on
- * a queue without one — with a maximum no run reaches: as a real gate it only slowed the first second's burst.
+ * The queue's rate, for every worker on every machine: the shared limiter reads it before every POST and is the only
+ * gate. BullMQ's own limiter is set, with a maximum no run reaches, only because `queue.rateLimit(ms)` (the pause on
+ * PSP_106 / 429) is ignored on a queue without one.
  */
 export async function setQueueRate(p: Producer, perSecond: number | undefined, marginMs?: number): Promise<void> {
   const keys = queueKeys(p.scope);
@@ -194,11 +191,9 @@ export function jobSize(rows: number): number {
 }
 
 /**
- * Adds one chunk of orders, as jobs of consecutive rows (jobSize); returns the id of each order's job (undefined for
- * orders that needed none). Orders whose answer the ledger already holds (CREATED, or UNCERTAIN without the flag) get
- * no job: they are marked done at once and reported from the ledger, like the job function would answer them. Orders
- * `hold` holds back get no job either: marked done with their outcome kept (markHeld). The grouping depends only on
- * the chunk, so adding the same chunk again (after a Redis restart) adds nothing.
+ * Adds one chunk of orders as jobs of consecutive rows; returns each order's job id. Orders the ledger already answers,
+ * or that `hold` holds back, get no job: they are marked done at once. The grouping depends only on the chunk, so
+ * adding the same chunk again (after a Redis restart) adds nothing.
  */
 export async function addChunk(p: Producer, batchId: string, chunk: (QueuedOrder & PendingOrder)[], retryUncertain: boolean, hold?: HoldOrder): Promise<(string | undefined)[]> {
   if (chunk.length === 0) return [];

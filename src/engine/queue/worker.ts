@@ -64,11 +64,9 @@ export interface QueueWorker {
 }
 
 /**
- * At most `size` rows of this worker hold a claim at once (`--concurrency`: after kill -9, at most that many read
- * UNCERTAIN). A job takes a slot right before its claim and gives it back once its record is sent (Redis runs it before
- * any claim sent after it on the same connection) or its release is done; BullMQ runs a few more jobs than that, so
- * fetching the next job, the batch check, marking a row done and BullMQ's own bookkeeping happen while other rows'
- * POSTs are in the air, not in a slot.
+ * At most `size` rows of this worker hold a claim at once (`--concurrency`), so that after kill -9 at most that many
+ * read UNCERTAIN. A row takes a slot right before its claim and gives it back once its record is sent (Redis runs it
+ * before any later claim on the connection) or its claim is released.
  */
 export class ClaimSlots {
   private free: number;
@@ -436,11 +434,9 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
 const ORPHAN_SWEEP_DELAY_MS = 3_000;
 
 /**
- * A fetch whose answer Redis lost when it went down (BullMQ's finish-and-fetch-next, or a fetch sent again on
- * reconnect) leaves a job active under this worker's lock that this worker never received: nobody would touch it until
- * the lock lapsed and the stalled check ran, a minute or two. Once Redis is back, such jobs — locked with this worker's
- * id and not in its hands — go back to the queue at once. Were one in fact about to start here, its rows are still
- * claimed one by one in the ledger: nothing is sent twice.
+ * A fetch whose answer was lost when Redis went down leaves a job locked by this worker that it never received, idle
+ * until the lock lapses. Once Redis is back, such jobs (this worker's lock, not in its hands) go back to the queue at
+ * once; should one still start here, its rows' claims in the ledger keep anything from being sent twice.
  */
 function releaseOrphansAfterReconnect(redis: Redis, queue: Queue<QueuedJob, number>, worker: Worker<QueuedJob, number>, inHand: ReadonlySet<string>): { stop(): void } {
   let lost = false;
