@@ -56,6 +56,9 @@ describe('paybatch worker --metrics-port: each queue worker serves its own figur
     const creates = text.match(/^paybatch_api_request_duration_seconds_count\{service="Charge\/CreatePaymentOrder",status="200"\} (\d+)$/m);
     expect(Number(creates?.[1])).toBe(3);
     expect(families.find((f) => f.name === 'paybatch_throttle_pauses_total')?.type).toBe('COUNTER');
+    // Every request's wait for the queue's shared limiter, one observation each.
+    const waited = text.match(/^paybatch_limiter_wait_seconds_count (\d+)$/m);
+    expect(Number(waited?.[1])).toBe(3);
     // The rows are the batch's: counted by the process that ran it, never twice across targets.
     expect(families.find((f) => f.name === 'paybatch_orders_total')).toBeUndefined();
   });

@@ -9,6 +9,7 @@ import type { LyraClient } from '../../lyra/client.js';
 import { LyraApiError } from '../../lyra/errors.js';
 import type { Mode } from '../../lyra/types.js';
 import { RunAbortedError } from '../errors.js';
+import { LIMITER_WAIT_CHANNEL } from '../rate-limit.js';
 import { DEFAULT_RETRY, sendOrder, type JobContext, type RetryPolicy } from '../job.js';
 import type { RowOutcome } from '../outcome.js';
 import { BATCH_TTL_SECONDS, ROWS_PER_JOB, markDone, readBatchSeal, rowsOfJob, writeBatchInfo, type QueuedJob, type QueuedRow } from './batch.js';
@@ -306,7 +307,9 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
       retry: opts.retry ?? DEFAULT_RETRY,
       signal: drain.signal,
       beforeAttempt: async (signal) => {
+        const asked = performance.now();
         grant = tracked.takeEarly() ?? (await limiter.acquire(signal));
+        if (LIMITER_WAIT_CHANNEL.hasSubscribers) LIMITER_WAIT_CHANNEL.publish({ ms: performance.now() - asked });
         // A claim taken over while this row slept (stale, and the operator allowed retries) must not POST again.
         if (tracked.token && performance.now() - tracked.claimSentAt >= claimFreshMs && !(await ledger.renew(row.orderId, tracked.token))) {
           const g = grant;
