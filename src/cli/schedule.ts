@@ -15,7 +15,6 @@ interface ScheduleArgs {
   prune: boolean;
   'state-dir'?: string;
   'env-file'?: string;
-  prefix?: string;
 }
 
 /**
@@ -34,7 +33,6 @@ export const scheduleCommand: CommandModule<object, ScheduleArgs> = {
       .option('prune', { type: 'boolean', default: false, describe: 'with --redis: unregister the jobs of this Redis that are not among the job files given' })
       .option('state-dir', { type: 'string', requiresArg: true, describe: 'where the runs\' ledger is kept (env PAYBATCH_STATE_DIR; a job file\'s own "state-dir" wins for its runs); slots are claimed beside each job\'s reports', defaultDescription: '~/.local/state/paybatch' })
       .option('env-file', { type: 'string', requiresArg: true, describe: 'a KEY=value file read into the environment of every run (credentials, PAYBATCH_WEBHOOK_SECRET)' })
-      .option('prefix', { type: 'string', hidden: true, describe: 'Redis key prefix (default paybatch)' })
       .example('$0 schedule jobs/', 'fire every job of jobs/ on time, on this machine, until stopped')
       .example('$0 schedule jobs/ --redis redis://queue:6379', 'register them; `paybatch worker`s on any machine run them')
       .example('$0 schedule jobs/ --list', 'next fire times and last outcomes') as never,
@@ -51,8 +49,8 @@ async function schedule(argv: ScheduleArgs): Promise<number> {
   if (argv.redis) {
     const queue = await import('../schedule/queue-schedules.js');
     const target = { url: argv.redis, source: '--redis' };
-    if (argv.list) return printList(jobs, await queue.lastRuns(target, jobs, argv.prefix));
-    await queue.registerJobs(target, jobs, { prune: argv.prune, ...(argv.prefix ? { prefix: argv.prefix } : {}), onLine: (l) => process.stdout.write(`${l}\n`) });
+    if (argv.list) return printList(jobs, await queue.lastRuns(target, jobs));
+    await queue.registerJobs(target, jobs, { prune: argv.prune, onLine: (l) => process.stdout.write(`${l}\n`) });
     return 0;
   }
   if (argv.prune) throw new ConfigError('PB_OPTION', '--prune unregisters jobs from Redis: give --redis too');
