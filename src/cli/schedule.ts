@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { ConfigError } from '../errors/paybatch-error.js';
+import { defaultStateDir } from '../ledger/state-dir.js';
 import { createLogger } from '../log/logger.js';
 import { inZone, jobFilesIn, readScheduledJob, slotAfter, type ScheduledJob } from '../schedule/job.js';
 import { LocalSlotClaims, type SlotRecord } from '../schedule/local-claims.js';
@@ -44,7 +45,8 @@ export const scheduleCommand: CommandModule<object, ScheduleArgs> = {
 async function schedule(argv: ScheduleArgs): Promise<number> {
   if (argv['env-file']) useEnvFile(argv['env-file']);
   const jobs = await checkedJobs(jobFilesIn(argv.jobs), argv.redis);
-  // The runs' ledger, unless a job file names its own "state-dir". Slots are claimed beside each job's reports.
+  // The runs' ledger, unless a job file names its own "state-dir". Slots are claimed beside each job's reports (those
+  // an earlier version claimed in the state folder are carried over).
   if (argv['state-dir']) process.env.PAYBATCH_STATE_DIR = argv['state-dir'];
   if (argv.redis) {
     const queue = await import('../schedule/queue-schedules.js');
@@ -54,14 +56,15 @@ async function schedule(argv: ScheduleArgs): Promise<number> {
     return 0;
   }
   if (argv.prune) throw new ConfigError('PB_OPTION', '--prune unregisters jobs from Redis: give --redis too');
-  if (argv.list) return printList(jobs, new Map(await Promise.all(jobs.map(async (j) => [j.name, await new LocalSlotClaims(j).last()] as const))));
+  const stateDir = defaultStateDir(process.env);
+  if (argv.list) return printList(jobs, new Map(await Promise.all(jobs.map(async (j) => [j.name, await new LocalSlotClaims(j, stateDir).last()] as const))));
   const secret = jobs.some((j) => j.webhook) ? webhookSecret(process.env, jobs.find((j) => j.webhook)!.path) : undefined;
   const stop = new AbortController();
   const logger = createLogger({ name: 'paybatch-schedule' });
   const signals = onStopSignals(stop, (sig) => logger.info({ event: 'schedule.stopping', signal: sig }, `${sig}: no new slot fires; runs in progress stop sending and write their reports (again to quit at once)`));
   try {
     const { runLocalScheduler } = await import('../schedule/local-scheduler.js');
-    await runLocalScheduler({ jobs, logger, signal: stop.signal, ...(secret ? { webhookSecret: secret } : {}) });
+    await runLocalScheduler({ jobs, stateDir, logger, signal: stop.signal, ...(secret ? { webhookSecret: secret } : {}) });
   } finally {
     signals.dispose();
   }

@@ -9,6 +9,8 @@ export const LATE_MS = 60_000;
 
 export interface LocalSchedulerOptions {
   jobs: ScheduledJob[];
+  /** The state folder: slots claimed there before they moved beside the reports are carried over (LocalSlotClaims). */
+  stateDir?: string;
   logger: Logger;
   signal: AbortSignal;
   /** The key webhooks are signed with (checked at start when a job has one). */
@@ -27,7 +29,7 @@ export interface LocalSchedulerOptions {
  */
 export async function runLocalScheduler(opts: LocalSchedulerOptions): Promise<void> {
   const now = opts.now ?? (() => new Date());
-  const claimsOf = new Map(opts.jobs.map((job) => [job.name, new LocalSlotClaims(job)]));
+  const claimsOf = new Map(opts.jobs.map((job) => [job.name, new LocalSlotClaims(job, opts.stateDir)]));
   const handled = new Map<string, Date>();
   for (const job of opts.jobs) handled.set(job.name, await claimsOf.get(job.name)!.handledUntil(now()));
   const running = new Map<string, Promise<void>>();
