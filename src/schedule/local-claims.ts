@@ -26,11 +26,9 @@ export const STALE_MS = 60_000;
 export type SlotClaim = { kind: 'mine'; record: SlotRecord } | { kind: 'taken' } | { kind: 'busy'; running?: SlotRecord };
 
 /**
- * The slots of one job, kept beside its reports: `OUTPUT/.schedule/JOB/SLOT.json`, created exclusively (O_EXCL), and
- * `running.lock` while a slot of the job runs. Every scheduler that shares the job files and the output folder sees the
- * same files, whatever its state folder, so a slot fires once and slots of a job never overlap (an overlap could let a
- * run whose ledger does not know the other's orders send them again). `registered` is when the job was first
- * scheduled: no slot before it is missed.
+ * A job's slots, claimed beside its reports (`OUTPUT/.schedule/JOB/SLOT.json`, O_EXCL), with `running.lock` while one
+ * runs: every scheduler sharing the job files and the output sees them, whatever its state folder, so a slot fires once
+ * and a job's slots never overlap (a run on another ledger could send the other's orders again).
  */
 export class LocalSlotClaims {
   private readonly dir: string;
@@ -56,8 +54,8 @@ export class LocalSlotClaims {
   }
 
   /**
-   * A job first scheduled here that was scheduled in the state folder before: its registration and last slot come
-   * along, so the first scheduler after an upgrade neither catches up a slot already run nor forgets the last outcome.
+   * A job whose slots were claimed in the state folder (`STATE/schedule/JOB`): its registration and last slot are
+   * copied here once, so that slot is neither run again nor forgotten by `--list`.
    */
   private async importFormer(): Promise<void> {
     if (!this.former) return;

@@ -22,10 +22,9 @@ export interface LocalSchedulerOptions {
 }
 
 /**
- * Fires each job at its slots with the embedded engine, until `signal`. Each slot is claimed first, beside the job's
- * reports (LocalSlotClaims): a slot fires at most once, and a job runs one slot at a time, whatever other schedulers
- * share the job files, whatever their state folder. Slots that pass meanwhile, or while nothing ran, are one slot to
- * catch up (or skip), never one per missed minute. A failed run is logged, notified and followed by the next slot.
+ * Fires each job at its slots with the embedded engine until `signal`, each slot claimed first (LocalSlotClaims).
+ * Slots that pass while the job runs or nothing ran are one slot to catch up (or skip), never one per missed minute; a
+ * failed run is logged, notified and followed by the next slot.
  */
 export async function runLocalScheduler(opts: LocalSchedulerOptions): Promise<void> {
   const now = opts.now ?? (() => new Date());

@@ -11,8 +11,8 @@ import { postWebhook, WEBHOOK_SECRET } from './notify.js';
 import { runSlot } from './run-slot.js';
 
 /**
- * The BullMQ queue whose job schedulers are the job files: one per Redis, under the default prefix (a slot's run queues
- * its rows there), ids are the job names.
+ * The BullMQ queue whose job schedulers are the job files (ids: the job names), under the default prefix where a slot's
+ * run queues its rows.
  */
 const SCHEDULE_QUEUE = 'schedules';
 
@@ -67,11 +67,9 @@ export async function lastRuns(target: RedisTarget, jobs: ScheduledJob[]): Promi
 }
 
 /**
- * The part of `paybatch worker --schedules` (and of `paybatch serve --schedules --redis`) that takes slots: each is one
- * `paybatch run` of the job file in queue mode, by default with no worker of its own, so its rows go to the shop's
- * order queue and the workers (this one among them) send them.
- * A worker killed during a slot loses its lock; another takes the slot again and runs the same batch again, which the
- * ledger makes safe (the orders sent are not sent twice, the rest are sent).
+ * Takes the slots for `paybatch worker --schedules` and `serve --schedules --redis`: each a `paybatch run` of the job
+ * file in queue mode, whose rows the shop's workers send. A slot whose worker died is taken again by another; the
+ * ledger keeps its orders from being sent twice.
  */
 export function startScheduleWorker(opts: {
   redis: Redis;
