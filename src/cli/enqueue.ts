@@ -121,7 +121,7 @@ async function enqueue(argv: EnqueueArgs, now: Date): Promise<number> {
       rows: withIpnTarget(rows, argv['ipn-url']),
       retryUncertain: argv['retry-uncertain'],
       seal,
-      ...(hold ? { hold } : {}),
+      hold,
       ...(argv.rate !== undefined ? { perSecond: argv.rate } : {}),
       ...(argv['rate-margin-ms'] !== undefined ? { rateMarginMs: argv['rate-margin-ms'] } : {}),
       source: batchSource(argv.file, argv, now),
