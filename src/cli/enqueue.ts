@@ -15,6 +15,9 @@ import { checkCredentials } from '../app/run-batch.js';
 import { describeTarget } from '../lyra/config.js';
 import { batchSource, scopeFromLyra } from './batch-source.js';
 import { withIpnTarget } from '../app/ipn-target.js';
+import { sendWindowHold } from '../app/hold-rows.js';
+import { parseSendWindow } from '../orders/send-window.js';
+import type { HoldOrder } from '../engine/queue/run-queued.js';
 
 interface EnqueueArgs extends InputArgs, LyraArgs {
   file: string;
@@ -28,6 +31,7 @@ interface EnqueueArgs extends InputArgs, LyraArgs {
   'state-dir'?: string;
   ledger?: string;
   'previous-report'?: string[];
+  'send-window'?: string;
   'redis-may-lose-claims'?: boolean;
 }
 
@@ -51,6 +55,7 @@ export const enqueueCommand: CommandModule<object, EnqueueArgs> = {
         .option('batch', { type: 'string', requiresArg: true, describe: 'batch id to use (default: generated); enqueueing the same batch again adds nothing twice' })
         .option('state-dir', { type: 'string', describe: 'where this machine keeps its local ledger and remembers the ledger of record (env PAYBATCH_STATE_DIR)' })
         .option('ledger', { type: 'string', requiresArg: true, describe: 'the ledger of record: must be this Redis in queue mode (env PAYBATCH_LEDGER)' })
+        .option('send-window', { type: 'string', requiresArg: true, describe: 'when buyers may be reached, e.g. "SMS,WHATSAPP mon-sat 08:00-20:00 Europe/Paris": rows of those channels outside it are not queued (PENDING) until an enqueue inside it' })
         .option('previous-report', { type: 'string', array: true, requiresArg: true, describe: 'an earlier report of this shop and mode: its CREATED and UNCERTAIN rows are not sent again' })
         .option('redis-may-lose-claims', { type: 'boolean', describe: 'accept a Redis without appendfsync always (a crash of Redis may then duplicate orders)' })
         .option('prefix', { type: 'string', hidden: true }),
@@ -63,6 +68,7 @@ export const enqueueCommand: CommandModule<object, EnqueueArgs> = {
 async function enqueue(argv: EnqueueArgs, now: Date): Promise<number> {
   if (argv.rate !== undefined && !(argv.rate > 0)) throw new ConfigError('PB_OPTION', `--rate ${argv.rate}: give a number of requests per second above 0`);
   if (argv.batch !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(argv.batch)) throw new ConfigError('PB_OPTION', `--batch ${argv.batch}: use letters, digits, dot, dash or underscore (at most 64)`);
+  const sendWindow = argv['send-window'] ? parseSendWindow(argv['send-window']) : undefined;
   const settings: Record<string, string | undefined> = { ...process.env };
   if (argv['redis-may-lose-claims']) settings[MAY_LOSE_CLAIMS] = 'yes';
   const target = requireRedisTarget(argv.redis, settings);
@@ -97,6 +103,14 @@ async function enqueue(argv: EnqueueArgs, now: Date): Promise<number> {
     await client.close();
   }
   const { source, rows } = await judgeFile(argv.file, judgeOptions);
+  // Rows outside the send window get no job: the batch keeps them PENDING, so `paybatch report` says they wait.
+  const held = new Set<string>();
+  const windowHold = sendWindow ? sendWindowHold(sendWindow, () => new Date()) : undefined;
+  const hold: HoldOrder | undefined = windowHold && ((order) => {
+    const outcome = windowHold(order);
+    if (outcome) held.add(order.orderId);
+    return outcome;
+  });
   let counts;
   try {
     const { enqueueBatch } = await import('../engine/queue/run-queued.js');
@@ -107,6 +121,7 @@ async function enqueue(argv: EnqueueArgs, now: Date): Promise<number> {
       rows: withIpnTarget(rows, argv['ipn-url']),
       retryUncertain: argv['retry-uncertain'],
       seal,
+      hold,
       ...(argv.rate !== undefined ? { perSecond: argv.rate } : {}),
       ...(argv['rate-margin-ms'] !== undefined ? { rateMarginMs: argv['rate-margin-ms'] } : {}),
       source: batchSource(argv.file, argv, now),
@@ -115,8 +130,9 @@ async function enqueue(argv: EnqueueArgs, now: Date): Promise<number> {
     source.close();
   }
   process.stdout.write(`${batchId}\n`);
+  const waiting = held.size ? `, ${held.size} outside the send window (not queued: PENDING until an enqueue inside it)` : '';
   process.stderr.write(
-    `${argv.file}: ${counts.rows} rows, ${counts.valid} queued for shop ${scope.shopId} (${scope.mode}), ${counts.invalid} invalid (not queued)\n` +
+    `${argv.file}: ${counts.rows} rows, ${counts.valid - held.size} queued for shop ${scope.shopId} (${scope.mode}), ${counts.invalid} invalid (not queued)${waiting}\n` +
       `follow it with: paybatch report ${batchId}\n`,
   );
   return 0;

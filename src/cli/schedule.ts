@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { ConfigError } from '../errors/paybatch-error.js';
+import { defaultStateDir } from '../ledger/state-dir.js';
 import { createLogger } from '../log/logger.js';
 import { inZone, jobFilesIn, readScheduledJob, slotAfter, type ScheduledJob } from '../schedule/job.js';
 import { LocalSlotClaims, type SlotRecord } from '../schedule/local-claims.js';
@@ -15,7 +16,6 @@ interface ScheduleArgs {
   prune: boolean;
   'state-dir'?: string;
   'env-file'?: string;
-  prefix?: string;
 }
 
 /**
@@ -34,7 +34,6 @@ export const scheduleCommand: CommandModule<object, ScheduleArgs> = {
       .option('prune', { type: 'boolean', default: false, describe: 'with --redis: unregister the jobs of this Redis that are not among the job files given' })
       .option('state-dir', { type: 'string', requiresArg: true, describe: 'where the runs\' ledger is kept (env PAYBATCH_STATE_DIR; a job file\'s own "state-dir" wins for its runs); slots are claimed beside each job\'s reports', defaultDescription: '~/.local/state/paybatch' })
       .option('env-file', { type: 'string', requiresArg: true, describe: 'a KEY=value file read into the environment of every run (credentials, PAYBATCH_WEBHOOK_SECRET)' })
-      .option('prefix', { type: 'string', hidden: true, describe: 'Redis key prefix (default paybatch)' })
       .example('$0 schedule jobs/', 'fire every job of jobs/ on time, on this machine, until stopped')
       .example('$0 schedule jobs/ --redis redis://queue:6379', 'register them; `paybatch worker`s on any machine run them')
       .example('$0 schedule jobs/ --list', 'next fire times and last outcomes') as never,
@@ -46,24 +45,26 @@ export const scheduleCommand: CommandModule<object, ScheduleArgs> = {
 async function schedule(argv: ScheduleArgs): Promise<number> {
   if (argv['env-file']) useEnvFile(argv['env-file']);
   const jobs = await checkedJobs(jobFilesIn(argv.jobs), argv.redis);
-  // The runs' ledger, unless a job file names its own "state-dir". Slots are claimed beside each job's reports.
+  // The runs' ledger, unless a job file names its own "state-dir". Slots are claimed beside each job's reports (those
+  // an earlier version claimed in the state folder are carried over).
   if (argv['state-dir']) process.env.PAYBATCH_STATE_DIR = argv['state-dir'];
   if (argv.redis) {
     const queue = await import('../schedule/queue-schedules.js');
     const target = { url: argv.redis, source: '--redis' };
-    if (argv.list) return printList(jobs, await queue.lastRuns(target, jobs, argv.prefix));
-    await queue.registerJobs(target, jobs, { prune: argv.prune, ...(argv.prefix ? { prefix: argv.prefix } : {}), onLine: (l) => process.stdout.write(`${l}\n`) });
+    if (argv.list) return printList(jobs, await queue.lastRuns(target, jobs));
+    await queue.registerJobs(target, jobs, { prune: argv.prune, onLine: (l) => process.stdout.write(`${l}\n`) });
     return 0;
   }
   if (argv.prune) throw new ConfigError('PB_OPTION', '--prune unregisters jobs from Redis: give --redis too');
-  if (argv.list) return printList(jobs, new Map(await Promise.all(jobs.map(async (j) => [j.name, await new LocalSlotClaims(j).last()] as const))));
+  const stateDir = defaultStateDir(process.env);
+  if (argv.list) return printList(jobs, new Map(await Promise.all(jobs.map(async (j) => [j.name, await new LocalSlotClaims(j, stateDir).last()] as const))));
   const secret = jobs.some((j) => j.webhook) ? webhookSecret(process.env, jobs.find((j) => j.webhook)!.path) : undefined;
   const stop = new AbortController();
   const logger = createLogger({ name: 'paybatch-schedule' });
   const signals = onStopSignals(stop, (sig) => logger.info({ event: 'schedule.stopping', signal: sig }, `${sig}: no new slot fires; runs in progress stop sending and write their reports (again to quit at once)`));
   try {
     const { runLocalScheduler } = await import('../schedule/local-scheduler.js');
-    await runLocalScheduler({ jobs, logger, signal: stop.signal, ...(secret ? { webhookSecret: secret } : {}) });
+    await runLocalScheduler({ jobs, stateDir, logger, signal: stop.signal, ...(secret ? { webhookSecret: secret } : {}) });
   } finally {
     signals.dispose();
   }

@@ -209,7 +209,7 @@ async function startSchedules(o: { jobs: ScheduledJob[]; stateDir: string; redis
   if (!o.redis) {
     const withWebhook = o.jobs.find((j) => j.webhook);
     const secret = withWebhook ? webhookSecret(process.env, withWebhook.path) : undefined;
-    const running = runLocalScheduler({ jobs: o.jobs, logger: o.logger, signal: o.signal, ...(secret ? { webhookSecret: secret } : {}) });
+    const running = runLocalScheduler({ jobs: o.jobs, stateDir: o.stateDir, logger: o.logger, signal: o.signal, ...(secret ? { webhookSecret: secret } : {}) });
     running.catch((e: Error) => o.logger.error({ event: 'schedule.error' }, `schedules stopped: ${e.message}`));
     return { stopped: () => running.catch(() => undefined) };
   }

@@ -60,6 +60,8 @@ export const workerCommand: CommandModule<object, WorkerArgs> = {
 
 async function runWorker(argv: WorkerArgs): Promise<number> {
   if (!Number.isInteger(argv.concurrency) || argv.concurrency < 1) throw new ConfigError('PB_OPTION', `--concurrency ${argv.concurrency}: give a whole number of at least 1`);
+  // A slot's run queues its rows under the default prefix, where a worker on another prefix would never send them.
+  if (argv.schedules && argv.prefix) throw new ConfigError('PB_OPTION', '--schedules cannot be used with --prefix: a slot\'s run queues its rows under the default prefix, which this worker would not serve');
   const metricsPort = argv['metrics-port'];
   if (metricsPort !== undefined && !(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort <= 65535)) throw new ConfigError('PB_OPTION', `--metrics-port ${metricsPort}: give a port number 0–65535`);
   // Checked before anything connects: a worker asked for metrics without a token to guard them does not start.
@@ -127,7 +129,7 @@ async function runWorker(argv: WorkerArgs): Promise<number> {
   // takes it again (the ledger keeps its orders from being sent twice).
   const slotsStop = new AbortController();
   const slots = argv.schedules
-    ? (await import('../schedule/queue-schedules.js')).startScheduleWorker({ redis, target, logger, signal: slotsStop.signal, ...(argv.prefix ? { prefix: argv.prefix } : {}), ...(argv['lock-ms'] ? { lockDurationMs: argv['lock-ms'] } : {}) })
+    ? (await import('../schedule/queue-schedules.js')).startScheduleWorker({ redis, target, logger, signal: slotsStop.signal, ...(argv['lock-ms'] ? { lockDurationMs: argv['lock-ms'] } : {}) })
     : undefined;
 
   let signals = 0;

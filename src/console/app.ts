@@ -66,9 +66,8 @@ interface Upload {
 const PUBLIC = new Set(['/login', '/healthz', '/assets/console.css']);
 
 /**
- * The ops console (hono): login, batches, a batch's rows and actions, sending a file. Security from hono's middleware:
- * a strict CSP and headers, cross-site posts refused (plus SameSite=Strict sessions), a session for every page and
- * action. Buyer data never goes into a URL or a log.
+ * The ops console (hono): login, batches, a batch's rows and actions, sending a file. hono's middleware gives the
+ * strict CSP and refuses cross-site posts; every page and action needs a session; no buyer data in URLs or logs.
  */
 export function createConsoleApp(o: ConsoleAppOptions): Hono {
   const app = new Hono();

@@ -15,9 +15,8 @@ const ATTEMPTS_PER_CLIENT = 5;
 const ATTEMPTS_OVERALL = 50;
 
 /**
- * The console password and the metrics token from the settings (environment or env file), each at least
- * MIN_SECRET_LENGTH characters when set. `need`: which one must be there — `paybatch serve` needs the password,
- * `paybatch worker --metrics-port` either.
+ * The console password and the metrics token from the settings, each at least MIN_SECRET_LENGTH long when set.
+ * `need`: `paybatch serve` needs the password, `paybatch worker --metrics-port` either.
  */
 export function consoleSecrets(env: Record<string, string | undefined>, need: 'password' | 'any'): { password?: string; metricsToken?: string } {
   const read = (key: string): string | undefined => {
@@ -37,9 +36,8 @@ export function consoleSecrets(env: Record<string, string | undefined>, need: 'p
 export type AuthScope = 'console' | 'metrics';
 
 /**
- * Logins for the console: one password compared in constant time (SHA-256 digests of equal length), failed attempts
- * rate-limited per client and overall, and random session ids kept in memory only (a restart logs everyone out; no
- * secret is ever written anywhere). An optional metrics token opens /metrics and nothing else.
+ * Console logins: the password compared in constant time, failed attempts rate-limited per client and overall,
+ * sessions in memory only, so no secret is ever written. A metrics token opens /metrics and nothing else.
  */
 export class ConsoleAuth {
   readonly #digest: Buffer | undefined;

@@ -137,9 +137,8 @@ export interface MoneyDay {
 }
 
 /**
- * Paid and outstanding (RUNNING: the buyer can still pay) per currency, at the end of each of the last `days` days,
- * from the ledger: an order counts as outstanding from when it was sent until it is paid, refused, expired or
- * cancelled (its last status change).
+ * Paid and outstanding (RUNNING) per currency at the end of each of the last `days` days, from the ledger: an order
+ * is outstanding from when it was sent until its last status change (paid, refused, expired or cancelled).
  */
 export async function moneyOverTime(store: LedgerStore, days: number, now: Date): Promise<Map<string, MoneyDay[]> | undefined> {
   const ends: number[] = [];

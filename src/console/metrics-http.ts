@@ -4,9 +4,8 @@ import type { ConsoleAuth } from './auth.js';
 import type { Metrics } from './metrics.js';
 
 /**
- * GET /metrics behind a bearer token, the way Prometheus sends one (`authorization: { credentials_file: … }` in its
- * scrape config): `Authorization: Bearer SECRET`, the console password or the metrics token, checked in constant time
- * and rate-limited like a login. Without it: 401 and nothing of the figures.
+ * GET /metrics for Prometheus: `Authorization: Bearer SECRET` (the console password or the metrics token), checked
+ * like a login; without it, 401 and none of the figures.
  */
 export function serveMetrics(metrics: Metrics, auth: ConsoleAuth): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {

@@ -4,10 +4,9 @@ import { ROW_CHANNEL, listRuns, type RowMessage } from '../app/run-history.js';
 import { LIMITER_WAIT_CHANNEL, THROTTLE_PAUSE_CHANNEL } from '../engine/rate-limit.js';
 
 /**
- * What `paybatch serve` exposes on /metrics (prom-client). It is learnt from diagnostics channels (run history,
- * undici, the limiter), so engine and client carry no metrics code; in queue mode, BullMQ's job counts of the shop's
- * queue join through the same registry. `paybatch worker --metrics-port` serves the part that belongs to a sending
- * process (API latency, throttling, its jobs) under the same names: Prometheus scrapes each worker.
+ * What `paybatch serve` exposes on /metrics (prom-client), learnt from diagnostics channels so that engine and client
+ * carry no metrics code; in queue mode BullMQ's job counts join. `paybatch worker --metrics-port` serves the sending
+ * part under the same names.
  */
 export interface Metrics {
   registry: Registry;
@@ -144,9 +143,9 @@ export function createConsoleMetrics(opts: { stateDir: string; apiPathPrefix: st
 }
 
 /**
- * `paybatch worker --metrics-port`: the sending part, and the queued rows this worker finished. Those are a metric of
- * their own (`paybatch_worker_jobs_total`), not `paybatch_orders_total`: the process that ran the batch counts its rows
- * there, and a sum over every target must not count a row twice.
+ * `paybatch worker --metrics-port`: the sending part, and the rows this worker finished as
+ * `paybatch_worker_jobs_total`: `paybatch_orders_total` belongs to the process that ran the batch, so that a sum over
+ * every target counts a row once.
  */
 export function createWorkerMetrics(opts: { apiPathPrefix: string }): WorkerMetrics {
   const { registry, pause, metrics } = sendingMetrics(opts.apiPathPrefix);

@@ -17,10 +17,8 @@ export interface ConsoleServer {
 export const IPN_PATH = '/ipn';
 
 /**
- * One HTTP server for everything `paybatch serve` offers: the IPN receiver under /ipn (no login: it accepts only
- * signed notifications, src/ipn/server.ts), /metrics (a bearer token) and /healthz (open, says only ok) for the
- * machines, and the console (hono) for people.
- * The receiver reads the raw body itself, so it gets the Node request before any framework touches it.
+ * One HTTP server for `paybatch serve`: /ipn (no login, signed notifications only; it reads the raw Node request),
+ * /metrics (bearer token) and /healthz (open) for machines, and the console (hono) for people.
  */
 export async function startConsoleServer(o: { app: Hono; ipn: IpnRequestHandler; metrics: ConsoleMetrics; auth: ConsoleAuth; port: number; host: string }): Promise<ConsoleServer> {
   const console = getRequestListener(o.app.fetch);

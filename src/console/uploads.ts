@@ -23,9 +23,8 @@ export function uploadsDir(stateDir: string): string {
 }
 
 /**
- * Removes the uploads that are past their time: a file never sent `keepUnsentMs` after it was uploaded, a sent one
- * `keepSentMs` after its batch ended (its report, downloaded from the batch page, is in the same folder: the batch
- * page says so once it is gone). A batch still running keeps its folder whatever its age. Returns the ids removed.
+ * Removes the uploads past their time: one never sent `keepUnsentMs` after it was uploaded, a sent one `keepSentMs`
+ * after its batch ended (its report goes with it); a running batch's folder stays. Returns the ids removed.
  */
 export async function sweepUploads(o: { stateDir: string; now: Date; retention: UploadRetention }): Promise<string[]> {
   const dir = uploadsDir(o.stateDir);

@@ -26,28 +26,44 @@ export const STALE_MS = 60_000;
 export type SlotClaim = { kind: 'mine'; record: SlotRecord } | { kind: 'taken' } | { kind: 'busy'; running?: SlotRecord };
 
 /**
- * The slots of one job, kept beside its reports: `OUTPUT/.schedule/JOB/SLOT.json`, created exclusively (O_EXCL), and
- * `running.lock` while a slot of the job runs. Every scheduler that shares the job files and the output folder — a
- * restart, a second process, another machine on the same network share, whatever its state folder — sees the same
- * files, so a slot fires once and slots of a job never overlap (an overlap would let a run whose ledger does not know
- * the other's orders send them again). `registered` is when the job was first scheduled: no slot before it is missed.
+ * A job's slots, claimed beside its reports (`OUTPUT/.schedule/JOB/SLOT.json`, O_EXCL), with `running.lock` while one
+ * runs: every scheduler sharing the job files and the output sees them, whatever its state folder, so a slot fires once
+ * and a job's slots never overlap (a run on another ledger could send the other's orders again).
  */
 export class LocalSlotClaims {
   private readonly dir: string;
-  constructor(private readonly job: Pick<ScheduledJob, 'name' | 'output'>) {
+  /** Where the job's slots were claimed before they moved beside its reports: `STATE/schedule/JOB`. */
+  private readonly former: string | undefined;
+  constructor(
+    private readonly job: Pick<ScheduledJob, 'name' | 'output'>,
+    stateDir?: string,
+  ) {
     this.dir = join(job.output, '.schedule', job.name);
+    this.former = stateDir ? join(stateDir, 'schedule', job.name) : undefined;
   }
 
   /** The last slot handled (claimed by anyone) or, for a job never fired, when it was first scheduled. */
   async handledUntil(now: Date): Promise<Date> {
     await mkdir(this.dir, { recursive: true });
     const registered = join(this.dir, 'registered');
-    await writeFile(registered, `${now.toISOString()}\n`, { flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EEXIST') throw e;
-    });
+    if (!(await exists(registered))) await this.importFormer();
+    await createOnce(registered, `${now.toISOString()}\n`);
     const since = new Date((await readFile(registered, 'utf8')).trim());
     const last = await this.last();
     return last && new Date(last.slot) > since ? new Date(last.slot) : since;
+  }
+
+  /**
+   * A job whose slots were claimed in the state folder (`STATE/schedule/JOB`): its registration and last slot are
+   * copied here once, so that slot is neither run again nor forgotten by `--list`.
+   */
+  private async importFormer(): Promise<void> {
+    if (!this.former) return;
+    const since = await readFile(join(this.former, 'registered'), 'utf8').catch(() => undefined);
+    const latest = await latestRecord(this.former);
+    // The slot first: whoever then finds `registered` finds the slot too.
+    if (latest) await createOnce(join(this.dir, latest.name), latest.text);
+    if (since) await createOnce(join(this.dir, 'registered'), since);
   }
 
   /** Takes the job's lock, then the slot: a slot already taken, or a job still running another slot, is not ours. */
@@ -77,12 +93,10 @@ export class LocalSlotClaims {
     await this.unlock(record);
   }
 
-  /** The latest slot claimed, with its outcome once it ended. */
+  /** The latest slot claimed, with its outcome once it ended (in the state folder, for a job not scheduled here yet). */
   async last(): Promise<SlotRecord | undefined> {
-    const names = await readdir(this.dir).catch(() => [] as string[]);
-    const latest = names.filter((n) => /^\d{8}T\d{6}Z\.json$/.test(n)).sort().at(-1);
-    if (!latest) return undefined;
-    return JSON.parse(await readFile(join(this.dir, latest), 'utf8')) as SlotRecord;
+    const latest = (await latestRecord(this.dir)) ?? (this.former ? await latestRecord(this.former) : undefined);
+    return latest ? (JSON.parse(latest.text) as SlotRecord) : undefined;
   }
 
   private get lockFile(): string {
@@ -123,4 +137,22 @@ export class LocalSlotClaims {
   private file(slot: Date): string {
     return join(this.dir, `${slotStamp(slot)}.json`);
   }
+}
+
+/** The newest slot file of a folder (names sort by time), if any. */
+async function latestRecord(dir: string): Promise<{ name: string; text: string } | undefined> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const name = names.filter((n) => /^\d{8}T\d{6}Z\.json$/.test(n)).sort().at(-1);
+  return name ? { name, text: await readFile(join(dir, name), 'utf8') } : undefined;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}
+
+/** Writes a file unless it exists (O_EXCL): of two schedulers writing it, the first wins. */
+async function createOnce(path: string, text: string): Promise<void> {
+  await writeFile(path, text, { flag: 'wx' }).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EEXIST') throw e;
+  });
 }

@@ -9,6 +9,8 @@ export const LATE_MS = 60_000;
 
 export interface LocalSchedulerOptions {
   jobs: ScheduledJob[];
+  /** The state folder: slots claimed there before they moved beside the reports are carried over (LocalSlotClaims). */
+  stateDir?: string;
   logger: Logger;
   signal: AbortSignal;
   /** The key webhooks are signed with (checked at start when a job has one). */
@@ -20,14 +22,13 @@ export interface LocalSchedulerOptions {
 }
 
 /**
- * Fires each job at its slots with the embedded engine, until `signal`. Each slot is claimed first, beside the job's
- * reports (LocalSlotClaims): a slot fires at most once, and a job runs one slot at a time, whatever other schedulers
- * share the job files, whatever their state folder. Slots that pass meanwhile, or while nothing ran, are one slot to
- * catch up (or skip), never one per missed minute. A failed run is logged, notified and followed by the next slot.
+ * Fires each job at its slots with the embedded engine until `signal`, each slot claimed first (LocalSlotClaims).
+ * Slots that pass while the job runs or nothing ran are one slot to catch up (or skip), never one per missed minute; a
+ * failed run is logged, notified and followed by the next slot.
  */
 export async function runLocalScheduler(opts: LocalSchedulerOptions): Promise<void> {
   const now = opts.now ?? (() => new Date());
-  const claimsOf = new Map(opts.jobs.map((job) => [job.name, new LocalSlotClaims(job)]));
+  const claimsOf = new Map(opts.jobs.map((job) => [job.name, new LocalSlotClaims(job, opts.stateDir)]));
   const handled = new Map<string, Date>();
   for (const job of opts.jobs) handled.set(job.name, await claimsOf.get(job.name)!.handledUntil(now()));
   const running = new Map<string, Promise<void>>();

@@ -10,7 +10,10 @@ import type { SlotRecord } from './local-claims.js';
 import { postWebhook, WEBHOOK_SECRET } from './notify.js';
 import { runSlot } from './run-slot.js';
 
-/** The BullMQ queue whose job schedulers are the job files: one per Redis and prefix, ids are the job names. */
+/**
+ * The BullMQ queue whose job schedulers are the job files (ids: the job names), under the default prefix where a slot's
+ * run queues its rows.
+ */
 const SCHEDULE_QUEUE = 'schedules';
 
 interface SlotData {
@@ -18,22 +21,20 @@ interface SlotData {
   path: string;
 }
 
-function keys(prefix: string) {
-  return {
-    /** (job, slot) → the BullMQ job id that took it: a slot runs once, and a slot retaken after a crash resumes. */
-    claim: (job: string, slot: Date) => `${prefix}:${SCHEDULE_QUEUE}:pb:claim:${job}:${slot.getTime()}`,
-    /** Hash job → its last SlotRecord (JSON), for `--list`. */
-    last: `${prefix}:${SCHEDULE_QUEUE}:pb:last`,
-  };
-}
+const keys = {
+  /** (job, slot) → the BullMQ job id that took it: a slot runs once, and a slot retaken after a crash resumes. */
+  claim: (job: string, slot: Date) => `${DEFAULT_PREFIX}:${SCHEDULE_QUEUE}:pb:claim:${job}:${slot.getTime()}`,
+  /** Hash job → its last SlotRecord (JSON), for `--list`. */
+  last: `${DEFAULT_PREFIX}:${SCHEDULE_QUEUE}:pb:last`,
+};
 
 /**
  * Registers each job file as a BullMQ job scheduler (upsert by job name: editing a file and registering again updates
  * it, never adds a second). `prune` removes the schedulers of this Redis whose job file is not among `jobs`.
  */
-export async function registerJobs(target: RedisTarget, jobs: ScheduledJob[], opts: { prune: boolean; prefix?: string; onLine: (line: string) => void }): Promise<void> {
+export async function registerJobs(target: RedisTarget, jobs: ScheduledJob[], opts: { prune: boolean; onLine: (line: string) => void }): Promise<void> {
   const redis = await connectRedis(target, 'producer');
-  const queue = new Queue<SlotData>(SCHEDULE_QUEUE, { connection: redis, prefix: opts.prefix ?? DEFAULT_PREFIX });
+  const queue = new Queue<SlotData>(SCHEDULE_QUEUE, { connection: redis, prefix: DEFAULT_PREFIX });
   try {
     for (const job of jobs) {
       const next = await queue.upsertJobScheduler(job.name, { pattern: job.schedule, tz: job.timezone }, { name: job.name, data: { path: job.path }, opts: { removeOnComplete: 100, removeOnFail: 100 } });
@@ -55,10 +56,10 @@ export async function registerJobs(target: RedisTarget, jobs: ScheduledJob[], op
   }
 }
 
-export async function lastRuns(target: RedisTarget, jobs: ScheduledJob[], prefix = DEFAULT_PREFIX): Promise<Map<string, SlotRecord | undefined>> {
+export async function lastRuns(target: RedisTarget, jobs: ScheduledJob[]): Promise<Map<string, SlotRecord | undefined>> {
   const redis = await connectRedis(target, 'producer');
   try {
-    const all = await redis.hgetall(keys(prefix).last);
+    const all = await redis.hgetall(keys.last);
     return new Map(jobs.map((j) => [j.name, all[j.name] ? (JSON.parse(all[j.name]!) as SlotRecord) : undefined]));
   } finally {
     redis.disconnect();
@@ -66,16 +67,13 @@ export async function lastRuns(target: RedisTarget, jobs: ScheduledJob[], prefix
 }
 
 /**
- * The part of `paybatch worker --schedules` (and of `paybatch serve --schedules --redis`) that takes slots: each is one
- * `paybatch run` of the job file in queue mode, by default with no worker of its own, so its rows go to the shop's
- * order queue and the workers (this one among them) send them.
- * A worker killed during a slot loses its lock; another takes the slot again and runs the same batch again, which the
- * ledger makes safe (the orders sent are not sent twice, the rest are sent).
+ * Takes the slots for `paybatch worker --schedules` and `serve --schedules --redis`: each a `paybatch run` of the job
+ * file in queue mode, whose rows the shop's workers send. A slot whose worker died is taken again by another; the
+ * ledger keeps its orders from being sent twice.
  */
 export function startScheduleWorker(opts: {
   redis: Redis;
   target: RedisTarget;
-  prefix?: string;
   logger: Logger;
   signal: AbortSignal;
   /** Worker threads each slot's run starts for itself (`run --workers`); default 0: the queue's workers send its rows. */
@@ -83,29 +81,27 @@ export function startScheduleWorker(opts: {
   /** The lock of a slot's job, ms: a worker killed mid-slot loses it this long after (worker --lock-ms). */
   lockDurationMs?: number;
 }): Worker<SlotData> {
-  const prefix = opts.prefix ?? DEFAULT_PREFIX;
-  const k = keys(prefix);
   const log = opts.logger;
   const processor = async (bullJob: Job<SlotData>) => {
     const slot = new Date(Number(String(bullJob.id).split(':').at(-1)));
     const job = readScheduledJob(bullJob.data.path);
-    const claimed = await opts.redis.set(k.claim(job.name, slot), String(bullJob.id), 'EX', 30 * 86_400, 'NX');
-    if (claimed !== 'OK' && (await opts.redis.get(k.claim(job.name, slot))) !== String(bullJob.id)) {
+    const claimed = await opts.redis.set(keys.claim(job.name, slot), String(bullJob.id), 'EX', 30 * 86_400, 'NX');
+    if (claimed !== 'OK' && (await opts.redis.get(keys.claim(job.name, slot))) !== String(bullJob.id)) {
       log.info({ event: 'schedule.slot.taken', job: job.name, slot: slot.toISOString() }, `${job.name}: slot ${inZone(slot, job.timezone)} already taken`);
       return;
     }
     const record: SlotRecord = { job: job.name, slot: slot.toISOString(), host: hostname(), pid: process.pid, startedAt: new Date().toISOString() };
     const late = Date.now() - slot.getTime() > LATE_MS;
     if (late && job.missed === 'skip') {
-      await opts.redis.hset(k.last, job.name, JSON.stringify({ ...record, endedAt: record.startedAt, outcome: 'skipped', message: 'missed while no worker ran; the job skips missed slots' }));
+      await opts.redis.hset(keys.last, job.name, JSON.stringify({ ...record, endedAt: record.startedAt, outcome: 'skipped', message: 'missed while no worker ran; the job skips missed slots' }));
       log.warn({ event: 'schedule.slot.skipped', job: job.name, slot: record.slot }, `${job.name}: slot ${inZone(slot, job.timezone)} was missed while no worker ran: skipped`);
       return;
     }
-    await opts.redis.hset(k.last, job.name, JSON.stringify(record));
+    await opts.redis.hset(keys.last, job.name, JSON.stringify(record));
     log.info({ event: 'schedule.run.start', job: job.name, slot: record.slot, late }, `${job.name}: slot ${inZone(slot, job.timezone)}`);
     const result = await runSlot(job, slot, { signal: opts.signal, extraArgs: ['--redis', opts.target.url, '--workers', String(opts.workers ?? 0), ...(opts.target.mayLoseClaims ? ['--redis-may-lose-claims'] : [])] });
     const ended: SlotRecord = { ...record, endedAt: new Date().toISOString(), outcome: result.outcome, exitCode: result.exitCode, message: result.message };
-    await opts.redis.hset(k.last, job.name, JSON.stringify(ended));
+    await opts.redis.hset(keys.last, job.name, JSON.stringify(ended));
     const fields = { event: 'schedule.run.end', job: job.name, slot: ended.slot, outcome: result.outcome, exitCode: result.exitCode };
     const line = `${job.name}: slot ${inZone(slot, job.timezone)} ${result.outcome} (exit ${result.exitCode}): ${result.message}`;
     if (result.outcome === 'done') log.info(fields, line);
@@ -121,5 +117,5 @@ export function startScheduleWorker(opts: {
   // One slot at a time per worker; a slot's lock is renewed while its batch runs, and a slot whose worker died is taken
   // again (up to 10 times) rather than failed, once its lock lapsed (the worker's --lock-ms, BullMQ's 30 s by default).
   const lock = opts.lockDurationMs ? { lockDuration: opts.lockDurationMs, stalledInterval: opts.lockDurationMs } : {};
-  return new Worker<SlotData>(SCHEDULE_QUEUE, processor, { connection: opts.redis, prefix, concurrency: 1, maxStalledCount: 10, ...lock });
+  return new Worker<SlotData>(SCHEDULE_QUEUE, processor, { connection: opts.redis, prefix: DEFAULT_PREFIX, concurrency: 1, maxStalledCount: 10, ...lock });
 }

@@ -38,9 +38,9 @@ export interface SlotRunOptions {
 }
 
 /**
- * Runs one slot of a job through `paybatch run`'s own parser and sending (src/cli/run.ts sendFile): the job file is
- * read as `run --job` reads it, so a scheduled run is exactly the run a person would start, with its reports named
- * after the job and the slot in the job's output folder. A drop folder runs each settled file once and moves it.
+ * Runs one slot of a job through `paybatch run`'s own parser and sending (src/cli/run.ts sendFile), so a scheduled
+ * run is the run a person would start; its reports go to the job's output. A drop folder runs each settled file once
+ * and moves it.
  */
 export async function runSlot(job: ScheduledJob, slot: Date, opts: SlotRunOptions = {}): Promise<SlotResult> {
   await mkdir(job.output, { recursive: true });
@@ -96,9 +96,8 @@ async function runOne(job: ScheduledJob, slot: Date, input: string | undefined, 
 }
 
 /**
- * The latest finished report of an earlier slot of this job and input: evidence for the run's ledger (src/app/
- * adopt-reports.ts). Another scheduler on the same job files may have run that slot with a ledger of its own (another
- * state folder or machine); each report lists every row of the file, so the latest one carries what all sent.
+ * The latest finished report of an earlier slot of this job and input, as evidence for the run's ledger: another
+ * scheduler with its own ledger may have run that slot, and each report lists every row, so the latest carries all.
  */
 async function earlierReport(job: ScheduledJob, slot: Date, input: string | undefined): Promise<string | undefined> {
   const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

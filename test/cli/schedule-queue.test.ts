@@ -64,6 +64,14 @@ describe('paybatch schedule --redis: job schedulers that paybatch workers run', 
     }
   });
 
+  it('a worker on another key prefix is refused the slots in one line: their runs queue under the default prefix, where it would not send', async () => {
+    const env = shopEnv(sandbox.url, redis.url);
+    const r = await runCli(['worker', '--schedules', '--prefix', 'elsewhere'], { env });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe("paybatch: --schedules cannot be used with --prefix: a slot's run queues its rows under the default prefix, which this worker would not serve\n");
+  });
+
   it('a worker killed mid-batch of a slot: another worker takes the slot over, every invoice is sent once, the slot\'s report is written, nothing stays PENDING', async () => {
     // Slow answers, so the batch is mid-way when the worker dies.
     const slow = await startSandbox({ latencyMs: 1000 });

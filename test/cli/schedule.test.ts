@@ -173,6 +173,30 @@ describe('paybatch schedule without Redis', () => {
     expect(ordersOf('MIS')).toEqual({ 'MIS-0': 1 });
   });
 
+  it('after the upgrade, a job whose slots were claimed in the state folder keeps its history and catches up the slot it missed, once', async () => {
+    const w = workspace('upgraded', { schedule: '0 0 * * *', timezone: 'UTC', file: '../exports/invoices.csv', output: '../reports' });
+    invoices(join(w.dir, 'exports', 'invoices.csv'), 'UPG', 2);
+    // What the earlier version left in STATE/schedule/JOB: registered ten days ago, last run yesterday at midnight.
+    const today = new Date(`${new Date().toISOString().slice(0, 10)}T00:00:00.000Z`);
+    const yesterday = new Date(today.getTime() - 86_400_000);
+    const former = join(w.state, 'schedule', 'upgraded');
+    mkdirSync(former, { recursive: true });
+    writeFileSync(join(former, 'registered'), `${new Date(today.getTime() - 10 * 86_400_000).toISOString()}\n`);
+    const stamp = (d: Date) => d.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+    writeFileSync(join(former, `${stamp(yesterday)}.json`), JSON.stringify({ job: 'upgraded', slot: yesterday.toISOString(), host: 'old', pid: 1, startedAt: yesterday.toISOString(), endedAt: yesterday.toISOString(), outcome: 'done', exitCode: 0, message: 'invoices.csv: 2 CREATED, 2 sent' }));
+
+    const before = await runCli(['schedule', w.jobs, '--list', '--state-dir', w.state], { env: shop() });
+    expect(before.stdout).toContain(`last: done (exit 0) at ${yesterday.toISOString().slice(0, 10)}`);
+
+    // Today's midnight went by while nothing ran: the scheduler catches it up on start, and only it.
+    const s = await startScheduler([w.jobs, '--state-dir', w.state], shop());
+    await until(() => ended(s).length >= 1, 'the catch-up run', 20_000);
+    expect(await s.stop()).toBe(0);
+    expect(ended(s).map((e) => [e.slot, e.outcome])).toEqual([[today.toISOString(), 'done']]);
+    expect(ordersOf('UPG')).toEqual({ 'UPG-0': 1, 'UPG-1': 1 });
+    expect(readdirSync(join(w.dir, 'reports', '.schedule', 'upgraded')).filter((f) => f.endsWith('.json')).sort()).toEqual([`${stamp(yesterday)}.json`, `${stamp(today)}.json`]);
+  });
+
   it('a drop folder: each of three files is sent once and moved to done/; a file still being written waits', async () => {
     const w = workspace('drop', { schedule: '*/2 * * * * *', file: '../exports/*.csv' });
     const exports = join(w.dir, 'exports');

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_SHOP_ID, DEMO_TEST_PASSWORD, startSandbox, type Sandbox } from '../../src/sandbox/server.js';
-import { readReport } from './queue-support.js';
+import { readReport, startWorker } from './queue-support.js';
 import { runCli } from '../support/cli.js';
 import { removeDir, startRedis } from '../support/redis.js';
 
@@ -74,4 +74,48 @@ describe('paybatch run --send-window', () => {
       removeDir(redis.dir);
     }
   }, 60_000);
+});
+
+describe('paybatch enqueue --send-window', () => {
+  it('the SMS row gets no job, the worker sends the rest, the report says the SMS row waits', async () => {
+    const redis = await startRedis();
+    try {
+      const file = join(dir, 'enqueued.csv');
+      writeFileSync(file, 'invoice,amount,currency,channel,phone\nSWE-1,10.00,EUR,URL,\nSWE-2,11.00,EUR,SMS,+33612345678\n');
+      const notToday = DAYS.filter((_, i) => i !== new Date().getUTCDay()).join(',');
+      const env = { ...shop, PAYBATCH_API_URL: sandbox.url, REDIS_URL: redis.url };
+      const enqueued = await runCli(['enqueue', file, '--send-window', `SMS ${notToday} 00:00-24:00 UTC`], { env });
+      expect(enqueued.code).toBe(0);
+      expect(enqueued.stderr).toContain('2 rows, 1 queued for shop');
+      expect(enqueued.stderr).toContain('1 outside the send window (not queued: PENDING until an enqueue inside it)');
+      const batchId = enqueued.stdout.trim();
+
+      const worker = await startWorker(env);
+      try {
+        const report = await runCli(['report', batchId, '--out', join(dir, 'enqueued.out.csv'), '--fix-out', join(dir, 'enqueued.tofix.csv'), '--summary-out', join(dir, 'enqueued.json')], { env });
+        expect(report.code).toBe(1);
+        expect(readReport(join(dir, 'enqueued.out.csv')).map((x) => [x.invoice, x.status, x.errorCode])).toEqual([
+          ['SWE-1', 'CREATED', ''],
+          ['SWE-2', 'PENDING', 'PB_SEND_WINDOW'],
+        ]);
+      } finally {
+        worker.child.kill('SIGTERM');
+        await worker.exited;
+      }
+      expect(sandbox.counters().ordersCreated['SWE-1']).toBe(1);
+      expect(sandbox.counters().ordersCreated['SWE-2']).toBeUndefined();
+    } finally {
+      await redis.stop();
+      removeDir(redis.dir);
+    }
+  }, 60_000);
+
+  it('a window it cannot read: one line, exit 2, nothing queued', async () => {
+    const file = join(dir, 'bad-enqueue.csv');
+    writeFileSync(file, 'invoice,amount,currency,channel\nSWE-9,10.00,EUR,URL\n');
+    const bad = await runCli(['enqueue', file, '--send-window', 'SMS mon-fri 8-20'], { env: { ...shop, PAYBATCH_API_URL: sandbox.url, REDIS_URL: 'redis://127.0.0.1:1' } });
+    expect(bad.code).toBe(2);
+    expect(bad.stdout).toBe('');
+    expect(bad.stderr).toMatch(/^paybatch: --send-window "SMS mon-fri 8-20": "8-20" is not a time range such as 08:00-20:00/);
+  }, 30_000);
 });

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -47,3 +47,72 @@ describe('slots claimed beside a job\'s reports', () => {
     expect(readdirSync(join(output, '.schedule', 'nightly')).filter((n) => n.includes('stale'))).toEqual([]);
   });
 });
+
+/** STATE/schedule/JOB as the scheduler of the earlier version left it: when the job was first scheduled, and its slots. */
+function formerClaims(name: string, registered: string, slots: { slot: string; outcome: 'done' | 'failed' }[]): string {
+  const state = mkdtempSync(join(root, 'state-'));
+  mkdirSync(join(state, 'schedule', name), { recursive: true });
+  writeFileSync(join(state, 'schedule', name, 'registered'), `${registered}\n`);
+  for (const s of slots) formerSlot(state, name, s.slot, s.outcome);
+  return state;
+}
+
+function formerSlot(state: string, name: string, slot: string, outcome: 'done' | 'failed'): void {
+  const record = { job: name, slot, host: 'old-host', pid: 1, startedAt: slot, endedAt: slot, outcome, exitCode: outcome === 'done' ? 0 : 1, message: 'invoices.csv: 3 CREATED, 3 sent' };
+  writeFileSync(join(state, 'schedule', name, `${slot.replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z')}.json`), `${JSON.stringify(record)}\n`);
+}
+
+describe('slots claimed in the state folder before they moved beside the reports', () => {
+
+  it('the first scheduler after the upgrade carries the last slot over: that slot is not run again, and its outcome is still listed', async () => {
+    const state = formerClaims('monthly', '2025-12-01T10:00:00.000Z', [
+      { slot: '2026-01-01T07:00:00.000Z', outcome: 'failed' },
+      { slot: '2026-02-01T07:00:00.000Z', outcome: 'done' },
+    ]);
+    const output = join(root, 'upgraded');
+    const claims = new LocalSlotClaims({ name: 'monthly', output }, state);
+    // Before any scheduler ran (schedule --list): the former place answers.
+    expect(await claims.last()).toMatchObject({ slot: '2026-02-01T07:00:00.000Z', outcome: 'done', host: 'old-host' });
+    expect(await claims.handledUntil(at('2026-02-01T07:00:30Z'))).toEqual(at('2026-02-01T07:00:00Z'));
+    // Carried over beside the reports: another machine, whose state folder never held it, sees the same.
+    const elsewhere = new LocalSlotClaims({ name: 'monthly', output });
+    expect(await elsewhere.handledUntil(at('2026-02-01T07:00:40Z'))).toEqual(at('2026-02-01T07:00:00Z'));
+    expect((await elsewhere.claim(at('2026-02-01T07:00:00Z'), at('2026-02-01T07:00:40Z'))).kind).toBe('taken');
+    expect(await elsewhere.last()).toMatchObject({ slot: '2026-02-01T07:00:00.000Z', outcome: 'done' });
+  });
+
+  it('a job whose last slot passed while nothing ran: handled until its last slot in the state folder, so the missed one is caught up', async () => {
+    const state = formerClaims('weekly', '2025-11-03T09:00:00.000Z', [{ slot: '2026-02-02T08:00:00.000Z', outcome: 'done' }]);
+    const claims = new LocalSlotClaims({ name: 'weekly', output: join(root, 'weekly') }, state);
+    // A week later, the slot of 2026-02-09 went by while no scheduler ran: it is after what was handled.
+    expect(await claims.handledUntil(at('2026-02-10T12:00:00Z'))).toEqual(at('2026-02-02T08:00:00Z'));
+  });
+
+  it('a job scheduled in the state folder that never fired keeps its first registration', async () => {
+    const state = formerClaims('quiet', '2026-01-05T09:00:00.000Z', []);
+    const claims = new LocalSlotClaims({ name: 'quiet', output: join(root, 'quiet') }, state);
+    expect(await claims.handledUntil(at('2026-03-01T00:00:00Z'))).toEqual(at('2026-01-05T09:00:00Z'));
+    expect(await claims.last()).toBeUndefined();
+  });
+
+  it('a job new to both places is handled from now on', async () => {
+    const state = mkdtempSync(join(root, 'state-'));
+    const claims = new LocalSlotClaims({ name: 'fresh', output: join(root, 'fresh') }, state);
+    expect(await claims.handledUntil(at('2026-03-01T00:00:00Z'))).toEqual(at('2026-03-01T00:00:00Z'));
+  });
+
+  it('once slots are claimed beside the reports, the state folder is not read again', async () => {
+    const output = join(root, 'later');
+    const state = formerClaims('daily', '2026-01-01T00:00:00.000Z', [{ slot: '2026-01-10T06:00:00.000Z', outcome: 'done' }]);
+    const claims = new LocalSlotClaims({ name: 'daily', output }, state);
+    await claims.handledUntil(at('2026-01-10T07:00:00Z'));
+    const mine = await claims.claim(at('2026-01-11T06:00:00Z'), at('2026-01-11T06:00:00Z'));
+    if (mine.kind !== 'mine') throw new Error('the next slot is free');
+    await claims.finish({ ...mine.record, outcome: 'done', exitCode: 0, endedAt: '2026-01-11T06:00:05.000Z' });
+    // A record the earlier version writes there later (a scheduler left un-upgraded) changes nothing.
+    formerSlot(state, 'daily', '2026-01-12T06:00:00.000Z', 'done');
+    expect(await new LocalSlotClaims({ name: 'daily', output }, state).handledUntil(at('2026-01-12T07:00:00Z'))).toEqual(at('2026-01-11T06:00:00Z'));
+    expect(await claims.last()).toMatchObject({ slot: '2026-01-11T06:00:00.000Z' });
+  });
+});
+
