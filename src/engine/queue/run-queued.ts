@@ -600,6 +600,8 @@ export interface EnqueueBatchOptions {
   perSecond?: number;
   rateMarginMs?: number;
   source?: unknown;
+  /** Rows held back rather than queued (outside their send window): the batch keeps the outcome it gives. */
+  hold?: HoldOrder;
   onEnqueued?: (total: number) => void;
 }
 
@@ -628,7 +630,7 @@ export async function enqueueBatch(opts: EnqueueBatchOptions): Promise<{ rows: n
     const flush = async () => {
       const c = chunk;
       chunk = [];
-      await retry('adding jobs', () => addChunk(producer, opts.batchId, c, opts.retryUncertain));
+      await retry('adding jobs', () => addChunk(producer, opts.batchId, c, opts.retryUncertain, opts.hold));
       opts.onEnqueued?.(counts.valid);
     };
     for await (const row of opts.rows) {
