@@ -1,4 +1,5 @@
 import { parsePhoneNumberFromString, type CountryCode, type PhoneNumber } from 'libphonenumber-js/max';
+import { plainE164 } from './e164.js';
 
 export type PhoneResult =
   | { ok: true; e164: string }
@@ -55,9 +56,9 @@ export function normalisePhone(text: string, region: CountryCode | undefined): P
   return { ok: true, e164: number };
 }
 
-/** An international number (`+CC…`), valid with its type. */
+/** An international number (`+CC…`), valid with its type: the plain `+` and digits without the general parser. */
 function validIntl(text: string): Valid | undefined {
-  return valid(parsePhoneNumberFromString(text));
+  return plainE164(text) ?? valid(parsePhoneNumberFromString(text));
 }
 
 /** A valid number (E.164) and its type. */
