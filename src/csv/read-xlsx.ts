@@ -18,7 +18,7 @@ export async function openXlsx(file: string, opts: { sheet?: string } = {}): Pro
   const unreadable = (e: unknown): InputError =>
     e instanceof InputError ? e : new InputError('PB_FILE_UNREADABLE', `cannot read this Excel workbook (${(e as Error).message}); save it again from Excel, or as CSV`, { file });
 
-  async function* sheetRows(): AsyncGenerator<{ line: number; cells: string[] }> {
+  async function* streamedRows(): AsyncGenerator<{ line: number; cells: string[] }> {
     const seen: string[] = [];
     let found = false;
     for await (const sheet of workbook) {
@@ -35,7 +35,41 @@ export async function openXlsx(file: string, opts: { sheet?: string } = {}): Pro
       if (chosen) found = true;
     }
     if (!found) {
-      throw new InputError('PB_SHEET', opts.sheet !== undefined ? `--sheet ${opts.sheet}: the workbook has no sheet of that name; its sheets are: ${seen.map((s) => `"${s}"`).join(', ')}` : 'the workbook has no sheet', { file });
+      throw noSheet(seen);
+    }
+  }
+
+  const noSheet = (names: string[]): InputError =>
+    new InputError('PB_SHEET', opts.sheet !== undefined ? `--sheet ${opts.sheet}: the workbook has no sheet of that name; its sheets are: ${names.map((s) => `"${s}"`).join(', ')}` : 'the workbook has no sheet', { file });
+
+  /**
+   * The whole workbook in memory: for a file whose zip puts a sheet before the workbook's own part (the sheet names),
+   * which exceljs's streaming reader cannot read. Excel writes that part first; other tools may not.
+   */
+  async function* loadedRows(): AsyncGenerator<{ line: number; cells: string[] }> {
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.readFile(file);
+    const sheet = opts.sheet !== undefined ? wb.worksheets.find((w) => w.name === opts.sheet) : wb.worksheets[0];
+    if (!sheet) throw noSheet(wb.worksheets.map((w) => w.name));
+    const rows: { line: number; cells: string[] }[] = [];
+    sheet.eachRow((row, line) => rows.push({ line, cells: rowCells(row.values as unknown[]) }));
+    for (const r of rows) {
+      if (closed) return;
+      yield r;
+    }
+  }
+
+  async function* sheetRows(): AsyncGenerator<{ line: number; cells: string[] }> {
+    let yielded = false;
+    try {
+      for await (const r of streamedRows()) {
+        yielded = true;
+        yield r;
+      }
+    } catch (e) {
+      // exceljs's streaming reader meets a sheet before the sheet names: `this.model` is still undefined.
+      if (yielded || !(e instanceof TypeError && e.message.includes("reading 'sheets'"))) throw e;
+      yield* loadedRows();
     }
   }
 

@@ -6,6 +6,7 @@ import { parse } from 'csv-parse/sync';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_SHOP_ID, DEMO_TEST_PASSWORD, startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import { storedZip } from '../support/zip.js';
 import { runCli } from '../support/cli.js';
 
 let dir: string;
@@ -90,5 +91,30 @@ describe('an Excel workbook is read directly', () => {
       expect(r.stderr).toMatch(new RegExp(`^paybatch: ${join(dir, name).replace(/[.]/g, '\\.')}: this is ${what}, not a CSV: [^\\n]+\\n$`));
       expect(r.stderr).not.toContain('double quote');
     }
+  });
+  it('a workbook whose zip holds a sheet before the sheet names (as some tools write it) is read all the same', async () => {
+    const file = join(dir, 'out-of-order.xlsx');
+    const strings = ['orderId', 'amount', 'currency', 'channel', 'OO-1', 'EUR', 'URL'];
+    const cell = (ref: string, s: number) => `<c r="${ref}" t="s"><v>${s}</v></c>`;
+    const ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"';
+    await writeFile(
+      file,
+      storedZip([
+        { name: '[Content_Types].xml', text: '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>' },
+        { name: '_rels/.rels', text: '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>' },
+        { name: 'xl/_rels/workbook.xml.rels', text: '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>' },
+        { name: 'xl/sharedStrings.xml', text: `<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="${strings.length}" uniqueCount="${strings.length}">${strings.map((t) => `<si><t>${t}</t></si>`).join('')}</sst>` },
+        { name: 'xl/worksheets/sheet1.xml', text: `<?xml version="1.0" encoding="UTF-8"?><worksheet ${ns}><sheetData><row r="1">${cell('A1', 0)}${cell('B1', 1)}${cell('C1', 2)}${cell('D1', 3)}</row><row r="2">${cell('A2', 4)}<c r="B2"><v>42.5</v></c>${cell('C2', 5)}${cell('D2', 6)}</row></sheetData></worksheet>` },
+        { name: 'xl/workbook.xml', text: `<?xml version="1.0" encoding="UTF-8"?><workbook ${ns}><sheets><sheet name="Factures" sheetId="1" r:id="rId1"/></sheets></workbook>` },
+      ]),
+    );
+    const v = await runCli(['validate', file, '--json']);
+    expect(v.stderr).toBe('');
+    expect(v.code).toBe(0);
+    const report = parse(await readFile(join(dir, 'out-of-order.validation.csv')), { columns: true, bom: true }) as Record<string, string>[];
+    expect(report.map((r) => [r.orderId, r.amount, r.status])).toEqual([['OO-1', '42.5', 'VALID']]);
+    const wrong = await runCli(['validate', file, '--sheet', 'April']);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toBe(`paybatch: ${file}: --sheet April: the workbook has no sheet of that name; its sheets are: "Factures"\n`);
   });
 });
