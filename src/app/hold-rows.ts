@@ -12,11 +12,9 @@ function waitingOutcome(why: string): RowOutcome {
 }
 
 /**
- * The embedded engine's send window: rows that must wait never reach the engine; `rows` is what the engine gets, and
- * `merge` puts the waiting rows back into the engine's outcomes, as PENDING, in input order. A row outside its window
- * that the ledger already answers (sent by an earlier run) goes to the engine all the same, which reports it as it
- * is without sending it. Engines yield in input order and read a row before yielding any later one, so every waiting
- * row is known by the time it is due.
+ * The embedded engine's send window: rows that must wait never reach the engine (`rows`), and `merge` puts them back
+ * among its outcomes as PENDING, in input order. A waiting row the ledger already answers still goes to the engine,
+ * which reports it without sending. Engines read a row before yielding any later one, so each waiting row is known.
  */
 export function holdRows(
   rows: AsyncIterable<JudgedRow>,

@@ -50,10 +50,9 @@ interface ServeArgs extends LyraArgs {
 }
 
 /**
- * `paybatch serve`: one always-on process for a finance team and for monitoring — the ops console at /, the IPN
- * receiver at /ipn, /metrics and /healthz. Batches sent from the console go through runBatch, like `paybatch run`:
- * same engine, ledger of record and rate limits. With --schedules, the job files' schedules fire here too (as
- * `paybatch schedule`), and their runs are listed by the console as started by their job. Runs until SIGINT or SIGTERM.
+ * `paybatch serve`: one always-on process with the ops console at /, the IPN receiver at /ipn, /metrics, /healthz.
+ * Console batches go through runBatch like `paybatch run`; with --schedules the job files fire here too. Runs until
+ * SIGINT or SIGTERM.
  */
 export const serveCommand: CommandModule<object, ServeArgs> = {
   command: 'serve',
@@ -200,10 +199,9 @@ async function scheduledJobs(argv: ServeArgs, stateDir: string, redis: RedisTarg
 }
 
 /**
- * Fires the schedules until `signal`: embedded, the local scheduler of `paybatch schedule`; with Redis, the jobs are
- * registered as BullMQ job schedulers and this process takes their slots (as `paybatch worker --schedules`), each slot a
- * queued run sent by --workers threads of its own, like a console batch, and by any `paybatch worker`. Either way the
- * run is started here, so its history is in this state folder.
+ * Fires the schedules until `signal`: embedded, by the local scheduler; with Redis, as BullMQ job schedulers whose
+ * slots this process takes (each a queued run sent by its own --workers and any `paybatch worker`). Either way the
+ * run starts here, so its history is in this state folder.
  */
 async function startSchedules(o: { jobs: ScheduledJob[]; stateDir: string; redis: RedisTarget | undefined; workers: number; logger: Logger; signal: AbortSignal }): Promise<{ stopped(): Promise<void> }> {
   if (!o.redis) {

@@ -71,11 +71,9 @@ const CANDIDATE_DELIMITERS = [',', ';', '\t', '|'] as const;
 const DELIMITER_NAMES: Record<string, string> = { comma: ',', semicolon: ';', tab: '\t', '\\t': '\t', pipe: '|' };
 
 /**
- * Opens a CSV export for streaming; memory stays flat (a 64 KiB sample and the current chunk's records).
- * Encoding, unless given: a BOM says it (UTF-8, UTF-16); else a sample that decodes as strict UTF-8 is utf8, and one
- * that does not (French Excel writes 0xE9 for "é") is windows-1252. Non-UTF-8 found later fails with its line and the
- * `--encoding` fix, never with replaced characters. Missing trailing cells are padded; extra cells only when empty
- * (else an unquoted delimiter shifted the columns: refused with the line). Empty lines are skipped; the first is the header.
+ * Opens a CSV export for streaming, in flat memory. Encoding unless given: a BOM's, else utf8 if a sample decodes as
+ * strict UTF-8, else windows-1252 (French Excel); non-UTF-8 found later fails with its line and the `--encoding` fix.
+ * Short records are padded; extra cells only if empty (else a stray delimiter shifted the columns: refused).
  */
 export async function openCsv(file: string, opts: OpenCsvOptions = {}): Promise<CsvSource> {
   const { sample, size } = await readSample(file);

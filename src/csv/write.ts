@@ -37,10 +37,8 @@ export interface CsvWriter {
 }
 
 /**
- * A data value that merely starts with + or -: a sign then only digits, spaces (incl. no-break spaces), dots and
- * commas — `+33612345678`, `+33 6 12 34 56 78`, `-12.50`, `-1 234,56`. A spreadsheet reads these as numbers at worst,
- * never as a formula with a function call or a reference. Anything else after the sign (`-1+A1`, `+cmd|…`, `-SUM(…)`,
- * `+33 (0)6…`) is guarded.
+ * A sign then only digits, spaces, dots and commas (`+33 6 12 34 56 78`, `-1 234,56`): a spreadsheet reads it as a
+ * number at worst, never as a formula. Anything else after the sign (`-1+A1`, `+cmd|…`, `+33 (0)6…`) is guarded.
  */
 const SIGNED_NUMBER = /^[+\-\uff0b\uff0d][0-9 .,\u00a0\u202f]*$/;
 

@@ -48,10 +48,9 @@ export interface JobContext {
   /** Stop: no new POST starts; a POST in flight finishes and is recorded. */
   signal?: AbortSignal;
   /**
-   * Called once this row's outcome is queued in the ledger ahead of any later claim (see Ledger.record), before it is
-   * durable, with the outcome sendOrder is about to return: the embedded engine counts it (circuit breaker) and frees
-   * the row's concurrency slot there, so the next row's claim shares the outcome's fsync instead of waiting for one of
-   * its own. sendOrder still resolves only once the outcome is durable.
+   * Called once this row's outcome is queued in the ledger ahead of any later claim, before it is durable: the
+   * embedded engine frees the row's slot there, so the next claim shares the outcome's fsync. sendOrder still
+   * resolves only once the outcome is durable.
    */
   onRecordQueued?: (outcome: RowOutcome) => void;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -68,11 +67,10 @@ const RETRY_AFTER_CAP_FACTOR = 10;
 /**
  * THE job: one row → Lyra → ledger, the same for both engines.
  * 1. Claim: SENDING is durable before the POST leaves; a refused claim (CREATED, UNCERTAIN) is answered from the entry.
- * 2. Wait for the limiter, POST. Only retry-safe errors (provably nothing created) are retried (backoff, Retry-After);
- *    permanent or exhausted → FAILED; unknown (timeout after the body left, reset, 5xx) → UNCERTAIN, not re-sent
- *    without --retry-uncertain.
- * 3. INVOICE is the exception: the platform refuses a reused reference, so an unknown outcome is retried (now, or by a
- *    later run); "reference exists" then means an attempt created it: UNCERTAIN `PB_INVOICE_EXISTS`, never re-sent.
+ * 2. Wait for the limiter, POST. Only retry-safe errors are retried (backoff, Retry-After); permanent or exhausted →
+ *    FAILED; unknown (timeout after the body left, reset, 5xx) → UNCERTAIN, re-sent only with --retry-uncertain.
+ * 3. INVOICE: the platform refuses a reused reference, so an unknown outcome is retried (now or by a later run), and
+ *    "reference exists" then means an attempt created it: UNCERTAIN `PB_INVOICE_EXISTS`, never re-sent.
  * 4. Auth failure or abort before the POST releases the claim (RunAbortedError(PB_AUTH) / PENDING); a POST in flight
  *    is never cancelled. Ledger errors propagate, or become RunAbortedError(PB_LEDGER_WRITE) after the POST.
  */

@@ -44,10 +44,9 @@ export const LIMITER_WAIT_CHANNEL = channel('paybatch:limiter:wait');
 export const THROTTLE_PAUSE_CHANNEL = channel('paybatch:limiter:pause');
 
 /**
- * A sliding-window limiter: N places, and a request takes one that has been free for a full window, so no window holds
- * more than N starts (no burst beyond N, unlike a token bucket). Waiters are served in arrival order.
- * `begin()/end()`: the platform counts arrivals, which lie between our start and our answer; a place held from the
- * start and counted from the end keeps the guarantee at the server. `holdCapMs` bounds a slow answer's hold.
+ * A sliding-window limiter: a request takes one of N places free for a full window, so no window holds more than N
+ * starts (no burst, unlike a token bucket); FIFO. `begin()/end()` holds the place until the answer, since the
+ * platform counts arrivals; `holdCapMs` bounds a slow answer's hold.
  */
 export function createRateLimiter(opts: RateLimiterOptions): LocalRateLimiter {
   if (!Number.isFinite(opts.perSecond) || opts.perSecond <= 0) throw new RangeError(`perSecond must be a positive number, got ${opts.perSecond}`);

@@ -2,10 +2,9 @@ import type { Observation } from '../ledger/ledger.js';
 import type { PaymentOrder } from '../lyra/types.js';
 
 /**
- * The ledger observation a platform answer (Get, Update, Cancel) proves. Its date matters: the ledger keeps the
- * newest by date, and notifications are dated by the platform's clock. A RUNNING answer only proves "running since
- * the last change" (updateDate, else creationDate), so a payment notified later still wins whatever our clock
- * says; a final state is dated by the platform's updateDate when it gives one, else by the time of the answer.
+ * The ledger observation a platform answer (Get, Update, Cancel) proves, dated so the ledger's newest-wins rule holds
+ * against notifications (platform clock): RUNNING by updateDate, else creationDate, so a later payment still wins;
+ * a final state by updateDate when given, else the time of the answer.
  */
 export function observationOf(order: PaymentOrder, answeredAt: Date, opts: { ownChange?: boolean } = {}): Observation {
   let when = order.paymentOrderStatus === 'RUNNING' ? (order.updateDate ?? order.creationDate) : (order.updateDate ?? answeredAt.toISOString());

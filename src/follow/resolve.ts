@@ -56,10 +56,9 @@ export async function uncertainEntries(ledger: Ledger, f: ReconcileFilter): Prom
 }
 
 /**
- * `paybatch resolve`: for each UNCERTAIN order, evidence that it exists — a payment notification the ledger already
- * holds, or the transactions Order/Get lists for its orderId — makes it CREATED, never to be sent again. Without
- * evidence, an order whose latest possible expiry has passed (by the platform's clock, as Order/Get answered) can no
- * longer be paid: re-sending it is safe. Every decision goes into the ledger with its evidence (`Ledger.observe`).
+ * `paybatch resolve`: an UNCERTAIN order with evidence (a notification in the ledger, or a transaction Order/Get lists)
+ * becomes CREATED; without, one whose latest possible expiry has passed (platform clock) is safe to re-send. Every
+ * decision goes into the ledger with its evidence (`Ledger.observe`).
  */
 export async function resolveUncertain(opts: { ledger: Ledger; client: ResolveClient; entries: readonly LedgerEntry[]; bulk: Omit<BulkOptions, 'retryable'>; now?: () => Date }): Promise<ResolveRun> {
   const now = opts.now ?? (() => new Date());

@@ -26,12 +26,9 @@ export type UpdatePlan =
   | { kind: 'refused'; code: 'PB_CHANNEL_CHANGED' | 'PB_CURRENCY_CHANGED'; message: string };
 
 /**
- * What `update` would send for one order: the row of the file (the source of truth) against the order as the
- * platform holds it now (a fresh Get: it knows the message and receipt e-mail, which the ledger does not keep).
- *
- * Only fields the row states are compared: a row without a message leaves the gateway's generated message alone.
- * The request repeats the current values of everything it does not change (amount and currency are required,
- * and for MAIL/SMS the channel object with its recipient), so an Update never resets a field by omission.
+ * What `update` would send for one order: the file's row (the source of truth) against a fresh Get (only it knows the
+ * message and receipt e-mail). Only fields the row states are compared; the request repeats the current values of
+ * the rest (amount, currency, the MAIL/SMS channel and recipient), so an Update never resets a field by omission.
  */
 export function planUpdate(input: { draft?: OrderDraft; current: PaymentOrder; runWide?: RunWideChanges }): UpdatePlan {
   const { draft, current } = input;

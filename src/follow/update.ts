@@ -30,12 +30,9 @@ export interface UpdateOptions {
 type Done = { plan: UpdatePlan; order: PaymentOrder; updates: number; settledByReread?: boolean };
 
 /**
- * `paybatch update`: for each RUNNING order whose row states another amount, expiration, message or receipt e-mail
- * than the order holds (or with a run-wide change), `PaymentOrder/Update`. Each order is read first (Get): the
- * diff is against what the platform holds, which also catches orders paid or expired since the last status.
- *
- * An Update with no definite answer is not sent again blindly (it could send the buyer a second message, docs/lyra-api.md Q6):
- * the order is read again, and if it already holds the new values the row is done; otherwise UNCERTAIN.
+ * `paybatch update`: `PaymentOrder/Update` for each RUNNING order whose row (or a run-wide change) differs from what
+ * a fresh Get says the platform holds. An Update with no definite answer is not re-sent blindly (a second buyer
+ * message, docs/lyra-api.md Q6): the order is read again; if it holds the new values the row is done, else UNCERTAIN.
  */
 export async function updateOrders(opts: UpdateOptions): Promise<ActionRun> {
   const now = opts.now ?? (() => new Date());

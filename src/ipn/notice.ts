@@ -45,13 +45,13 @@ const obj = (v: unknown): Json | undefined => (typeof v === 'object' && v !== nu
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 /**
- * The payment-order state a `V4/Payment` answer proves. Decided here, documented in docs/follow-up.md:
- * - an explicit payment-order status anywhere in the answer wins (`paymentOrderStatus`);
+ * The payment-order state a `V4/Payment` answer proves (docs/follow-up.md):
+ * - an explicit payment-order status in the answer wins (`paymentOrderStatus`);
  * - orderStatus PAID, or a latest DEBIT transaction AUTHORISED/CAPTURED → PAID;
- * - orderStatus UNPAID with a latest transaction REFUSED → REFUSED (a refused attempt "finalizes" the order in
- *   the Back Office; if the buyer retries and pays, the later PAID notification wins by date);
- * - anything else (RUNNING, ABANDONED, a payment session that expired or was cancelled by the buyer,
- *   WAITING_AUTHORISATION …) → no change: the order itself is still open until its own expiration date.
+ * - orderStatus UNPAID with a latest transaction REFUSED → REFUSED, as the Back Office has it (a later payment wins
+ *   by date);
+ * - anything else (RUNNING, ABANDONED, a session expired or cancelled by the buyer, WAITING_AUTHORISATION …) →
+ *   no change: the order stays open until its own expiration date.
  */
 export function paymentOrderStatusOf(answer: { orderStatus?: string; explicit?: string; detailedStatus?: string }): PaymentOrderStatus | undefined {
   const explicit = answer.explicit?.toUpperCase();

@@ -51,12 +51,10 @@ const DEFAULT_MAX_BODY = 64 * 1024;
 const DEDUPE_SIZE = 10_000;
 
 /**
- * Lyra's payment notifications, over plain HTTP (TLS ends at the proxy). Answers within milliseconds: verify, append
- * to the journal with fsync, 200; the ledger is updated after the answer (src/ipn/inbox-applier.ts).
- *
- * Answers: 200 accepted (also for a re-delivery, or an authentic notice about another shop/order); 400 unsigned or
- * malformed; 401 bad signature; 405 not POST; 413 too large; 415 not a form; 500 the journal could not be written
- * (Lyra retries). Refusals are logged with the reason and sizes only: never the kr-answer (it holds buyer data).
+ * Lyra's payment notifications over plain HTTP (TLS ends at the proxy): verify, append to the journal with fsync,
+ * answer; the ledger is updated afterwards (inbox-applier.ts). 200 accepted (also a re-delivery, or an authentic
+ * notice about another shop/order); 400 unsigned or malformed; 401 bad signature; 405 not POST; 413 too large;
+ * 415 not a form; 500 journal not written (Lyra retries). Refusals log reason and sizes, never the kr-answer.
  */
 export async function startIpnServer(opts: IpnServerOptions): Promise<IpnServer> {
   const server: Server = createServer(await createIpnHandler(opts));

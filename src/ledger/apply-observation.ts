@@ -5,14 +5,13 @@ import { combinePayment } from './payment-details.js';
 const TERMINAL: ReadonlySet<PaymentOrderStatus> = new Set(['PAID', 'REFUSED', 'EXPIRED', 'CANCELLED']);
 
 /**
- * What an observation (Get, IPN, Update, Cancel) changes in an entry; `undefined` when it changes nothing.
- * - A final state beats RUNNING whatever the dates (an IPN for the payment can arrive before a Get that was
- *   answered earlier); RUNNING never moves a final state back. Between two final states, or two RUNNING, the newer
- *   `at` wins.
+ * What an observation (Get, IPN, Update, Cancel) changes in an entry; `undefined` when nothing.
+ * - A final state beats RUNNING whatever the dates (a payment's IPN may arrive before a Get answered earlier);
+ *   RUNNING never undoes a final state. Between two final states, or two RUNNING, the newer `at` wins.
  * - `sent` (an Update changed the amount …) is taken only from an observation not older than the known state.
- * - A payment order id proves the order exists: an UNCERTAIN entry becomes CREATED (a re-send would duplicate it). So
- *   does a transaction or a notification for its orderId (`exists`), even when the payment order id stays unknown.
- * - The buyer's attempts (`payment`) are combined by combinePayment; a `resolution` replaces the one before.
+ * - A payment order id, or a transaction or notification for the orderId (`exists`), proves the order exists: an
+ *   UNCERTAIN entry becomes CREATED (a re-send would duplicate it), even while the payment order id is unknown.
+ * - `payment` is combined by combinePayment; a `resolution` replaces the one before.
  */
 export function applyObservation(entry: LedgerEntry, obs: Observation, nowIso: string): LedgerEntry | undefined {
   const at = Date.parse(obs.at);

@@ -2,15 +2,12 @@ import type { ChannelType, Mode, PaymentOrderStatus } from '../lyra/types.js';
 import type { MergeReport } from './merge.js';
 
 /**
- * The durable state of every order of one shop in one mode, keyed by orderId. It is the only guard against
- * sending an invoice twice: Lyra has no idempotency key and no lookup by orderId.
- *
- * - SENDING   a request may be on its way: written durably *before* the POST leaves. Found after a crash, it
- *             means "may exist" and is read as UNCERTAIN.
+ * The durable state of every order of one shop and mode, keyed by orderId: the only guard against sending an invoice
+ * twice (Lyra has no idempotency key and no lookup by orderId).
+ * - SENDING   durable *before* the POST leaves: a request may be on its way. Found after a crash: read as UNCERTAIN.
  * - CREATED   the platform answered with a payment order.
- * - FAILED    the platform answered ERROR (or a retry-safe error ran out of attempts): provably nothing exists,
- *             so a later run may send it again.
- * - UNCERTAIN sent, no definite answer: never sent again without the operator's explicit flag.
+ * - FAILED    ERROR answered, or retry-safe errors ran out: provably nothing exists, a later run may send it.
+ * - UNCERTAIN sent, no definite answer: never re-sent without the operator's explicit flag.
  */
 export type LedgerState = 'SENDING' | 'CREATED' | 'FAILED' | 'UNCERTAIN';
 

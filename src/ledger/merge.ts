@@ -24,16 +24,14 @@ const CARRIED_SENDING_MESSAGE =
   'the order was being sent when its ledger was carried over; it may exist — check the Back Office, then re-run with --retry-uncertain if it does not';
 
 /**
- * The one rule for taking an entry of another ledger into this one (import, merge, carrying a ledger over to another
- * backend, adopting an earlier report). It never weakens the guard: what may exist stays "may exist", what exists
- * stays CREATED, whichever side said it.
- *
- * - CREATED beats everything: the order exists. Two CREATED with different payment order ids is a conflict (two
- *   orders exist for one invoice already): the entry here is kept and the caller reports it.
- * - UNCERTAIN (and a SENDING from elsewhere, which can only be a send that was cut off) beats FAILED and nothing.
+ * The one rule for taking in an entry of another ledger (import, merge, moving backend, adopting an earlier report).
+ * It never weakens the guard: "may exist" and CREATED stay so, whichever side said it.
+ * - CREATED beats everything. Two CREATED with different payment order ids are a conflict: this side is kept and
+ *   the caller reports it.
+ * - UNCERTAIN (and a SENDING from elsewhere: a cut-off send) beats FAILED and nothing.
  * - Between two FAILED, the newer.
- * The payment status known on either side is kept by the observation rule (a final status beats RUNNING).
- * Returns the entry to store, or undefined when the one here is already at least as strong.
+ * Payment status merges by the observation rule (a final status beats RUNNING). `next` is the entry to store,
+ * undefined when this side is already at least as strong.
  */
 export function mergeEntry(here: LedgerEntry | undefined, incoming: LedgerEntry, nowIso: string): { verdict: MergeVerdict; next?: LedgerEntry } {
   const theirs = incoming.state === 'SENDING' ? asInterrupted(incoming, nowIso) : incoming;

@@ -12,12 +12,11 @@ import { emptyMergeReport, type MergeReport } from './merge.js';
 import { RedisLedger } from './redis/redis-ledger.js';
 
 /**
- * The one place a ledger backend is chosen: one ledger of record per shop and mode, asked for here by every command,
- * so that choosing an engine never silently chooses another ledger. In order: `PAYBATCH_LEDGER` / `--ledger` (`local`
- * or a Redis URL); what this machine remembers (`{stateDir}/{shopId}-{mode}.ledger-of-record.json`, written when a
- * Redis first became the record); the Redis the command was given; else the local database.
- * A Redis becoming the record first takes over what the local database holds (merge rule, durably), which is then
- * marked as moved. An unreachable Redis is one line and exit 2, never an empty ledger.
+ * The one place a ledger backend is chosen, so that choosing an engine never silently chooses another ledger. In
+ * order: `PAYBATCH_LEDGER` / `--ledger` (`local` or a Redis URL); what this machine remembers
+ * (`{stateDir}/{shopId}-{mode}.ledger-of-record.json`); the Redis the command was given; else the local database.
+ * A Redis becoming the record first takes over the local ledger (merge rule, durably) and marks it moved. An
+ * unreachable Redis is one line and exit 2, never an empty ledger.
  */
 export interface LedgerOfRecordOptions {
   stateDir: string;

@@ -1,10 +1,9 @@
 import { distance } from 'fastest-levenshtein';
 
 /**
- * The candidate a typed word most likely meant (`curency` → `currency`, `emial` → `email`), or undefined when none is
- * close: one edit for words of up to 4 letters; from 5 letters, two edits (a swapped pair of letters is two) between
- * words whose lengths differ by one at most (`customer` is not a typo of `customerid`). Compared without case; an
- * exact match is not a typo, so it is never suggested.
+ * The candidate a typed word most likely meant (`emial` → `email`), or undefined: one edit up to 4 letters, else two
+ * (a swap is two) with lengths differing by one at most (`customer` is no typo of `customerid`). Case-insensitive;
+ * an exact match is never suggested.
  */
 export function didYouMean(word: string, candidates: Iterable<string>): string | undefined {
   const w = word.toLowerCase();

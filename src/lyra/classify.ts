@@ -1,11 +1,9 @@
 import type { LyraErrorKind } from './errors.js';
 
 /**
- * Codes from docs/lyra-api.md §10 whose answer says "nothing happened, the same call may be repeated".
- * Only PSP_106 (throttling) and the "transaction not created" incidents qualify: for a payment order an ERROR
- * envelope means nothing was created, but the §10 "technical incident" codes (PSP_513 …, PSP_99x, PSP_1001,
- * PSP_1028, PSP_1044) say "read first" — the platform itself does not promise that nothing happened, so they
- * are `unknown` and the caller reconciles instead of re-sending.
+ * Codes (docs/lyra-api.md §10) saying "nothing happened, repeat the call": PSP_106 (throttling) and the "transaction
+ * not created" incidents. The other "technical incident" codes (PSP_513 …, PSP_99x, PSP_1001, PSP_1028, PSP_1044)
+ * say "read first", so they are `unknown` and the caller reconciles instead of re-sending.
  */
 const RETRY_SAFE = new Set(['PSP_106', 'PSP_648', 'PSP_650']);
 

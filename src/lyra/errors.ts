@@ -1,8 +1,8 @@
 /**
  * What an error means for a payment order that may or may not exist:
- * - permanent: the platform answered and refused; nothing was created; fix the request (or the shop).
+ * - permanent: the platform refused; nothing was created; fix the request (or the shop).
  * - retry-safe: provably nothing happened (connection refused, PSP_106 throttling, 429/503 before processing).
- * - unknown: the request may have been processed (timeout/reset after the body left, 5xx, a body that is not the envelope).
+ * - unknown: it may have been processed (timeout/reset after the body left, 5xx, a body that is not the envelope).
  */
 export type LyraErrorKind = 'permanent' | 'retry-safe' | 'unknown';
 

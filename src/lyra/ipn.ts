@@ -16,10 +16,9 @@ export function signIpn(answer: string, key: string): string {
 }
 
 /**
- * Checks an IPN over the raw kr-answer string — never a re-serialised one. The key is chosen by
- * kr-hash-key: `password` (what Lyra uses for IPNs) or `sha256_hmac` (browser returns). We do not copy the
- * PHP SDK's `\/` and stripslashes fallbacks: they exist for PHP setups that mangle the posted string, and a
- * Node receiver gets the bytes as sent, so a mismatch is a real mismatch.
+ * Checks an IPN over the raw kr-answer string, never a re-serialised one, with the key kr-hash-key names
+ * (`password` for IPNs, `sha256_hmac` for browser returns). No PHP-SDK `\/`/stripslashes fallbacks: Node gets the
+ * bytes as sent, so a mismatch is a real one.
  */
 export function verifyIpn(fields: IpnFields, keys: { password: string; hmacKey?: string }): IpnVerdict {
   const hash = fields['kr-hash'];

@@ -11,16 +11,14 @@ const PLAIN_AMOUNT = /^(\d{1,15})(?:[.,](\d{1,2}))?$/;
 const bad = (message: string, code = 'INT_009'): AmountResult => ({ ok: false, code, message });
 
 /**
- * Reads an amount the way people write it (`20.00`, `20,00`, `1 234,56`, `1.234,56`, `1,234.56`, `1'234.56`, an
- * optional currency symbol or code around it) into integer minor units of `currency` (ISO 4217 exponent). Pure.
- *
- * Never guessed (design promise 3):
- * - a lone `.` or `,` followed by exactly three digits after a 1–3 digit number (`1,234`, `1.500`) may be thousands or
- *   decimals → INVALID, even for 3-decimal currencies; write `1234` or `1.234,000`/`1,234.000` instead;
- * - more decimals than the currency has (`20.005` EUR, `100.5` JPY) → INVALID, never rounded;
- * - mixed separators must be well formed: the last one is the decimal mark, the other groups by three (`1.234,56`);
- * - empty, zero, negative (`-5`, `(5)`, `5-`), scientific notation (`1.2E+03`, Excel's doing) → INVALID.
- * `currency` must already be a valid ISO 4217 code (upper case).
+ * Reads an amount as people write it (`20.00`, `20,00`, `1 234,56`, `1.234,56`, `1,234.56`, `1'234.56`, a currency
+ * symbol or code around it) into integer minor units of `currency` (an upper-case ISO 4217 code). Pure.
+ * Never guessed (design promise 3); INVALID:
+ * - a lone `.` or `,` then exactly three digits after 1–3 digits (`1,234`, `1.500`): thousands or decimals? Even for
+ *   3-decimal currencies; write `1234` or `1.234,000`/`1,234.000`;
+ * - more decimals than the currency has (`20.005` EUR, `100.5` JPY): never rounded;
+ * - mixed separators not well formed (the last is the decimal mark, the other groups by three: `1.234,56`);
+ * - empty, zero, negative (`-5`, `(5)`, `5-`), scientific notation (`1.2E+03`, Excel's doing).
  */
 export function parseAmount(text: string, currency: string): AmountResult {
   const exponent = currencyExponent(currency);

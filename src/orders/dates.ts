@@ -67,10 +67,9 @@ function formatIso(instant: number, timeZone: string): string {
 export type DateReading = { ok: true; instant: number; dateOnly: boolean } | { ok: false; message: string };
 
 /**
- * Reads an expiration as people write it. A date alone means the END of that day (23:59:59) in `timeZone`; a date-time
- * without offset is wall-clock time in `timeZone`; with `Z` or an offset it is exact. Accepted: `2026-12-31`,
- * `2026-12-31 18:00`, `2026-12-31T18:00:00+01:00`, and day/month/year with `/`, `.` or `-` only when it cannot be read
- * as month/day too (a part above 12, or day = month): `05/06/2026` is refused rather than guessed.
+ * Reads an expiration as people write it. A date alone is the END of that day in `timeZone`; a date-time without
+ * offset is wall-clock time there; with `Z` or an offset it is exact. d/m/y (`/`, `.`, `-`) only when it cannot be
+ * read as m/d too (a part above 12, or day = month): `05/06/2026` is refused rather than guessed.
  */
 export function readDate(text: string, timeZone: string): DateReading {
   const s = text.trim();

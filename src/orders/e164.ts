@@ -87,12 +87,9 @@ function typeOf(national: string, plan: Plan): PhoneNumberType | undefined {
 const PLAIN = /^\+[1-9]\d{6,14}$/;
 
 /**
- * A number already written as `+` and digits (spaces allowed), read without libphonenumber's general parser — which
- * extracts, normalises and copies options for any text a person may type, most of an SMS row's cost — and typed
- * with its plan's patterns compiled once. Answers only when the number is valid (it has a type) and the
- * parser provably reads it the same way: one country for its calling code and no national prefix at the start of the
- * digits after it. Everything else is undefined, and the caller asks the parser. `test/orders/e164.test.ts` compares
- * both on every country's numbers.
+ * A `+` and digits (spaces allowed), read without libphonenumber's general parser (most of an SMS row's cost). Answers
+ * only a valid number the parser would read the same way (one country for its calling code, no national prefix);
+ * else undefined and the caller asks the parser. test/orders/e164.test.ts compares both on every country's numbers.
  */
 export function plainE164(text: string): { number: string; type: PhoneNumberType } | undefined {
   const number = text.includes(' ') ? text.replace(/ /g, '') : text;

@@ -56,10 +56,9 @@ export interface Mapping {
 export const MAX_EXPIRY_MS = 90 * 86_400_000;
 
 /**
- * Decides which column feeds which field: `--map` first (exact header, then case/accents-insensitive), then the aliases
- * of fields.ts (the field's own name wins over its aliases, earlier aliases over later ones). Two columns that match
- * a field equally well are an error, never a guess. orderId and amount need a column; currency and channel need a
- * column or a default. Throws ConfigError for a wrong flag, InputError for a file that lacks what is needed.
+ * Which column feeds which field: `--map` (exact header, then ignoring case/accents), then fields.ts aliases (the
+ * field's name first, then aliases in order). A tie is an error, never a guess. orderId and amount need a column,
+ * currency and channel a column or a default. ConfigError for a wrong flag, InputError for a file lacking one.
  */
 export function buildMapping(headers: string[], opts: MappingOptions = {}): Mapping {
   const defaults = resolveDefaults(opts.defaults ?? {});

@@ -15,13 +15,10 @@ export function regionOfLocale(locale: string | undefined): CountryCode | undefi
 }
 
 /**
- * Normalises a phone number written by a person (`06 12 34 56 78`, `+33 6 12 34 56 78`, `0033612345678`,
- * `33612345678` after a spreadsheet ate the `+`) to E.164, and checks it can receive an SMS or a WhatsApp message (a
- * mobile number, with libphonenumber's full metadata). Pure.
- *
- * `region` (ISO 3166 alpha-2) reads national numbers. Digits without `+` are tried both as a national number of `region`
- * and as an international number missing its `+`; if both readings are valid numbers the row is ambiguous and refused
- * (never guessed), if only one is, that one is used.
+ * Normalises a phone number as people write it (`06 12 34 56 78`, `+33 6 12 34 56 78`, `0033612345678`, `33612345678`
+ * once a spreadsheet ate the `+`) to E.164 and checks it is a mobile (SMS, WhatsApp). Pure. `region` (ISO 3166
+ * alpha-2) reads national numbers. Digits without `+` are read both as national and as international missing its
+ * `+`: if both are valid the row is refused as ambiguous (never guessed), if one is, that one is used.
  */
 export function normalisePhone(text: string, region: CountryCode | undefined): PhoneResult {
   const raw = text.trim();

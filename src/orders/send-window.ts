@@ -2,10 +2,9 @@ import { ConfigError } from '../errors/paybatch-error.js';
 import type { ChannelType } from '../lyra/types.js';
 
 /**
- * When buyers may be reached: `--send-window "SMS,WHATSAPP mon-sat 08:00-20:00 Europe/Paris"` (channels, or `all`;
- * days as a range, a list or `daily`; from-to in 24 h time; an IANA time zone, default the machine's). A row of those
- * channels outside the window is not sent: it is reported PENDING (PB_SEND_WINDOW) and the next run inside the window
- * sends it — a scheduled job simply fires again.
+ * When buyers may be reached: `--send-window "SMS,WHATSAPP mon-sat 08:00-20:00 Europe/Paris"` (channels or `all`;
+ * days as a range, a list or `daily`; 24 h times; an IANA zone, default the machine's). A row outside its window is
+ * reported PENDING (PB_SEND_WINDOW) and sent by the next run inside it.
  */
 export interface SendWindow {
   text: string;

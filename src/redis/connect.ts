@@ -84,10 +84,9 @@ export async function checkRedisServer(redis: Redis, target: RedisTarget): Promi
 export const MAY_LOSE_CLAIMS = 'PAYBATCH_REDIS_MAY_LOSE_CLAIMS';
 
 /**
- * A claim in Redis must be durable before the POST leaves, as it is in the local ledger: a Redis that crashes and
- * comes back without it lets the next run send the invoice again. Redis makes a write durable before answering only
- * with `appendonly yes` and `appendfsync always` (Redis 7.2's WAITAOF is not available on 7.0). Anything less is
- * refused unless the operator accepts, by name, that a crash of Redis may duplicate orders.
+ * A claim in Redis must be durable before the POST leaves, or a Redis crash lets the next run send the invoice again:
+ * only `appendonly yes` + `appendfsync always` gives that (WAITAOF needs Redis 7.2). Anything less is refused unless
+ * the operator accepts, by name, that a crash of Redis may duplicate orders.
  */
 async function checkDurability(redis: Redis, target: RedisTarget, info: string): Promise<void> {
   if (target.mayLoseClaims || (process.env[MAY_LOSE_CLAIMS] ?? '').toLowerCase() === 'yes') return;

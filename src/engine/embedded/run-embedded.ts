@@ -34,10 +34,9 @@ export interface EmbeddedRunOptions {
 const DEFAULT_THROTTLE_PAUSE_MS = 1000;
 
 /**
- * The embedded engine: p-limit for concurrency, a sliding-window limiter for the rate, the one job per row, and
- * a reorder buffer so outcomes come out in input order with flat memory. On a stop (signal, auth failure,
- * circuit breaker, ledger failure) no new send starts, in-flight ones finish and are recorded, and every
- * remaining row is still yielded (PENDING or INVALID) so the report has them all.
+ * The embedded engine: p-limit, a sliding-window limiter, the one job per row, and a reorder buffer (input order,
+ * flat memory). On a stop (signal, auth failure, circuit breaker, ledger failure) nothing new starts, in-flight
+ * sends finish and are recorded, and every remaining row is still yielded so the report has them all.
  */
 export function runEmbedded(opts: EmbeddedRunOptions): Run {
   return runHandle('runEmbedded', (settle, fail) => iterate(opts, settle, fail));
@@ -142,10 +141,9 @@ async function* iterate(opts: EmbeddedRunOptions, settle: (r: RunResult) => void
   };
 
   /**
-   * A row holds one of the `concurrency` slots from its claim until its outcome is queued in the ledger, not until
-   * that outcome is durable: the next row's claim is queued behind it, so both share one fsync (the journal writes in
-   * order: after kill -9 at most one row per slot reads as sent-but-unanswered). The row's own promise — what the
-   * report sees — still waits for durability.
+   * A row holds its slot from its claim until its outcome is queued in the ledger, not until it is durable, so the
+   * next claim shares its fsync (after kill -9 at most one row per slot reads as unanswered). The row's own promise,
+   * which the report sees, still waits for durability.
    */
   const limited = (row: JudgedRow): Promise<RowOutcome> =>
     new Promise<RowOutcome>((resolve, reject) => {

@@ -38,10 +38,9 @@ type Db = BetterSqlite3.Database;
 const require = createRequire(import.meta.url);
 
 /**
- * The local ledger: one SQLite database per (shop, mode) in the state directory, guarded by a lock file (one process,
- * so a SENDING found at open was cut off). A database so that a lookup costs the same whatever the history. WAL with
- * `synchronous = FULL`: a claim resolves only once the commit holding its SENDING is fsync'd; writes queued while the
- * event loop was busy share one transaction.
+ * The local ledger: one SQLite database per (shop, mode), locked to one process (so a SENDING found at open was cut
+ * off), so a lookup costs the same whatever the history. WAL, `synchronous = FULL`: a claim resolves once its
+ * SENDING is fsync'd; writes queued while the event loop was busy share one transaction.
  */
 export async function openSqliteLedger(opts: SqliteLedgerOptions): Promise<Ledger> {
   if (!/^[A-Za-z0-9_.-]+$/.test(opts.shopId) || opts.shopId.startsWith('.')) {
