@@ -11,9 +11,8 @@ import { LyraApiError } from '../lyra/errors.js';
 import type { ChannelType, Mode } from '../lyra/types.js';
 
 /**
- * An earlier report of the same shop and mode is evidence: a row the ledger does not know but the report says was
- * CREATED (confirmed with PaymentOrder/Get, else UNCERTAIN) or UNCERTAIN is adopted into the ledger, never sent.
- * It keeps the promise when the ledger was left behind (another state folder or machine) but the report was kept.
+ * An earlier report of the same shop and mode is evidence: a row it says CREATED (checked by Get, else UNCERTAIN) or
+ * UNCERTAIN that the ledger lacks is adopted, never sent, for when the ledger was left behind but the report kept.
  */
 export interface AdoptOptions {
   /** The report beside the input (read if it exists) and the ones given with --previous-report (must exist). */

@@ -12,9 +12,8 @@ function waitingOutcome(why: string): RowOutcome {
 }
 
 /**
- * The embedded engine's send window: rows that must wait never reach the engine (`rows`), and `merge` puts them back
- * among its outcomes as PENDING, in input order. A waiting row the ledger already answers still goes to the engine,
- * which reports it without sending. Engines read a row before yielding any later one, so each waiting row is known.
+ * The embedded engine's send window: waiting rows never reach the engine and `merge` puts them back as PENDING in
+ * input order (known in time, as engines read a row before yielding a later one). Ledger-answered rows go through.
  */
 export function holdRows(
   rows: AsyncIterable<JudgedRow>,
@@ -43,9 +42,8 @@ export function holdRows(
 }
 
 /**
- * The queue engine's send window: its producer asks this about every row the ledger does not answer, and holds back
- * (queues no job for) a row outside its window; the batch keeps the row's PENDING outcome, so the run and `paybatch
- * report` say it waits. The next run inside the window sends it.
+ * The queue engine's send window: the producer queues no job for a row outside it, and the batch keeps the row's
+ * PENDING outcome, so the run and `paybatch report` say it waits; a later run inside the window sends it.
  */
 export function sendWindowHold(window: SendWindow, now: () => Date): HoldOrder {
   return (order) => {

@@ -22,9 +22,8 @@ export interface PrepareLedgerOptions {
 }
 
 /**
- * Before anything of a batch is claimed, whichever engine sends: the ledger of record (carried over from another
- * backend if it has just become the record), the orders earlier reports prove, and the payments the IPN receiver
- * journalled meanwhile. The caller closes what it gets.
+ * Opens the ledger of record before a batch claims anything (carried over if it just became the record), with the
+ * orders earlier reports prove and the payments the IPN receiver journalled. The caller closes it.
  */
 export async function prepareLedger(o: PrepareLedgerOptions): Promise<OpenedLedger> {
   const opened = await openLedgerOfRecord({

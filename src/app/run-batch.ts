@@ -90,9 +90,8 @@ export interface RunBatchResult {
 const UNCERTAIN_LISTED = 20;
 
 /**
- * One batch run, whatever the engine: judge the file, send every valid row once, stream the report in input order,
- * write the rows to fix and the summary. Errors before anything is sent throw PaybatchError (exit 2); after that every
- * row is reported, and a stop (auth failure, circuit breaker, signal) is `aborted` (exit 3).
+ * One batch run, whatever the engine: judge, send each valid row once, stream the report in input order. Errors before
+ * any send throw PaybatchError (exit 2); after, every row is reported and a stop is `aborted` (exit 3).
  */
 export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
   const now = opts.now ?? (() => new Date());

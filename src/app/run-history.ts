@@ -5,9 +5,8 @@ import { replaceFile } from '../lib/replace-file.js';
 import { Summary, type SummaryJson, type SummaryRow } from '../report/summary.js';
 
 /**
- * The run history: one small JSON file per batch run in `STATE_DIR/runs/`, written when the run starts, about once
- * a second while it sends, and when it ends. Whatever started the run (the CLI, a schedule, the console), the ops
- * console lists it from here, with live progress for the running ones. It holds counts and totals, never a row.
+ * One small JSON file per batch run in `STATE_DIR/runs/`, written at start, about every second while sending, and at
+ * the end, so the console lists every run, whatever started it, with live progress. Counts and totals, never a row.
  */
 export interface RunRecord {
   v: 1;

@@ -38,9 +38,8 @@ export const commandLoaders: Record<string, Loader> = {
 };
 
 /**
- * The commands a command line needs: the one it names, or all of them when it names none or an unknown one (so that
- * `paybatch --help` lists every command and a typo gets yargs' "did you mean"). Commands take no options before their
- * name, so the first word that is not an option is the command.
+ * The commands a line needs: the one it names, or all when it names none or an unknown one (so `--help` lists all
+ * and a typo gets yargs' "did you mean"). No options come before a command, so the first non-option word names it.
  */
 export async function commandsFor(argv: readonly string[]): Promise<CommandModule<any, any>[]> {
   const name = argv.find((a) => !a.startsWith('-'));

@@ -22,9 +22,8 @@ interface DemoArgs {
 const SAMPLES = fileURLToPath(new URL('../../samples/', import.meta.url));
 
 /**
- * `paybatch demo`: the whole path on the built-in sandbox, no Redis, no credentials. It sends the sample invoices with
- * two faults aimed on purpose (one throttled request, retried; one connection reset after the order was created,
- * which must end UNCERTAIN and never be sent twice), then runs the same file again to show that nothing is re-sent.
+ * `paybatch demo`: the whole path on the built-in sandbox, with two faults on purpose (a throttled request, retried; a
+ * reset after creation, ending UNCERTAIN), then the same file again to show nothing is re-sent.
  */
 export const demoCommand: CommandModule<object, DemoArgs> = {
   command: 'demo',

@@ -11,9 +11,8 @@ export const SCHEDULE_KEYS = ['schedule', 'timezone', 'output', 'missed', 'notif
 const NOTE_KEYS = ['description', '$schema', ...SCHEDULE_KEYS];
 
 /**
- * A batch job definition (`jobs/*.json`): the options of one recurring run — input, mapping, defaults, sending —
- * so a cron line is just `paybatch run --job jobs/monthly.json`. Keys are the command's long option names; flags
- * on the command line beat the file. `map` may be an object `{ "orderId": "N° facture" }`.
+ * A batch job file (`jobs/*.json`): one recurring run's options under their long names, so cron runs
+ * `paybatch run --job jobs/monthly.json`; command-line flags win. `map` may be an object.
  */
 export function parseJobFile(path: string, ignore: readonly string[] = []): Record<string, unknown> {
   let data: unknown;

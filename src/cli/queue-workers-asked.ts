@@ -1,7 +1,6 @@
 /**
- * How many local queue workers a `paybatch run` command line asks for, read from the words themselves before yargs has
- * parsed them: `--redis URL` (or `--redis=URL`, or REDIS_URL in the environment) and `--workers N` (default 1). 0 when
- * the line does not say queue mode plainly (a --job file that does is read later, by yargs). Pure.
+ * How many local queue workers a `paybatch run` line asks for, read before yargs parses it: `--redis`/REDIS_URL and
+ * `--workers N` (default 1); 0 unless the line plainly says queue mode (a --job file is read later). Pure.
  */
 export function queueWorkersAsked(argv: readonly string[], env: Record<string, string | undefined>): number {
   let redis = Boolean(env.REDIS_URL);

@@ -29,9 +29,8 @@ interface ResolveArgs extends FollowArgs, InputArgs {
 const IGNORED_JOB_KEYS = ['out', 'fix-out', 'summary-out', 'retry-uncertain', 'stop-after-failures', 'workers', 'progress', 'check', 'rate', 'concurrency'];
 
 /**
- * `paybatch resolve [FILE]`: settles every UNCERTAIN order of the ledger (of FILE, of --batch): found (CREATED), safe to
- * re-send (its latest possible expiry has passed unseen), or still uncertain until a date. With --resend-expired, the
- * orders found safe are sent again from FILE through the normal sending path (`run --retry-uncertain` for exactly those).
+ * `paybatch resolve [FILE]`: settles the UNCERTAIN orders (found, safe to re-send, or uncertain until a date). With
+ * --resend-expired, those found safe are sent again from FILE as by `run --retry-uncertain`.
  */
 export const resolveCommand: CommandModule<object, ResolveArgs> = {
   command: 'resolve [file]',

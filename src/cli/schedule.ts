@@ -19,9 +19,8 @@ interface ScheduleArgs {
 }
 
 /**
- * `paybatch schedule jobs/`: the job files that carry a `schedule`, fired on time. Without Redis this process runs
- * them (embedded engine) until stopped; with --redis it registers them as BullMQ job schedulers and exits, and
- * `paybatch worker` processes run the slots.
+ * `paybatch schedule jobs/`: fires the job files that carry a `schedule`. Without Redis this process runs them until
+ * stopped; with --redis it registers BullMQ job schedulers and exits, and `paybatch worker`s run the slots.
  */
 export const scheduleCommand: CommandModule<object, ScheduleArgs> = {
   command: 'schedule <jobs..>',

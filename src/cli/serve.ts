@@ -50,9 +50,8 @@ interface ServeArgs extends LyraArgs {
 }
 
 /**
- * `paybatch serve`: one always-on process with the ops console at /, the IPN receiver at /ipn, /metrics, /healthz.
- * Console batches go through runBatch like `paybatch run`; with --schedules the job files fire here too. Runs until
- * SIGINT or SIGTERM.
+ * `paybatch serve`: one always-on process with the ops console, /ipn, /metrics and /healthz; console batches go
+ * through runBatch like `run`, and with --schedules the job files fire here. Runs until SIGINT or SIGTERM.
  */
 export const serveCommand: CommandModule<object, ServeArgs> = {
   command: 'serve',
@@ -186,9 +185,8 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
 };
 
 /**
- * The job files of --schedules, checked as `paybatch schedule` checks them, before anything is served. Their runs read
- * their settings from this process's environment, as under `paybatch schedule`: the env file goes there, and the state
- * folder is serve's own, so each run's ledger of record and run history are the ones the console shows.
+ * The --schedules job files, checked as `paybatch schedule` does before anything is served. Their runs take this
+ * process's environment and state folder, so their ledger and history are the ones the console shows.
  */
 async function scheduledJobs(argv: ServeArgs, stateDir: string, redis: RedisTarget | undefined): Promise<ScheduledJob[]> {
   if (argv.envFile) useEnvFile(argv.envFile);
@@ -199,9 +197,8 @@ async function scheduledJobs(argv: ServeArgs, stateDir: string, redis: RedisTarg
 }
 
 /**
- * Fires the schedules until `signal`: embedded, by the local scheduler; with Redis, as BullMQ job schedulers whose
- * slots this process takes (each a queued run sent by its own --workers and any `paybatch worker`). Either way the
- * run starts here, so its history is in this state folder.
+ * Fires the schedules until `signal`: embedded by the local scheduler, with Redis as BullMQ job schedulers whose slots
+ * this process takes. Either way the run starts here, so its history is in this state folder.
  */
 async function startSchedules(o: { jobs: ScheduledJob[]; stateDir: string; redis: RedisTarget | undefined; workers: number; logger: Logger; signal: AbortSignal }): Promise<{ stopped(): Promise<void> }> {
   if (!o.redis) {

@@ -25,9 +25,8 @@ export interface InputFile {
 }
 
 /**
- * FILE as given, or `-` (STDIN_PATH): standard input, saved to a temporary `stdin.csv` first (the reader sniffs the encoding and
- * the delimiter from the start of the file, then reads it from the start). The outputs of `-` are named after
- * `stdin.csv` in the current folder (`stdin.report.csv` …), unless --out says otherwise.
+ * FILE, or `-` (STDIN_PATH): stdin saved to a temporary `stdin.csv` first (the reader sniffs its start, then reads from
+ * the start). Outputs of `-` are named after `stdin.csv` in the current folder unless --out says otherwise.
  */
 export async function openInputFile(file: string, stdin: NodeJS.ReadStream = process.stdin): Promise<InputFile> {
   if (file !== '-' && file !== STDIN_PATH) return { read: file, named: file, dispose: async () => undefined };

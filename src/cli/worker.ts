@@ -31,9 +31,8 @@ interface WorkerArgs extends LyraArgs {
 }
 
 /**
- * `paybatch worker`: sends the jobs of its shop's queue (shop and mode from its credentials) until stopped. Any number
- * of them, on any machines, share one rate and one ledger. SIGTERM/SIGINT drain: requests in flight finish and are
- * recorded, jobs not started go back to the queue; a second signal stops at once.
+ * `paybatch worker`: sends its shop's queued jobs until stopped; any number, anywhere, share one rate and ledger. A
+ * signal drains (in-flight requests recorded, unstarted jobs requeued); a second stops at once.
  */
 export const workerCommand: CommandModule<object, WorkerArgs> = {
   command: 'worker',
@@ -210,9 +209,8 @@ async function checkHealthFile(path: string): Promise<void> {
 }
 
 /**
- * A worker is healthy while its event loop runs and its Redis answers: every 10 s a PING, and when it answers, the
- * file's time is renewed. While Redis is away the PING waits (the worker's connection queues commands) and the file
- * grows old, which is what a health check reading its age sees. The file goes when the worker stops.
+ * Health file for a health check reading its age: renewed after each PING Redis answers (every 10 s), so it ages
+ * while the event loop or Redis is stuck. Removed when the worker stops.
  */
 function startHealthFile(path: string, redis: Redis): { stop(): Promise<void> } {
   let pinging = false;

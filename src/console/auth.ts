@@ -53,9 +53,8 @@ export class ConsoleAuth {
   }
 
   /**
-   * Whether `given` opens `scope`: the password opens everything, the metrics token only /metrics. A failed attempt
-   * counts against `client`, per scope: a scraper with a stale token locks itself out of /metrics, not the people out
-   * of the console. `limited`: too many attempts, not checked.
+   * Whether `given` opens `scope` (the password opens all, the metrics token only /metrics). Failures count per client
+   * and scope, so a stale scraper locks itself out of /metrics only. `limited`: too many attempts, not checked.
    */
   async check(given: string, client: string, scope: AuthScope = 'console'): Promise<'ok' | 'wrong' | 'limited'> {
     const [clientKey, allKey] = [`${scope}:${client}`, `${scope}:all`];

@@ -4,9 +4,8 @@ import { ROW_CHANNEL, listRuns, type RowMessage } from '../app/run-history.js';
 import { LIMITER_WAIT_CHANNEL, THROTTLE_PAUSE_CHANNEL } from '../engine/rate-limit.js';
 
 /**
- * What `paybatch serve` exposes on /metrics (prom-client), learnt from diagnostics channels so that engine and client
- * carry no metrics code; in queue mode BullMQ's job counts join. `paybatch worker --metrics-port` serves the sending
- * part under the same names.
+ * What `paybatch serve` exposes on /metrics, learnt from diagnostics channels so engine and client carry no metrics
+ * code; BullMQ's job counts join in queue mode. `worker --metrics-port` serves the sending part.
  */
 export interface Metrics {
   registry: Registry;
@@ -143,9 +142,8 @@ export function createConsoleMetrics(opts: { stateDir: string; apiPathPrefix: st
 }
 
 /**
- * `paybatch worker --metrics-port`: the sending part, and the rows this worker finished as
- * `paybatch_worker_jobs_total`: `paybatch_orders_total` belongs to the process that ran the batch, so that a sum over
- * every target counts a row once.
+ * `worker --metrics-port`: the sending part, and this worker's finished rows as `paybatch_worker_jobs_total`
+ * (`paybatch_orders_total` is the batch process's), so a sum over every target counts a row once.
  */
 export function createWorkerMetrics(opts: { apiPathPrefix: string }): WorkerMetrics {
   const { registry, pause, metrics } = sendingMetrics(opts.apiPathPrefix);

@@ -6,9 +6,8 @@ export interface RawRow {
   line: number;
   cells: string[];
   /**
-   * The cells as one CSV record in the file's delimiter, exactly what `formatCsvRecord` gives them, when the reader has
-   * it at hand (the off-thread reader joins the cells to post them): a report echoes it instead of formatting every
-   * cell again.
+   * The cells as one CSV record in the file's delimiter, as `formatCsvRecord` gives them, when the reader has it (the
+   * off-thread reader does): the report echoes it instead of formatting every cell again.
    */
   csv?: string;
 }

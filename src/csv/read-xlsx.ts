@@ -6,9 +6,8 @@ import type { RawRow } from './raw-row.js';
 const BATCH_ROWS = 500;
 
 /**
- * Reads the first sheet of a workbook (.xlsx), or `sheet`, as a stream of rows (exceljs' streaming reader); `line` is
- * Excel's row number. Cells as Excel shows them, as text: numbers to 15 significant digits, dates as 2025-03-31,
- * formulas as their result. The reports of a workbook are CSV files.
+ * Streams the first sheet of an .xlsx (or `sheet`) as rows; `line` is Excel's row number. Cells as Excel shows them:
+ * numbers to 15 digits, dates as 2025-03-31, formulas as their result. Reports are CSV.
  */
 export async function openXlsx(file: string, opts: { sheet?: string } = {}): Promise<CsvSource> {
   // Loaded only for a workbook: a CSV run never pays for it.

@@ -71,9 +71,8 @@ const CANDIDATE_DELIMITERS = [',', ';', '\t', '|'] as const;
 const DELIMITER_NAMES: Record<string, string> = { comma: ',', semicolon: ';', tab: '\t', '\\t': '\t', pipe: '|' };
 
 /**
- * Opens a CSV export for streaming, in flat memory. Encoding unless given: a BOM's, else utf8 if a sample decodes as
- * strict UTF-8, else windows-1252 (French Excel); non-UTF-8 found later fails with its line and the `--encoding` fix.
- * Short records are padded; extra cells only if empty (else a stray delimiter shifted the columns: refused).
+ * Opens a CSV export for streaming, flat memory. Encoding: given, a BOM's, utf8 if a sample is strict UTF-8, else
+ * windows-1252; bad bytes later fail with the line and `--encoding`. Extra non-empty cells (a shifted row): refused.
  */
 export async function openCsv(file: string, opts: OpenCsvOptions = {}): Promise<CsvSource> {
   const { sample, size } = await readSample(file);
@@ -196,9 +195,8 @@ export async function openCsv(file: string, opts: OpenCsvOptions = {}): Promise<
 }
 
 /**
- * About how many data rows the file holds: its size over the sample's bytes per line, less the header. The first rows
- * of an export are often a little shorter than the average (small numbers), and quoted line breaks count as lines: an
- * over-estimate more often than not, by a few percent.
+ * About how many data rows the file holds: size over the sample's bytes per line, less the header. Usually a few
+ * percent over (first rows are short, quoted line breaks count).
  */
 function estimateRowsFrom(sample: Buffer, size: number, newline: number, complete: boolean): number {
   let lines = 0;
@@ -214,9 +212,8 @@ interface ParsedBatch {
 }
 
 /**
- * csv-parse's stream, handing on each chunk's records as one batch with the line each starts on, without csv-parse's
- * per-record `info`: a record starts after the previous one's last line plus the empty lines skipped (`info.empty_lines`
- * is exact when a record is pushed) and spans the line breaks in its quoted values.
+ * csv-parse's stream, handing on each chunk's records as one batch with each record's first line, computed from the
+ * previous record and `info.empty_lines` instead of csv-parse's per-record `info`.
  */
 class BatchingParser extends Parser {
   private batch: ParsedBatch = { records: [], lines: [] };
@@ -426,9 +423,8 @@ function countOutsideQuotes(record: string, ch: string): number {
 }
 
 /**
- * The delimiter is the candidate (, ; tab |) that appears in the header row and the same number of times in most of
- * the first records; ties go to the order above. This survives `1 234,56` amounts in a `;` file (commas are not in the
- * header) and commas inside quoted fields. A file with no candidate at all is a one-column file: `,`.
+ * The delimiter: the candidate (, ; tab |) in the header and equally often in most first records, ties in that order;
+ * survives `1 234,56` in a `;` file and quoted commas. No candidate: a one-column file, `,`.
  */
 export function sniffDelimiter(text: string): string {
   const recs = sampleRecords(text, 20);

@@ -43,9 +43,8 @@ export interface CsvWriter {
 const SIGNED_NUMBER = /^[+\-\uff0b\uff0d][0-9 .,\u00a0\u202f]*$/;
 
 /**
- * OWASP CSV injection: a cell starting with = + - @ tab or CR gets a leading `'` (shown as text, not run), unless it is a
- * signed number as defined above, so phone numbers and negative amounts stay intact. The full-width forms ＝ ＋ － ＠
- * count as their ASCII twins: spreadsheets in East Asian locales read them as such.
+ * OWASP CSV injection: a cell starting with = + - @ tab or CR (or full-width ＝ ＋ － ＠) gets a leading `'`, unless it
+ * is a signed number as above, so phone numbers and negative amounts stay intact.
  */
 export function neutraliseFormula(cell: string): string {
   if (cell === '') return cell;

@@ -4,9 +4,8 @@ import type { RowOutcome } from './outcome.js';
 export const RUN_ABORTED = 'RunAbortedError' as const;
 
 /**
- * The run must stop at once (exit 3): bad credentials (`PB_AUTH`), a ledger that cannot be written
- * (`PB_LEDGER_WRITE`), the circuit breaker (`PB_CIRCUIT_OPEN`), a signal (`PB_INTERRUPTED_RUN`). Rows not sent stay
- * resumable. `outcome`, when set, is what is known of the row that raised it (e.g. CREATED but not recorded).
+ * The run must stop at once (exit 3): PB_AUTH, PB_LEDGER_WRITE, PB_CIRCUIT_OPEN, PB_INTERRUPTED_RUN; unsent rows stay
+ * resumable. `outcome`, when set, is what is known of the row that raised it (e.g. CREATED, not recorded).
  */
 export class RunAbortedError extends PaybatchError {
   readonly kind = RUN_ABORTED;

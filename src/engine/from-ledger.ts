@@ -16,9 +16,8 @@ export function ledgerAnswers(entry: LedgerEntry | undefined, retryUncertain: bo
 }
 
 /**
- * The report outcome of an existing ledger entry: what the job answers when a claim is refused, and what the queue
- * engine reports from the ledger. `row` is the row being reported: its fingerprint tells an edited row from the
- * one sent, its batch tells "created by this run" from "by an earlier one".
+ * The report outcome of an existing ledger entry (a refused claim, or the queue engine's report). `row`'s fingerprint
+ * tells an edited row from the one sent; its batch, "created by this run" from "by an earlier one".
  */
 export function outcomeFromEntry(entry: LedgerEntry, row: { fingerprint: string; batchId: string; sent?: SentSummary }): RowOutcome {
   const thisRun = entry.batchId === row.batchId;

@@ -24,9 +24,8 @@ export interface RetryPolicy {
 }
 
 /**
- * How both engines retry a request that provably created nothing (connection refused, PSP_106, 429/503): one policy, so
- * a row's fate does not depend on the engine. Half a second doubling to ten seconds rides out a throttling platform
- * within a run; Retry-After, when given, decides instead.
+ * The one retry policy for a request that provably created nothing (so a row's fate does not depend on the engine):
+ * half a second doubling to ten rides out a throttling platform; a Retry-After decides instead.
  */
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, baseDelayMs: 500, maxDelayMs: 10_000 };
 
@@ -48,9 +47,8 @@ export interface JobContext {
   /** Stop: no new POST starts; a POST in flight finishes and is recorded. */
   signal?: AbortSignal;
   /**
-   * Called once this row's outcome is queued in the ledger ahead of any later claim, before it is durable: the
-   * embedded engine frees the row's slot there, so the next claim shares the outcome's fsync. sendOrder still
-   * resolves only once the outcome is durable.
+   * Called once the outcome is queued in the ledger ahead of any later claim, before it is durable: the embedded engine
+   * frees the slot there so the next claim shares the fsync. sendOrder still resolves only once durable.
    */
   onRecordQueued?: (outcome: RowOutcome) => void;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;

@@ -32,9 +32,8 @@ export interface RateLimiter {
 export interface LocalRateLimiter extends RateLimiter {
   acquire(signal?: AbortSignal): Promise<void>;
   /**
-   * Like acquire, but the start is held open until the returned `end()` is called (at most `holdCapMs`): the
-   * next window is measured from the end, so the platform, which counts arrivals, never sees more than N in
-   * a second even when a cold connection delays one request's arrival.
+   * Like acquire, but the window is measured from `end()` (at most `holdCapMs` later): the platform counts arrivals,
+   * so it never sees more than N in a window even when a cold connection delays one.
    */
   begin(signal?: AbortSignal): Promise<() => void>;
 }
@@ -44,9 +43,8 @@ export const LIMITER_WAIT_CHANNEL = channel('paybatch:limiter:wait');
 export const THROTTLE_PAUSE_CHANNEL = channel('paybatch:limiter:pause');
 
 /**
- * A sliding-window limiter: a request takes one of N places free for a full window, so no window holds more than N
- * starts (no burst, unlike a token bucket); FIFO. `begin()/end()` holds the place until the answer, since the
- * platform counts arrivals; `holdCapMs` bounds a slow answer's hold.
+ * A sliding-window limiter: N places, each free for a full window before reuse, so no window holds more than N starts
+ * (no burst, unlike a token bucket); FIFO. `begin()/end()` holds a place until the answer (see begin).
  */
 export function createRateLimiter(opts: RateLimiterOptions): LocalRateLimiter {
   if (!Number.isFinite(opts.perSecond) || opts.perSecond <= 0) throw new RangeError(`perSecond must be a positive number, got ${opts.perSecond}`);

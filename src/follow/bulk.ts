@@ -43,9 +43,8 @@ const defaultRetryable = (e: unknown): boolean => LyraApiError.is(e) && e.kind =
 const defaultBackoff = (n: number): number => Math.min(DEFAULT_RETRY.baseDelayMs * 2 ** (n - 1), DEFAULT_RETRY.maxDelayMs);
 
 /**
- * Runs `work` over every item: at most `concurrency` at once, each API call behind the shared rate limiter,
- * retry-safe failures tried again with backoff. An auth failure (INT_905 / 401) stops the run: nothing more is
- * started, because every further call would fail the same way (and could lock the account).
+ * Runs `work` over every item, at most `concurrency` at once, behind the shared limiter, retrying retry-safe failures.
+ * An auth failure (INT_905 / 401) stops the run: every further call would fail too and could lock the account.
  */
 export async function runBulk<T, R>(items: readonly T[], work: (item: T, attempt: number) => Promise<R>, opts: BulkOptions): Promise<BulkSummary<R>> {
   const limit = pLimit(Math.max(1, opts.concurrency));

@@ -58,9 +58,8 @@ export interface CancelOptions {
 }
 
 /**
- * `paybatch cancel`: cancels the RUNNING orders among `candidates`. Orders already PAID, REFUSED, EXPIRED or
- * CANCELLED are reported (SKIPPED / UNCHANGED), not errors. Cancel may be repeated safely: a second Cancel of the
- * same order is refused with PSP_1101 and a Get then shows CANCELLED, so a timeout is simply tried again.
+ * `paybatch cancel`: cancels the RUNNING orders among `candidates`; others are reported (SKIPPED / UNCHANGED). Safe to
+ * repeat (a second Cancel is refused with PSP_1101, a Get then shows CANCELLED), so a timeout is just tried again.
  */
 export async function cancelOrders(opts: CancelOptions): Promise<ActionRun> {
   const now = opts.now ?? (() => new Date());

@@ -105,9 +105,8 @@ function checkNumbers(argv: FollowArgs): void {
 }
 
 /**
- * Resolves the configuration, opens the ledger of record of the shop + mode (the local one: one process at a time), and
- * applies the payment notifications the IPN receiver journalled, so every follow-up command sees every payment
- * received so far.
+ * Resolves the configuration, opens the ledger of record of the shop + mode, and applies the notifications the IPN
+ * receiver journalled, so every follow-up command sees every payment received so far.
  */
 export async function openFollow(argv: FollowArgs, opts: { api: boolean; env?: NodeJS.ProcessEnv }): Promise<FollowContext> {
   checkNumbers(argv);

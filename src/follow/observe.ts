@@ -2,9 +2,8 @@ import type { Observation } from '../ledger/ledger.js';
 import type { PaymentOrder } from '../lyra/types.js';
 
 /**
- * The ledger observation a platform answer (Get, Update, Cancel) proves, dated so the ledger's newest-wins rule holds
- * against notifications (platform clock): RUNNING by updateDate, else creationDate, so a later payment still wins;
- * a final state by updateDate when given, else the time of the answer.
+ * The observation a Get/Update/Cancel answer proves, dated for newest-wins against IPNs (platform clock): RUNNING by
+ * updateDate else creationDate, so a later payment wins; a final state by updateDate, else the answer's time.
  */
 export function observationOf(order: PaymentOrder, answeredAt: Date, opts: { ownChange?: boolean } = {}): Observation {
   let when = order.paymentOrderStatus === 'RUNNING' ? (order.updateDate ?? order.creationDate) : (order.updateDate ?? answeredAt.toISOString());

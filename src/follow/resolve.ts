@@ -56,9 +56,8 @@ export async function uncertainEntries(ledger: Ledger, f: ReconcileFilter): Prom
 }
 
 /**
- * `paybatch resolve`: an UNCERTAIN order with evidence (a notification in the ledger, or a transaction Order/Get lists)
- * becomes CREATED; without, one whose latest possible expiry has passed (platform clock) is safe to re-send. Every
- * decision goes into the ledger with its evidence (`Ledger.observe`).
+ * `paybatch resolve`: evidence (a notification, or a transaction from Order/Get) makes an UNCERTAIN order CREATED;
+ * without, one past its latest possible expiry is safe to re-send. Decisions go to the ledger with their evidence.
  */
 export async function resolveUncertain(opts: { ledger: Ledger; client: ResolveClient; entries: readonly LedgerEntry[]; bulk: Omit<BulkOptions, 'retryable'>; now?: () => Date }): Promise<ResolveRun> {
   const now = opts.now ?? (() => new Date());

@@ -18,9 +18,8 @@ export interface OrderIdSelection {
 }
 
 /**
- * The column holding the orderId: `--map orderId=HEADER` if given, else the header that is the field's name or its
- * best alias (src/orders/fields.ts). Only that column matters, so the input file and its run report (the input's
- * columns plus paybatch's) designate the same orders; no other column is required.
+ * The orderId column: `--map orderId=HEADER`, else the field's name or best alias. Only this column matters, so an
+ * input file and its run report designate the same orders.
  */
 export function findOrderIdColumn(headers: readonly string[], map: Record<string, string> | undefined, file: string): number {
   const listed = headers.map((h) => `"${h}"`).join(', ');

@@ -49,9 +49,8 @@ export interface StatusRun {
 }
 
 /**
- * `paybatch status`: every order of the selection the ledger holds a payment order for is read again
- * (`PaymentOrder/Get`) unless the ledger already knows it PAID, EXPIRED or CANCELLED, and what the platform says is
- * recorded in the ledger.
+ * `paybatch status`: reads again (`PaymentOrder/Get`) every selected order with a payment order that the ledger does
+ * not know PAID, EXPIRED or CANCELLED, and records the answer in the ledger.
  */
 export async function checkStatus(opts: StatusOptions): Promise<StatusRun> {
   const now = opts.now ?? (() => new Date());

@@ -26,9 +26,8 @@ export type UpdatePlan =
   | { kind: 'refused'; code: 'PB_CHANNEL_CHANGED' | 'PB_CURRENCY_CHANGED'; message: string };
 
 /**
- * What `update` would send for one order: the file's row (the source of truth) against a fresh Get (only it knows the
- * message and receipt e-mail). Only fields the row states are compared; the request repeats the current values of
- * the rest (amount, currency, the MAIL/SMS channel and recipient), so an Update never resets a field by omission.
+ * What `update` would send: the row's stated fields against a fresh Get; the request repeats the current values of the
+ * rest (amount, currency, MAIL/SMS channel and recipient), so an Update never resets a field by omission.
  */
 export function planUpdate(input: { draft?: OrderDraft; current: PaymentOrder; runWide?: RunWideChanges }): UpdatePlan {
   const { draft, current } = input;

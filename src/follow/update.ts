@@ -30,9 +30,8 @@ export interface UpdateOptions {
 type Done = { plan: UpdatePlan; order: PaymentOrder; updates: number; settledByReread?: boolean };
 
 /**
- * `paybatch update`: `PaymentOrder/Update` for each RUNNING order whose row (or a run-wide change) differs from what
- * a fresh Get says the platform holds. An Update with no definite answer is not re-sent blindly (a second buyer
- * message, docs/lyra-api.md Q6): the order is read again; if it holds the new values the row is done, else UNCERTAIN.
+ * `paybatch update`: Update each RUNNING order whose row differs from a fresh Get. An Update with no definite answer
+ * is not re-sent (a second buyer message, lyra-api.md Q6): a re-read says done or UNCERTAIN.
  */
 export async function updateOrders(opts: UpdateOptions): Promise<ActionRun> {
   const now = opts.now ?? (() => new Date());

@@ -7,9 +7,8 @@ export type ApplyResult =
   /** Authentic, but about an order this ledger never sent (another tool on the same shop, or another state dir). */
   | { kind: 'unknown-order'; orderId?: string }
   /**
-   * The ledger holds another payment order for this orderId (an UNCERTAIN row re-sent with the operator's
-   * flag can leave two orders for one invoice): not applied, so the buyer's payment is not pinned on the
-   * wrong order; the operator reconciles by hand.
+   * The ledger holds another payment order for this orderId (a flagged re-send of an UNCERTAIN row): not applied, so
+   * the payment is not pinned on the wrong order; the operator reconciles.
    */
   | { kind: 'other-order'; orderId: string; ledgerPaymentOrderId: string }
   /** Nothing to record: the notice proves no state change (abandoned page, pending authorisation …). */

@@ -27,9 +27,8 @@ export interface InboxApplier {
 }
 
 /**
- * Moves notices from the receiver's journal into the ledger: opens the ledger, drains, closes it at once so a
- * `run` can take it; when the ledger is busy, tries again later. Nothing is lost meanwhile: the journal holds it
- * and every follow-up command drains it too.
+ * Moves notices from the receiver's journal into the ledger, opened only while draining so a `run` can take it; a busy
+ * ledger is tried later. Nothing is lost: the journal holds it and every follow-up command drains it too.
  */
 export function createInboxApplier(opts: InboxApplierOptions): InboxApplier {
   const base = opts.retryMs ?? 2000;

@@ -6,9 +6,8 @@ import { applyNotice, type ApplyResult } from './apply-notice.js';
 import type { IpnNotice } from './notice.js';
 
 /**
- * The IPN receiver's own journal, `<stateDir>/ipn/<shopId>-<mode>.jsonl`: a `run` may hold the local ledger for hours,
- * yet the receiver must answer Lyra quickly and never lose a payment it acknowledged. Each verified notice is appended
- * (fsync before the 200) and applied whenever the ledger can be opened; applying twice changes nothing. No buyer data.
+ * The IPN receiver's journal (`<stateDir>/ipn/<shopId>-<mode>.jsonl`): a `run` may hold the ledger for hours, yet Lyra
+ * needs a quick answer. Appended with fsync before the 200, applied when the ledger opens (idempotently). No PII.
  */
 export interface InboxLine {
   v: 1;

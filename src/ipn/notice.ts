@@ -3,9 +3,8 @@ import { paymentDetailsOf, readTransactions } from '../lyra/transactions.js';
 import type { Mode, PaymentOrderStatus } from '../lyra/types.js';
 
 /**
- * What paybatch keeps of one verified payment notification: enough to find the order and its new state, and
- * nothing about the buyer (the kr-answer also carries the customer's e-mail, name, card details …, which are
- * neither stored nor logged).
+ * What paybatch keeps of a verified payment notification: enough to find the order and its new state, nothing about
+ * the buyer (the kr-answer's e-mail, name, card details … are neither stored nor logged).
  */
 export interface IpnNotice {
   shopId: string;

@@ -7,9 +7,8 @@ import { formatMinor, parseMoney } from '../orders/currencies.js';
 import type { LedgerEntry, LedgerState } from './ledger.js';
 
 /**
- * The exchange formats of a ledger, for `paybatch ledger export` and `import`: moving to a new machine, restoring a
- * backup, merging two ledgers. JSON Lines is the entry as stored, one per line. CSV is for people and spreadsheets:
- * the amount as money in its currency, the cells formula-guarded; it reads back to the same entries.
+ * The ledger's exchange formats (`ledger export` / `import`): JSON Lines, the entry as stored; CSV for people, money
+ * as money and formula-guarded cells, reading back to the same entries.
  */
 export const EXPORT_COLUMNS = [
   'orderId',

@@ -12,9 +12,8 @@ export function orderFingerprint(order: { request: PaymentOrderRequest; expiresF
 }
 
 /**
- * sha256 (hex) of the canonical JSON of the body that will be sent: keys sorted at every depth, undefined dropped.
- * Two rows that would send the same body have the same fingerprint whatever the column order or the mapping, so
- * an edited file can be told from the one sent.
+ * sha256 (hex) of the canonical JSON of the body to send (keys sorted at every depth, undefined dropped): the same
+ * body gives the same fingerprint whatever the column order or mapping, so an edited file shows.
  */
 export function fingerprint(req: PaymentOrderRequest): string {
   return createHash('sha256').update(canonicalJson(req)).digest('hex');

@@ -1,9 +1,8 @@
 import type { PaymentDetails } from './ledger.js';
 
 /**
- * What the ledger keeps of two reports of the buyer's attempts (a notification, then Order/Get, in any order): the
- * latest attempt by its date, the accepted payment once known, the latest refusal, the most attempts counted. So an
- * older notification delivered late never hides a payment already known.
+ * Combines two reports of the buyer's attempts (IPN, Order/Get, any order): latest attempt by date, the accepted
+ * payment once known, latest refusal, most attempts. A late, older notification never hides a known payment.
  */
 export function combinePayment(cur: PaymentDetails | undefined, inc: PaymentDetails): PaymentDetails {
   if (!cur) return inc;

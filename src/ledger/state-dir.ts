@@ -2,9 +2,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 
 /**
- * Where the ledger lives without `--state-dir`: `PAYBATCH_STATE_DIR`, `$XDG_STATE_HOME/paybatch`, `~/.local/state/paybatch`
- * (Windows: `%LOCALAPPDATA%\paybatch\state`). Not beside the input: one invoice is often exported to several files,
- * and "never two orders for one invoice" must hold across them. Cron jobs should set it to a local disk.
+ * The ledger's home without `--state-dir`: PAYBATCH_STATE_DIR, $XDG_STATE_HOME/paybatch, ~/.local/state/paybatch (or
+ * %LOCALAPPDATA%\paybatch\state). Not beside the input: one invoice may be exported to several files.
  */
 export function defaultStateDir(env: Record<string, string | undefined> = process.env, home: string = homedir(), platform: string = process.platform): string {
   const explicit = env.PAYBATCH_STATE_DIR?.trim();

@@ -1,9 +1,8 @@
 import { distance } from 'fastest-levenshtein';
 
 /**
- * The candidate a typed word most likely meant (`emial` → `email`), or undefined: one edit up to 4 letters, else two
- * (a swap is two) with lengths differing by one at most (`customer` is no typo of `customerid`). Case-insensitive;
- * an exact match is never suggested.
+ * The candidate a typed word most likely meant (`emial` → `email`), or undefined: one edit up to 4 letters, else two,
+ * lengths differing by one at most (`customer` is no typo of `customerid`). Case-insensitive, never an exact match.
  */
 export function didYouMean(word: string, candidates: Iterable<string>): string | undefined {
   const w = word.toLowerCase();

@@ -3,9 +3,8 @@ import { lstat, rename, rm } from 'node:fs/promises';
 import { PaybatchError } from '../errors/paybatch-error.js';
 
 /**
- * Moves a finished file (`from`, a temporary name) to `to`. Removes the old `to` first, then renames: on ext4 a rename
- * over a file first writes the new data out (auto_da_alloc), slow for a big report. A crash in between leaves the
- * new file complete under `from`. Only a regular file is replaced (a link, FIFO or device in the way is refused).
+ * Moves a finished file `from` (a temporary name) to `to`, removing `to` first: on ext4 a rename over a file flushes
+ * the new data first (slow for big reports). A crash between leaves it whole under `from`. Regular files only.
  */
 export async function replaceFile(from: string, to: string): Promise<void> {
   const there = await lstat(to).catch((e: NodeJS.ErrnoException) => {

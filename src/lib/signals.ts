@@ -6,9 +6,8 @@ export function signalExitCode(signal: NodeJS.Signals): number {
 }
 
 /**
- * SIGINT / SIGTERM stop a command cleanly: the first aborts `controller` (no new request starts, in-flight ones finish
- * and are recorded, the report is written); the second exits at once with signalExitCode (SIGINT 130, SIGTERM 143) — safe, since the ledger made every
- * claim durable before its request left.
+ * SIGINT / SIGTERM: the first aborts `controller` (in-flight requests finish and are recorded, the report is written);
+ * the second exits at once with signalExitCode, safe since every claim was durable before its request left.
  */
 export function onStopSignals(controller: AbortController, onFirst: (signal: NodeJS.Signals) => void): { dispose(): void } {
   const handler = (signal: NodeJS.Signals) => {

@@ -6,9 +6,8 @@ import { ConfigError } from '../errors/paybatch-error.js';
 import { notRegular } from './replace-file.js';
 
 /*
- * Every path a command will write, checked before the first order is sent: a report that cannot be written at the end
- * of a run would leave orders sent and nothing to show for them, and an unwritable state folder cannot hold the
- * ledger. One line naming the path, the setting and the fix; exit 2.
+ * Every path a command will write, checked before the first order is sent (a report that cannot be written would leave
+ * orders sent and nothing to show). One line naming the path, the setting and the fix; exit 2.
  */
 
 /** A file a command writes (a report, the rows to fix, a summary): replaced at the end of the command. */

@@ -1,9 +1,8 @@
 import v8 from 'node:v8';
 
 /**
- * Holds the main thread's young generation once it reaches `mb` (V8 offers no other way for a running main thread):
- * `--semi-space-growth-factor=1`, for the whole process, so only for a command that ends with the work. Call `tick()`
- * once per batch. Serves the validate peak RSS row (≤ 150 MB; bench/notes.md, "Speed-only code").
+ * Caps the main thread's young generation once it reaches `mb` (`--semi-space-growth-factor=1`, process-wide, so only
+ * for a command that ends with the work); call `tick()` per batch. For the validate peak RSS row (bench/notes.md).
  */
 export class YoungGenerationCap {
   private held = false;

@@ -5,9 +5,8 @@ import { ConfigError } from '../errors/paybatch-error.js';
 export type { Logger };
 
 /**
- * The one log of paybatch's long-running processes (worker, ipn receiver): JSON lines on stderr, PII masked in every
- * string, and the fields that could carry a secret removed before anything is written. Its level is PAYBATCH_LOG_LEVEL
- * (fatal, error, warn, info, debug, trace or silent; default info).
+ * The log of long-running processes (worker, IPN receiver): JSON lines on stderr, PII masked, secret-bearing fields
+ * removed. Level from PAYBATCH_LOG_LEVEL (fatal … trace, or silent; default info).
  */
 export function createLogger(opts: { level?: string; name?: string; destination?: NodeJS.WritableStream } = {}): Logger {
   const level = (opts.level ?? process.env.PAYBATCH_LOG_LEVEL ?? 'info').trim().toLowerCase();

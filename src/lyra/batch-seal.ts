@@ -2,9 +2,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Mode } from './types.js';
 
 /**
- * A queued batch's seal: HMAC-SHA256 of its identity under the shop's API password, made once the platform accepted
- * the credentials. A worker sends a batch only if its own password gives the same seal: a job lets no one send on
- * behalf of someone who could not authenticate, and the seal reveals nothing of the password.
+ * A queued batch's seal: HMAC-SHA256 of its identity under the shop's API password, made once it authenticated. A
+ * worker sends only if its own password gives the same seal; the seal reveals nothing of the password.
  */
 export function batchSeal(password: string, scope: { shopId: string; mode: Mode }, batchId: string): string {
   return createHmac('sha256', password).update(`paybatch batch\n${scope.shopId}\n${scope.mode}\n${batchId}`).digest('hex');

@@ -1,9 +1,8 @@
 import type { LyraErrorKind } from './errors.js';
 
 /**
- * Codes (docs/lyra-api.md §10) saying "nothing happened, repeat the call": PSP_106 (throttling) and the "transaction
- * not created" incidents. The other "technical incident" codes (PSP_513 …, PSP_99x, PSP_1001, PSP_1028, PSP_1044)
- * say "read first", so they are `unknown` and the caller reconciles instead of re-sending.
+ * Codes saying "nothing happened, repeat the call" (docs/lyra-api.md §10): PSP_106 and "transaction not created".
+ * Other "technical incident" codes say "read first": `unknown`, reconciled rather than re-sent.
  */
 const RETRY_SAFE = new Set(['PSP_106', 'PSP_648', 'PSP_650']);
 
@@ -15,9 +14,8 @@ const UNKNOWN = new Set([
 ]);
 
 /**
- * The kind of an error code answered by the platform (an ERROR envelope). Pure.
- * Anything not listed — including codes Lyra adds later — is `permanent`: a careful integrator never
- * re-sends a payment order on a code it does not understand.
+ * The kind of an error code in an ERROR envelope. Pure. Anything not listed, including codes Lyra adds later, is
+ * `permanent`: never re-send a payment order on a code we do not understand.
  */
 export function classifyErrorCode(code: string): LyraErrorKind {
   if (RETRY_SAFE.has(code)) return 'retry-safe';

@@ -41,9 +41,8 @@ export const SERVICES = {
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 /**
- * One pool per API origin for the whole process, shared by reference count: every client of a run talks over
- * the same keep-alive sockets, and the last close() closes them. undici's Pool rather than global fetch: much
- * faster for POSTs.
+ * One undici Pool per API origin for the whole process (faster than fetch for POSTs), reference-counted: every client
+ * shares the keep-alive sockets and the last close() closes them.
  */
 const pools = new Map<string, { pool: Pool; refs: number }>();
 
@@ -88,9 +87,8 @@ interface RawResponse {
 }
 
 /**
- * The Lyra REST V4 client for payment orders. Every failure is a LyraApiError whose `kind` says whether the
- * order may exist (see errors.ts, transport-codes.ts). The password lives in a private field only: logging
- * or serialising the client shows no secret.
+ * The Lyra REST V4 client for payment orders. Every failure is a LyraApiError whose `kind` says whether the order may
+ * exist; the password is a private field, so logging or serialising the client shows no secret.
  */
 export class LyraClient {
   readonly mode: Mode;
@@ -312,9 +310,8 @@ export class LyraClient {
   }
 
   /**
-   * undici's error codes tell where the call died. Connect-phase failures provably sent nothing. Anything
-   * after the body was handed to the socket — including a keep-alive socket the server closed just as we
-   * reused it, which undici does not retry for a POST — may have been processed: `unknown`.
+   * Connect-phase failures provably sent nothing; anything after the body reached the socket (even a reused keep-alive
+   * socket the server closed, which undici does not retry for a POST) may have been processed: `unknown`.
    */
   #transportError(service: string, err: Error & { code?: string }, sent: boolean): LyraApiError {
     const code = err.code ?? '';

@@ -14,9 +14,8 @@ export interface LyraConfigFlags {
 const DEFAULT_PATH_PREFIX = '/api-payment/V4';
 
 /**
- * The Lyra connection settings, resolved once: a flag beats its environment variable; an explicit URL beats a
- * platform preset from the same source. Pure: the environment is passed in. Every problem names the variable
- * and the flag to fix, and never echoes the password.
+ * The Lyra connection settings, resolved once and purely: a flag beats its variable, an explicit URL a platform preset.
+ * Every problem names the variable and the flag to fix, never the password.
  */
 export function resolveLyraConfig(env: Record<string, string | undefined>, flags: LyraConfigFlags = {}): LyraClientOptions {
   const pick = (flag: string | undefined, name: string): string | undefined => {

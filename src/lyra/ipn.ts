@@ -16,9 +16,8 @@ export function signIpn(answer: string, key: string): string {
 }
 
 /**
- * Checks an IPN over the raw kr-answer string, never a re-serialised one, with the key kr-hash-key names
- * (`password` for IPNs, `sha256_hmac` for browser returns). No PHP-SDK `\/`/stripslashes fallbacks: Node gets the
- * bytes as sent, so a mismatch is a real one.
+ * Checks an IPN over the raw kr-answer string with the key kr-hash-key names (`password` or `sha256_hmac`). No PHP-SDK
+ * stripslashes fallback: Node gets the bytes as sent, so a mismatch is real.
  */
 export function verifyIpn(fields: IpnFields, keys: { password: string; hmacKey?: string }): IpnVerdict {
   const hash = fields['kr-hash'];

@@ -1,7 +1,6 @@
 /**
- * REST hosts of the brands running the Lyra platform (docs/lyra-api.md §2). The API path
- * (`/api-payment/V4`) is appended by the client. PayZen Brazil uses api.payzen.com.br: Lyra's own flask
- * `.env.example` swaps it with the static host (Q9); every client that works uses this one.
+ * REST hosts of the Lyra platform's brands (docs/lyra-api.md §2); the client appends `/api-payment/V4`. PayZen Brazil
+ * is api.payzen.com.br (Lyra's own `.env.example` swaps it with the static host, Q9).
  */
 export const PLATFORMS = {
   'payzen-eu': { name: 'PayZen Europe', baseUrl: 'https://api.payzen.eu' },

@@ -1,7 +1,6 @@
 /**
- * Project codes for failures that never reached a Lyra answer (they carry `httpStatus` where one exists).
- * Their kind is fixed here, except PB_TIMEOUT / PB_RESET / PB_ABORTED, whose kind depends on whether the
- * whole request body had been handed to the socket (then the platform may have acted: `unknown`).
+ * Codes for failures with no Lyra answer. PB_TIMEOUT / PB_RESET / PB_ABORTED are `unknown` once the whole body was
+ * handed to the socket (the platform may have acted); every other kind is fixed here.
  */
 export const TransportCode = {
   /** No answer in time. unknown once the body was sent; retry-safe if it never left (queued, connecting). */

@@ -1,7 +1,6 @@
 /**
- * ISO 4217 active codes and their minor-unit exponents (list one, as amended up to 2025); codes that cannot be charged
- * (XAU, XDR, XTS, XXX …) are absent. Written out rather than taken from Intl: CLDR differs from ISO where platforms
- * follow ISO (IQD), and Node's ICU may not know recent codes (XCG, ZWG); `currencies.test.ts` lists the differences.
+ * ISO 4217 active codes and their minor-unit exponents, chargeable ones only. Written out, not from Intl: CLDR differs
+ * from ISO where platforms follow ISO (IQD), ICU may lack new codes (XCG, ZWG); see currencies.test.ts.
  */
 export const CURRENCY_EXPONENTS: Readonly<Record<string, number>> = Object.freeze({
   AED: 2, AFN: 2, ALL: 2, AMD: 2, AOA: 2, ARS: 2, AUD: 2, AWG: 2, AZN: 2,

@@ -67,9 +67,8 @@ function formatIso(instant: number, timeZone: string): string {
 export type DateReading = { ok: true; instant: number; dateOnly: boolean } | { ok: false; message: string };
 
 /**
- * Reads an expiration as people write it. A date alone is the END of that day in `timeZone`; a date-time without
- * offset is wall-clock time there; with `Z` or an offset it is exact. d/m/y (`/`, `.`, `-`) only when it cannot be
- * read as m/d too (a part above 12, or day = month): `05/06/2026` is refused rather than guessed.
+ * Reads an expiration: a date alone is the END of that day in `timeZone`, a date-time without offset is wall-clock
+ * there, with `Z`/offset exact. d/m/y only when it cannot be read as m/d: `05/06/2026` is refused, not guessed.
  */
 export function readDate(text: string, timeZone: string): DateReading {
   const s = text.trim();

@@ -87,9 +87,8 @@ function typeOf(national: string, plan: Plan): PhoneNumberType | undefined {
 const PLAIN = /^\+[1-9]\d{6,14}$/;
 
 /**
- * A `+` and digits (spaces allowed), read without libphonenumber's general parser (most of an SMS row's cost). Answers
- * only a valid number the parser would read the same way (one country for its calling code, no national prefix);
- * else undefined and the caller asks the parser. test/orders/e164.test.ts compares both on every country's numbers.
+ * `+` and digits, read without libphonenumber's general parser (most of an SMS row's cost) when the parser provably
+ * reads it the same way; else undefined and the caller asks the parser (e164.test.ts compares both).
  */
 export function plainE164(text: string): { number: string; type: PhoneNumberType } | undefined {
   const number = text.includes(' ') ? text.replace(/ /g, '') : text;

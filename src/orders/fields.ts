@@ -1,7 +1,6 @@
 /**
- * The paybatch fields a CSV column can fill, with the header aliases finance exports use. Headers are matched after
- * `normaliseHeader` (case, accents, spaces and punctuation ignored), so `E-mail`, `EMAIL` and `Adresse e-mail` all work.
- * Aliases are unique across fields. `--map FIELD=HEADER` names any other header.
+ * The fields a CSV column can fill, with the header aliases finance exports use (unique across fields), matched after
+ * `normaliseHeader` (case, accents, spaces, punctuation ignored). `--map FIELD=HEADER` names any other header.
  */
 export interface FieldSpec {
   /** Where it goes in the CreatePaymentOrder body (docs/lyra-api.md §5). */

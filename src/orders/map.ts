@@ -56,9 +56,8 @@ export interface Mapping {
 export const MAX_EXPIRY_MS = 90 * 86_400_000;
 
 /**
- * Which column feeds which field: `--map` (exact header, then ignoring case/accents), then fields.ts aliases (the
- * field's name first, then aliases in order). A tie is an error, never a guess. orderId and amount need a column,
- * currency and channel a column or a default. ConfigError for a wrong flag, InputError for a file lacking one.
+ * Which column feeds which field: `--map`, then fields.ts names and aliases in order; a tie is an error, never a guess.
+ * Throws ConfigError for a wrong flag, InputError when orderId, amount, currency or channel has no source.
  */
 export function buildMapping(headers: string[], opts: MappingOptions = {}): Mapping {
   const defaults = resolveDefaults(opts.defaults ?? {});
@@ -111,9 +110,8 @@ export function buildMapping(headers: string[], opts: MappingOptions = {}): Mapp
 }
 
 /**
- * `column "emial" is not read: did you mean email? --map email=emial`, for every column that feeds no field while its
- * header is one typo away from the name or an alias of a field that has no column. Said once, not on every row whose
- * e-mail address then reads as empty.
+ * `column "emial" is not read: did you mean email? --map email=emial`, for an unused column one typo away from a field
+ * that has no column: said once, not on every row whose e-mail then reads as empty.
  */
 function misspeltColumns(headers: readonly string[], columns: Partial<Record<FieldName, ColumnRef>>): string[] {
   const used = new Set(Object.values(columns).map((c) => c.index));

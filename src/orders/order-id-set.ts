@@ -2,9 +2,8 @@ import { IdArena } from '../lib/id-arena.js';
 import { arenaHash } from '../lib/latin1-ids.js';
 
 /**
- * The orderIds met so far in a file, for the duplicates check, in far less memory than a Set<string> (the validate
- * peak RSS row, bench/notes.md): their bytes in an IdArena, a table of offsets. Exact (bytes compared); ids above
- * U+00FF or longer than 255 go to a Set.
+ * The orderIds met so far in a file (duplicates check) in far less memory than a Set<string>: bytes in an IdArena and
+ * a table of offsets, compared exactly; ids above U+00FF or over 255 long go to a Set.
  */
 export class OrderIdSet {
   private readonly arena = new IdArena();

@@ -65,9 +65,8 @@ interface Valid {
 }
 
 /**
- * The number with its type if it is valid. With full metadata libphonenumber decides validity by finding the type
- * (`isValid()` is `getType() !== undefined`): asking the type once avoids matching every pattern twice. A number with
- * a type is valid whatever the metadata; for one without, `isValid()` answers.
+ * The number with its type if valid. With full metadata libphonenumber's `isValid()` is `getType() !== undefined`:
+ * asking the type once avoids matching every pattern twice; without a type, `isValid()` answers.
  */
 function valid(p: PhoneNumber | undefined): Valid | undefined {
   if (!p) return undefined;

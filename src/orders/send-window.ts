@@ -2,9 +2,8 @@ import { ConfigError } from '../errors/paybatch-error.js';
 import type { ChannelType } from '../lyra/types.js';
 
 /**
- * When buyers may be reached: `--send-window "SMS,WHATSAPP mon-sat 08:00-20:00 Europe/Paris"` (channels or `all`;
- * days as a range, a list or `daily`; 24 h times; an IANA zone, default the machine's). A row outside its window is
- * reported PENDING (PB_SEND_WINDOW) and sent by the next run inside it.
+ * When buyers may be reached: `--send-window "SMS,WHATSAPP mon-sat 08:00-20:00 Europe/Paris"` (channels or `all`,
+ * days, 24 h times, IANA zone). A row outside it is reported PENDING (PB_SEND_WINDOW) and sent by a later run.
  */
 export interface SendWindow {
   text: string;

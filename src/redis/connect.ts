@@ -5,9 +5,8 @@ import type { Redis, RedisOptions } from 'ioredis';
 import { ConfigError, PaybatchError } from '../errors/paybatch-error.js';
 
 /**
- * Producers (run, enqueue, report) fail fast: a command while Redis is away rejects at once and the caller decides
- * (retry with back-off, or stop with a message). Workers block on Redis and must wait for it forever instead:
- * BullMQ requires `maxRetriesPerRequest: null` on their connections.
+ * Producers (run, enqueue, report) fail fast while Redis is away and the caller decides; workers wait for it forever
+ * (BullMQ requires `maxRetriesPerRequest: null` on their connections).
  */
 export type RedisRole = 'producer' | 'worker';
 
@@ -84,9 +83,8 @@ export async function checkRedisServer(redis: Redis, target: RedisTarget): Promi
 export const MAY_LOSE_CLAIMS = 'PAYBATCH_REDIS_MAY_LOSE_CLAIMS';
 
 /**
- * A claim in Redis must be durable before the POST leaves, or a Redis crash lets the next run send the invoice again:
- * only `appendonly yes` + `appendfsync always` gives that (WAITAOF needs Redis 7.2). Anything less is refused unless
- * the operator accepts, by name, that a crash of Redis may duplicate orders.
+ * A claim in Redis must be durable before the POST leaves, or a Redis crash lets the next run send again: only
+ * `appendonly yes` + `appendfsync always` (no WAITAOF before 7.2). Less is refused unless the operator accepts it.
  */
 async function checkDurability(redis: Redis, target: RedisTarget, info: string): Promise<void> {
   if (target.mayLoseClaims || (process.env[MAY_LOSE_CLAIMS] ?? '').toLowerCase() === 'yes') return;

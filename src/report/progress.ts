@@ -11,9 +11,8 @@ export interface Progress {
 }
 
 /**
- * What a queue-mode run or report waits for when no row finished for a while: no worker at all, or rows held by
- * workers — and a worker that died holds its rows until their lock lapses (BullMQ's stalled check then hands them to
- * another worker: up to twice the lock time, about two minutes with the default), which otherwise looks like a hang.
+ * Says what a queue-mode run waits for when no row finished for a while: no worker, or rows held by workers (a dead
+ * worker's rows wait for its lock to lapse and BullMQ's stalled check), which otherwise looks like a hang.
  */
 export function queueWaitingNote(workers: number, inFlight: number): string {
   if (workers === 0) return "no worker is connected to this shop's queue — start one: paybatch worker --redis URL";

@@ -36,9 +36,8 @@ export interface StoreOptions {
   /** What Get/Update/Cancel answer for an order of the other mode: PSP_1000 (invisible, default) or PSP_1011. */
   crossModeCode?: 'PSP_1000' | 'PSP_1011';
   /**
-   * Keep only what Get/Update/Cancel, payment and the counters need, so a million-order benchmark fits in memory: the
-   * texts the gateway generates (e-mail subject and body, SMS/WhatsApp message, QR code) are answered by Create but not
-   * kept, so later answers carry `channelDetails` with only the channel type.
+   * Keep only what later calls and counters need (not the generated e-mail, SMS or QR texts), so a million-order
+   * benchmark fits in memory; later answers then carry `channelDetails` with only the channel type.
    */
   lean?: boolean;
 }

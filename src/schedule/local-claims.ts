@@ -26,9 +26,8 @@ export const STALE_MS = 60_000;
 export type SlotClaim = { kind: 'mine'; record: SlotRecord } | { kind: 'taken' } | { kind: 'busy'; running?: SlotRecord };
 
 /**
- * A job's slots, claimed beside its reports (`OUTPUT/.schedule/JOB/SLOT.json`, O_EXCL), with `running.lock` while one
- * runs: every scheduler sharing the job files and the output sees them, whatever its state folder, so a slot fires once
- * and a job's slots never overlap (a run on another ledger could send the other's orders again).
+ * A job's slots, claimed beside its reports (`OUTPUT/.schedule/JOB/SLOT.json`, O_EXCL, plus `running.lock`), so every
+ * scheduler sharing that output fires a slot once and never overlaps a job's runs, whatever its state folder.
  */
 export class LocalSlotClaims {
   private readonly dir: string;

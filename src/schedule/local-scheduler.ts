@@ -22,9 +22,8 @@ export interface LocalSchedulerOptions {
 }
 
 /**
- * Fires each job at its slots with the embedded engine until `signal`, each slot claimed first (LocalSlotClaims).
- * Slots that pass while the job runs or nothing ran are one slot to catch up (or skip), never one per missed minute; a
- * failed run is logged, notified and followed by the next slot.
+ * Fires each job at its slots with the embedded engine until `signal`, each slot claimed first. Missed slots are one
+ * slot to catch up (or skip), not one per minute; a failed run is logged, notified and followed by the next slot.
  */
 export async function runLocalScheduler(opts: LocalSchedulerOptions): Promise<void> {
   const now = opts.now ?? (() => new Date());

@@ -67,9 +67,8 @@ export async function lastRuns(target: RedisTarget, jobs: ScheduledJob[]): Promi
 }
 
 /**
- * Takes the slots for `paybatch worker --schedules` and `serve --schedules --redis`: each a `paybatch run` of the job
- * file in queue mode, whose rows the shop's workers send. A slot whose worker died is taken again by another; the
- * ledger keeps its orders from being sent twice.
+ * Takes the slots for `worker --schedules` and `serve --schedules --redis`, each a queued `paybatch run` of the job
+ * file. A slot whose worker died is taken again by another; the ledger keeps its orders from being sent twice.
  */
 export function startScheduleWorker(opts: {
   redis: Redis;

@@ -38,9 +38,8 @@ export interface SlotRunOptions {
 }
 
 /**
- * Runs one slot of a job through `paybatch run`'s own parser and sending (src/cli/run.ts sendFile), so a scheduled
- * run is the run a person would start; its reports go to the job's output. A drop folder runs each settled file once
- * and moves it.
+ * Runs one slot of a job through `paybatch run`'s own parser and sending, so a scheduled run is the run a person would
+ * start; reports go to the job's output. A drop folder runs each settled file once and moves it.
  */
 export async function runSlot(job: ScheduledJob, slot: Date, opts: SlotRunOptions = {}): Promise<SlotResult> {
   await mkdir(job.output, { recursive: true });

@@ -5,9 +5,8 @@ import type { LyraClientOptions } from '../lyra/client.js';
 import { resolveLyraConfig } from '../lyra/config.js';
 
 /**
- * The connection options every command that talks to Lyra shares. There is deliberately no --password flag: a
- * password on the command line ends up in `ps`, shell history and cron mails. It comes from PAYBATCH_PASSWORD,
- * set in the environment or in an env file (--env-file).
+ * Connection options shared by every command that talks to Lyra. No --password flag on purpose (it would reach `ps`,
+ * shell history and cron mails): PAYBATCH_PASSWORD comes from the environment or an env file (--env-file).
  */
 export interface LyraArgs {
   platform?: string;
@@ -30,9 +29,8 @@ export function lyraOptionsFrom(argv: LyraArgs, env: NodeJS.ProcessEnv = process
 }
 
 /**
- * The settings: the env file's, under the environment's. As Node's own `--env-file` and dotenv do, a variable already
- * set in the environment wins over the file (a cron line or a container can override one setting of a shared file);
- * flags win over both. Parsed with Node's own parser (util.parseEnv), so the file means what `node --env-file` reads.
+ * The env file's settings under the environment's (as `node --env-file` and dotenv: a cron line can override one
+ * setting of a shared file); flags win over both. Parsed with util.parseEnv, so it means what Node reads.
  */
 export function withEnvFile(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
   if (!file) return { ...env };

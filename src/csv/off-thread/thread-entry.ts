@@ -1,7 +1,6 @@
 /**
- * The thread of `openCsvOffThread`: opens the file with `openCsv` and hands its rows over a batch at a time, packed
- * (`packBatch`). At most `AHEAD` batches are on their way before the consumer takes one: memory stays flat whichever
- * thread is faster.
+ * The thread of `openCsvOffThread`: reads the file with `openCsv` and posts its rows in packed batches, at most
+ * `AHEAD` ahead of the consumer, so memory stays flat whichever thread is faster.
  */
 import { once } from 'node:events';
 import { parentPort, workerData } from 'node:worker_threads';

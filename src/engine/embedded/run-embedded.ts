@@ -27,16 +27,14 @@ export interface EmbeddedRunOptions {
 }
 
 /**
- * Pause on PSP_106 without a Retry-After: every start waits a second. A request holds its limiter place from its start
- * until its answer and counts from the answer, since the platform counts arrivals: no sliding second there sees more
- * than --rate, whatever the delays. Uncapped: any cap lets a loaded machine exceed the rate.
+ * Pause on PSP_106 without a Retry-After. A request's limiter place counts from its answer (the platform counts
+ * arrivals), uncapped, so no sliding second there sees more than --rate even on a loaded machine.
  */
 const DEFAULT_THROTTLE_PAUSE_MS = 1000;
 
 /**
- * The embedded engine: p-limit, a sliding-window limiter, the one job per row, and a reorder buffer (input order,
- * flat memory). On a stop (signal, auth failure, circuit breaker, ledger failure) nothing new starts, in-flight
- * sends finish and are recorded, and every remaining row is still yielded so the report has them all.
+ * The embedded engine: p-limit, a sliding-window limiter, the one job per row, a reorder buffer (input order, flat
+ * memory). On a stop nothing new starts, in-flight sends are recorded, and every row is still yielded.
  */
 export function runEmbedded(opts: EmbeddedRunOptions): Run {
   return runHandle('runEmbedded', (settle, fail) => iterate(opts, settle, fail));
@@ -141,9 +139,8 @@ async function* iterate(opts: EmbeddedRunOptions, settle: (r: RunResult) => void
   };
 
   /**
-   * A row holds its slot from its claim until its outcome is queued in the ledger, not until it is durable, so the
-   * next claim shares its fsync (after kill -9 at most one row per slot reads as unanswered). The row's own promise,
-   * which the report sees, still waits for durability.
+   * A slot is held from claim until the outcome is queued, not durable, so the next claim shares its fsync (after
+   * kill -9 at most one row per slot reads unanswered). The row's promise still waits for durability.
    */
   const limited = (row: JudgedRow): Promise<RowOutcome> =>
     new Promise<RowOutcome>((resolve, reject) => {
@@ -158,9 +155,8 @@ async function* iterate(opts: EmbeddedRunOptions, settle: (r: RunResult) => void
     });
 
   /**
-   * A row the ledger will refuse (created, or uncertain without the flag) skips the concurrency queue: its answer
-   * comes from the ledger at once, so a re-run of a big file is not paced by the few rows that really go out.
-   * Only a shortcut: the claim inside the job stays the authority.
+   * A row the ledger will refuse skips the concurrency queue, so a re-run of a big file is not paced by the few rows
+   * really sent. Only a shortcut: the claim inside the job stays the authority.
    */
   const answeredByLedger = async (row: JudgedRow): Promise<boolean> => {
     if (!row.judgement.ok) return false;

@@ -32,9 +32,8 @@ export const FIRST_CHUNK = 50;
  */
 const FIRST_CHUNK_TAKE_MS = 300;
 /**
- * Outcomes are read at most every MIN_POLL_GAP_MS while waiting (every finished row wakes the reader) once few rows are
- * left, and less often while many are (POLL_GAP_MS_PER_ROW per row in the window, up to MAX_POLL_GAP_MS): only the
- * last rows' outcomes decide when the run ends, and frequent reads while many rows are open cost this thread's CPU.
+ * How often outcomes are read while waiting: every MIN_POLL_GAP_MS once few rows are left, less often while many are
+ * (POLL_GAP_MS_PER_ROW, up to MAX_POLL_GAP_MS): only the last rows decide the end, and reads cost this thread CPU.
  */
 const MIN_POLL_GAP_MS = 10;
 const MAX_POLL_GAP_MS = 100;
@@ -71,9 +70,8 @@ export function openProducer(redis: Redis, scope: QueueScope, ledgerOpts: { clai
 }
 
 /**
- * The queue's rate, for every worker on every machine: the shared limiter reads it before every POST and is the only
- * gate. BullMQ's own limiter is set, with a maximum no run reaches, only because `queue.rateLimit(ms)` (the pause on
- * PSP_106 / 429) is ignored on a queue without one.
+ * The queue's rate for every worker: the shared limiter, read before every POST, is the only gate. BullMQ's limiter is
+ * set too high to matter, only because `queue.rateLimit(ms)` (the PSP_106 / 429 pause) needs one.
  */
 export async function setQueueRate(p: Producer, perSecond: number | undefined, marginMs?: number): Promise<void> {
   const keys = queueKeys(p.scope);
@@ -191,9 +189,8 @@ export function jobSize(rows: number): number {
 }
 
 /**
- * Adds one chunk of orders as jobs of consecutive rows; returns each order's job id. Orders the ledger already answers,
- * or that `hold` holds back, get no job: they are marked done at once. The grouping depends only on the chunk, so
- * adding the same chunk again (after a Redis restart) adds nothing.
+ * Adds a chunk of orders as jobs of consecutive rows; returns each order's job id (none for rows the ledger answers
+ * or `hold` holds: done at once). Grouping depends only on the chunk, so re-adding it adds nothing.
  */
 export async function addChunk(p: Producer, batchId: string, chunk: (QueuedOrder & PendingOrder)[], retryUncertain: boolean, hold?: HoldOrder): Promise<(string | undefined)[]> {
   if (chunk.length === 0) return [];
@@ -284,9 +281,8 @@ function* settledHead(window: Slot[]): Generator<RunItem, boolean> {
 }
 
 /**
- * `paybatch run FILE --redis URL`: the file's rows go to the shop's queue in chunks while it is read, workers (local
- * and on any other machine) send them, and the outcomes come back in input order from the ledger in Redis — the
- * same shape and the same rows as runEmbedded. On a stop, nothing new is sent and every row is still reported.
+ * `run FILE --redis URL`: rows are queued in chunks as the file is read, workers anywhere send them, and outcomes come
+ * back in input order from the Redis ledger, as runEmbedded's. On a stop nothing new is sent; every row is reported.
  */
 export function runQueued(opts: RunQueuedOptions): Run {
   return runHandle('runQueued', (settle, fail) => iterateQueued(opts, settle, fail));

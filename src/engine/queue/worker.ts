@@ -65,9 +65,8 @@ export interface QueueWorker {
 }
 
 /**
- * At most `size` rows of this worker hold a claim at once (`--concurrency`), so that after kill -9 at most that many
- * read UNCERTAIN. A row takes a slot right before its claim and gives it back once its record is sent (Redis runs it
- * before any later claim on the connection) or its claim is released.
+ * At most `size` rows of this worker hold a claim (`--concurrency`), so after kill -9 at most that many read
+ * UNCERTAIN. A slot is taken right before a claim, given back once its record is sent or its claim released.
  */
 export class ClaimSlots {
   private free: number;
@@ -101,9 +100,8 @@ export function extraJobs(concurrency: number): number {
 }
 
 /**
- * A per-job view of the ledger that remembers its claim (so it can be renewed before a POST), gives the job's claim
- * slot back once the claim is over, and rides the shared limiter on the ledger's calls: a place is asked for in the
- * claim's own call (taken only if the row is claimed), and the place of an answered POST is freed in its record's.
+ * A per-job view of the ledger: remembers its claim (renewed before a POST), frees the claim slot when done, and asks
+ * the shared limiter within the ledger's own calls (a place with the claim, freed with the record).
  */
 class ClaimTracker implements ClaimingLedger {
   token: string | undefined;
@@ -437,9 +435,8 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
 const ORPHAN_SWEEP_DELAY_MS = 3_000;
 
 /**
- * A fetch whose answer was lost when Redis went down leaves a job locked by this worker that it never received, idle
- * until the lock lapses. Once Redis is back, such jobs (this worker's lock, not in its hands) go back to the queue at
- * once; should one still start here, its rows' claims in the ledger keep anything from being sent twice.
+ * A fetch whose answer was lost with Redis leaves a job locked by this worker but never received. Once Redis is back
+ * such jobs are requeued at once; should one still start here, the ledger's claims prevent a second send.
  */
 function releaseOrphansAfterReconnect(redis: Redis, queue: Queue<QueuedJob, number>, worker: Worker<QueuedJob, number>, inHand: ReadonlySet<string>): { stop(): void } {
   let lost = false;

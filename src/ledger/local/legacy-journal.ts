@@ -4,9 +4,8 @@ import type { Mode } from '../../lyra/types.js';
 import type { LedgerEntry, LedgerState } from '../ledger.js';
 
 /**
- * The append-only JSONL journal that held the local ledger before the embedded database (`{shopId}-{mode}.journal`:
- * one full entry per line, the newest line of an orderId wins, `{"orderId", "deleted": true}` removes one). Read
- * once, when the database of the same shop and mode is first opened, so that no order it knew is ever sent again.
+ * The JSONL journal that held the local ledger before SQLite (newest line of an orderId wins, `deleted` removes one).
+ * Read once, when the same shop and mode's database is first opened, so no order it knew is ever sent again.
  */
 export function legacyJournalPath(dir: string, shopId: string, mode: Mode): string {
   return join(dir, `${shopId}-${mode}.journal`);

@@ -7,9 +7,8 @@ export interface HeldLock {
 }
 
 /**
- * One process at a time per ledger: a lock file with the owner's pid, created complete (temp file, then hard link,
- * which fails if the name exists). A dead pid's lock is taken over, a live one refused with its pid. Accepted: two
- * processes taking the same stale lock in the same instant may both remove it.
+ * One process per ledger: a lock file with the owner's pid, created whole (temp file, then hard link). A dead pid's
+ * lock is taken over, a live one refused with its pid; two takers of one stale lock at once is an accepted race.
  */
 export async function acquireLock(path: string, dirForMessage: string): Promise<HeldLock> {
   const mine = String(process.pid);

@@ -38,9 +38,8 @@ type Db = BetterSqlite3.Database;
 const require = createRequire(import.meta.url);
 
 /**
- * The local ledger: one SQLite database per (shop, mode), locked to one process (so a SENDING found at open was cut
- * off), so a lookup costs the same whatever the history. WAL, `synchronous = FULL`: a claim resolves once its
- * SENDING is fsync'd; writes queued while the event loop was busy share one transaction.
+ * The local ledger: one SQLite database per (shop, mode), one process (a SENDING found at open was cut off), a lookup
+ * cost independent of history. WAL + `synchronous = FULL`: a claim resolves once fsync'd; queued writes share one.
  */
 export async function openSqliteLedger(opts: SqliteLedgerOptions): Promise<Ledger> {
   if (!/^[A-Za-z0-9_.-]+$/.test(opts.shopId) || opts.shopId.startsWith('.')) {
@@ -284,9 +283,8 @@ class SqliteLedger implements Ledger {
   }
 
   /**
-   * A period or a batch from the indexes (firstSentAt, batch_id): a month of a large ledger costs that month. The ids
-   * first, then each entry as it is now (a write made meanwhile included); entryMatches has the last word, as the
-   * index compares ISO strings and the rule compares instants.
+   * A period or a batch through the indexes (a month costs that month): ids first, then each entry as it is now.
+   * entryMatches has the last word: the index compares ISO strings, the rule compares instants.
    */
   private async *selected(f: EntriesFilter): AsyncIterable<LedgerEntry> {
     const where: string[] = [];
