@@ -114,11 +114,16 @@ export async function markDone(redis: Redis, scope: QueueScope, batchId: string,
  * Rows of this batch in jobs a worker has taken (active) and not finished: a stopped worker's among them until its
  * jobs' lock lapses.
  */
+/** For each orderId, whether it is marked done for the batch (same positions). */
+export async function doneFlags(redis: Redis, scope: QueueScope, batchId: string, orderIds: string[]): Promise<boolean[]> {
+  if (orderIds.length === 0) return [];
+  const done = (await redis.smismember(queueKeys(scope).batchDone(batchId), ...orderIds)) as number[];
+  return done.map((d) => d === 1);
+}
+
 export async function countTakenNotDone(redis: Redis, scope: QueueScope, queue: Queue<QueuedJob, number>, batchId: string): Promise<number> {
   const ids = (await queue.getActive(0, 999)).filter((j) => j?.data?.batchId === batchId).flatMap((j) => rowsOfJob(j.data).map((r) => r.orderId));
-  if (ids.length === 0) return 0;
-  const done = (await redis.smismember(queueKeys(scope).batchDone(batchId), ...ids)) as number[];
-  return done.filter((d) => d !== 1).length;
+  return (await doneFlags(redis, scope, batchId, ids)).filter((d) => !d).length;
 }
 
 /**
@@ -162,8 +167,8 @@ export class BatchReader {
   async settled(orders: PendingOrder[]): Promise<(RowOutcome | undefined)[]> {
     if (orders.length === 0) return [];
     const ids = orders.map((o) => o.orderId);
-    const done = (await this.redis.smismember(queueKeys(this.scope).batchDone(this.batchId), ...ids)) as number[];
-    const which = orders.filter((_, i) => done[i] === 1);
+    const done = await doneFlags(this.redis, this.scope, this.batchId, ids);
+    const which = orders.filter((_, i) => done[i]);
     const found = new Map<string, RowOutcome>();
     if (which.length > 0) {
       const wids = which.map((o) => o.orderId);

@@ -12,7 +12,7 @@ import { RunAbortedError } from '../errors.js';
 import { LIMITER_WAIT_CHANNEL } from '../rate-limit.js';
 import { DEFAULT_RETRY, sendOrder, type JobContext, type RetryPolicy } from '../job.js';
 import type { RowOutcome } from '../outcome.js';
-import { BATCH_TTL_SECONDS, ROWS_PER_JOB, markDone, readBatchSeal, rowsOfJob, writeBatchInfo, type QueuedJob, type QueuedRow } from './batch.js';
+import { BATCH_TTL_SECONDS, ROWS_PER_JOB, doneFlags, markDone, readBatchSeal, rowsOfJob, writeBatchInfo, type QueuedJob, type QueuedRow } from './batch.js';
 import { sameSeal } from '../../lyra/batch-seal.js';
 import { queueKeys, queueName, type QueueScope } from './keys.js';
 import { SharedRateLimiter } from './shared-rate-limit.js';
@@ -259,7 +259,7 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
   type RowEnd =
     | { kind: 'done' }
     /** Not sent and not done: another run of the job takes it (draining, throttled with requeues left, an error). */
-    | { kind: 'again'; throttled?: boolean; error?: unknown }
+    | { kind: 'again'; error?: unknown }
     /** The batch was stopped or aborted: the row is marked done unsent. */
     | { kind: 'stopped'; message: string };
 
@@ -339,7 +339,7 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
     tracked.finish();
     // Draining and nothing sent: back in line for another worker, without spending one of the job's attempts.
     if (outcome.status === 'PENDING' && drain.signal.aborted) return { kind: 'again' };
-    if (outcome.status === 'FAILED' && backInLine(outcome.errorCode)) return { kind: 'again', throttled: true };
+    if (outcome.status === 'FAILED' && backInLine(outcome.errorCode)) return { kind: 'again' };
     if (!tracked.marked) await markDone(redis, scope, data.batchId, [row.orderId]);
     emit({ type: 'done', batchId: data.batchId, orderId: row.orderId, status: outcome.status });
     return { kind: 'done' };
@@ -362,8 +362,8 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
     let rows = rowsOfJob(data);
     // A job run again (after a stall, a drain, a retry or a throttle) skips the rows a run of it already finished.
     if (rows.length > 1 || job.attemptsMade > 0 || (job.stalledCounter ?? 0) > 0 || data.requeues) {
-      const done = (await redis.smismember(keys.batchDone(data.batchId), ...rows.map((r) => r.orderId))) as number[];
-      rows = rows.filter((_, i) => done[i] !== 1);
+      const done = await doneFlags(redis, scope, data.batchId, rows.map((r) => r.orderId));
+      rows = rows.filter((_, i) => !done[i]);
     }
     const requeues = data.requeues ?? 0;
     /** A row FAILED with this code goes back in line instead of ending: throttled, with requeues left. */
