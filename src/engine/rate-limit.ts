@@ -61,6 +61,8 @@ export function createRateLimiter(opts: RateLimiterOptions): LocalRateLimiter {
   const startedAt = new Float64Array(n);
   /** Bumped whenever a place is taken: an `end()` of an earlier holder must not touch the new one. */
   const generation = new Uint32Array(n);
+  /** Where the next search for a free place starts. */
+  let next = 0;
   let pausedUntil = Number.NEGATIVE_INFINITY;
   let tail: Promise<void> = Promise.resolve();
   let ended: (() => void) | undefined;
@@ -98,9 +100,12 @@ export function createRateLimiter(opts: RateLimiterOptions): LocalRateLimiter {
     for (;;) {
       signal?.throwIfAborted();
       const t = now();
-      let place = 0;
-      let free = freeAt(0);
-      for (let i = 1; i < n && free > t; i++) {
+      // From the place after the last one taken: places are taken in turn, so the next is the oldest and most often
+      // free at once (a scan from 0 would cost O(perSecond) per start).
+      let place = next;
+      let free = freeAt(place);
+      for (let k = 1; k < n && free > t; k++) {
+        const i = (next + k) % n;
         const f = freeAt(i);
         if (f < free) {
           free = f;
@@ -109,6 +114,7 @@ export function createRateLimiter(opts: RateLimiterOptions): LocalRateLimiter {
       }
       const at = Math.max(free, pausedUntil);
       if (at <= t) {
+        next = place + 1 === n ? 0 : place + 1;
         startedAt[place] = t;
         countsFrom[place] = hold ? Number.NaN : t;
         generation[place]!++;

@@ -139,6 +139,30 @@ describe('rate limiter (injected clock)', () => {
     await expect(waiting).rejects.toThrow('stop');
   });
 
+  it('a very high --rate (the "no limit" of a benchmark) costs each start the same as a low one', async () => {
+    // 60,000 starts inside one second at --rate 100000: each must find a free place at once, not after scanning the
+    // places taken before it (which made the first second quadratic: 1.8e9 steps here, many seconds).
+    const clock = fakeClock();
+    const limiter = createRateLimiter({ perSecond: 100_000, now: clock.now, sleep: clock.sleep });
+    const starts: number[] = [];
+    const t0 = performance.now();
+    for (let i = 0; i < 60_000; i++) {
+      const end = await limiter.begin();
+      starts.push(clock.now());
+      end();
+      clock.advance(0.01);
+    }
+    expect(performance.now() - t0).toBeLessThan(2_000);
+    expect(starts[starts.length - 1]).toBeCloseTo(599.99, 1);
+    // The places are reused only after their window: the next 100,000 starts wait for the first second to end.
+    const more = await (async () => {
+      for (let i = 0; i < 40_000; i++) await limiter.acquire();
+      await limiter.acquire();
+      return clock.now();
+    })();
+    expect(more).toBeGreaterThanOrEqual(1000);
+  });
+
   it('--rate 0.5 means one start every two seconds; a zero or negative rate is refused', async () => {
     const clock = fakeClock();
     const limiter = createRateLimiter({ perSecond: 0.5, now: clock.now, sleep: clock.sleep });
