@@ -35,6 +35,8 @@ export function sqliteLedgerPath(dir: string, shopId: string, mode: Mode): strin
 }
 
 type Db = BetterSqlite3.Database;
+/** Known-absent order ids kept at most: more than a run's read-ahead window. */
+const ABSENT_KEPT = 16_384;
 const require = createRequire(import.meta.url);
 
 /**
@@ -75,6 +77,11 @@ class SqliteLedger implements Ledger {
   private readonly now: () => Date;
   /** Entries written but not yet committed (null: deleted). */
   private readonly hot = new Map<string, LedgerEntry | null>();
+  /**
+   * Orders looked up and not found since their last write: a run looks each new order up twice (the engine's check,
+   * then the claim), and the second answer is known. Exact, as only this process writes (the lock); bounded.
+   */
+  private readonly absent = new Set<string>();
   private readonly claims = new Map<string, LiveClaim>();
   /** Per-orderId chain: the decide-and-queue steps of one order never interleave. */
   private readonly busy = new Map<string, Promise<void>>();
@@ -333,12 +340,17 @@ class SqliteLedger implements Ledger {
     const h = this.hot.get(orderId);
     if (h === null) return undefined;
     if (h) return structuredClone(h);
+    if (this.absent.has(orderId)) return undefined;
     const row = this.stmt.get.get(orderId);
-    return row ? (JSON.parse(row.entry) as LedgerEntry) : undefined;
+    if (row) return JSON.parse(row.entry) as LedgerEntry;
+    if (this.absent.size >= ABSENT_KEPT) this.absent.clear();
+    this.absent.add(orderId);
+    return undefined;
   }
 
   /** Queues the newest version of an order; resolves once its transaction is committed and fsync'd. */
   private write(orderId: string, entry: LedgerEntry | null): Promise<void> {
+    this.absent.delete(orderId);
     this.hot.set(orderId, entry);
     this.queue.push({ orderId, entry });
     const done = new Promise<void>((resolve, reject) => this.waiting.push({ resolve, reject }));

@@ -116,6 +116,27 @@ describe('local ledger: an invoice is sent at most once', () => {
     expect(await again.get('INV-6')).toMatchObject({ state: 'UNCERTAIN', errorCode: 'PB_TIMEOUT', attempts: 1 });
   });
 
+  it('an order looked up before it existed is seen once claimed, merged or recorded, and a second claim is refused', async () => {
+    // A run looks every new order up before claiming it: that "not found" must not outlive the order's first write.
+    const l = await openLedger();
+    for (const id of ['INV-20', 'INV-21', 'INV-22']) expect(await l.get(id)).toBeUndefined();
+    const c = await l.claim('INV-20', req());
+    if (c.kind !== 'claimed') throw new Error('not claimed');
+    expect(await l.get('INV-20')).toMatchObject({ state: 'SENDING' });
+    expect(await l.claim('INV-20', req())).toMatchObject({ kind: 'refused' });
+    await l.record('INV-20', c.token, created('INV-20'));
+    expect(await l.claim('INV-20', req())).toMatchObject({ kind: 'refused', entry: { state: 'CREATED' } });
+
+    await l.merge([{ orderId: 'INV-21', state: 'CREATED', attempts: 1, fingerprint: '', sent: req().sent, paymentOrderId: 'po-21', updatedAt: '2026-12-01T10:00:00.000Z' }]);
+    expect(await l.claim('INV-21', req())).toMatchObject({ kind: 'refused', entry: { paymentOrderId: 'po-21' } });
+
+    const c22 = await l.claim('INV-22', req());
+    if (c22.kind !== 'claimed') throw new Error('not claimed');
+    await l.release('INV-22', c22.token);
+    expect(await l.get('INV-22')).toBeUndefined();
+    expect(await l.claim('INV-22', req())).toMatchObject({ kind: 'claimed' });
+  });
+
   it('a SENDING order found at open (the run stopped mid-send) reads as UNCERTAIN PB_INTERRUPTED, durably', async () => {
     const l = await openLedger();
     await l.claim('INV-7', req());
