@@ -531,10 +531,8 @@ export interface FollowBatchOptions {
 export async function* followBatch(opts: FollowBatchOptions): AsyncGenerator<RunItem, RunResult> {
   const retry = <T>(what: string, fn: () => Promise<T>) => whileRedisRecovers(what, fn, { target: opts.redis, signal: opts.signal });
   const redis = await connectRedis(opts.redis, 'producer');
-  const ledger = new RedisLedger({ redis, shopId: opts.scope.shopId, mode: opts.scope.mode, prefix: opts.scope.prefix, claimLeaseMs: opts.claimLeaseMs });
+  const { queue, ledger } = openProducer(redis, opts.scope, opts.claimLeaseMs !== undefined ? { claimLeaseMs: opts.claimLeaseMs } : {});
   const reader = new BatchReader(redis, opts.scope, opts.batchId, ledger);
-  const queue = new Queue<QueuedJob, number>(queueName(opts.scope), { connection: redis, prefix: opts.scope.prefix ?? DEFAULT_PREFIX });
-  queue.on('error', () => {});
   const lookahead = opts.lookahead ?? 10_000;
   const it = opts.rows[Symbol.asyncIterator]();
   let inputDone = false;

@@ -14,7 +14,7 @@ import { DEFAULT_RETRY, sendOrder, type JobContext, type RetryPolicy } from '../
 import type { RowOutcome } from '../outcome.js';
 import { BATCH_TTL_SECONDS, ROWS_PER_JOB, doneFlags, markDone, readBatchSeal, rowsOfJob, writeBatchInfo, type QueuedJob, type QueuedRow } from './batch.js';
 import { sameSeal } from '../../lyra/batch-seal.js';
-import { queueKeys, queueName, type QueueScope } from './keys.js';
+import { DEFAULT_PREFIX, queueKeys, queueName, type QueueScope } from './keys.js';
 import { SharedRateLimiter } from './shared-rate-limit.js';
 import { waitInLine } from '../../lib/wait-in-line.js';
 
@@ -202,7 +202,7 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
   const leaseMs = opts.claimLeaseMs ?? client.timeoutMs + 30_000;
   const ledger = new RedisLedger({ redis, shopId: scope.shopId, mode: scope.mode, prefix: scope.prefix, claimLeaseMs: leaseMs });
   const limiter = new SharedRateLimiter({ redis, keys: keys.limiter, holdMs: client.timeoutMs + 5_000 });
-  const queue = new Queue<QueuedJob, number>(queueName(scope), { connection: redis, prefix: scope.prefix ?? 'paybatch' });
+  const queue = new Queue<QueuedJob, number>(queueName(scope), { connection: redis, prefix: scope.prefix ?? DEFAULT_PREFIX });
   queue.on('error', () => {});
   const drain = new AbortController();
   // Every row waiting for a claim slot listens to it.
@@ -398,7 +398,7 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
 
   const worker = new Worker<QueuedJob, number>(queueName(scope), processor, {
     connection: redis,
-    prefix: scope.prefix ?? 'paybatch',
+    prefix: scope.prefix ?? DEFAULT_PREFIX,
     concurrency: Math.ceil(concurrency / ROWS_PER_JOB) + extraJobs(concurrency),
     lockDuration,
     stalledInterval: opts.stalledIntervalMs ?? lockDuration,
