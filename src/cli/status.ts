@@ -2,7 +2,7 @@ import type { CommandModule } from 'yargs';
 import { openFollow, type FollowArgs } from '../follow/context.js';
 import { ordersOfFile, withFollowOptions } from './follow-options.js';
 import { abortOnSignals } from '../lib/signals.js';
-import { followExitCode } from '../follow/exit-code.js';
+import { followExitCode } from '../follow/report.js';
 import { statusCells, STATUS_COLUMNS, writeReport } from '../follow/report.js';
 import { checkStatus } from '../follow/status.js';
 import { formatStatusSummary, statusSummaryJson, summarizeStatus } from '../follow/status-summary.js';

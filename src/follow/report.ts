@@ -1,8 +1,9 @@
 import { basename, dirname, join } from 'node:path';
 import { createCsvWriter } from '../csv/write.js';
-import { followExitCode } from './exit-code.js';
+import { rowsExitCode } from '../report/finish.js';
 import { formatMinor } from '../orders/currencies.js';
 import { tallyCounts, tallyResults } from './tally.js';
+import { NOT_DONE, type FollowResult } from './types.js';
 import type { ActionRow } from './cancel.js';
 import type { StatusRow } from './status.js';
 
@@ -55,4 +56,9 @@ export async function finishActions(
   process.stdout.write(`${opts.dryRun ? `dry run, nothing ${opts.verb}: ` : ''}${tallyResults(run.rows)}\n`);
   process.stdout.write(`report: ${out}\n`);
   return exitCode;
+}
+
+/** A follow-up's rows are done unless FAILED, UNCERTAIN or PENDING (see rowsExitCode). */
+export function followExitCode(run: { rows: readonly { result: FollowResult }[]; authFailure?: unknown; aborted: boolean }): 0 | 1 | 3 {
+  return rowsExitCode(!!run.authFailure || run.aborted, !run.rows.some((r) => NOT_DONE.has(r.result)));
 }

@@ -28,8 +28,17 @@ export async function discardReport(partial: ReportFiles): Promise<void> {
   await Promise.all([rm(partial.report, { force: true }), rm(partial.toFix, { force: true })]);
 }
 
-/** The exit code of a batch: 0 every row CREATED, 1 some not, 3 stopped (auth failure, circuit breaker, signal). */
+/**
+ * The one exit-code rule of every command that handles rows (run, report BATCH, status, update, cancel): 0 every row
+ * done, 1 some not (to fix or to run again), 3 stopped before the end (auth failure, circuit breaker, signal). 2 (usage,
+ * config, file) is thrown as a PaybatchError before any row.
+ */
+export function rowsExitCode(stopped: boolean, everyRowDone: boolean): 0 | 1 | 3 {
+  if (stopped) return 3;
+  return everyRowDone ? 0 : 1;
+}
+
+/** A batch's rows are done when CREATED. */
 export function batchExitCode(summary: Summary, aborted: unknown): 0 | 1 | 3 {
-  if (aborted) return 3;
-  return summary.count('CREATED') === summary.total ? 0 : 1;
+  return rowsExitCode(!!aborted, summary.count('CREATED') === summary.total);
 }

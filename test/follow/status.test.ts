@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRateLimiter } from '../../src/engine/rate-limit.js';
-import { followExitCode } from '../../src/follow/exit-code.js';
+import { followExitCode } from '../../src/follow/report.js';
 import { checkStatus } from '../../src/follow/status.js';
 import { LyraClient } from '../../src/lyra/client.js';
 import { inDays, makeWorld, type World } from './world.js';
