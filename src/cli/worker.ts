@@ -1,6 +1,6 @@
 import { rm, writeFile } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
-import { signalExitCode } from '../lib/signals.js';
+import { onStopSignals, signalExitCode } from '../lib/signals.js';
 import { createLogger } from '../log/logger.js';
 import type { CommandModule } from 'yargs';
 import { ConfigError } from '../errors/paybatch-error.js';
@@ -131,21 +131,18 @@ async function runWorker(argv: WorkerArgs): Promise<number> {
     ? (await import('../schedule/queue-schedules.js')).startScheduleWorker({ redis, target, logger, signal: slotsStop.signal, ...(argv['lock-ms'] ? { lockDurationMs: argv['lock-ms'] } : {}) })
     : undefined;
 
-  let signals = 0;
-  let forced = false;
-  const onSignal = (sig: NodeJS.Signals) => {
-    signals++;
-    if (signals === 1) {
+  const signals = onStopSignals(
+    new AbortController(),
+    (sig) => {
       logger.info({ event: 'worker.stopping', signal: sig }, `${sig}: finishing requests in flight (again to stop at once)`);
       stopRequested();
-    } else {
-      forced = true;
+    },
+    (sig) => {
+      // Not through BullMQ's close: it would wait for the graceful close in progress, i.e. for the answers.
       logger.warn({ event: 'worker.forced', signal: sig }, 'stopping now; requests in flight stay SENDING and will be reported UNCERTAIN');
-      void worker.close({ force: true }).finally(() => process.exit(signalExitCode(sig)));
-    }
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+      process.exit(signalExitCode(sig));
+    },
+  );
 
   logger.info(
     { event: 'worker.ready', queue: queueName(worker.scope), redis: safeRedisUrl(target.url), concurrency: argv.concurrency, ...(metricsServer ? { metrics: `${metricsServer.url}metrics` } : {}) },
@@ -166,13 +163,12 @@ async function runWorker(argv: WorkerArgs): Promise<number> {
   await slots?.close(true);
   clearInterval(heartbeat);
   await health?.stop();
-  await worker.close({ force: forced });
+  await worker.close();
   await metricsServer?.close();
   metrics?.close();
   await client.close();
   redis.disconnect();
-  process.off('SIGTERM', onSignal);
-  process.off('SIGINT', onSignal);
+  signals.dispose();
 
   const done = tally() || 'no rows';
   logger.info({ event: 'worker.stopped', rows: { ...counts } }, `paybatch worker stopped: ${done}`);

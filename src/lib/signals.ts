@@ -7,11 +7,13 @@ export function signalExitCode(signal: NodeJS.Signals): number {
 
 /**
  * SIGINT / SIGTERM: the first aborts `controller` (in-flight requests finish and are recorded, the report is written);
- * the second exits at once with signalExitCode, safe since every claim was durable before its request left.
+ * the second exits at once with signalExitCode, safe since every claim was durable before its request left —
+ * `onSecond` replaces that ending (the worker closes BullMQ first).
  */
-export function onStopSignals(controller: AbortController, onFirst: (signal: NodeJS.Signals) => void): { dispose(): void } {
+export function onStopSignals(controller: AbortController, onFirst: (signal: NodeJS.Signals) => void, onSecond?: (signal: NodeJS.Signals) => void): { dispose(): void } {
   const handler = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) {
+      if (onSecond) return onSecond(signal);
       process.stderr.write(`paybatch: ${signal} again: quitting now; the ledger is safe, re-run to finish\n`);
       process.exit(signalExitCode(signal));
     }

@@ -97,6 +97,35 @@ describe('queue mode when things go wrong', () => {
     expect(duplicates(sandbox)).toEqual([]);
   }, 40_000);
 
+  it('a second SIGTERM stops a draining worker at once: exit 143, its rows in flight read UNCERTAIN, none sent twice', async () => {
+    sandbox = await startSandbox({ latencyMs: 3_000 });
+    const { dir, prefix, file } = setupBatch(6);
+    const env = shopEnv(sandbox.url, redis.url, { PAYBATCH_TIMEOUT_MS: '20000' });
+    // Short job locks and claim leases: once it is gone, its jobs and claims lapse in seconds rather than a minute.
+    const first = await startWorker(env, ['--concurrency', '3', '--prefix', prefix, '--lock-ms', '2000', '--lease-ms', '4000']);
+    workers.push(first);
+    const batch = (await runCli(['enqueue', file, '--rate', '100', '--prefix', prefix], { env })).stdout.trim();
+    await until(() => created(sandbox!) >= 3, 'three orders in flight');
+    const t0 = Date.now();
+    first.child.kill('SIGTERM');
+    await until(() => first.output().includes('finishing requests in flight'), 'the worker draining');
+    first.child.kill('SIGTERM');
+    const exit = await first.exited;
+    // It did not wait for the answers (3 s away).
+    expect(Date.now() - t0).toBeLessThan(2_500);
+    expect(exit.code).toBe(143);
+    expect(first.output()).toContain('stopping now; requests in flight stay SENDING');
+
+    // What it left in flight is never sent again: a later worker reports those rows UNCERTAIN once their claims lapse.
+    workers.push(await startWorker(env, ['--concurrency', '3', '--prefix', prefix, '--lock-ms', '1000']));
+    const rep = await runCli(['report', batch, '--prefix', prefix], { env });
+    expect(rep.stderr).not.toContain('internal error');
+    const rows = readReport(join(dir, 'invoices.report.csv')).filter((r) => r.status !== 'INVALID');
+    expect(rows).toHaveLength(6);
+    expect(rows.filter((r) => r.status === 'UNCERTAIN').length).toBeGreaterThanOrEqual(3);
+    expect(duplicates(sandbox)).toEqual([]);
+  }, 90_000);
+
   it('a stalled worker (frozen past its lock) loses its jobs to another worker, and still no invoice is sent twice', async () => {
     sandbox = await startSandbox({ latencyMs: 300 });
     const { dir, prefix, file } = setupBatch(18);
