@@ -1,4 +1,4 @@
-import type { LedgerStore } from '../follow/context.js';
+import type { Ledger } from '../ledger/ledger.js';
 import { entryOfNotice } from './apply-notice.js';
 import type { IpnNotice } from './notice.js';
 
@@ -6,7 +6,7 @@ import type { IpnNotice } from './notice.js';
  * The receiver's `knowsOrder` over the ledger of record: false for an order it does not hold, undefined when it
  * cannot tell now (a run holds the local ledger: the notice is journalled and sorted out when applied).
  */
-export function ledgerKnowsOrder(store: LedgerStore): (notice: IpnNotice) => Promise<boolean | undefined> {
+export function ledgerKnowsOrder(store: { open(opts: { patient: boolean }): Promise<Ledger> }): (notice: IpnNotice) => Promise<boolean | undefined> {
   return async (notice) => {
     let ledger;
     try {

@@ -1,5 +1,7 @@
-import type { ChannelType, Mode, PaymentOrderStatus } from '../lyra/types.js';
+import type { ChannelType, Mode, PaymentDetails, PaymentOrderStatus } from '../lyra/types.js';
 import type { MergeReport } from './merge.js';
+
+export type { PaymentDetails };
 
 /**
  * The durable state of every order of one shop and mode, keyed by orderId: the only guard against sending an invoice
@@ -45,25 +47,6 @@ export interface LedgerEntry {
   payment?: PaymentDetails;
   /** The last decision of `paybatch resolve` about this order, with its evidence. */
   resolution?: Resolution;
-}
-
-/** The buyer's side of an order, from its transactions (a notification, or Order/Get by orderId). Money in minor units. */
-export interface PaymentDetails {
-  source: 'IPN' | 'Order/Get';
-  /** The latest attempt (DEBIT transaction). */
-  transactionUuid?: string;
-  /** Its `detailedStatus`: AUTHORISED, CAPTURED, REFUSED, WAITING_AUTHORISATION … */
-  detailedStatus?: string;
-  /** Its `paymentMethodType`: CARD … */
-  method?: string;
-  /** Its creationDate (platform clock): the newer details win. */
-  at: string;
-  /** The accepted payment, if any. */
-  paid?: { amountMinor: number; currency: string; at: string; transactionUuid?: string };
-  /** The latest refused attempt, if any. */
-  refused?: { at: string; errorCode?: string; detailedErrorCode?: string };
-  /** Attempts known (Order/Get lists them all; a notification tells of its own). */
-  attempts?: number;
 }
 
 /**

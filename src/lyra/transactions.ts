@@ -1,4 +1,4 @@
-import type { PaymentDetails } from '../ledger/ledger.js';
+import type { PaymentDetails } from './types.js';
 
 /**
  * One `V4/PaymentTransaction` as paybatch reads it, from a notification (`V4/Payment`) or from `Order/Get`

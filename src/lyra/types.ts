@@ -136,3 +136,22 @@ export interface WebServiceError {
   ticket?: string | null;
   _type: 'V4/WebService/WebServiceError';
 }
+
+/** The buyer's side of an order, from its transactions (a notification, or Order/Get by orderId). Money in minor units. */
+export interface PaymentDetails {
+  source: 'IPN' | 'Order/Get';
+  /** The latest attempt (DEBIT transaction). */
+  transactionUuid?: string;
+  /** Its `detailedStatus`: AUTHORISED, CAPTURED, REFUSED, WAITING_AUTHORISATION … */
+  detailedStatus?: string;
+  /** Its `paymentMethodType`: CARD … */
+  method?: string;
+  /** Its creationDate (platform clock): the newer details win. */
+  at: string;
+  /** The accepted payment, if any. */
+  paid?: { amountMinor: number; currency: string; at: string; transactionUuid?: string };
+  /** The latest refused attempt, if any. */
+  refused?: { at: string; errorCode?: string; detailedErrorCode?: string };
+  /** Attempts known (Order/Get lists them all; a notification tells of its own). */
+  attempts?: number;
+}
