@@ -271,28 +271,25 @@ function build(): string | undefined {
   return `npm run build reported errors (measured the emitted dist/ anyway): ${(r.stdout + r.stderr).split('\n').filter((l) => l.includes('error')).slice(0, 3).join(' / ')}`;
 }
 
+/** BENCHMARKS.md: bench/notes.md around the full run's table (a new one, or the one already there with --render). */
 function writeReport(startedAt: Date, load: string, buildNote: string | undefined, seconds: number, renderOnly = false): void {
   const path = join(ROOT, 'BENCHMARKS.md');
-  const mode = quick ? 'quick' : 'full';
   const section = renderOnly ? undefined : [
-    `<!-- bench:${mode} -->`,
-    `## ${quick ? 'Quick run (`npm run bench -- --quick`)' : 'Full run (`npm run bench`)'}`,
+    '<!-- bench:full -->',
+    '## Full run (`npm run bench`)',
     '',
     `- date: ${startedAt.toISOString().replace('T', ' ').slice(0, 16)} UTC, ${seconds.toFixed(0)} s in all`,
     `- machine: ${describeMachine()}`,
     `- load average at start (1/5/15 min): ${load}`,
     ...(buildNote ? [`- build: ${buildNote}`] : []),
-    ...(quick ? ['- the targets are set for the full run\'s inputs (a million rows, 20 s of limiter, 7500 and 20 000 rows); on these smaller ones a run\'s fixed start (node, the credential check, the worker thread) weighs more, so this table is a quick check of the same rows, not the verdict'] : []),
     '',
     markdownTable(lines),
-    `<!-- /bench:${mode} -->`,
+    '<!-- /bench:full -->',
   ].join('\n');
   const notes = readFileSync(join(ROOT, 'bench/notes.md'), 'utf8').trim();
   const old = existsSync(path) ? readFileSync(path, 'utf8') : '';
-  const keep = (m: string): string | undefined => new RegExp(`<!-- bench:${m} -->[\\s\\S]*?<!-- /bench:${m} -->`).exec(old)?.[0];
-  const full = quick || renderOnly ? keep('full') : section;
-  const quickSection = quick && !renderOnly ? section : keep('quick');
-  const doc = [notes.split('<!-- results -->')[0]!.trim(), '', ...(full ? [full, ''] : []), ...(quickSection ? [quickSection, ''] : []), (notes.split('<!-- results -->')[1] ?? '').trim(), ''].join('\n');
+  const full = section ?? /<!-- bench:full -->[\s\S]*?<!-- \/bench:full -->/.exec(old)?.[0];
+  const doc = [notes.split('<!-- results -->')[0]!.trim(), '', ...(full ? [full, ''] : []), (notes.split('<!-- results -->')[1] ?? '').trim(), ''].join('\n');
   writeFileSync(path, doc);
 }
 
@@ -327,8 +324,9 @@ async function main(): Promise<void> {
   const seconds = (Date.now() - t0) / 1000;
   process.stdout.write(`\npaybatch benchmarks (${quick ? 'quick' : 'full'}), ${describeMachine()}\n\n${textTable(lines)}\n\n`);
   for (const l of lines) process.stdout.write(`  ${l.row} / ${l.subject}: ${l.detail}\n`);
-  // A partial run (--only) is for re-measuring while working; it never replaces the committed table.
-  if (only) process.stdout.write(`\n--only: BENCHMARKS.md left as it is (${seconds.toFixed(0)} s)\n`);
+  // A partial run (--only) and the quick run are for re-measuring while working: their targets are the full run's
+  // inputs' (on smaller ones a run's fixed start weighs more), so they never replace the committed table.
+  if (only || quick) process.stdout.write(`\n${quick ? '--quick' : '--only'}: BENCHMARKS.md left as it is (${seconds.toFixed(0)} s)\n`);
   else {
     writeReport(startedAt, load, buildNote, seconds);
     process.stdout.write(`\nwritten: BENCHMARKS.md (${seconds.toFixed(0)} s)\n`);
