@@ -125,3 +125,23 @@ describe('paybatch ledger purge', () => {
     expect(createdOf(ids)).toEqual([1, 1, 1]);
   }, 60_000);
 });
+
+describe('paybatch ledger: a wrong path is one line, exit 2, and nothing made up', () => {
+  it('importing a file that is not there, or a folder, names it', async () => {
+    const missing = join(dir, 'nope.jsonl');
+    const r = await runCli(['ledger', 'import', missing], { env: env('s') });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`paybatch: ${missing}: no such file\n`);
+    const folder = await runCli(['ledger', 'import', dir], { env: env('s') });
+    expect(folder.code).toBe(2);
+    expect(folder.stderr).toBe(`paybatch: ${dir}: this is a folder, not a file\n`);
+  });
+
+  it('exporting JSON Lines into a folder that does not exist names the file', async () => {
+    const out = join(dir, 'no-such-folder', 'ledger.jsonl');
+    const r = await runCli(['ledger', 'export', '--out', out], { env: env('s') });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`paybatch: ${out}: cannot write the file (ENOENT)\n`);
+  });
+
+});
