@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -144,4 +144,11 @@ describe('paybatch ledger: a wrong path is one line, exit 2, and nothing made up
     expect(r.stderr).toBe(`paybatch: ${out}: cannot write the file (ENOENT)\n`);
   });
 
+  it('--from-state-dir with a folder that holds no ledger of the shop: refused, and no empty ledger is created there', async () => {
+    const typo = join(dir, 'old-machin');
+    const r = await runCli(['ledger', 'import', '--from-state-dir', typo], { env: env('new') });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`paybatch: --from-state-dir ${typo}: no ledger of shop ${DEMO_SHOP_ID} TEST there (${DEMO_SHOP_ID}-TEST.sqlite); name the state directory of the old machine\n`);
+    expect(existsSync(typo)).toBe(false);
+  });
 });
