@@ -39,6 +39,8 @@ describe('queue commands say what is wrong in one line', () => {
     expect(r.stderr).toMatch(new RegExp(`^paybatch: cannot reach Redis at redis://:\\*\\*\\*@127\\.0\\.0\\.1:${port} \\(REDIS_URL\\)`));
     expect(r.stderr).not.toContain('hunter2');
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    // The cause as the system gave it, not ioredis' "Connection is closed.." after it gave up.
+    expect(r.stderr).toContain(`: connect ECONNREFUSED 127.0.0.1:${port}. Is redis-server running?`);
   });
 
   it('a Redis that may evict keys is refused, with the fix', async () => {
