@@ -69,7 +69,8 @@ async function enqueue(argv: EnqueueArgs, now: Date): Promise<number> {
   if (argv.rate !== undefined && !(argv.rate > 0)) throw new ConfigError('PB_OPTION', `--rate ${argv.rate}: give a number of requests per second above 0`);
   if (argv.batch !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(argv.batch)) throw new ConfigError('PB_OPTION', `--batch ${argv.batch}: use letters, digits, dot, dash or underscore (at most 64)`);
   const sendWindow = argv['send-window'] ? parseSendWindow(argv['send-window']) : undefined;
-  const settings: Record<string, string | undefined> = { ...process.env };
+  // REDIS_URL and PAYBATCH_REDIS_MAY_LOSE_CLAIMS may sit in the env file beside the shop's settings, as for run.
+  const settings = withEnvFile(argv.envFile);
   if (argv['redis-may-lose-claims']) settings[MAY_LOSE_CLAIMS] = 'yes';
   const target = requireRedisTarget(argv.redis, settings);
   const scope = scopeFromLyra(argv);
@@ -85,9 +86,9 @@ async function enqueue(argv: EnqueueArgs, now: Date): Promise<number> {
   try {
     await checkCredentials(client, describeTarget(lyra), () => undefined);
     seal = client.sealBatch(batchId);
-    const setting = argv.ledger ? { value: argv.ledger, source: '--ledger' } : ledgerSettingFrom(withEnvFile(argv.envFile));
+    const setting = argv.ledger ? { value: argv.ledger, source: '--ledger' } : ledgerSettingFrom(settings);
     const opened = await prepareLedger({
-      stateDir: argv['state-dir'] ?? defaultStateDir(withEnvFile(argv.envFile)),
+      stateDir: argv['state-dir'] ?? defaultStateDir(settings),
       shopId: scope.shopId,
       mode: scope.mode,
       client,

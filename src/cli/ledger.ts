@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { ConfigError } from '../errors/paybatch-error.js';
@@ -5,7 +6,8 @@ import { ledgerSettingFrom, openLedgerStore, shopAndMode } from '../follow/conte
 import { readExport, writeExport, type ExportFormat } from '../ledger/exchange.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { describeLedgerOfRecord, mergeAll } from '../ledger/open-ledger.js';
-import { openSqliteLedger } from '../ledger/local/sqlite-ledger.js';
+import { legacyJournalPath } from '../ledger/local/legacy-journal.js';
+import { openSqliteLedger, sqliteLedgerPath } from '../ledger/local/sqlite-ledger.js';
 import { defaultStateDir } from '../ledger/state-dir.js';
 import { resolveRedisTarget } from '../redis/connect.js';
 import { withLyraOptions } from './lyra-options.js';
@@ -80,6 +82,10 @@ async function ledger(argv: LedgerArgs): Promise<number> {
         const from = argv['from-state-dir'];
         if (from) {
           if (resolve(from) === resolve(stateDir)) throw new ConfigError('PB_OPTION', `--from-state-dir ${from} is this machine's own state directory`);
+          // Opening would create an empty ledger there: a mistyped folder would "import 0 orders" and look done.
+          if (!existsSync(sqliteLedgerPath(from, shopId, mode)) && !existsSync(legacyJournalPath(from, shopId, mode))) {
+            throw new ConfigError('PB_OPTION', `--from-state-dir ${from}: no ledger of shop ${shopId} ${mode} there (${shopId}-${mode}.sqlite); name the state directory of the old machine`);
+          }
           const other = await openSqliteLedger({ dir: from, shopId, mode });
           try {
             await importInto(target, other.entries(), other.where);

@@ -3,7 +3,7 @@ import { reportBatch } from '../app/report-batch.js';
 import { abortOnSignals, signalExitCode } from '../lib/signals.js';
 import { requireRedisTarget } from '../redis/connect.js';
 import { queueWaitingNote } from '../report/progress.js';
-import type { LyraArgs } from '../settings/settings.js';
+import { withEnvFile, type LyraArgs } from '../settings/settings.js';
 import { scopeFromLyra } from './batch-source.js';
 import { toJudgeFileOptions, type InputArgs } from './input-options.js';
 import { withLyraOptions } from './lyra-options.js';
@@ -51,7 +51,7 @@ async function report(argv: ReportArgs): Promise<number> {
   let r;
   try {
     r = await reportBatch({
-      redis: requireRedisTarget(argv.redis, process.env),
+      redis: requireRedisTarget(argv.redis, withEnvFile(argv.envFile)),
       scope: scopeFromLyra(argv),
       batchId: batch,
       ...(argv.file ? { file: argv.file } : {}),

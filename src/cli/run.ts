@@ -169,8 +169,11 @@ export function printResult(file: string, r: RunBatchResult, json: boolean): voi
   const lines: string[] = [];
   const seconds = (r.durationMs / 1000).toFixed(1);
   lines.push(`${file}: ${r.summary.total} rows in ${seconds}s → ${r.target} (${r.engine} engine, batch ${r.batchId})`);
-  // A re-run that finds everything done must not read like the first run.
-  const nothingNew = r.sentByThisRun === 0 && r.summary.count('CREATED') > 0 ? ': every order of the file already exists, nothing was sent again' : '';
+  // A re-run that finds everything done must not read like the first run. Only when it is done: an UNCERTAIN, FAILED
+  // or PENDING row is an order that may not exist.
+  const created = r.summary.count('CREATED');
+  const allDone = created > 0 && created + r.summary.count('INVALID') === r.summary.total;
+  const nothingNew = r.sentByThisRun === 0 && allDone ? ': every order of the file already exists, nothing was sent again' : '';
   lines.push(`sent by this run: ${r.sentByThisRun} of ${r.summary.total} ${r.summary.total === 1 ? 'row' : 'rows'}${nothingNew}`);
   if (r.aborted) lines.push(`STOPPED: ${r.aborted.message} [${r.aborted.code}] — rows not sent are PENDING; run the same command again to send them`);
   const uncertain = r.summary.count('UNCERTAIN');

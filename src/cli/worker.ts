@@ -66,11 +66,12 @@ async function runWorker(argv: WorkerArgs): Promise<number> {
   // Checked before anything connects: a worker asked for metrics without a token to guard them does not start.
   const secrets = metricsPort !== undefined ? consoleSecrets(withEnvFile(argv.envFile), 'any') : undefined;
   const logger = createLogger({ name: 'paybatch-worker' });
-  const settings: Record<string, string | undefined> = { ...process.env };
+  // REDIS_URL and PAYBATCH_REDIS_MAY_LOSE_CLAIMS may sit in the env file beside the shop's settings, as for run.
+  const settings = withEnvFile(argv.envFile);
   if ((argv as { 'redis-may-lose-claims'?: boolean })['redis-may-lose-claims']) settings[MAY_LOSE_CLAIMS] = 'yes';
   const target = requireRedisTarget(argv.redis, settings);
   // A worker claims in its queue's Redis: if the shop's settings name another ledger of record, it must not send.
-  const setting = ledgerSettingFrom(withEnvFile(argv.envFile))?.value;
+  const setting = ledgerSettingFrom(settings)?.value;
   if (setting && !sameRedis(setting, target.url)) {
     throw new ConfigError('PB_LEDGER_ELSEWHERE', `PAYBATCH_LEDGER names ${setting === 'local' ? 'the local ledger' : safeRedisUrl(setting)} as the ledger of record, and this worker's queue is on ${safeRedisUrl(target.url)}: a worker claims in its queue's Redis, so point both at the same Redis`);
   }

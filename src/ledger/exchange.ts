@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import { openCsv } from '../csv/read.js';
 import { createCsvWriter, restoreFormula } from '../csv/write.js';
-import { InputError } from '../errors/paybatch-error.js';
+import { InputError, PaybatchError } from '../errors/paybatch-error.js';
 import type { ChannelType, PaymentOrderStatus } from '../lyra/types.js';
 import { formatMinor, parseMoney } from '../orders/currencies.js';
 import type { LedgerEntry, LedgerState } from './ledger.js';
@@ -37,7 +37,10 @@ export type ExportFormat = 'csv' | 'jsonl';
 export async function writeExport(entries: AsyncIterable<LedgerEntry>, file: string, format: ExportFormat): Promise<number> {
   let n = 0;
   if (format === 'jsonl') {
-    const fh = await open(file, 'w', 0o600);
+    // A path that cannot be written is one line naming it, as the CSV writer says it.
+    const fh = await open(file, 'w', 0o600).catch((e: NodeJS.ErrnoException) => {
+      throw new PaybatchError('PB_WRITE', `${file}: cannot write the file (${e.code ?? e.message})`, 2);
+    });
     try {
       let buf = '';
       for await (const e of entries) {
@@ -88,10 +91,19 @@ const STATES: ReadonlySet<string> = new Set<LedgerState>(['SENDING', 'CREATED', 
 
 /** Reads an export back: JSON Lines (a file whose first character is `{`) or the CSV above. */
 export async function* readExport(file: string): AsyncGenerator<LedgerEntry> {
-  const fh = await open(file, 'r');
   const head = Buffer.alloc(4);
-  await fh.read(head, 0, 4, 0);
-  await fh.close();
+  let fh;
+  try {
+    fh = await open(file, 'r');
+    await fh.read(head, 0, 4, 0);
+  } catch (e) {
+    // A wrong path is the operator's to fix: one line naming it, as for an input file.
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'this is a folder, not a file' : code === 'EACCES' ? 'permission denied' : `cannot read it (${code ?? 'error'})`;
+    throw new InputError('PB_FILE_UNREADABLE', why, { file });
+  } finally {
+    await fh?.close();
+  }
   const text = head.toString('utf8').replace(/^\uFEFF/, '');
   if (text.startsWith('{')) yield* readJsonLines(file);
   else yield* readCsvExport(file);

@@ -134,13 +134,18 @@ export async function connectRedis(target: RedisTarget, role: RedisRole, extra: 
   } catch {
     throw new ConfigError('PB_REDIS_URL', `${target.source} is not a Redis URL (expected redis://host:6379 or rediss://…): ${safeRedisUrl(target.url)}`);
   }
-  // ioredis logs "Unhandled error event" otherwise; failures surface through connect() and command promises.
-  redis.on('error', () => {});
+  // ioredis logs "Unhandled error event" otherwise; failures surface through connect() and command promises. The
+  // event carries the cause (ECONNREFUSED …) where connect() only says "Connection is closed.".
+  let cause: Error | undefined;
+  redis.on('error', (e: Error) => {
+    if (!everReady) cause = e;
+  });
   try {
     await redis.connect();
   } catch (e) {
     redis.disconnect();
-    const why = e instanceof Error ? e.message.replace(target.url, safeRedisUrl(target.url)) : String(e);
+    const err = cause ?? e;
+    const why = (err instanceof Error ? err.message.replace(target.url, safeRedisUrl(target.url)) : String(err)).replace(/\.$/, '');
     throw new PaybatchError('PB_REDIS_UNREACHABLE', `cannot reach Redis at ${safeRedisUrl(target.url)} (${target.source}): ${why}. Is redis-server running?`, 2);
   }
   everReady = true;

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -124,4 +124,31 @@ describe('paybatch ledger purge', () => {
     expect((await runCli(['run', file], { env: env('s') })).code).toBe(0);
     expect(createdOf(ids)).toEqual([1, 1, 1]);
   }, 60_000);
+});
+
+describe('paybatch ledger: a wrong path is one line, exit 2, and nothing made up', () => {
+  it('importing a file that is not there, or a folder, names it', async () => {
+    const missing = join(dir, 'nope.jsonl');
+    const r = await runCli(['ledger', 'import', missing], { env: env('s') });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`paybatch: ${missing}: no such file\n`);
+    const folder = await runCli(['ledger', 'import', dir], { env: env('s') });
+    expect(folder.code).toBe(2);
+    expect(folder.stderr).toBe(`paybatch: ${dir}: this is a folder, not a file\n`);
+  });
+
+  it('exporting JSON Lines into a folder that does not exist names the file', async () => {
+    const out = join(dir, 'no-such-folder', 'ledger.jsonl');
+    const r = await runCli(['ledger', 'export', '--out', out], { env: env('s') });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`paybatch: ${out}: cannot write the file (ENOENT)\n`);
+  });
+
+  it('--from-state-dir with a folder that holds no ledger of the shop: refused, and no empty ledger is created there', async () => {
+    const typo = join(dir, 'old-machin');
+    const r = await runCli(['ledger', 'import', '--from-state-dir', typo], { env: env('new') });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`paybatch: --from-state-dir ${typo}: no ledger of shop ${DEMO_SHOP_ID} TEST there (${DEMO_SHOP_ID}-TEST.sqlite); name the state directory of the old machine\n`);
+    expect(existsSync(typo)).toBe(false);
+  });
 });

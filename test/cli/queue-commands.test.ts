@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ import { runCli } from '../support/cli.js';
 import { freePort, removeDir, startRedis, type RedisServer } from '../support/redis.js';
 import { readReport, shopEnv, startWorker, writeInvoices } from './queue-support.js';
 import { Redis } from 'ioredis';
-import { DEMO_SHOP_ID } from '../../src/sandbox/server.js';
+import { DEMO_SHOP_ID, DEMO_TEST_PASSWORD } from '../../src/sandbox/server.js';
 import { queueKeys } from '../../src/engine/queue/keys.js';
 
 let redis: RedisServer;
@@ -39,6 +39,8 @@ describe('queue commands say what is wrong in one line', () => {
     expect(r.stderr).toMatch(new RegExp(`^paybatch: cannot reach Redis at redis://:\\*\\*\\*@127\\.0\\.0\\.1:${port} \\(REDIS_URL\\)`));
     expect(r.stderr).not.toContain('hunter2');
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    // The cause as the system gave it, not ioredis' "Connection is closed.." after it gave up.
+    expect(r.stderr).toContain(`: connect ECONNREFUSED 127.0.0.1:${port}. Is redis-server running?`);
   });
 
   it('a Redis that may evict keys is refused, with the fix', async () => {
@@ -123,4 +125,30 @@ describe('only a shop that authenticated gets its orders sent', () => {
     expect(worker.output()).toContain(`batch ${batch} was not queued with this shop's password`);
     expect(sandbox.counters().ordersCreated).toEqual(before);
   }, 30_000);
+});
+
+describe('a queue machine whose settings are all in one env file', () => {
+  it('enqueue, worker and report read REDIS_URL from --env-file, as run does: the batch is sent and reported', async () => {
+    const prefix = `t${randomUUID().slice(0, 8)}`;
+    const sub = mkdtempSync(join(dir, 'envfile-'));
+    const envFile = join(sub, 'shop.env');
+    writeFileSync(envFile, `PAYBATCH_API_URL=${sandbox.url}\nPAYBATCH_SHOP_ID=${DEMO_SHOP_ID}\nPAYBATCH_PASSWORD=${DEMO_TEST_PASSWORD}\nREDIS_URL=${redis.url}\n`);
+    // Nothing of the shop or the queue in the environment: only the file says where Redis is.
+    const env = { ...shopEnv('', ''), PAYBATCH_API_URL: undefined, PAYBATCH_SHOP_ID: undefined, PAYBATCH_PASSWORD: undefined, REDIS_URL: undefined, PAYBATCH_STATE_DIR: join(sub, 'state') };
+    const file = writeInvoices(sub, 3, 'EF');
+    const enq = await runCli(['enqueue', file, '--env-file', envFile, '--prefix', prefix], { env });
+    expect(enq.code).toBe(0);
+    const batch = enq.stdout.trim();
+    expect(batch).toMatch(/^b\d{8}T\d{6}Z-[0-9a-z]{4}$/);
+    const worker = await startWorker(env, ['--env-file', envFile, '--prefix', prefix]);
+    try {
+      const rep = await runCli(['report', batch, '--env-file', envFile, '--prefix', prefix], { env });
+      expect(rep.code).toBe(1); // the row without an invoice number is INVALID
+      expect(readReport(join(sub, 'invoices.report.csv')).map((r) => r.status)).toEqual(['CREATED', 'CREATED', 'CREATED', 'INVALID']);
+      expect(['EF-0000', 'EF-0001', 'EF-0002'].map((id) => sandbox.counters().ordersCreated[id])).toEqual([1, 1, 1]);
+    } finally {
+      worker.child.kill('SIGTERM');
+      await worker.exited;
+    }
+  }, 60_000);
 });

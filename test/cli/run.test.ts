@@ -167,6 +167,19 @@ describe('paybatch run', () => {
     expect(existsSync(join(dir, 'kept.validation.tofix.csv'))).toBe(true);
   });
 
+  it('a re-run that sends nothing because a row is UNCERTAIN does not claim every order exists', async () => {
+    const file = join(dir, 'lost.csv');
+    await writeFile(file, invoices('LOST', 2));
+    sandbox.faults.forOrder('LOST-0002', 'http-500');
+    expect((await runCli(['run', file], { env: env() })).code).toBe(1);
+    const again = await runCli(['run', file], { env: env() });
+    expect(again.code).toBe(1);
+    // LOST-0002 may or may not exist: the summary says only what it knows, and the ATTENTION line says the rest.
+    expect(again.stdout).toContain('sent by this run: 0 of 2 rows\n');
+    expect(again.stdout).not.toContain('every order of the file already exists');
+    expect(again.stdout).toContain('ATTENTION: 1 order(s) may or may not exist (UNCERTAIN) and were not sent again: LOST-0002');
+  });
+
   it('faults end in the right statuses, and a re-run never re-sends an uncertain order without --retry-uncertain', async () => {
     const file = join(dir, 'faults.csv');
     // FLT-0006 passes our checks but the platform refuses its 1100-character SMS text (PSP_1038): FAILED.
