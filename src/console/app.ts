@@ -22,7 +22,7 @@ import { updateOrders } from '../follow/update.js';
 import { findOrderIdColumn } from '../follow/select.js';
 import type { Logger } from '../log/logger.js';
 import { resolveUncertain } from '../follow/resolve.js';
-import { moneyOverTime, readBatchRows, reconciliationCsv, withLedger } from './batches.js';
+import { moneyOverTime, notInBatch, readBatchRows, reconciliationCsv, withLedger } from './batches.js';
 import { ConsoleAuth, SESSION_COOKIE } from './auth.js';
 import type { ConsoleMetrics } from './metrics.js';
 import * as pages from './pages.js';
@@ -163,6 +163,8 @@ export function createConsoleApp(o: ConsoleAppOptions): Hono {
     const back = { href: `/batches/${run.batchId}`, label: 'Back to the batch' };
     if (action !== 'cancel' && action !== 'settle' && action !== 'expire') return c.html(pages.errorPage('Unknown action', 'Choose cancel, refresh or change expiry.', back), 400);
     if (orderIds.length === 0) return c.html(pages.errorPage('Nothing selected', 'Tick the orders to act on first.', back), 400);
+    const strangers = await notInBatch(run, o.store, orderIds);
+    if (strangers.length) return c.html(pages.errorPage('Not in this batch', `${strangers.join(', ')}: not an order of batch ${run.batchId}; act on an order from the page of its own batch.`, back), 400);
     const expiresOn = typeof form.expiresOn === 'string' ? form.expiresOn : '';
     let expirationDate: string | undefined;
     if (action === 'expire') {

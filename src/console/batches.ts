@@ -99,6 +99,32 @@ export async function readBatchRows(run: RunRecord, store: LedgerStore, status: 
   return { rows, matching, ...(ledgerNote ? { ledgerNote } : {}) };
 }
 
+/**
+ * The selected orderIds that are not orders of the batch, so an action posted for one batch never touches another's
+ * orders: a batch's orders are the rows of its report, or, while it runs or once its report is gone, the ledger's
+ * orders it sent (as its reconciliation export lists them).
+ */
+export async function notInBatch(run: RunRecord, store: LedgerStore, orderIds: readonly string[]): Promise<string[]> {
+  const left = new Set(orderIds);
+  try {
+    const source = await openCsv(run.files.report);
+    try {
+      const idCol = findOrderIdColumn(source.headers, undefined, run.files.report);
+      for await (const r of source.rows) {
+        left.delete((r.cells[idCol] ?? '').trim());
+        if (left.size === 0) break;
+      }
+    } finally {
+      source.close();
+    }
+  } catch {
+    await withLedger(store, async (ledger) => {
+      for (const id of [...left]) if ((await ledger.get(id))?.batchId === run.batchId) left.delete(id);
+    });
+  }
+  return [...left];
+}
+
 /** Runs `fn` with the ledger of record if it can be had now; otherwise says why not (a run holds the local ledger). */
 export async function withLedger(store: LedgerStore, fn: (ledger: Ledger) => Promise<void>): Promise<string | undefined> {
   let ledger: Ledger;

@@ -104,7 +104,8 @@ export async function openLedgerOfRecord(o: LedgerOfRecordOptions): Promise<Open
     if (!PaybatchError.is(e) || !chosen.remembered) throw e;
     throw new PaybatchError(
       e.code,
-      `the ledger of record of shop ${o.shopId} ${o.mode} is the Redis remembered in ${chosen.why}, and ${e.message.replace(/^cannot reach/, 'it cannot be reached:')} Start it, or pass --redis with its URL (and password); nothing was sent`,
+      // "Start it" only when it is down: a Redis refused for its settings is running, and its message says the fix.
+      `the ledger of record of shop ${o.shopId} ${o.mode} is the Redis remembered in ${chosen.why}, and ${e.message.replace(/^cannot reach/, 'it cannot be reached:')}${e.code === 'PB_REDIS_UNREACHABLE' ? ' Start it, or pass --redis with its URL (and password)' : ''}; nothing was sent`,
       2,
     );
   }

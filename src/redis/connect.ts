@@ -104,7 +104,7 @@ async function checkDurability(redis: Redis, target: RedisTarget, info: string):
   const now = appendonly !== 'yes' ? 'no append-only file (a crash loses every claim since the last snapshot)' : appendfsync ? `appendfsync ${appendfsync} (a crash can lose the last second of claims)` : 'an append-only file whose fsync policy cannot be read (CONFIG is disabled)';
   throw new ConfigError(
     'PB_REDIS_NOT_DURABLE',
-    `Redis at ${safeRedisUrl(target.url)} (${target.source}) has ${now}, and then a re-run would send those invoices again. Fix: redis-cli CONFIG SET appendonly yes; redis-cli CONFIG SET appendfsync always (and the same in redis.conf), or accept the risk with ${MAY_LOSE_CLAIMS}=yes / --redis-may-lose-claims`,
+    `Redis at ${safeRedisUrl(target.url)} (${target.source}) has ${now}, and then a re-run would send those invoices again. Fix: redis-cli CONFIG SET appendonly yes; redis-cli CONFIG SET appendfsync always (and the same in redis.conf), or accept the risk with ${MAY_LOSE_CLAIMS}=yes (environment or --env-file; --redis-may-lose-claims on run, enqueue, worker and serve)`,
   );
 }
 

@@ -75,10 +75,15 @@ export function readScheduledJob(path: string): ScheduledJob {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new ConfigError('PB_JOB_FILE', `${path}: must be a JSON object of options`);
   const job = data as Record<string, unknown>;
   const bad = (key: string, why: string) => new ConfigError('PB_JOB_FILE', `${path}: "${key}": ${why}`);
+  // A required key that is absent because it is misspelt (`fille`) is pointed out with its fix, as every other typo is.
+  const missing = (key: string, why: string) => {
+    const typo = Object.keys(job).find((k) => didYouMean(k, [key]) === key);
+    return typo ? new ConfigError('PB_JOB_FILE', `${path}: "${typo}" is not an option of this command: did you mean "${key}"?`) : bad(key, why);
+  };
   const base = dirname(path);
 
   const schedule = job.schedule;
-  if (schedule === undefined) throw bad('schedule', 'missing: give a cron pattern, e.g. "0 8 1 * *" (08:00 on the 1st of each month)');
+  if (schedule === undefined) throw missing('schedule', 'missing: give a cron pattern, e.g. "0 8 1 * *" (08:00 on the 1st of each month)');
   if (typeof schedule !== 'string') throw bad('schedule', 'must be a cron pattern in a string, e.g. "0 8 1 * *"');
   const timezone = job.timezone ?? machineTimeZone();
   if (typeof timezone !== 'string' || !isTimeZone(timezone)) throw bad('timezone', `${JSON.stringify(timezone)} is not an IANA time zone, e.g. "Europe/Paris"`);
@@ -103,7 +108,7 @@ export function readScheduledJob(path: string): ScheduledJob {
   }
 
   const file = job.file;
-  if (typeof file !== 'string' || file === '') throw bad('file', 'missing: a scheduled job names its input file, or a pattern of files (exports/*.csv)');
+  if (typeof file !== 'string' || file === '') throw missing('file', 'missing: a scheduled job names its input file, or a pattern of files (exports/*.csv)');
   const dropPattern = /[*?[\]{}]/.test(file) ? (isAbsolute(file) ? file : resolve(base, file)) : undefined;
   if (dropPattern && /[*?[\]{}]/.test(dirname(dropPattern))) throw bad('file', 'a pattern may only match file names in one folder, e.g. "exports/*.csv"');
   const outputDir = isAbsolute(output) ? output : resolve(base, output);

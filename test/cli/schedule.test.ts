@@ -90,6 +90,16 @@ describe('a job file is refused at once when its schedule is wrong', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 
+  it.each([
+    [{ schedule: '0 8 * * *', fille: '../exports/a.csv' }, '"fille" is not an option of this command: did you mean "file"?'],
+    [{ shedule: '0 8 * * *', file: '../exports/a.csv' }, '"shedule" is not an option of this command: did you mean "schedule"?'],
+  ])('a misspelt required key is pointed out with its fix, not reported missing: %j', async (keys, message) => {
+    const w = workspace('typo', keys);
+    const r = await runCli(['schedule', w.jobs, '--list'], { env: shop() });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`paybatch: ${join(w.jobs, 'typo.json')}: ${message}`);
+  });
+
   it('the shipped monthly job is valid and lists its next fire time', async () => {
     const r = await runCli(['schedule', 'jobs/monthly-mail.json', '--list'], { env: shop() });
     expect(r.stderr).toBe('');

@@ -220,6 +220,24 @@ describe('paybatch serve: the ops console in a real browser', () => {
     writeFileSync(join(w.dir, 'done'), '');
   });
 
+  it('acts only on the orders of the batch whose page the form came from', async () => {
+    // The CLI batch's order, posted (an edited form, a script) to the console batch's action: refused, left RUNNING.
+    const post = (orderId: string) =>
+      fetch(`${batchUrl}/act`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${PASSWORD}`, origin: base, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams([['action', 'cancel'], ['confirmed', 'yes'], ['orderId', 'OK-2'], ['orderId', orderId]]).toString(),
+      });
+    const refused = await post('CLI-1');
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain('CLI-1: not an order of batch');
+    const cli = await w.entry('CLI-1');
+    expect(cli?.paymentOrderStatus).toBe('RUNNING');
+    expect(w.sandbox.order(cli!.paymentOrderId!)?.order.paymentOrderStatus).toBe('RUNNING');
+    // Nothing of the selection was done, not even the batch's own order.
+    expect((await w.entry('OK-2'))?.paymentOrderStatus).toBe('RUNNING');
+  });
+
   it('settles an UNCERTAIN row from its batch page: the order found on the platform is CREATED in the ledger', async () => {
     // The platform creates SET-1 but the answer is lost: the run reports it UNCERTAIN. Then its buyer pays it.
     w.sandbox.faults.forOrder('SET-1', 'reset-after-create', { service: 'Charge/CreatePaymentOrder' });

@@ -196,6 +196,29 @@ describe('one invoice, one order: Redis', () => {
     }
   }, 60_000);
 
+  it('status and reconcile on such a Redis say how to accept the risk in a way they take, and then work', async () => {
+    const loose = await startRedis(['--appendfsync', 'everysec']);
+    try {
+      const { file } = invoices(2);
+      const accepted = { PAYBATCH_REDIS_MAY_LOSE_CLAIMS: 'yes' };
+      expect((await runCli(['run', file, '--redis', loose.url], { env: env(accepted) })).code).toBe(0);
+
+      // status was given the Redis; reconcile finds it remembered as the ledger of record.
+      for (const args of [['status', file, '--redis', loose.url], ['reconcile', '--out', join(dir, 'reconcile.csv')]]) {
+        const refused = await runCli(args, { env: env() });
+        expect(refused.code).toBe(2);
+        expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+        expect(refused.stderr).toMatch(/has appendfsync everysec .*PAYBATCH_REDIS_MAY_LOSE_CLAIMS=yes/);
+        // Neither names a flag it refuses, nor asks to start a Redis that is running.
+        expect(refused.stderr).not.toMatch(/\/ --redis-may-lose-claims|Start it/);
+        const done = await runCli(args, { env: env(accepted) });
+        expect(done.code, done.stderr).toBe(0);
+      }
+    } finally {
+      await loose.stop();
+    }
+  }, 60_000);
+
   it('redis-server killed with SIGKILL mid-run and restarted on its AOF: the run finishes, the re-run sends nothing, every invoice once', async () => {
     const own = await startRedis();
     const slow = await startSandbox({ port: 0, latencyMs: 40 });
