@@ -15,11 +15,20 @@ export function ledgerAnswers(entry: LedgerEntry | undefined, retryUncertain: bo
   return !!entry && (entry.state === 'CREATED' || (!retryUncertain && entry.state === 'UNCERTAIN' && channel !== 'INVOICE'));
 }
 
+/** A row as its report outcome is judged against the ledger: its fingerprint, its batch, what it would send. */
+export interface RowToCompare {
+  fingerprint: string;
+  batchId: string;
+  sent?: SentSummary;
+  /** Its expiry is the run's --expires-in, not the row's: a new one each run, never an edit worth a note. */
+  expiresFromDefault?: boolean;
+}
+
 /**
  * The report outcome of an existing ledger entry (a refused claim, or the queue engine's report). `row`'s fingerprint
  * tells an edited row from the one sent; its batch, "created by this run" from "by an earlier one".
  */
-export function outcomeFromEntry(entry: LedgerEntry, row: { fingerprint: string; batchId: string; sent?: SentSummary }): RowOutcome {
+export function outcomeFromEntry(entry: LedgerEntry, row: RowToCompare): RowOutcome {
   const thisRun = entry.batchId === row.batchId;
   switch (entry.state) {
     case 'CREATED': {
@@ -29,7 +38,7 @@ export function outcomeFromEntry(entry: LedgerEntry, row: { fingerprint: string;
       if (entry.paymentURL) out.paymentURL = entry.paymentURL;
       if (entry.paymentOrderStatus) out.paymentOrderStatus = entry.paymentOrderStatus;
       // An order adopted from an earlier report has no fingerprint: what it sent is known by amount, channel and recipient.
-      if (entry.fingerprint === '' ? adoptedDiffers(entry.sent, row.sent) : entry.fingerprint !== row.fingerprint) out.note = differenceNote(entry, row.sent, entry.fingerprint !== '');
+      if (entry.fingerprint === '' ? adoptedDiffers(entry.sent, row.sent) : entry.fingerprint !== row.fingerprint) out.note = differenceNote(entry, row.sent, entry.fingerprint !== '' && !row.expiresFromDefault);
       return out;
     }
     case 'FAILED':

@@ -4,7 +4,7 @@ import type { ClaimingLedger, LedgerEntry, Outcome, SentSummary } from '../ledge
 import { LyraApiError } from '../lyra/errors.js';
 import type { PaymentOrder, PaymentOrderRequest } from '../lyra/types.js';
 import { RunAbortedError } from './errors.js';
-import { INVOICE_EXISTS_CODE, outcomeFromEntry, RETRY_UNCERTAIN_HINT } from './from-ledger.js';
+import { INVOICE_EXISTS_CODE, outcomeFromEntry, RETRY_UNCERTAIN_HINT, type RowToCompare } from './from-ledger.js';
 import type { RowOutcome } from './outcome.js';
 
 export interface OrderToSend {
@@ -13,6 +13,8 @@ export interface OrderToSend {
   sent: SentSummary;
   /** The row's fingerprint when it is not simply the request's (see orderFingerprint). */
   fingerprint?: string;
+  /** The expiry comes from --expires-in (see RowToCompare). */
+  expiresFromDefault?: boolean;
 }
 
 export interface RetryPolicy {
@@ -74,7 +76,7 @@ const RETRY_AFTER_CAP_FACTOR = 10;
  */
 export async function sendOrder(ctx: JobContext, order: OrderToSend): Promise<RowOutcome> {
   const fp = order.fingerprint ?? fingerprint(order.request);
-  const rowRef = { fingerprint: fp, batchId: ctx.batchId, sent: order.sent };
+  const rowRef: RowToCompare = { fingerprint: fp, batchId: ctx.batchId, sent: order.sent, ...(order.expiresFromDefault ? { expiresFromDefault: true } : {}) };
   const invoice = order.request.channelOptions?.channelType === 'INVOICE';
   // Only INVOICE needs a look first: its UNCERTAIN rows are re-sent without the operator's flag (see 4.).
   const existing = invoice && !ctx.retryUncertain ? await ctx.ledger.get(order.orderId) : undefined;

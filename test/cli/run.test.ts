@@ -93,6 +93,16 @@ describe('paybatch run', () => {
     expect(second.map((x) => [x.invoice, x.paymentOrderId, x.paymentURL])).toEqual(first.map((x) => [x.invoice, x.paymentOrderId, x.paymentURL]));
     // A relative expiry is computed anew by every run: that is not an edit of the row.
     expect(second.map((x) => x.note)).toEqual(second.map(() => ''));
+
+    // A second later (a new expiry to the second), one amount edited: its note names the amount, not the expiry.
+    await new Promise((r) => setTimeout(r, 1_100));
+    await writeFile(file, invoices('TWICE', 12).replace('TWICE-0003,13.00', 'TWICE-0003,9.00'));
+    expect((await runCli(['run', file, '--expires-in', '30d'], { env: env() })).code).toBe(0);
+    const third = await readReport(join(dir, 'month.report.csv'));
+    expect(third.filter((x) => x.note).map((x) => [x.invoice, x.note.replace(/ on \d{4}-\d\d-\d\d/, '').split(';')[0]])).toEqual([
+      ['TWICE-0003', 'this row differs from the order sent (amount 13.00 EUR → 9.00 EUR)'],
+    ]);
+    expect(creates()).toBe(before);
   });
 
   it('an edited file: fixing the invalid rows and running again sends only those rows', async () => {

@@ -88,6 +88,7 @@ async function* iterate(opts: EmbeddedRunOptions, settle: (r: RunResult) => void
       request: d.request,
       sent: { amountMinor: d.amountMinor, currency: d.currency, channel: d.channel, recipient: d.recipient, ...(d.expirationDate ? { expirationDate: d.expirationDate } : {}) },
       fingerprint: orderFingerprint(d),
+      ...(d.expiresFromDefault ? { expiresFromDefault: true } : {}),
     };
     if (stop.signal.aborted) return notSent();
     let counted = false;

@@ -146,6 +146,8 @@ export interface PendingOrder {
   orderId: string;
   fingerprint: string;
   sent: SentSummary;
+  /** The expiry comes from --expires-in (see RowToCompare). */
+  expiresFromDefault?: boolean;
 }
 
 /**
@@ -201,7 +203,7 @@ export class BatchReader {
 
   private outcome(o: PendingOrder, entry: Awaited<ReturnType<RedisLedger['get']>>): RowOutcome {
     if (!entry) return { status: 'PENDING', attempts: 0, errorCode: 'PB_NOT_SENT', errorMessage: 'not sent: the batch stopped before this row; run the file again to send it' };
-    return outcomeFromEntry(entry, { fingerprint: o.fingerprint, batchId: this.batchId, sent: o.sent });
+    return outcomeFromEntry(entry, { fingerprint: o.fingerprint, batchId: this.batchId, sent: o.sent, ...(o.expiresFromDefault ? { expiresFromDefault: true } : {}) });
   }
 
   async info(): Promise<BatchInfo | undefined> {

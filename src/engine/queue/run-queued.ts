@@ -166,7 +166,7 @@ export function toQueued(row: JudgedRow, batchId: string, retryUncertain: boolea
   if (!row.judgement.ok) throw new Error('toQueued: an invalid row');
   const d = row.judgement.order;
   const sent: SentSummary = { amountMinor: d.amountMinor, currency: d.currency, channel: d.channel, recipient: d.recipient, ...(d.expirationDate ? { expirationDate: d.expirationDate } : {}) };
-  return { batchId, orderId: d.orderId, request: d.request, sent, retryUncertain, fingerprint: orderFingerprint(d) };
+  return { batchId, orderId: d.orderId, request: d.request, sent, retryUncertain, fingerprint: orderFingerprint(d), ...(d.expiresFromDefault ? { expiresFromDefault: true } : {}) };
 }
 
 export function invalidOutcome(row: JudgedRow): RowOutcome {
