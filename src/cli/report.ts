@@ -1,3 +1,4 @@
+import { rowCount } from '../report/summary.js';
 import type { CommandModule } from 'yargs';
 import { reportBatch } from '../app/report-batch.js';
 import { abortOnSignals, signalExitCode } from '../lib/signals.js';
@@ -73,7 +74,7 @@ async function report(argv: ReportArgs): Promise<number> {
     process.stdout.write(`${JSON.stringify(r.json, null, 2)}\n`);
   } else {
     const { files } = r.json;
-    const lines = [`batch ${batch} (${r.file}): ${r.summary.total} rows`];
+    const lines = [`batch ${batch} (${r.file}): ${rowCount(r.summary.total)}`];
     if (r.aborted) lines.push(`STOPPED: ${r.aborted.message} [${r.aborted.code}] — rows not sent are PENDING; run the file again to send them`);
     lines.push(r.summary.format(['UNCERTAIN', 'FAILED', 'INVALID', 'PENDING', 'CREATED']), `report:  ${files.report}`);
     if (files.toFix) lines.push(`to fix:  ${files.toFix} (same format as the input: correct it and run it again)`);

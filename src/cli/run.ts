@@ -1,3 +1,4 @@
+import { rowCount } from '../report/summary.js';
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { runBatch, type RunBatchResult } from '../app/run-batch.js';
@@ -168,13 +169,13 @@ export function printResult(file: string, r: RunBatchResult, json: boolean): voi
   }
   const lines: string[] = [];
   const seconds = (r.durationMs / 1000).toFixed(1);
-  lines.push(`${file}: ${r.summary.total} rows in ${seconds}s → ${r.target} (${r.engine} engine, batch ${r.batchId})`);
+  lines.push(`${file}: ${rowCount(r.summary.total)} in ${seconds}s → ${r.target} (${r.engine} engine, batch ${r.batchId})`);
   // A re-run that finds everything done must not read like the first run. Only when it is done: an UNCERTAIN, FAILED
   // or PENDING row is an order that may not exist.
   const created = r.summary.count('CREATED');
   const allDone = created > 0 && created + r.summary.count('INVALID') === r.summary.total;
   const nothingNew = r.sentByThisRun === 0 && allDone ? ': every order of the file already exists, nothing was sent again' : '';
-  lines.push(`sent by this run: ${r.sentByThisRun} of ${r.summary.total} ${r.summary.total === 1 ? 'row' : 'rows'}${nothingNew}`);
+  lines.push(`sent by this run: ${r.sentByThisRun} of ${rowCount(r.summary.total)}${nothingNew}`);
   if (r.aborted) lines.push(`STOPPED: ${r.aborted.message} [${r.aborted.code}] — rows not sent are PENDING; run the same command again to send them`);
   const uncertain = r.summary.count('UNCERTAIN');
   if (uncertain > 0) {

@@ -1,3 +1,4 @@
+import { rowCount } from '../report/summary.js';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
@@ -83,7 +84,7 @@ async function validateInput(argv: ValidateArgs, read: string, named: string, no
   if (argv.json) {
     process.stdout.write(`${JSON.stringify({ file, report: reportPath, toFix: fixWritten ? fixPath : null, hints, ...summary.toJSON() }, null, 2)}\n`);
   } else {
-    const lines = [`${file}: ${summary.total} ${summary.total === 1 ? 'row' : 'rows'} checked, nothing sent`, summary.format(['VALID', 'INVALID']), `report: ${reportPath}`];
+    const lines = [`${file}: ${rowCount(summary.total)} checked, nothing sent`, summary.format(['VALID', 'INVALID']), `report: ${reportPath}`];
     if (fixWritten) lines.push(`rows to fix (${invalid}, same format as the input): ${fixPath}`);
     process.stdout.write(`${lines.join('\n')}\n`);
   }

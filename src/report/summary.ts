@@ -99,7 +99,7 @@ export class Summary {
     for (const s of statuses) {
       const parts: string[] = [];
       const totals = json.totals[s];
-      if (totals) parts.push(Object.entries(totals).map(([c, t]) => `${c} ${t.major} (${t.rows} ${t.rows === 1 ? 'row' : 'rows'})`).join(' · '));
+      if (totals) parts.push(Object.entries(totals).map(([c, t]) => `${c} ${t.major} (${rowCount(t.rows)})`).join(' · '));
       const codes = this.codesOf(s);
       if (codes) parts.push(codes);
       lines.push(`${s.padEnd(width)}  ${String(json.statuses[s]).padStart(numWidth)}${parts.length ? `   ${parts.join('   ')}` : ''}`);
@@ -115,4 +115,9 @@ export class Summary {
 
 function sortCounts(m: Map<string, number>): [string, number][] {
   return [...m].sort(([a, x], [b, y]) => y - x || a.localeCompare(b));
+}
+
+/** `1 row`, `12 rows`. */
+export function rowCount(n: number): string {
+  return `${n} ${n === 1 ? 'row' : 'rows'}`;
 }

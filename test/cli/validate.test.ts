@@ -220,6 +220,14 @@ describe('paybatch validate refuses a file it cannot read, with one line and exi
     expect(ok.stdout).toMatch(/2 rows checked/);
   });
 
+  it('a file of one row is counted as one row', async () => {
+    const one = join(dir, 'one.csv');
+    await writeFile(one, 'invoice,amount,currency,channel\nO-1,10.00,EUR,URL\n');
+    const r = await runCli(['validate', one]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`${one}: 1 row checked, nothing sent`);
+  });
+
   it('a missing column, an unknown --map field, a missing file', async () => {
     await writeFile(join(dir, 'nocur.csv'), 'invoice,amount,channel\nA,10,URL\n');
     const noCurrency = await runCli(['validate', join(dir, 'nocur.csv')]);
