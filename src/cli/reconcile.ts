@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { createCsvWriter } from '../csv/write.js';
 import { ConfigError } from '../errors/paybatch-error.js';
-import { openFollow, type FollowArgs } from '../follow/context.js';
+import { openFollow, type FollowArgs, type FollowContext } from '../follow/context.js';
 import { withFollowOptions } from './follow-options.js';
 import { abortOnSignals } from '../lib/signals.js';
 import { formatTotals, ONLY_KINDS, reconcile, RECONCILE_COLUMNS, reconcileRecord, totalsJson, type OnlyKind, type ReconcileFilter } from '../follow/reconcile.js';
@@ -11,6 +11,7 @@ import { parseMapFlags } from './input-options.js';
 import { ROW_DEFAULT_KEYS, RUN_ONLY_KEYS, withJobFile } from './job-file.js';
 import { openInputFile } from './stdin-file.js';
 import { siblingPath } from '../report/files.js';
+import { findRun, runsDir } from '../app/run-history.js';
 
 interface ReconcileArgs extends FollowArgs {
   file?: string;
@@ -96,6 +97,7 @@ export const reconcileCommand: CommandModule<object, ReconcileArgs> = {
         if (settled.authFailure) process.stderr.write(`paybatch: authentication failed (${settled.authFailure.code}): check PAYBATCH_SHOP_ID and PAYBATCH_PASSWORD; the UNCERTAIN orders were not all settled\n`);
       }
       const { rows, totals } = await reconcile(ctx.ledger, filter);
+      if (filter.batchId !== undefined && rows.length === 0) await refuseUnknownBatch(filter.batchId, ctx);
       const records = rows.map(reconcileRecord);
       if (out) {
         const w = createCsvWriter(out, { headers: [...RECONCILE_COLUMNS], delimiter: format.delimiter, bom: format.bom, encoding: format.encoding });
@@ -136,3 +138,15 @@ function delimiterOf(v: string | undefined): string {
   return d;
 }
 
+/**
+ * `--batch` that matches nothing: a mistyped id would otherwise export "0 invoices" over the last export. A batch this
+ * machine ran, or whose orders are in the ledger under another filter, still gets its (empty) export.
+ */
+async function refuseUnknownBatch(batchId: string, ctx: FollowContext): Promise<void> {
+  if (await findRun(ctx.stateDir, batchId)) return;
+  for await (const _ of ctx.ledger.entries({ batchId })) return;
+  throw new ConfigError(
+    'PB_UNKNOWN_BATCH',
+    `--batch ${batchId}: no order in ${ctx.ledger.where} was sent by this batch, and ${runsDir(ctx.stateDir)} has no run of it; give the batch id \`paybatch run\` printed (like b20261201T080000Z-ab12). Nothing was written`,
+  );
+}

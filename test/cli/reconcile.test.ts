@@ -167,6 +167,24 @@ describe('paybatch reconcile and resolve: a month of invoices, matched with what
     expect(bad.stderr).toMatch(/--since last month: write a date \(2026-11-30\) or a date-time/);
     expect(bad.stderr).not.toMatch(/ at /);
   });
+
+  it('--batch: the batch run printed gets its orders; a mistyped one is refused and the last export stays', async () => {
+    const out = join(w.dir, 'batch.reconcile.csv');
+    const batchId = (await w.entry('INV-PAID'))!.batchId!;
+    const mine = await runCli(['reconcile', '--batch', batchId, '--out', out], { env: w.env });
+    expect(mine.code, mine.stderr).toBe(0);
+    const exported = readFileSync(out, 'utf8');
+    expect(exported.trim().split('\n')).toHaveLength(1 + ids.length);
+    // Known to this machine but with nothing under the filter: an empty export, not an error.
+    const none = await runCli(['reconcile', '--batch', batchId, '--only', 'failed', '--jsonl'], { env: w.env });
+    expect([none.code, none.stdout]).toEqual([0, '']);
+
+    const typo = await runCli(['reconcile', '--batch', `${batchId}x`, '--out', out], { env: w.env });
+    expect(typo.code).toBe(2);
+    expect(typo.stderr.trim().split('\n')).toHaveLength(1);
+    expect(typo.stderr).toMatch(new RegExp(`--batch ${batchId}x: no order in .* was sent by this batch.*Nothing was written`));
+    expect(readFileSync(out, 'utf8')).toBe(exported);
+  });
 });
 
 describe('paybatch resolve: a safe re-send only after the expiry, and only on request', () => {
