@@ -95,7 +95,14 @@ export async function updateOrders(opts: UpdateOptions): Promise<ActionRun> {
 }
 
 export function describeChanges(changes: readonly FieldChange[]): string {
-  return changes.map((c) => `${c.field}: ${short(c.from)} → ${short(c.to)}`).join('; ');
+  const shown = (c: FieldChange, v: string): string => (c.field === 'expirationDate' ? instant(v) : short(v));
+  return changes.map((c) => `${c.field}: ${shown(c, c.from)} → ${shown(c, c.to)}`).join('; ');
+}
+
+/** An expiry as the platform writes it (UTC, to the second), whichever form it came in: the two sides compare at a glance. */
+function instant(s: string): string {
+  const t = Date.parse(s);
+  return Number.isNaN(t) ? short(s) : new Date(t).toISOString().replace(/\.\d{3}Z$/, '+00:00');
 }
 
 function short(s: string): string {

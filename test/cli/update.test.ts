@@ -97,6 +97,8 @@ describe('paybatch update: the corrected file is the source of truth for orders 
     const r = await runCli(['update', file, '--expires-in', '15d', '--only', 'UPD-SAME', '--yes', '--out', out], { env: w.env });
     expect(r.code, r.stderr).toBe(0);
     expect(readReport(out)).toEqual([expect.objectContaining({ orderId: 'UPD-SAME', result: 'OK' })]);
+    // Both sides of the change in the platform's form (UTC, to the second), whatever form each came in.
+    expect(readReport(out)[0]!.changes).toMatch(/^expirationDate: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00 → \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$/);
     const expiry = Date.parse(w.sandbox.order(ids['UPD-SAME']!)!.order.expirationDate);
     expect(expiry).toBeGreaterThan(T0 + 14 * 86_400_000);
     expect(expiry).toBeLessThan(T0 + 16 * 86_400_000);
