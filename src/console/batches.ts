@@ -100,9 +100,8 @@ export async function readBatchRows(run: RunRecord, store: LedgerStore, status: 
 }
 
 /**
- * The selected orderIds that are not orders of the batch, so an action posted for one batch never touches another's
- * orders: a batch's orders are the rows of its report, or, while it runs or once its report is gone, the ledger's
- * orders it sent (as its reconciliation export lists them).
+ * The selected orderIds that are not orders of the batch (an action posted for one batch never touches another's): the
+ * rows of its report, or, while it runs or once the report is gone, the ledger's orders it sent.
  */
 export async function notInBatch(run: RunRecord, store: LedgerStore, orderIds: readonly string[]): Promise<string[]> {
   const left = new Set(orderIds);

@@ -7,8 +7,7 @@ export function signalExitCode(signal: NodeJS.Signals): number {
 
 /**
  * SIGINT / SIGTERM: the first aborts `controller` (in-flight requests finish and are recorded, the report is written);
- * the second exits at once with signalExitCode, safe since every claim was durable before its request left —
- * `onSecond` replaces that ending (the worker closes BullMQ first).
+ * the second exits at once (signalExitCode: every claim was durable before its request left), or calls `onSecond`.
  */
 export function onStopSignals(controller: AbortController, onFirst: (signal: NodeJS.Signals) => void, onSecond?: (signal: NodeJS.Signals) => void): { dispose(): void } {
   const handler = (signal: NodeJS.Signals) => {

@@ -29,9 +29,8 @@ export async function discardReport(partial: ReportFiles): Promise<void> {
 }
 
 /**
- * The one exit-code rule of every command that handles rows (run, report BATCH, status, update, cancel): 0 every row
- * done, 1 some not (to fix or to run again), 3 stopped before the end (auth failure, circuit breaker, signal). 2 (usage,
- * config, file) is thrown as a PaybatchError before any row.
+ * The exit code of every command that handles rows (run, report BATCH, status, update, cancel): 0 every row done, 1 some
+ * not, 3 stopped before the end (auth failure, circuit breaker, signal); 2 (usage, file) is thrown before any row.
  */
 export function rowsExitCode(stopped: boolean, everyRowDone: boolean): 0 | 1 | 3 {
   if (stopped) return 3;
