@@ -212,8 +212,11 @@ export function createConsoleApp(o: ConsoleAppOptions): Hono {
   app.get('/send', (c) => c.html(pages.sendPage(o.defaults)));
   app.post('/send', bodyLimit({ maxSize: o.maxUploadBytes, onError: (c) => c.html(pages.sendPage(o.defaults, `The file is larger than ${Math.round(o.maxUploadBytes / 1048576)} MiB.`), 413) }), async (c) => {
     const form = await c.req.parseBody();
+    // A refused upload shows the form again with what was typed in it (the file itself is not kept).
+    const typed = (k: keyof pages.SendDefaults): string | undefined => (typeof form[k] === 'string' ? form[k] : o.defaults[k]);
+    const again: pages.SendDefaults = { currency: typed('currency'), channel: typed('channel'), expiresIn: typed('expiresIn') };
     const file = form.file;
-    if (!(file instanceof File) || file.size === 0) return c.html(pages.sendPage(o.defaults, 'Choose a file to upload.'), 400);
+    if (!(file instanceof File) || file.size === 0) return c.html(pages.sendPage(again, 'Choose a file to upload.'), 400);
     const id = randomBytes(12).toString('base64url');
     const dir = join(uploadsDir, id);
     await mkdir(dir, { recursive: true });
@@ -230,7 +233,7 @@ export function createConsoleApp(o: ConsoleAppOptions): Hono {
     } catch (e) {
       // A file that cannot be checked is not kept: it could never be sent.
       await rm(dir, { recursive: true, force: true });
-      if (PaybatchError.is(e)) return c.html(pages.sendPage(o.defaults, e.message.replaceAll(dir + '/', '')), 400);
+      if (PaybatchError.is(e)) return c.html(pages.sendPage(again, e.message.replaceAll(dir + '/', '')), 400);
       throw e;
     }
     return c.redirect(`/uploads/${id}`, 303);
