@@ -20,6 +20,7 @@ import { checkStatus } from '../follow/status.js';
 import { describeAmounts } from '../follow/tally.js';
 import { updateOrders } from '../follow/update.js';
 import { findOrderIdColumn } from '../follow/select.js';
+import { judgeExpiry } from '../orders/judge.js';
 import type { Logger } from '../log/logger.js';
 import { resolveUncertain } from '../follow/resolve.js';
 import { moneyOverTime, notInBatch, readBatchRows, reconciliationCsv, withLedger } from './batches.js';
@@ -169,6 +170,10 @@ export function createConsoleApp(o: ConsoleAppOptions): Hono {
     let expirationDate: string | undefined;
     if (action === 'expire') {
       if (!/^\d{4}-\d{2}-\d{2}$/.test(expiresOn) || Number.isNaN(Date.parse(`${expiresOn}T23:59:59Z`))) return c.html(pages.errorPage('No date', 'Give the new expiry date.', back), 400);
+      // The rows' rule (after now, at most 90 days ahead), on the machine's clock, before asking and again before
+      // sending: a confirmation left open past midnight is refused here, not by the platform (PSP_1007).
+      const judged = judgeExpiry(expiresOn, 'UTC', now().getTime());
+      if (!judged.ok) return c.html(pages.errorPage('Expiry refused', `${judged.message.charAt(0).toUpperCase()}${judged.message.slice(1)}${judged.reason === 'too-far' ? ' UTC' : judged.reason === 'past' ? ' (a date ends at 23:59:59 UTC)' : ''}. No order was changed.`, back), 400);
       expirationDate = `${expiresOn}T23:59:59Z`;
     }
     if (form.confirmed !== 'yes') {

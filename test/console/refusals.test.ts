@@ -1,7 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { spawnCli } from '../support/cli.js';
+import { listRuns } from '../../src/app/run-history.js';
+import { runCli, spawnCli } from '../support/cli.js';
 import { makeWorld, waitForLine, type World } from '../follow/world.js';
 
 /** Debian's chromium (.ci/run installs it): playwright-core drives it, no browser download. */
@@ -78,5 +79,64 @@ describe('paybatch serve: a refusal keeps what the user typed', () => {
     expect(await shown()).toEqual({ ...typed, files: 0 });
     expect(await page.locator('#injected').count()).toBe(0);
     expect(await page.locator('input[name=expiresIn]').getAttribute('onfocus')).toBeNull();
+  });
+
+  describe('change expiry', () => {
+    const DAY = 86_400_000;
+    /** A UTC date `days` from today, as the date field sends it. */
+    const dateIn = (days: number) => new Date(Date.now() + days * DAY).toISOString().slice(0, 10);
+    let batchId: string;
+    let expiryBefore: string | null | undefined;
+    const act = (expiresOn: string, confirmed: boolean) =>
+      fetch(`${base}/batches/${batchId}/act`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${PASSWORD}`, origin: base, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams([['action', 'expire'], ['orderId', 'EXP-1'], ['expiresOn', expiresOn], ...(confirmed ? [['confirmed', 'yes']] : [])] as [string, string][]).toString(),
+      });
+    const order = async () => w.sandbox.order((await w.entry('EXP-1'))!.paymentOrderId!)!.order;
+
+    beforeAll(async () => {
+      // A batch sent from the CLI into the console's state directory: its order waits for payment.
+      const r = await runCli(['run', w.file('expiry.csv', 'invoice,amount,currency,channel\nEXP-1,12.00,EUR,URL\n')], { env: w.env });
+      expect(r.code, r.stderr).toBe(0);
+      batchId = (await listRuns(w.stateDir)).find((run) => run.file.endsWith('expiry.csv'))!.batchId;
+      expiryBefore = (await order()).expirationDate;
+      w.sandbox.resetCounters();
+    });
+
+    it('a date already past is refused by the console, in one line naming it, before the confirmation', async () => {
+      const yesterday = dateIn(-1);
+      const r = await act(yesterday, false);
+      expect(r.status).toBe(400);
+      const page = await r.text();
+      expect(page).toContain(`The expiration date ${yesterday} is already past: choose a date in the next 90 days`);
+      expect(page).not.toContain('Please confirm');
+    });
+
+    it('a confirmation posted with a past date (a page left open overnight) changes nothing on the platform', async () => {
+      const r = await act(dateIn(-1), true);
+      expect(r.status).toBe(400);
+      expect(await r.text()).toContain('is already past');
+      expect(w.sandbox.counters().requests['Charge/PaymentOrder/Update']).toBeUndefined();
+      expect((await order()).expirationDate).toBe(expiryBefore);
+    });
+
+    it('a date more than 90 days away is refused with the latest possible', async () => {
+      const far = dateIn(91);
+      const r = await act(far, false);
+      expect(r.status).toBe(400);
+      expect(await r.text()).toMatch(new RegExp(`The expiration date ${far} is more than 90 days away .*: the latest possible is \\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2} UTC`));
+    });
+
+    it('today is accepted (it ends at 23:59:59 UTC) and the order gets the new expiry', async () => {
+      const today = dateIn(0);
+      const ask = await act(today, false);
+      expect(ask.status).toBe(200);
+      expect(await ask.text()).toContain(`to ${today} 23:59:59 UTC?`);
+      const done = await act(today, true);
+      expect(done.status).toBe(200);
+      expect(await done.text()).toMatch(/EXP-1<\/td><td><span class="status OK">OK</);
+      expect(Date.parse((await order()).expirationDate!)).toBe(Date.parse(`${today}T23:59:59Z`));
+    });
   });
 });
