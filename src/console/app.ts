@@ -20,6 +20,7 @@ import { checkStatus } from '../follow/status.js';
 import { describeAmounts } from '../follow/tally.js';
 import { updateOrders } from '../follow/update.js';
 import { findOrderIdColumn } from '../follow/select.js';
+import { judgeExpiry } from '../orders/judge.js';
 import type { Logger } from '../log/logger.js';
 import { resolveUncertain } from '../follow/resolve.js';
 import { moneyOverTime, notInBatch, readBatchRows, reconciliationCsv, withLedger } from './batches.js';
@@ -169,6 +170,10 @@ export function createConsoleApp(o: ConsoleAppOptions): Hono {
     let expirationDate: string | undefined;
     if (action === 'expire') {
       if (!/^\d{4}-\d{2}-\d{2}$/.test(expiresOn) || Number.isNaN(Date.parse(`${expiresOn}T23:59:59Z`))) return c.html(pages.errorPage('No date', 'Give the new expiry date.', back), 400);
+      // The rows' rule (after now, at most 90 days ahead), on the machine's clock, before asking and again before
+      // sending: a confirmation left open past midnight is refused here, not by the platform (PSP_1007).
+      const judged = judgeExpiry(expiresOn, 'UTC', now().getTime());
+      if (!judged.ok) return c.html(pages.errorPage('Expiry refused', `${judged.message.charAt(0).toUpperCase()}${judged.message.slice(1)}${judged.reason === 'too-far' ? ' UTC' : judged.reason === 'past' ? ' (a date ends at 23:59:59 UTC)' : ''}. No order was changed.`, back), 400);
       expirationDate = `${expiresOn}T23:59:59Z`;
     }
     if (form.confirmed !== 'yes') {
@@ -212,8 +217,11 @@ export function createConsoleApp(o: ConsoleAppOptions): Hono {
   app.get('/send', (c) => c.html(pages.sendPage(o.defaults)));
   app.post('/send', bodyLimit({ maxSize: o.maxUploadBytes, onError: (c) => c.html(pages.sendPage(o.defaults, `The file is larger than ${Math.round(o.maxUploadBytes / 1048576)} MiB.`), 413) }), async (c) => {
     const form = await c.req.parseBody();
+    // A refused upload shows the form again with what was typed in it (the file itself is not kept).
+    const typed = (k: keyof pages.SendDefaults): string | undefined => (typeof form[k] === 'string' ? form[k] : o.defaults[k]);
+    const again: pages.SendDefaults = { currency: typed('currency'), channel: typed('channel'), expiresIn: typed('expiresIn') };
     const file = form.file;
-    if (!(file instanceof File) || file.size === 0) return c.html(pages.sendPage(o.defaults, 'Choose a file to upload.'), 400);
+    if (!(file instanceof File) || file.size === 0) return c.html(pages.sendPage(again, 'Choose a file to upload.'), 400);
     const id = randomBytes(12).toString('base64url');
     const dir = join(uploadsDir, id);
     await mkdir(dir, { recursive: true });
@@ -230,7 +238,7 @@ export function createConsoleApp(o: ConsoleAppOptions): Hono {
     } catch (e) {
       // A file that cannot be checked is not kept: it could never be sent.
       await rm(dir, { recursive: true, force: true });
-      if (PaybatchError.is(e)) return c.html(pages.sendPage(o.defaults, e.message.replaceAll(dir + '/', '')), 400);
+      if (PaybatchError.is(e)) return c.html(pages.sendPage(again, e.message.replaceAll(dir + '/', '')), 400);
       throw e;
     }
     return c.redirect(`/uploads/${id}`, 303);

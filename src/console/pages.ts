@@ -236,6 +236,7 @@ export function actionResultPage(run: RunRecord, title: string, rows: (ActionRow
   );
 }
 
+/** The form's run-wide values: `serve`'s defaults, or what was typed when a refused upload shows the form again. */
 export interface SendDefaults {
   currency?: string;
   channel?: string;

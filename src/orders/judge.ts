@@ -36,6 +36,26 @@ function addProblem(problems: RowProblem[], cols: Mapping['columns'], code: stri
   problems.push({ code, field, column: cols[field]?.header, message });
 }
 
+export type ExpiryJudgement =
+  | { ok: true; instant: number; dateOnly: boolean }
+  | { ok: false; code: 'INT_855' | 'PSP_1007'; reason: 'unreadable' | 'past' | 'too-far'; message: string };
+
+/**
+ * The rule for an expiration: readable (readDate: a date alone ends that day in `timeZone`), after `now` and at most
+ * 90 days ahead, as the platform requires (PSP_1007). A row's expirationDate (run, validate, update FILE) and the
+ * console's "change expiry" are judged by it, so nothing the platform would refuse is sent.
+ */
+export function judgeExpiry(text: string, timeZone: string, now: number): ExpiryJudgement {
+  const r = readDate(text, timeZone);
+  if (!r.ok) return { ok: false, code: 'INT_855', reason: 'unreadable', message: r.message };
+  if (r.instant <= now) return { ok: false, code: 'PSP_1007', reason: 'past', message: `the expiration date ${text} is already past: choose a date in the next 90 days` };
+  if (r.instant > now + MAX_EXPIRY_MS) {
+    const latest = isoWithOffset(now + MAX_EXPIRY_MS, timeZone).slice(0, 16).replace('T', ' ');
+    return { ok: false, code: 'PSP_1007', reason: 'too-far', message: `the expiration date ${text} is more than 90 days away${r.dateOnly ? ' (a date means the end of that day)' : ''}: the latest possible is ${latest}` };
+  }
+  return r;
+}
+
 /**
  * Judges one record: the exact CreatePaymentOrder body it would send, or every problem found (the first is the row's
  * error code), with the API's own codes where it has one (docs/lyra-api.md §10). Pure: clock, duplicates set, region in `ctx`.
@@ -146,12 +166,9 @@ export function judgeRow(row: RawRow, mapping: Mapping, ctx: JudgeContext): Judg
   const expText = cellOf(cells, cols.expirationDate);
   const now = ctx.now.getTime();
   if (expText) {
-    const r = readDate(expText, timeZone);
-    if (!r.ok) addProblem(problems, cols, 'INT_855', 'expirationDate', r.message);
-    else if (r.instant <= now) addProblem(problems, cols, 'PSP_1007', 'expirationDate', `the expiration date ${expText} is already past: choose a date in the next 90 days, or leave it empty for the shop's default`);
-    else if (r.instant > now + MAX_EXPIRY_MS) {
-      addProblem(problems, cols, 'PSP_1007', 'expirationDate', `the expiration date ${expText} is more than 90 days away${r.dateOnly ? ' (a date means the end of that day)' : ''}: the latest possible is ${isoWithOffset(now + MAX_EXPIRY_MS, timeZone).slice(0, 16).replace('T', ' ')}`);
-    } else expirationDate = isoWithOffset(r.instant, timeZone);
+    const r = judgeExpiry(expText, timeZone, now);
+    if (!r.ok) addProblem(problems, cols, r.code, 'expirationDate', r.reason === 'past' ? `${r.message}, or leave it empty for the shop's default` : r.message);
+    else expirationDate = isoWithOffset(r.instant, timeZone);
   } else if (d.expiresInMs) {
     expirationDate = isoWithOffset(now + d.expiresInMs, timeZone);
   }
