@@ -70,6 +70,19 @@ describe('an amount that could be read two ways, or not at all, is INVALID with 
     expect(parseAmount('12.345', 'KWD')).toMatchObject({ ok: false, message: expect.stringMatching(/ambiguous/) });
   });
 
+  it.each([
+    ['1,500', 'JPY'],
+    ['¥1,500', 'JPY'],
+    ['1.500', 'EUR'],
+    ['1,234', 'USD'],
+    ['5,000', 'TND'],
+  ])('the fix an ambiguous %j %s suggests is itself accepted, for the same amount', (text, currency) => {
+    const r = parseAmount(text, currency);
+    expect(r).toMatchObject({ ok: false, code: 'INT_009' });
+    const suggested = (r as { message: string }).message.split('e.g. ')[1]!.split(' or ');
+    for (const s of suggested) expect(parseAmount(s, currency), s).toEqual(parseAmount(text.replace(/[^0-9]/g, ''), currency));
+  });
+
   it('without a valid currency there is no exponent, so no amount', () => {
     expect(parseAmount('20.00', 'EURO')).toMatchObject({ ok: false, code: 'INT_010' });
   });
