@@ -77,7 +77,8 @@ export function parseAmount(text: string, currency: string, opts: { fromNumber?:
       const [i, f] = parts as [string, string];
       if (f.length === 3 && /^[1-9]\d{0,2}$/.test(i) && !hasGroupingSpace && !(opts.fromNumber && mark === '.')) {
         return bad(
-          `the amount "${text.trim()}" is ambiguous (${i}${f} or ${i}.${f}?): write it without a thousands separator, e.g. ${i}${f} or ${i}${f}${mark === ',' ? ',00' : '.00'}`,
+          // The suggestions are amounts this currency accepts: no decimals for JPY, XPF ….
+          `the amount "${text.trim()}" is ambiguous (${i}${f} or ${i}.${f}?): write it without a thousands separator, e.g. ${i}${f}${exponent === 0 ? '' : ` or ${i}${f}${mark}00`}`,
         );
       }
       intPart = i;
