@@ -50,6 +50,8 @@ describe('an Excel workbook is read directly', () => {
     const v = await runCli(['validate', file, '--sheet', 'March']);
     expect(v.stderr).toBe('');
     expect(v.code).toBe(1);
+    // The rows to fix of a workbook are a CSV file: not "the same format as the input".
+    expect(v.stdout).toContain(`rows to fix (2, as CSV: the input's columns): ${join(dir, 'invoices.validation.tofix.csv')}`);
     const report = parse(await readFile(join(dir, 'invoices.validation.csv')), { columns: true, bom: true }) as Record<string, string>[];
     expect(report.map((r) => [r['N° facture'], r.Montant, r.status, r.orderAmount, r.line]), JSON.stringify(report[0])).toEqual([
       ['FX-1', '1234.56', 'VALID', '1234.56', '2'],
