@@ -15,7 +15,7 @@ const YOUNG_MB = 8;
 export interface ValidateFiles {
   /** The report: every row, input columns unchanged, then REPORT_COLUMNS (the sending ones empty). */
   report: string;
-  /** The rows to fix, in the input's own format with the reason beside them; written only if a row is invalid. */
+  /** The rows to fix, in the input's own format with the reason beside them; written only if a row is invalid, else removed. */
   fix: string;
 }
 
@@ -109,6 +109,8 @@ export async function validateFile(file: string, opts: JudgeFileOptions, out: Va
     throw e;
   }
   await replaceFile(reportTmp, out.report);
+  // A clean check removes the rows to fix an earlier check left: they are fixed now, and a stale file would be sent.
   if (fix) await replaceFile(fixTmp, out.fix);
+  else await rm(out.fix, { force: true });
   return { summary, fixWritten: fix !== undefined, hints: mapping.hints };
 }

@@ -85,7 +85,8 @@ async function validateInput(argv: ValidateArgs, read: string, named: string, no
     process.stdout.write(`${JSON.stringify({ file, report: reportPath, toFix: fixWritten ? fixPath : null, hints, ...summary.toJSON() }, null, 2)}\n`);
   } else {
     const lines = [`${file}: ${rowCount(summary.total)} checked, nothing sent`, summary.format(['VALID', 'INVALID']), `report: ${reportPath}`];
-    if (fixWritten) lines.push(`rows to fix (${invalid}, same format as the input): ${fixPath}`);
+    // A workbook's rows to fix are CSV (the reports are never .xlsx): only a CSV keeps its own format.
+    if (fixWritten) lines.push(`rows to fix (${invalid}, ${isZip(read) ? "as CSV: the input's columns" : 'same format as the input'}): ${fixPath}`);
     process.stdout.write(`${lines.join('\n')}\n`);
   }
   return invalid > 0 ? 1 : 0;

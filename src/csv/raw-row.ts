@@ -10,4 +10,9 @@ export interface RawRow {
    * off-thread reader does): the report echoes it instead of formatting every cell again.
    */
   csv?: string;
+  /**
+   * Indexes of the cells that were numbers in a workbook (read-xlsx): their text is the number's own (`12.345`, a `.`
+   * for the decimal point, no grouping), so an amount there is not ambiguous as the same text in a CSV would be.
+   */
+  numbers?: ReadonlySet<number>;
 }

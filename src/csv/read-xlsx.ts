@@ -17,7 +17,7 @@ export async function openXlsx(file: string, opts: { sheet?: string } = {}): Pro
   const unreadable = (e: unknown): InputError =>
     e instanceof InputError ? e : new InputError('PB_FILE_UNREADABLE', `cannot read this Excel workbook (${(e as Error).message}); save it again from Excel, or as CSV`, { file });
 
-  async function* streamedRows(): AsyncGenerator<{ line: number; cells: string[] }> {
+  async function* streamedRows(): AsyncGenerator<SheetRow> {
     const seen: string[] = [];
     let found = false;
     for await (const sheet of workbook) {
@@ -29,7 +29,7 @@ export async function openXlsx(file: string, opts: { sheet?: string } = {}): Pro
       // Another sheet is read through all the same: the workbook is one zip stream, read in its order.
       for await (const row of sheet) {
         if (closed) return;
-        if (chosen) yield { line: row.number, cells: rowCells(row.values as unknown[]) };
+        if (chosen) yield { line: row.number, ...rowCells(row.values as unknown[]) };
       }
       if (chosen) found = true;
     }
@@ -45,20 +45,20 @@ export async function openXlsx(file: string, opts: { sheet?: string } = {}): Pro
    * The whole workbook in memory: for a file whose zip puts a sheet before the workbook's own part (the sheet names),
    * which exceljs's streaming reader cannot read. Excel writes that part first; other tools may not.
    */
-  async function* loadedRows(): AsyncGenerator<{ line: number; cells: string[] }> {
+  async function* loadedRows(): AsyncGenerator<SheetRow> {
     const wb = new ExcelJS.Workbook();
     await wb.xlsx.readFile(file);
     const sheet = opts.sheet !== undefined ? wb.worksheets.find((w) => w.name === opts.sheet) : wb.worksheets[0];
     if (!sheet) throw noSheet(wb.worksheets.map((w) => w.name));
-    const rows: { line: number; cells: string[] }[] = [];
-    sheet.eachRow((row, line) => rows.push({ line, cells: rowCells(row.values as unknown[]) }));
+    const rows: SheetRow[] = [];
+    sheet.eachRow((row, line) => rows.push({ line, ...rowCells(row.values as unknown[]) }));
     for (const r of rows) {
       if (closed) return;
       yield r;
     }
   }
 
-  async function* sheetRows(): AsyncGenerator<{ line: number; cells: string[] }> {
+  async function* sheetRows(): AsyncGenerator<SheetRow> {
     let yielded = false;
     try {
       for await (const r of streamedRows()) {
@@ -73,9 +73,9 @@ export async function openXlsx(file: string, opts: { sheet?: string } = {}): Pro
   }
 
   const rowsIn = sheetRows();
-  const next = async (): Promise<{ line: number; cells: string[] } | undefined> => {
+  const next = async (): Promise<SheetRow | undefined> => {
     for (;;) {
-      let r: IteratorResult<{ line: number; cells: string[] }>;
+      let r: IteratorResult<SheetRow>;
       try {
         r = await rowsIn.next();
       } catch (e) {
@@ -101,7 +101,7 @@ export async function openXlsx(file: string, opts: { sheet?: string } = {}): Pro
           throw new InputError('PB_MALFORMED_CSV', `row ${r.line} has a value in column ${columnLetter(extra)}, which has no header: name the column in row ${head!.line}, or delete the value`, { file, line: r.line });
         }
         const cells = r.cells.length >= width ? r.cells.slice(0, width) : [...r.cells, ...Array<string>(width - r.cells.length).fill('')];
-        batch.push({ index: index++, line: r.line, cells });
+        batch.push({ index: index++, line: r.line, cells, ...(r.numbers.size > 0 ? { numbers: r.numbers } : {}) });
         if (batch.length >= BATCH_ROWS) {
           yield batch;
           batch = [];
@@ -135,11 +135,23 @@ export async function openXlsx(file: string, opts: { sheet?: string } = {}): Pro
   };
 }
 
-/** exceljs' row values (1-based, sparse) as text cells from column A. */
-function rowCells(values: unknown[]): string[] {
-  const out: string[] = [];
-  for (let i = 1; i < values.length; i++) out.push(cellText(values[i]));
-  return out;
+/** One row of the sheet: its cells as text, and which of them were numbers (RawRow.numbers). */
+interface SheetRow {
+  line: number;
+  cells: string[];
+  numbers: Set<number>;
+}
+
+/** exceljs' row values (1-based, sparse) as text cells from column A, and the indexes of the numeric ones. */
+function rowCells(values: unknown[]): { cells: string[]; numbers: Set<number> } {
+  const cells: string[] = [];
+  const numbers = new Set<number>();
+  for (let i = 1; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v === 'number' || (typeof v === 'object' && v !== null && typeof (v as { result?: unknown }).result === 'number')) numbers.add(i - 1);
+    cells.push(cellText(v));
+  }
+  return { cells, numbers };
 }
 
 /** One cell's value as the text a CSV export of it would hold. */

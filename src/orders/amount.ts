@@ -19,8 +19,9 @@ const bad = (message: string, code = 'INT_009'): AmountResult => ({ ok: false, c
  * - more decimals than the currency has (`20.005` EUR, `100.5` JPY): never rounded;
  * - mixed separators not well formed (the last is the decimal mark, the other groups by three: `1.234,56`);
  * - empty, zero, negative (`-5`, `(5)`, `5-`), scientific notation (`1.2E+03`, Excel's doing).
+ * `fromNumber`: the text is a workbook number's own (RawRow.numbers): its `.` is the decimal point, never a grouping.
  */
-export function parseAmount(text: string, currency: string): AmountResult {
+export function parseAmount(text: string, currency: string, opts: { fromNumber?: boolean } = {}): AmountResult {
   const exponent = currencyExponent(currency);
   if (exponent === undefined) return bad(`cannot read the amount without a valid currency (got "${currency}")`, 'INT_010');
   // The shape of nearly every cell (`89.19`, `20,00`, `1500`) is read at once; anything else, and any zero or overflow,
@@ -74,9 +75,10 @@ export function parseAmount(text: string, currency: string): AmountResult {
       intPart = parts.join('');
     } else {
       const [i, f] = parts as [string, string];
-      if (f.length === 3 && /^[1-9]\d{0,2}$/.test(i) && !hasGroupingSpace) {
+      if (f.length === 3 && /^[1-9]\d{0,2}$/.test(i) && !hasGroupingSpace && !(opts.fromNumber && mark === '.')) {
         return bad(
-          `the amount "${text.trim()}" is ambiguous (${i}${f} or ${i}.${f}?): write it without a thousands separator, e.g. ${i}${f} or ${i}${f}${mark === ',' ? ',00' : '.00'}`,
+          // The suggestions are amounts this currency accepts: no decimals for JPY, XPF ….
+          `the amount "${text.trim()}" is ambiguous (${i}${f} or ${i}.${f}?): write it without a thousands separator, e.g. ${i}${f}${exponent === 0 ? '' : ` or ${i}${f}${mark}00`}`,
         );
       }
       intPart = i;

@@ -56,7 +56,7 @@ export const FIELDS = {
     aliases: ['payment receipt email', 'receipt email', 'receipt e mail', 'receipt', 'email recu', 'recu'],
     defaultFlag: '--receipt-email',
   },
-  taxRate: { api: 'taxRate', doc: 'VAT rate in percent (20, 5.5).', aliases: ['tax rate', 'vat rate', 'vat %', 'tva', 'taux tva', 'taux de tva'], defaultFlag: '--tax-rate' },
+  taxRate: { api: 'taxRate', doc: 'VAT rate in percent (20, 5.5).', aliases: ['tax rate', 'vat rate', 'vat %', 'taux tva', 'taux de tva'], defaultFlag: '--tax-rate' },
   taxAmount: { api: 'taxAmount', doc: 'VAT amount, written like the amount; at most the amount.', aliases: ['tax amount', 'tax', 'vat amount', 'montant tva'] },
   merchantComment: { api: 'merchantComment', doc: 'Comment for Back Office users (not shown to the buyer).', aliases: ['merchant comment', 'comment', 'comments', 'note', 'notes', 'commentaire', 'remarque'] },
   customerReference: { api: 'customer.reference', doc: 'Customer account number.', aliases: ['customer reference', 'customer ref', 'customer id', 'customer number', 'client id', 'code client', 'n client', 'numero client', 'reference client'] },
@@ -70,6 +70,15 @@ export const FIELD_NAMES = Object.keys(FIELDS) as FieldName[];
  * never suggested as a misspelt one), so the corrected file goes back in as it is.
  */
 export const FIX_REASON_COLUMN = 'paybatchError';
+
+/**
+ * Normalised headers that name two fields: a bare `TVA` or `VAT` column holds the rate in some exports and the amount
+ * in others (HT / TVA / TTC). Never read as either; the user is asked which with --map.
+ */
+export const TWO_WAY_HEADERS: ReadonlyMap<string, readonly [FieldName, FieldName]> = new Map([
+  ['tva', ['taxRate', 'taxAmount']],
+  ['vat', ['taxRate', 'taxAmount']],
+]);
 
 /** `Adresse E-mail ` → `adresseemail`; `N° facture` → `nfacture`. */
 export function normaliseHeader(h: string): string {

@@ -26,6 +26,11 @@ export const MAX_ORDER_ID = 64;
 
 const NO_BCC: readonly string[] = [];
 
+/** The cell was a number in a workbook (RawRow.numbers). */
+function isNumber(row: RawRow, c: ColumnRef | undefined): boolean {
+  return c !== undefined && row.numbers !== undefined && row.numbers.has(c.index);
+}
+
 /** A cell of the row, trimmed; '' for a field the file has no column for. Read as `cellOf(cells, cols.amount)`: a plain
  * member per field (a lookup by a varying name costs per row). */
 function cellOf(cells: readonly string[], c: ColumnRef | undefined): string {
@@ -87,7 +92,7 @@ export function judgeRow(row: RawRow, mapping: Mapping, ctx: JudgeContext): Judg
   else if (!currency) addProblem(problems, cols, 'INT_010', 'currency', `"${currencyText}" is not a currency code: write an ISO 4217 code such as EUR, USD, GBP, XPF`);
   let amount: number | undefined;
   if (currency) {
-    const a = parseAmount(cellOf(cells, cols.amount), currency);
+    const a = parseAmount(cellOf(cells, cols.amount), currency, { fromNumber: isNumber(row, cols.amount) });
     if (a.ok) amount = a.minor;
     else addProblem(problems, cols, a.code, 'amount', a.message);
   }
@@ -154,7 +159,7 @@ export function judgeRow(row: RawRow, mapping: Mapping, ctx: JudgeContext): Judg
   const taxAmountText = cellOf(cells, cols.taxAmount);
   let taxAmount: number | undefined;
   if (taxAmountText && currency) {
-    const t = parseAmount(taxAmountText, currency);
+    const t = parseAmount(taxAmountText, currency, { fromNumber: isNumber(row, cols.taxAmount) });
     if (t.ok) taxAmount = t.minor;
     else if (t.code === 'PSP_1024') taxAmount = 0;
     else addProblem(problems, cols, 'INT_869', 'taxAmount', t.message.replace(/^the amount/, 'the tax amount'));

@@ -1,7 +1,7 @@
 import type { ChannelType } from '../lyra/types.js';
 import { ConfigError, InputError } from '../errors/paybatch-error.js';
 import { didYouMean } from '../lib/did-you-mean.js';
-import { ALIAS_TO_FIELD, FIELD_NAMES, FIELDS, FIX_REASON_COLUMN, fieldByName, normaliseHeader, type FieldName } from './fields.js';
+import { ALIAS_TO_FIELD, FIELD_NAMES, FIELDS, FIX_REASON_COLUMN, TWO_WAY_HEADERS, fieldByName, normaliseHeader, type FieldName } from './fields.js';
 import { isEmail, parseChannel, parseCurrency, parseDuration, parseLocale, parseTaxRate } from './values.js';
 
 /** Run-wide values for files without the column, or for empty cells (flags or a job definition). All optional. */
@@ -127,10 +127,17 @@ function misspeltColumns(headers: readonly string[], columns: Partial<Record<Fie
   headers.forEach((h, i) => {
     const key = normaliseHeader(h);
     if (used.has(i) || key.length < 3 || h.trim() === FIX_REASON_COLUMN || ALIAS_TO_FIELD.has(key)) return;
+    const header = /^[\w.-]+$/.test(h) ? h : `"${h.replace(/"/g, '\\"')}"`;
+    const twoWay = TWO_WAY_HEADERS.get(key);
+    if (twoWay) {
+      if (!columns[twoWay[0]] && !columns[twoWay[1]]) {
+        hints.push(`column "${h}" is not read: is it the VAT rate (a percentage) or the VAT amount? Add --map ${twoWay[0]}=${header} or --map ${twoWay[1]}=${header}`);
+      }
+      return;
+    }
     const near = didYouMean(key, names.keys());
     if (near === undefined) return;
     const field = names.get(near)!;
-    const header = /^[\w.-]+$/.test(h) ? h : `"${h.replace(/"/g, '\\"')}"`;
     hints.push(`column "${h}" is not read: did you mean ${field}? If so, add --map ${field}=${header}`);
   });
   return hints;

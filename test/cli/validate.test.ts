@@ -125,6 +125,19 @@ describe('paybatch validate FILE', () => {
     expect(typo.stderr).toBe('paybatch: Unknown argument: curency — did you mean --currency for --curency? (paybatch --help)\n');
   });
 
+  it('validate, fix, validate again: once every row is VALID the old rows-to-fix file is gone, not left to be sent', async () => {
+    const file = join(dir, 'again.csv');
+    await writeFile(file, 'invoice,amount,currency,channel\nA-1,"1,234",EUR,URL\nA-2,10.00,EUR,URL\n');
+    const first = await runCli(['validate', file]);
+    expect(first.code).toBe(1);
+    expect(existsSync(join(dir, 'again.validation.tofix.csv'))).toBe(true);
+    await writeFile(file, 'invoice,amount,currency,channel\nA-1,1234.00,EUR,URL\nA-2,10.00,EUR,URL\n');
+    const second = await runCli(['validate', file]);
+    expect(second.code).toBe(0);
+    expect(second.stdout).not.toMatch(/rows to fix/);
+    expect(existsSync(join(dir, 'again.validation.tofix.csv'))).toBe(false);
+  });
+
   it('--json prints the summary as JSON', async () => {
     const r = await runCli(['validate', join(dir, 'errors.csv'), '--json', '--out', join(dir, 'e2.csv'), '--fix-out', join(dir, 'e2-fix.csv')]);
     expect(r.code).toBe(1);

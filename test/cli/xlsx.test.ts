@@ -50,6 +50,8 @@ describe('an Excel workbook is read directly', () => {
     const v = await runCli(['validate', file, '--sheet', 'March']);
     expect(v.stderr).toBe('');
     expect(v.code).toBe(1);
+    // The rows to fix of a workbook are a CSV file: not "the same format as the input".
+    expect(v.stdout).toContain(`rows to fix (2, as CSV: the input's columns): ${join(dir, 'invoices.validation.tofix.csv')}`);
     const report = parse(await readFile(join(dir, 'invoices.validation.csv')), { columns: true, bom: true }) as Record<string, string>[];
     expect(report.map((r) => [r['N° facture'], r.Montant, r.status, r.orderAmount, r.line]), JSON.stringify(report[0])).toEqual([
       ['FX-1', '1234.56', 'VALID', '1234.56', '2'],
@@ -57,6 +59,8 @@ describe('an Excel workbook is read directly', () => {
       ['FX-2', '123.456', 'INVALID', '', '3'],
       ['FX-3', '12.345', 'INVALID', '', '4'],
     ]);
+    // A number cell holds no thousands separator: 12.345 is three decimals, too many for EUR, not "12345 or 12.345?".
+    expect(report[2]!.errorMessage).toBe('Montant: the amount "12.345" has 3 decimals but EUR has 2: round it yourself to 2 decimals');
     expect(report[0]!['Expire le']).toBe(expiry.toISOString().slice(0, 10));
     const fix = parse(await readFile(join(dir, 'invoices.validation.tofix.csv')), { columns: true, bom: true }) as Record<string, string>[];
     expect(fix.map((r) => r['N° facture'])).toEqual(['FX-2', 'FX-3']);
@@ -67,6 +71,28 @@ describe('an Excel workbook is read directly', () => {
     const run = parse(await readFile(join(dir, 'invoices.report.csv')), { columns: true, bom: true }) as Record<string, string>[];
     expect(run.map((x) => x.status)).toEqual(['CREATED', 'INVALID', 'INVALID']);
     expect(run[0]!.paymentURL.startsWith(sandbox.url)).toBe(true);
+  });
+
+  it('amounts of three-decimal currencies typed as numbers (12.345 KWD, 1.5 TND) are read as the numbers they are', async () => {
+    const file = join(dir, 'gulf.xlsx');
+    const wb = new ExcelJS.Workbook();
+    const sheet = wb.addWorksheet('Invoices');
+    sheet.addRow(['Invoice', 'Amount', 'Currency', 'Channel', 'Tax amount']);
+    sheet.addRow(['KW-1', 12.345, 'KWD', 'URL', 1.234]);
+    sheet.addRow(['TN-1', 1.5, 'TND', 'URL', null]);
+    sheet.addRow(['KW-2', '12.345', 'KWD', 'URL', null]);
+    await wb.xlsx.writeFile(file);
+    const v = await runCli(['validate', file]);
+    expect(v.code).toBe(1);
+    expect(v.stdout).toMatch(/^VALID\s+2\s+KWD 12\.345 \(1 row\) · TND 1\.500 \(1 row\)/m);
+    const report = parse(await readFile(join(dir, 'gulf.validation.csv')), { columns: true, bom: true }) as Record<string, string>[];
+    expect(report.map((r) => [r.Invoice, r.Amount, r.status, r.orderAmount])).toEqual([
+      ['KW-1', '12.345', 'VALID', '12.345'],
+      ['TN-1', '1.5', 'VALID', '1.500'],
+      // Typed as text, it is what a CSV holds: thousands or decimals cannot be told apart.
+      ['KW-2', '12.345', 'INVALID', ''],
+    ]);
+    expect(report[2]!.errorMessage).toMatch(/ambiguous/);
   });
 
   it('without --sheet the first sheet is read; a sheet that does not exist is one line naming the sheets', async () => {

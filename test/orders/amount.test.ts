@@ -63,6 +63,26 @@ describe('an amount that could be read two ways, or not at all, is INVALID with 
     }
   });
 
+  it('a workbook number is its own value: its "." is the decimal point, so 12.345 is 12.345 KWD and three decimals too many in EUR', () => {
+    expect(parseAmount('12.345', 'KWD', { fromNumber: true })).toEqual({ ok: true, minor: 12345 });
+    expect(parseAmount('1.5', 'TND', { fromNumber: true })).toEqual({ ok: true, minor: 1500 });
+    expect(parseAmount('19.999', 'EUR', { fromNumber: true })).toMatchObject({ ok: false, code: 'INT_009', message: expect.stringMatching(/3 decimals but EUR has 2/) });
+    expect(parseAmount('12.345', 'KWD')).toMatchObject({ ok: false, message: expect.stringMatching(/ambiguous/) });
+  });
+
+  it.each([
+    ['1,500', 'JPY'],
+    ['¥1,500', 'JPY'],
+    ['1.500', 'EUR'],
+    ['1,234', 'USD'],
+    ['5,000', 'TND'],
+  ])('the fix an ambiguous %j %s suggests is itself accepted, for the same amount', (text, currency) => {
+    const r = parseAmount(text, currency);
+    expect(r).toMatchObject({ ok: false, code: 'INT_009' });
+    const suggested = (r as { message: string }).message.split('e.g. ')[1]!.split(' or ');
+    for (const s of suggested) expect(parseAmount(s, currency), s).toEqual(parseAmount(text.replace(/[^0-9]/g, ''), currency));
+  });
+
   it('without a valid currency there is no exponent, so no amount', () => {
     expect(parseAmount('20.00', 'EURO')).toMatchObject({ ok: false, code: 'INT_010' });
   });

@@ -81,6 +81,15 @@ describe('--map and run-wide defaults', () => {
     expect(() => buildMapping(['invoice', 'Invoice', 'amount'], { defaults: { currency: 'EUR', channel: 'URL' } })).toThrow(/columns "invoice" and "Invoice" could both be the orderId/);
   });
 
+  it('a bare "TVA" column of a French export (HT, TVA, TTC) may be the rate or the amount: not read, and the user is asked which', () => {
+    const m = buildMapping(['N° facture', 'Montant HT', 'TVA', 'Montant TTC', 'Devise', 'Canal']);
+    expect(m.columns.taxRate).toBeUndefined();
+    expect(m.columns.taxAmount).toBeUndefined();
+    expect(m.hints).toEqual(['column "TVA" is not read: is it the VAT rate (a percentage) or the VAT amount? Add --map taxRate=TVA or --map taxAmount=TVA']);
+    expect(cols(['N° facture', 'Montant HT', 'TVA', 'Montant TTC', 'Devise', 'Canal'], { map: { taxAmount: 'TVA' } })).toMatchObject({ taxAmount: 'TVA', amount: 'Montant TTC' });
+    expect(cols(['Invoice', 'Amount', 'Taux TVA', 'Montant TVA', 'Currency', 'Channel'])).toMatchObject({ taxRate: 'Taux TVA', taxAmount: 'Montant TVA' });
+  });
+
   it.each([
     [{ currency: 'EURO' }, /--currency EURO/],
     [{ channel: 'fax' }, /--channel fax/],
