@@ -38,7 +38,9 @@ export async function registerJobs(target: RedisTarget, jobs: ScheduledJob[], op
   try {
     for (const job of jobs) {
       const next = await queue.upsertJobScheduler(job.name, { pattern: job.schedule, tz: job.timezone }, { name: job.name, data: { path: job.path }, opts: { removeOnComplete: 100, removeOnFail: 100 } });
-      const at = next?.opts.delay !== undefined ? new Date(next.timestamp + next.opts.delay) : undefined;
+      // The slot is the last part of the job's id; its timestamp plus delay is computed a moment off and can say 07:59:59.
+      const slot = Number(String(next?.id ?? '').split(':').at(-1));
+      const at = Number.isFinite(slot) && slot > 0 ? new Date(slot) : undefined;
       opts.onLine(`${job.name}: registered on ${safeRedisUrl(target.url)} ("${job.schedule}", ${job.timezone})${at ? `, next ${inZone(at, job.timezone)}` : ''}`);
     }
     if (opts.prune) {

@@ -222,4 +222,18 @@ describe('paybatch schedule --redis: job schedulers that paybatch workers run', 
       await unregister('broken');
     }
   }, 60_000);
+
+  it('registering says the next slot as it will fire, to the second', async () => {
+    const work = join(dir, 'next');
+    mkdirSync(join(work, 'jobs'), { recursive: true });
+    writeFileSync(join(work, 'invoices.csv'), 'invoice,amount,currency,channel\nNX-1,12.50,EUR,URL\n');
+    writeFileSync(join(work, 'jobs', 'monthly.json'), JSON.stringify({ schedule: '0 8 1 * *', timezone: 'UTC', file: '../invoices.csv' }));
+    const env = shopEnv(sandbox.url, redis.url, { PAYBATCH_WEBHOOK_SECRET: undefined });
+    try {
+      const r = await runCli(['schedule', join(work, 'jobs'), '--redis', redis.url], { env });
+      expect(r.stdout).toMatch(/^monthly: registered on redis:\/\/127\.0\.0\.1:\d+ \("0 8 1 \* \*", UTC\), next \d{4}-\d{2}-01T08:00:00 UTC\n$/);
+    } finally {
+      await unregister('monthly');
+    }
+  });
 });
