@@ -16,6 +16,7 @@ import { ConsoleAuth, consoleSecrets } from '../console/auth.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../console/metrics.js';
 import { startMetricsServer } from '../console/metrics-http.js';
 import type { Listening } from '../lib/listen.js';
+import { useEnvFile } from './schedule.js';
 
 interface WorkerArgs extends LyraArgs {
   redis?: string;
@@ -68,6 +69,9 @@ async function runWorker(argv: WorkerArgs): Promise<number> {
   const logger = createLogger({ name: 'paybatch-worker' });
   // REDIS_URL and PAYBATCH_REDIS_MAY_LOSE_CLAIMS may sit in the env file beside the shop's settings, as for run.
   const settings = withEnvFile(argv.envFile);
+  // A slot's run is a `paybatch run` of its job file in this process: it reads the shop's settings and the webhook
+  // secret from the environment, so the env file goes there (a variable already set still wins), as for `schedule`.
+  if (argv.schedules && argv.envFile) useEnvFile(argv.envFile);
   if ((argv as { 'redis-may-lose-claims'?: boolean })['redis-may-lose-claims']) settings[MAY_LOSE_CLAIMS] = 'yes';
   const target = requireRedisTarget(argv.redis, settings);
   // A worker claims in its queue's Redis: if the shop's settings name another ledger of record, it must not send.

@@ -38,7 +38,9 @@ export async function registerJobs(target: RedisTarget, jobs: ScheduledJob[], op
   try {
     for (const job of jobs) {
       const next = await queue.upsertJobScheduler(job.name, { pattern: job.schedule, tz: job.timezone }, { name: job.name, data: { path: job.path }, opts: { removeOnComplete: 100, removeOnFail: 100 } });
-      const at = next?.opts.delay !== undefined ? new Date(next.timestamp + next.opts.delay) : undefined;
+      // The slot is the last part of the job's id; its timestamp plus delay is computed a moment off and can say 07:59:59.
+      const slot = Number(String(next?.id ?? '').split(':').at(-1));
+      const at = Number.isFinite(slot) && slot > 0 ? new Date(slot) : undefined;
       opts.onLine(`${job.name}: registered on ${safeRedisUrl(target.url)} ("${job.schedule}", ${job.timezone})${at ? `, next ${inZone(at, job.timezone)}` : ''}`);
     }
     if (opts.prune) {
@@ -83,7 +85,18 @@ export function startScheduleWorker(opts: {
   const log = opts.logger;
   const processor = async (bullJob: Job<SlotData>) => {
     const slot = new Date(Number(String(bullJob.id).split(':').at(-1)));
-    const job = readScheduledJob(bullJob.data.path);
+    let job: ScheduledJob;
+    try {
+      job = readScheduledJob(bullJob.data.path);
+    } catch (e) {
+      // The job file went missing or bad after it was registered: one line each slot, shown by --list; the next slot
+      // still fires, and finds the file fixed (or `schedule --prune` unregisters it).
+      const message = (e as Error).message;
+      const at = new Date().toISOString();
+      await opts.redis.hset(keys.last, bullJob.name, JSON.stringify({ job: bullJob.name, slot: slot.toISOString(), host: hostname(), pid: process.pid, startedAt: at, endedAt: at, outcome: 'failed', message } satisfies SlotRecord));
+      log.error({ event: 'schedule.slot.failed', job: bullJob.name, slot: slot.toISOString() }, `${bullJob.name}: slot ${slot.toISOString()} not run: ${message}`);
+      return;
+    }
     const claimed = await opts.redis.set(keys.claim(job.name, slot), String(bullJob.id), 'EX', 30 * 86_400, 'NX');
     if (claimed !== 'OK' && (await opts.redis.get(keys.claim(job.name, slot))) !== String(bullJob.id)) {
       log.info({ event: 'schedule.slot.taken', job: job.name, slot: slot.toISOString() }, `${job.name}: slot ${inZone(slot, job.timezone)} already taken`);

@@ -1,9 +1,12 @@
+import { createHmac } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_SHOP_ID, startSandbox, type Sandbox } from '../../src/sandbox/server.js';
+import { DEMO_SHOP_ID, DEMO_TEST_PASSWORD, startSandbox, type Sandbox } from '../../src/sandbox/server.js';
 import { runCli } from '../support/cli.js';
 import { removeDir, startRedis, type RedisServer } from '../support/redis.js';
 import { Queue } from '../../src/engine/queue/bullmq.js';
@@ -22,6 +25,18 @@ afterAll(async () => {
   removeDir(redis.dir);
   removeDir(dir);
 });
+
+/** A test's job scheduler removed, so that later tests' workers do not run its slots. */
+async function unregister(name: string): Promise<void> {
+  const r = new Redis(redis.url);
+  const q = new Queue('schedules', { connection: r, prefix: 'paybatch' });
+  try {
+    await q.removeJobScheduler(name);
+  } finally {
+    await q.close();
+    r.disconnect();
+  }
+}
 
 describe('paybatch schedule --redis: job schedulers that paybatch workers run', () => {
   it('registering twice keeps one scheduler; two workers run each slot once and send every invoice once; --prune unregisters', async () => {
@@ -141,4 +156,84 @@ describe('paybatch schedule --redis: job schedulers that paybatch workers run', 
       await slow.stop();
     }
   }, 120_000);
+
+  it('a worker given its settings only by --env-file runs the slots with them, and signs the webhook with the secret of that file', async () => {
+    const work = join(dir, 'env-file');
+    mkdirSync(join(work, 'jobs'), { recursive: true });
+    writeFileSync(join(work, 'invoices.csv'), 'invoice,amount,currency,channel\nEF-1,12.50,EUR,URL\nEF-2,7.00,EUR,URL\n');
+    const bodies: { signature: string; body: string }[] = [];
+    const hook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        bodies.push({ signature: String(req.headers['x-paybatch-signature']), body });
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+    const secret = 'webhook-secret-of-the-env-file';
+    const envFile = join(work, 'shop.env');
+    writeFileSync(envFile, `PAYBATCH_API_URL=${sandbox.url}\nPAYBATCH_SHOP_ID=${DEMO_SHOP_ID}\nPAYBATCH_PASSWORD=${DEMO_TEST_PASSWORD}\nPAYBATCH_WEBHOOK_SECRET=${secret}\n`);
+    writeFileSync(join(work, 'jobs', 'by-env-file.json'), JSON.stringify({ schedule: '*/2 * * * * *', timezone: 'UTC', file: '../invoices.csv', output: '../runs', notify: { webhook: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook` } }));
+    // Nothing of the shop in the environment: the operator keeps it all in shop.env, as docs/queue-mode.md shows.
+    const bare = { PAYBATCH_API_URL: undefined, PAYBATCH_PLATFORM: undefined, PAYBATCH_SHOP_ID: undefined, PAYBATCH_PASSWORD: undefined, PAYBATCH_WEBHOOK_SECRET: undefined, REDIS_URL: redis.url };
+    expect((await runCli(['schedule', join(work, 'jobs'), '--redis', redis.url, '--env-file', envFile], { env: bare })).code).toBe(0);
+    const worker = await startWorker(bare, ['--schedules', '--env-file', envFile]);
+    try {
+      const ends = () => worker.output().split('\n').filter((l) => l.includes('"schedule.run.end"')).map((l) => JSON.parse(l) as { job: string; outcome: string; msg: string });
+      await until(() => ends().some((e) => e.job === 'by-env-file') && bodies.length >= 1, 'a slot run and notified', 20_000);
+      expect(ends().find((e) => e.job === 'by-env-file')).toMatchObject({ outcome: 'done' });
+      expect(worker.output()).not.toContain('schedule.webhook.failed');
+      const first = bodies[0]!;
+      expect(first.signature).toBe(`sha256=${createHmac('sha256', secret).update(first.body).digest('hex')}`);
+      expect(JSON.parse(first.body)).toMatchObject({ job: 'by-env-file', outcome: 'done' });
+      expect(worker.output()).not.toContain(secret);
+    } finally {
+      worker.child.kill('SIGTERM');
+      await worker.exited;
+      await unregister('by-env-file');
+      await new Promise<void>((resolve) => hook.close(() => resolve()));
+    }
+  }, 60_000);
+
+  it('a slot whose job file became malformed, then was removed, is one error line naming the file each time, and --list shows it', async () => {
+    const work = join(dir, 'broken');
+    mkdirSync(join(work, 'jobs'), { recursive: true });
+    writeFileSync(join(work, 'invoices.csv'), 'invoice,amount,currency,channel\nBR-1,12.50,EUR,URL\n');
+    const file = join(work, 'jobs', 'broken.json');
+    writeFileSync(file, JSON.stringify({ schedule: '*/2 * * * * *', timezone: 'UTC', file: '../invoices.csv', output: '../runs' }));
+    const env = shopEnv(sandbox.url, redis.url, { PAYBATCH_WEBHOOK_SECRET: undefined });
+    expect((await runCli(['schedule', join(work, 'jobs'), '--redis', redis.url], { env })).code).toBe(0);
+    writeFileSync(file, '{ "schedule": "*/2 * * * * *", oops');
+    const worker = await startWorker(env, ['--schedules']);
+    try {
+      const failed = () => worker.output().split('\n').filter((l) => l.includes('"schedule.slot.failed"')).map((l) => JSON.parse(l) as { level: number; job: string; msg: string });
+      await until(() => failed().length >= 1, 'the malformed slot to be reported', 20_000);
+      expect(failed()[0]).toMatchObject({ level: 50, job: 'broken' });
+      expect(failed()[0]!.msg).toMatch(/^broken: slot \S+Z not run: .*broken\.json: not valid JSON/);
+      rmSync(file);
+      await until(() => failed().some((f) => f.msg.includes('no such job file')), 'the next slot, without its file, to be reported', 20_000);
+      writeFileSync(file, JSON.stringify({ schedule: '*/2 * * * * *', timezone: 'UTC', file: '../invoices.csv', output: '../runs' }));
+      const list = await runCli(['schedule', join(work, 'jobs'), '--redis', redis.url, '--list'], { env });
+      expect(list.stdout).toMatch(/last: failed .*at \S+ UTC: .*no such job file/);
+    } finally {
+      worker.child.kill('SIGTERM');
+      await worker.exited;
+      await unregister('broken');
+    }
+  }, 60_000);
+
+  it('registering says the next slot as it will fire, to the second', async () => {
+    const work = join(dir, 'next');
+    mkdirSync(join(work, 'jobs'), { recursive: true });
+    writeFileSync(join(work, 'invoices.csv'), 'invoice,amount,currency,channel\nNX-1,12.50,EUR,URL\n');
+    writeFileSync(join(work, 'jobs', 'monthly.json'), JSON.stringify({ schedule: '0 8 1 * *', timezone: 'UTC', file: '../invoices.csv' }));
+    const env = shopEnv(sandbox.url, redis.url, { PAYBATCH_WEBHOOK_SECRET: undefined });
+    try {
+      const r = await runCli(['schedule', join(work, 'jobs'), '--redis', redis.url], { env });
+      expect(r.stdout).toMatch(/^monthly: registered on redis:\/\/127\.0\.0\.1:\d+ \("0 8 1 \* \*", UTC\), next \d{4}-\d{2}-01T08:00:00 UTC\n$/);
+    } finally {
+      await unregister('monthly');
+    }
+  });
 });
