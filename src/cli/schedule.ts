@@ -6,7 +6,7 @@ import { inZone, jobFilesIn, readScheduledJob, slotAfter, type ScheduledJob } fr
 import { LocalSlotClaims, type SlotRecord } from '../schedule/local-claims.js';
 import { webhookSecret } from '../schedule/notify.js';
 import { parseRunArgs } from '../schedule/run-slot.js';
-import { withEnvFile } from '../settings/settings.js';
+import { useEnvFile } from '../settings/settings.js';
 import { onStopSignals } from '../lib/signals.js';
 
 interface ScheduleArgs {
@@ -69,11 +69,6 @@ async function schedule(argv: ScheduleArgs): Promise<number> {
   }
   logger.info({ event: 'schedule.stopped' }, 'paybatch schedule stopped');
   return 0;
-}
-
-/** The env file into this process's environment: every run a schedule starts reads its credentials there; set variables win. */
-export function useEnvFile(file: string): void {
-  for (const [k, v] of Object.entries(withEnvFile(file))) if (process.env[k] === undefined && v !== undefined) process.env[k] = v;
 }
 
 /**

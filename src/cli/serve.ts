@@ -19,14 +19,14 @@ import { startUploadSweeper } from '../console/uploads.js';
 import { parseDuration } from '../orders/values.js';
 import { IPN_PATH, startConsoleServer } from '../console/server.js';
 import { withLyraOptions } from './lyra-options.js';
-import { lyraOptionsFrom, withEnvFile, type LyraArgs } from '../settings/settings.js';
+import { lyraOptionsFrom, useEnvFile, withEnvFile, type LyraArgs } from '../settings/settings.js';
 import { untilStopSignal } from '../lib/signals.js';
 import type { Logger } from '../log/logger.js';
 import type { RedisTarget } from '../redis/connect.js';
 import { jobFilesIn, type ScheduledJob } from '../schedule/job.js';
 import { runLocalScheduler } from '../schedule/local-scheduler.js';
 import { webhookSecret } from '../schedule/notify.js';
-import { checkedJobs, useEnvFile } from './schedule.js';
+import { checkedJobs } from './schedule.js';
 
 interface ServeArgs extends LyraArgs {
   port: number;

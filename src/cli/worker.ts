@@ -11,12 +11,11 @@ import { queueName } from '../engine/queue/keys.js';
 import type { WorkerEvent } from '../engine/queue/worker.js';
 import { LyraClient } from '../lyra/client.js';
 import { withLyraOptions } from './lyra-options.js';
-import { lyraOptionsFrom, withEnvFile, type LyraArgs } from '../settings/settings.js';
+import { lyraOptionsFrom, useEnvFile, withEnvFile, type LyraArgs } from '../settings/settings.js';
 import { ConsoleAuth, consoleSecrets } from '../console/auth.js';
 import { createWorkerMetrics, type WorkerMetrics } from '../console/metrics.js';
 import { startMetricsServer } from '../console/metrics-http.js';
 import type { Listening } from '../lib/listen.js';
-import { useEnvFile } from './schedule.js';
 
 interface WorkerArgs extends LyraArgs {
   redis?: string;

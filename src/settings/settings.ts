@@ -44,3 +44,11 @@ export function withEnvFile(file: string | undefined, env: NodeJS.ProcessEnv = p
   }
   return { ...parseEnv(text), ...env };
 }
+
+/**
+ * The env file into this process's environment, for processes that start runs of their own (schedule, serve, worker
+ * --schedules): each run reads its credentials there; a variable already set wins.
+ */
+export function useEnvFile(file: string): void {
+  for (const [k, v] of Object.entries(withEnvFile(file))) if (process.env[k] === undefined && v !== undefined) process.env[k] = v;
+}
