@@ -116,6 +116,38 @@ describe('one invoice, one order: switching engines on one machine', () => {
     expect(local.stderr).toMatch(/were carried over to redis:\/\/.* which is their ledger of record now/);
     expect(creates()).toBe(3);
   }, 60_000);
+
+  it('a machine that began in queue mode (no local orders): PAYBATCH_LEDGER=local is refused too, the file moved away is not sent again', async () => {
+    const { file, ids } = invoices(3);
+    expect((await runCli(['run', file, '--redis', redis.url], { env: env() })).code).toBe(0);
+    const moved = join(dir, 'moved.csv');
+    copyFileSync(file, moved);
+    const local = await runCli(['run', moved], { env: env({ PAYBATCH_LEDGER: 'local' }) });
+    expect(local.code).toBe(2);
+    expect(local.stderr.trim().split('\n')).toHaveLength(1);
+    expect(local.stderr).toMatch(/^paybatch: the ledger of record of shop 69876357 TEST is redis:\/\/127\.0\.0\.1:\d+ \(remembered in .*ledger-of-record\.json\), and PAYBATCH_LEDGER=local names another/);
+    expect(createdOf(ids)).toEqual(ids.map(() => 1));
+  }, 60_000);
+
+  it('PAYBATCH_LEDGER naming another Redis than the one this machine remembers is refused: an empty Redis would send everything again', async () => {
+    const other = await startRedis();
+    try {
+      const { file, ids } = invoices(3);
+      expect((await runCli(['run', file, '--redis', redis.url], { env: env() })).code).toBe(0);
+      const moved = join(dir, 'moved.csv');
+      copyFileSync(file, moved);
+      const elsewhere = await runCli(['run', moved], { env: env({ PAYBATCH_LEDGER: other.url }) });
+      expect(elsewhere.code).toBe(2);
+      expect(elsewhere.stderr).toMatch(/and PAYBATCH_LEDGER=redis:\/\/127\.0\.0\.1:\d+ names another: unset PAYBATCH_LEDGER/);
+      expect(createdOf(ids)).toEqual(ids.map(() => 1));
+      // The same Redis, named by the setting, is of course accepted.
+      const same = await runCli(['run', moved], { env: env({ PAYBATCH_LEDGER: redis.url }) });
+      expect(same.code).toBe(0);
+      expect(createdOf(ids)).toEqual(ids.map(() => 1));
+    } finally {
+      await other.stop();
+    }
+  }, 60_000);
 });
 
 describe('one invoice, one order: another state folder, another machine', () => {
