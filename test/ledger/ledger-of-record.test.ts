@@ -211,6 +211,23 @@ describe('one invoice, one order: another state folder, another machine', () => 
   }, 60_000);
 });
 
+describe('follow-up commands from a state folder that never ran the batch', () => {
+  it('status of a file this ledger knows nothing of says which ledger it read and how to point at the right one', async () => {
+    const { file } = invoices(3);
+    expect((await runCli(['run', file, '--redis', redis.url], { env: env() })).code).toBe(0);
+    const fresh = await runCli(['status', file], { env: env({ PAYBATCH_STATE_DIR: join(dir, 'state-B') }) });
+    expect(fresh.code).toBe(0);
+    expect(fresh.stdout).toMatch(/NOT_SENT\s+3/);
+    expect(fresh.stderr.trim().split('\n')).toHaveLength(1);
+    expect(fresh.stderr).toMatch(/^paybatch: none of the 3 orders of .*invoices\.csv is in the ledger of record .*state-B.*69876357-TEST\.sqlite: if they were sent from another state folder or machine, point this one at its ledger \(PAYBATCH_LEDGER=redis:\/\/\.\.\. or --redis, --state-dir\) or paybatch ledger import/);
+
+    const there = await runCli(['status', file], { env: env({ PAYBATCH_STATE_DIR: join(dir, 'state-C'), PAYBATCH_LEDGER: redis.url }) });
+    expect(there.code).toBe(0);
+    expect(there.stderr).toBe('');
+    expect(there.stdout).toMatch(/RUNNING\s+3/);
+  }, 60_000);
+});
+
 describe('one invoice, one order: Redis', () => {
   it('a Redis that could forget claims is refused before anything is sent, unless the operator accepts the risk by name', async () => {
     const loose = await startRedis(['--appendfsync', 'everysec']);
