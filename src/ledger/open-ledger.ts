@@ -96,6 +96,14 @@ async function refuseAnotherLedger(o: Pick<LedgerOfRecordOptions, 'stateDir' | '
   );
 }
 
+/**
+ * The Redis a state directory's orders live in, if they went there: what it remembers, or where its local orders were
+ * carried. Its local database is then only a stale copy, and must not be taken for the ledger of record.
+ */
+export async function redisOfStateDir(stateDir: string, shopId: string, mode: Mode): Promise<string | undefined> {
+  return (await readRemembered(stateDir, shopId, mode))?.ledger ?? (await movedTo(stateDir, shopId, mode))?.ledger;
+}
+
 export async function openLedgerOfRecord(o: LedgerOfRecordOptions): Promise<OpenedLedger> {
   const chosen = await choose(o);
   if (chosen.kind === 'local') {

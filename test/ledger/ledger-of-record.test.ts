@@ -211,6 +211,29 @@ describe('one invoice, one order: another state folder, another machine', () => 
   }, 60_000);
 });
 
+describe('moving to a new machine from a state folder whose ledger went to Redis', () => {
+  it('ledger import --from-state-dir refuses the old folder\'s stale local copy and names the Redis to use', async () => {
+    const before = invoices(2, 'before.csv');
+    expect((await runCli(['run', before.file], { env: env() })).code).toBe(0);
+    const queued = invoices(3, 'queued.csv');
+    expect((await runCli(['run', queued.file, '--redis', redis.url], { env: env() })).code).toBe(0);
+
+    const newMachine = env({ PAYBATCH_STATE_DIR: join(dir, 'state-B') });
+    const imported = await runCli(['ledger', 'import', '--from-state-dir', join(dir, 'state-A')], { env: newMachine });
+    expect(imported.code).toBe(2);
+    expect(imported.stderr.trim().split('\n')).toHaveLength(1);
+    expect(imported.stderr).toMatch(/--from-state-dir .*state-A: the ledger of record of shop 69876357 TEST there is redis:\/\/127\.0\.0\.1:\d+, its local database only what was carried over to it: on this machine set PAYBATCH_LEDGER=redis:/);
+    expect(existsSync(join(dir, 'state-B', '69876357-TEST.sqlite'))).toBe(false);
+
+    // The way it names: the new machine uses the Redis, and the queued file moved there sends nothing.
+    const moved = join(dir, 'moved.csv');
+    copyFileSync(queued.file, moved);
+    const rerun = await runCli(['run', moved], { env: env({ PAYBATCH_STATE_DIR: join(dir, 'state-B'), PAYBATCH_LEDGER: redis.url }) });
+    expect(rerun.code).toBe(0);
+    expect(createdOf([...before.ids, ...queued.ids])).toEqual([...before.ids, ...queued.ids].map(() => 1));
+  }, 60_000);
+});
+
 describe('follow-up commands from a state folder that never ran the batch', () => {
   it('status of a file this ledger knows nothing of says which ledger it read and how to point at the right one', async () => {
     const { file } = invoices(3);
