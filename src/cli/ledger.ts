@@ -5,7 +5,7 @@ import { ConfigError } from '../errors/paybatch-error.js';
 import { ledgerSettingFrom, openLedgerStore, shopAndMode } from '../follow/context.js';
 import { readExport, writeExport, type ExportFormat } from '../ledger/exchange.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { describeLedgerOfRecord, mergeAll } from '../ledger/open-ledger.js';
+import { describeLedgerOfRecord, LEDGER_SETTING, mergeAll, redisOfStateDir } from '../ledger/open-ledger.js';
 import { legacyJournalPath } from '../ledger/local/legacy-journal.js';
 import { openSqliteLedger, sqliteLedgerPath } from '../ledger/local/sqlite-ledger.js';
 import { defaultStateDir } from '../ledger/state-dir.js';
@@ -66,6 +66,17 @@ async function ledger(argv: LedgerArgs): Promise<number> {
   if (argv.action === 'import' && !argv.files?.length && !argv['from-state-dir']) throw new ConfigError('PB_OPTION', 'paybatch ledger import: name the export files, or --from-state-dir DIR');
   if (argv.action === 'purge' && !argv['older-than']) throw new ConfigError('PB_OPTION', 'paybatch ledger purge: say how old with --older-than (e.g. 400d)');
 
+  // Before the target opens: a refused import must not leave an empty ledger behind on this machine.
+  const from = argv.action === 'import' ? argv['from-state-dir'] : undefined;
+  if (from) {
+    const elsewhere = await redisOfStateDir(from, shopId, mode);
+    if (elsewhere) {
+      throw new ConfigError(
+        'PB_LEDGER_ELSEWHERE',
+        `--from-state-dir ${from}: the ledger of record of shop ${shopId} ${mode} there is ${elsewhere}, its local database only what was carried over to it: on this machine set ${LEDGER_SETTING}=${elsewhere} (with its password), or import a paybatch ledger export of it`,
+      );
+    }
+  }
   const store = await openLedgerStore({ redis: argv.redis, stateDir, shopId, mode, env, onNotice: say });
   const target = await store.open();
   try {

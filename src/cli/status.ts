@@ -54,6 +54,14 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
       });
       await writeReport(out, STATUS_COLUMNS, run.rows, statusCells);
       const summary = summarizeStatus(run.rows);
+      // A whole file unknown to the ledger is more often the wrong ledger (another state folder, a Redis not named) than a
+      // file never sent: say which one was read, before NOT_SENT is taken for "safe to send".
+      const unknown = run.rows.filter((r) => r.result === 'NOT_SENT' && !r.ledgerState).length;
+      if (unknown > 0 && unknown === run.rows.length) {
+        process.stderr.write(
+          `paybatch: none of the ${unknown} orders of ${argv.file} is in the ledger of record ${ctx.ledger.where}: if they were sent from another state folder or machine, point this one at its ledger (PAYBATCH_LEDGER=redis://... or --redis, --state-dir) or paybatch ledger import\n`,
+        );
+      }
       const failed = run.rows.filter((r) => r.result === 'FAILED').length;
       if (run.authFailure) process.stderr.write(`paybatch: authentication failed (${run.authFailure.code}): check PAYBATCH_SHOP_ID and PAYBATCH_PASSWORD; nothing more was read\n`);
       process.exitCode = followExitCode(run);

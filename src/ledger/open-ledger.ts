@@ -65,18 +65,43 @@ type Choice = { kind: 'local'; why: string } | { kind: 'redis'; target: RedisTar
 
 async function choose(o: Pick<LedgerOfRecordOptions, 'stateDir' | 'shopId' | 'mode' | 'setting' | 'redis'>): Promise<Choice> {
   const setting = o.setting?.value.trim();
+  const remembered = await readRemembered(o.stateDir, o.shopId, o.mode);
   if (setting) {
+    if (setting !== 'local' && !/^rediss?:\/\//.test(setting)) throw new ConfigError('PB_CONFIG', `${o.setting!.source}=${safeRedisUrl(setting)}: give "local" or a Redis URL (redis://host:6379)`);
+    await refuseAnotherLedger(o, setting, remembered);
     if (setting === 'local') return { kind: 'local', why: `${o.setting!.source}=local` };
-    if (!/^rediss?:\/\//.test(setting)) throw new ConfigError('PB_CONFIG', `${o.setting!.source}=${safeRedisUrl(setting)}: give "local" or a Redis URL (redis://host:6379)`);
     return { kind: 'redis', target: withCredentials({ url: setting, source: o.setting!.source as RedisTarget['source'] }, o.redis), why: o.setting!.source, remembered: false };
   }
-  const remembered = await readRemembered(o.stateDir, o.shopId, o.mode);
   if (remembered) {
     const path = ledgerOfRecordPath(o.stateDir, o.shopId, o.mode);
     return { kind: 'redis', target: withCredentials({ url: remembered.ledger, source: path as RedisTarget['source'] }, o.redis), why: `${path} (since ${remembered.since})`, remembered: true };
   }
   if (o.redis) return { kind: 'redis', target: o.redis, why: o.redis.source, remembered: false };
   return { kind: 'local', why: 'the default' };
+}
+
+/**
+ * The setting may not name another ledger than the Redis this machine remembers: that one holds the orders, and a
+ * ledger that does not know them (an empty Redis, a local database never used) would let every invoice go again.
+ * A local database whose orders were carried over is refused later, with its own way back (openLocal).
+ */
+async function refuseAnotherLedger(o: Pick<LedgerOfRecordOptions, 'stateDir' | 'shopId' | 'mode' | 'setting'>, setting: string, remembered: Remembered | undefined): Promise<void> {
+  if (!remembered) return;
+  if (setting === 'local' ? await movedTo(o.stateDir, o.shopId, o.mode) : sameRedis(setting, remembered.ledger)) return;
+  const path = ledgerOfRecordPath(o.stateDir, o.shopId, o.mode);
+  const named = setting === 'local' ? 'local' : safeRedisUrl(setting);
+  throw new ConfigError(
+    'PB_LEDGER_ELSEWHERE',
+    `the ledger of record of shop ${o.shopId} ${o.mode} is ${safeRedisUrl(remembered.ledger)} (remembered in ${path}), and ${o.setting!.source}=${named} names another: unset ${LEDGER_SETTING} to use it, or move the ledger first (paybatch ledger export here, then ${LEDGER_SETTING}=${named} paybatch ledger import in a fresh --state-dir); nothing was sent`,
+  );
+}
+
+/**
+ * The Redis a state directory's orders live in, if they went there: what it remembers, or where its local orders were
+ * carried. Its local database is then only a stale copy, and must not be taken for the ledger of record.
+ */
+export async function redisOfStateDir(stateDir: string, shopId: string, mode: Mode): Promise<string | undefined> {
+  return (await readRemembered(stateDir, shopId, mode))?.ledger ?? (await movedTo(stateDir, shopId, mode))?.ledger;
 }
 
 export async function openLedgerOfRecord(o: LedgerOfRecordOptions): Promise<OpenedLedger> {

@@ -116,6 +116,38 @@ describe('one invoice, one order: switching engines on one machine', () => {
     expect(local.stderr).toMatch(/were carried over to redis:\/\/.* which is their ledger of record now/);
     expect(creates()).toBe(3);
   }, 60_000);
+
+  it('a machine that began in queue mode (no local orders): PAYBATCH_LEDGER=local is refused too, the file moved away is not sent again', async () => {
+    const { file, ids } = invoices(3);
+    expect((await runCli(['run', file, '--redis', redis.url], { env: env() })).code).toBe(0);
+    const moved = join(dir, 'moved.csv');
+    copyFileSync(file, moved);
+    const local = await runCli(['run', moved], { env: env({ PAYBATCH_LEDGER: 'local' }) });
+    expect(local.code).toBe(2);
+    expect(local.stderr.trim().split('\n')).toHaveLength(1);
+    expect(local.stderr).toMatch(/^paybatch: the ledger of record of shop 69876357 TEST is redis:\/\/127\.0\.0\.1:\d+ \(remembered in .*ledger-of-record\.json\), and PAYBATCH_LEDGER=local names another/);
+    expect(createdOf(ids)).toEqual(ids.map(() => 1));
+  }, 60_000);
+
+  it('PAYBATCH_LEDGER naming another Redis than the one this machine remembers is refused: an empty Redis would send everything again', async () => {
+    const other = await startRedis();
+    try {
+      const { file, ids } = invoices(3);
+      expect((await runCli(['run', file, '--redis', redis.url], { env: env() })).code).toBe(0);
+      const moved = join(dir, 'moved.csv');
+      copyFileSync(file, moved);
+      const elsewhere = await runCli(['run', moved], { env: env({ PAYBATCH_LEDGER: other.url }) });
+      expect(elsewhere.code).toBe(2);
+      expect(elsewhere.stderr).toMatch(/and PAYBATCH_LEDGER=redis:\/\/127\.0\.0\.1:\d+ names another: unset PAYBATCH_LEDGER/);
+      expect(createdOf(ids)).toEqual(ids.map(() => 1));
+      // The same Redis, named by the setting, is of course accepted.
+      const same = await runCli(['run', moved], { env: env({ PAYBATCH_LEDGER: redis.url }) });
+      expect(same.code).toBe(0);
+      expect(createdOf(ids)).toEqual(ids.map(() => 1));
+    } finally {
+      await other.stop();
+    }
+  }, 60_000);
 });
 
 describe('one invoice, one order: another state folder, another machine', () => {
@@ -176,6 +208,46 @@ describe('one invoice, one order: another state folder, another machine', () => 
     const r = await runCli(['run', file, '--previous-report', kept], { env: env({ PAYBATCH_STATE_DIR: join(dir, 'state-B') }) });
     expect(r.code).toBe(0);
     expect(createdOf(ids)).toEqual(ids.map(() => 1));
+  }, 60_000);
+});
+
+describe('moving to a new machine from a state folder whose ledger went to Redis', () => {
+  it('ledger import --from-state-dir refuses the old folder\'s stale local copy and names the Redis to use', async () => {
+    const before = invoices(2, 'before.csv');
+    expect((await runCli(['run', before.file], { env: env() })).code).toBe(0);
+    const queued = invoices(3, 'queued.csv');
+    expect((await runCli(['run', queued.file, '--redis', redis.url], { env: env() })).code).toBe(0);
+
+    const newMachine = env({ PAYBATCH_STATE_DIR: join(dir, 'state-B') });
+    const imported = await runCli(['ledger', 'import', '--from-state-dir', join(dir, 'state-A')], { env: newMachine });
+    expect(imported.code).toBe(2);
+    expect(imported.stderr.trim().split('\n')).toHaveLength(1);
+    expect(imported.stderr).toMatch(/--from-state-dir .*state-A: the ledger of record of shop 69876357 TEST there is redis:\/\/127\.0\.0\.1:\d+, its local database only what was carried over to it: on this machine set PAYBATCH_LEDGER=redis:/);
+    expect(existsSync(join(dir, 'state-B', '69876357-TEST.sqlite'))).toBe(false);
+
+    // The way it names: the new machine uses the Redis, and the queued file moved there sends nothing.
+    const moved = join(dir, 'moved.csv');
+    copyFileSync(queued.file, moved);
+    const rerun = await runCli(['run', moved], { env: env({ PAYBATCH_STATE_DIR: join(dir, 'state-B'), PAYBATCH_LEDGER: redis.url }) });
+    expect(rerun.code).toBe(0);
+    expect(createdOf([...before.ids, ...queued.ids])).toEqual([...before.ids, ...queued.ids].map(() => 1));
+  }, 60_000);
+});
+
+describe('follow-up commands from a state folder that never ran the batch', () => {
+  it('status of a file this ledger knows nothing of says which ledger it read and how to point at the right one', async () => {
+    const { file } = invoices(3);
+    expect((await runCli(['run', file, '--redis', redis.url], { env: env() })).code).toBe(0);
+    const fresh = await runCli(['status', file], { env: env({ PAYBATCH_STATE_DIR: join(dir, 'state-B') }) });
+    expect(fresh.code).toBe(0);
+    expect(fresh.stdout).toMatch(/NOT_SENT\s+3/);
+    expect(fresh.stderr.trim().split('\n')).toHaveLength(1);
+    expect(fresh.stderr).toMatch(/^paybatch: none of the 3 orders of .*invoices\.csv is in the ledger of record .*state-B.*69876357-TEST\.sqlite: if they were sent from another state folder or machine, point this one at its ledger \(PAYBATCH_LEDGER=redis:\/\/\.\.\. or --redis, --state-dir\) or paybatch ledger import/);
+
+    const there = await runCli(['status', file], { env: env({ PAYBATCH_STATE_DIR: join(dir, 'state-C'), PAYBATCH_LEDGER: redis.url }) });
+    expect(there.code).toBe(0);
+    expect(there.stderr).toBe('');
+    expect(there.stdout).toMatch(/RUNNING\s+3/);
   }, 60_000);
 });
 
