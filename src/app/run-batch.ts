@@ -1,3 +1,4 @@
+import { unwritableFile } from '../csv/write.js';
 import { batchExitCode, partialNames, publishReport } from '../report/finish.js';
 import { stat, writeFile } from 'node:fs/promises';
 import { checkWritablePaths } from '../lib/writable-paths.js';
@@ -255,7 +256,7 @@ export async function runBatch(opts: RunBatchOptions): Promise<RunBatchResult> {
       ...summary.toJSON(),
     };
     await writeFile(opts.files.summary, `${JSON.stringify(json, null, 2)}\n`).catch((e: NodeJS.ErrnoException) => {
-      throw reportNotWritten(new PaybatchError('PB_WRITE', `${opts.files.summary}: cannot write the file (${e.code ?? e.message})`));
+      throw reportNotWritten(unwritableFile(e, opts.files.summary));
     });
     await history.end({ state: aborted ? 'stopped' : 'finished', exitCode, ...(aborted ? { message: aborted.message } : {}), files, at: now() });
     return { batchId, target, engine: json.engine, summary, uncertain, sentByThisRun: sentNow, differFromOrders: edited, hints: judged.mapping.hints, ...(aborted ? { aborted } : {}), files, durationMs, exitCode };

@@ -324,13 +324,17 @@ async function readSample(file: string): Promise<{ sample: Buffer; size: number 
     const { size } = await handle.stat();
     return { sample: buf.subarray(0, bytesRead), size };
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'this is a folder, not a file' : code === 'EACCES' ? 'permission denied' : `cannot read it (${code ?? 'error'})`;
-    throw new InputError('PB_FILE_UNREADABLE', why, { file });
+    throw unreadableFile(e, file);
   } finally {
     await handle?.close();
   }
+}
+
+/** A file that cannot be opened, as the one line an operator fixes: the path and why (no such file, a folder …). */
+export function unreadableFile(e: unknown, file: string): InputError {
+  const code = (e as NodeJS.ErrnoException).code;
+  const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'this is a folder, not a file' : code === 'EACCES' ? 'permission denied' : `cannot read it (${code ?? 'error'})`;
+  return new InputError('PB_FILE_UNREADABLE', why, { file });
 }
 
 /** Maps the user's spelling of an encoding to an iconv-lite name. */

@@ -128,7 +128,7 @@ export function createCsvWriter(file: string, opts: CsvWriterOptions): CsvWriter
   const out = createWriteStream(file);
   let failure: PaybatchError | undefined;
   out.on('error', (e: NodeJS.ErrnoException) => {
-    failure ??= new PaybatchError('PB_WRITE', `${file}: cannot write the file (${e.code ?? e.message})`, 2);
+    failure ??= unwritableFile(e, file);
   });
 
   let first = true;
@@ -209,4 +209,9 @@ export function createCsvWriter(file: string, opts: CsvWriterOptions): CsvWriter
     },
   };
   return writer;
+}
+
+/** A file that cannot be written, as one line naming it (a missing folder, no permission, a full disk). */
+export function unwritableFile(e: NodeJS.ErrnoException, file: string): PaybatchError {
+  return new PaybatchError('PB_WRITE', `${file}: cannot write the file (${e.code ?? e.message})`, 2);
 }

@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
-import { openCsv } from '../csv/read.js';
-import { createCsvWriter, restoreFormula } from '../csv/write.js';
-import { InputError, PaybatchError } from '../errors/paybatch-error.js';
+import { openCsv, unreadableFile } from '../csv/read.js';
+import { createCsvWriter, restoreFormula, unwritableFile } from '../csv/write.js';
+import { InputError } from '../errors/paybatch-error.js';
 import type { ChannelType, PaymentOrderStatus } from '../lyra/types.js';
 import { formatMinor, parseMoney } from '../orders/currencies.js';
 import type { LedgerEntry, LedgerState } from './ledger.js';
@@ -39,7 +39,7 @@ export async function writeExport(entries: AsyncIterable<LedgerEntry>, file: str
   if (format === 'jsonl') {
     // A path that cannot be written is one line naming it, as the CSV writer says it.
     const fh = await open(file, 'w', 0o600).catch((e: NodeJS.ErrnoException) => {
-      throw new PaybatchError('PB_WRITE', `${file}: cannot write the file (${e.code ?? e.message})`, 2);
+      throw unwritableFile(e, file);
     });
     try {
       let buf = '';
@@ -98,9 +98,7 @@ export async function* readExport(file: string): AsyncGenerator<LedgerEntry> {
     await fh.read(head, 0, 4, 0);
   } catch (e) {
     // A wrong path is the operator's to fix: one line naming it, as for an input file.
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'this is a folder, not a file' : code === 'EACCES' ? 'permission denied' : `cannot read it (${code ?? 'error'})`;
-    throw new InputError('PB_FILE_UNREADABLE', why, { file });
+    throw unreadableFile(e, file);
   } finally {
     await fh?.close();
   }
