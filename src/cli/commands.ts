@@ -42,8 +42,13 @@ export const commandLoaders: Record<string, Loader> = {
  * and a typo gets yargs' "did you mean"). No options come before a command, so the first non-option word names it.
  */
 export async function commandsFor(argv: readonly string[]): Promise<CommandModule<any, any>[]> {
-  const name = argv.find((a) => !a.startsWith('-'));
+  const name = commandName(argv);
   const loader = name !== undefined ? commandLoaders[name] : undefined;
   if (loader) return [await loader(argv)];
   return Promise.all(Object.values(commandLoaders).map((load) => load(argv)));
+}
+
+/** The command a line names: its first word that is not an option (no options come before a command). */
+export function commandName(argv: readonly string[]): string | undefined {
+  return argv.find((a) => !a.startsWith('-'));
 }

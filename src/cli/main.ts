@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { setFlagsFromString } from 'node:v8';
-import { commandsFor } from './commands.js';
+import { commandName, commandsFor } from './commands.js';
 import { PaybatchError } from '../errors/paybatch-error.js';
 import { stdinAsPath } from './stdin-file.js';
 import { didYouMean } from '../lib/did-you-mean.js';
@@ -24,7 +24,7 @@ export function reportFatal(e: unknown): number {
  */
 function boundHeapGrowth(argv: readonly string[]): void {
   if (process.execArgv.some((a) => a.startsWith('--heap-growing-percent') || a.startsWith('--heap_growing_percent'))) return;
-  setFlagsFromString(`--heap-growing-percent=${argv.find((a) => !a.startsWith('-')) === 'validate' ? 50 : 100}`);
+  setFlagsFromString(`--heap-growing-percent=${commandName(argv) === 'validate' ? 50 : 100}`);
 }
 
 async function main(argv: string[]): Promise<void> {
