@@ -63,11 +63,11 @@ async function runWorker(argv: WorkerArgs): Promise<number> {
   if (argv.schedules && argv.prefix) throw new ConfigError('PB_OPTION', '--schedules cannot be used with --prefix: a slot\'s run queues its rows under the default prefix, which this worker would not serve');
   const metricsPort = argv['metrics-port'];
   if (metricsPort !== undefined && !(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort <= 65535)) throw new ConfigError('PB_OPTION', `--metrics-port ${metricsPort}: give a port number 0–65535`);
-  // Checked before anything connects: a worker asked for metrics without a token to guard them does not start.
-  const secrets = metricsPort !== undefined ? consoleSecrets(withEnvFile(argv.envFile), 'any') : undefined;
-  const logger = createLogger({ name: 'paybatch-worker' });
   // REDIS_URL and PAYBATCH_REDIS_MAY_LOSE_CLAIMS may sit in the env file beside the shop's settings, as for run.
   const settings = withEnvFile(argv.envFile);
+  // Checked before anything connects: a worker asked for metrics without a token to guard them does not start.
+  const secrets = metricsPort !== undefined ? consoleSecrets(settings, 'any') : undefined;
+  const logger = createLogger({ name: 'paybatch-worker' });
   // A slot's run is a `paybatch run` of its job file in this process: it reads the shop's settings and the webhook
   // secret from the environment, so the env file goes there (a variable already set still wins), as for `schedule`.
   if (argv.schedules && argv.envFile) useEnvFile(argv.envFile);

@@ -7,7 +7,6 @@ import type { ClaimRequest, ClaimResult, ClaimingLedger, Ledger, Outcome } from 
 import { BatchStoppedError, RedisLedger } from '../../ledger/redis/redis-ledger.js';
 import type { LyraClient } from '../../lyra/client.js';
 import { LyraApiError } from '../../lyra/errors.js';
-import type { Mode } from '../../lyra/types.js';
 import { RunAbortedError } from '../errors.js';
 import { LIMITER_WAIT_CHANNEL } from '../rate-limit.js';
 import { DEFAULT_RETRY, sendOrder, type JobContext, type RetryPolicy } from '../job.js';
